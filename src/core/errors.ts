@@ -1,0 +1,131 @@
+// The one error base class of vouch. Every failure that crosses a module boundary is a VouchError
+// with a stable `code` from ../shared/interface.md §3 ("Codes"); transports map codes to wire
+// answers in exactly one place each, and tests assert codes, never message text.
+
+/**
+ * Stable public codes (interface.md §3). "answer" codes describe a definitive verdict about an
+ * image; "error" codes mean vouch could not decide.
+ */
+export const ANSWER_CODES = [
+  'NO_SIGNATURE',
+  'INVALID_SIGNATURE',
+  'UNTRUSTED_SIGNER',
+  'EXPIRED',
+  'REVOKED',
+  'NO_TRUST_POLICY',
+  'NOT_FOUND',
+] as const;
+
+export const UNDECIDED_CODES = [
+  'INVALID_REFERENCE',
+  'UNKNOWN_ENVIRONMENT',
+  'REGISTRY_UNAVAILABLE',
+  'REGISTRY_AUTH',
+  'REGISTRY_NOT_ALLOWED',
+  'DEADLINE_EXCEEDED',
+] as const;
+
+/**
+ * Codes that never reach a user as an answer about an image: bad configuration or input given
+ * to vouch itself, and internal faults. They still have stable names so callers can branch.
+ */
+export const INTERNAL_CODES = ['INVALID_CONFIG', 'INVALID_INPUT', 'INTERNAL'] as const;
+
+export type AnswerCode = (typeof ANSWER_CODES)[number];
+export type UndecidedCode = (typeof UNDECIDED_CODES)[number];
+export type InternalCode = (typeof INTERNAL_CODES)[number];
+export type ErrorCode = AnswerCode | UndecidedCode | InternalCode;
+
+/**
+ * Finer, equally stable reasons under a code. They let tests and logs tell apart, say, a digest
+ * mismatch from a connection refusal, both of which are REGISTRY_UNAVAILABLE to a caller.
+ */
+export type ErrorReason =
+  // transport
+  | 'CONNECTION'
+  | 'TIMEOUT'
+  | 'ABORTED'
+  | 'HTTP_STATUS'
+  | 'REDIRECT'
+  // content from a registry or layout that cannot be trusted or read
+  | 'DIGEST_MISMATCH'
+  | 'SIZE_MISMATCH'
+  | 'SIZE_LIMIT'
+  | 'BAD_CONTENT'
+  | 'MEDIA_TYPE'
+  // bounded walks
+  | 'TOO_MANY_PAGES'
+  | 'TOO_MANY_REFERRERS'
+  // auth
+  | 'NO_CHALLENGE'
+  | 'UNSUPPORTED_CHALLENGE'
+  | 'TOKEN'
+  | 'DENIED'
+  | 'INSECURE_CREDENTIALS'
+  // everything else
+  | 'UNSUPPORTED'
+  | 'OTHER';
+
+export interface VouchErrorOptions {
+  reason?: ErrorReason;
+  cause?: unknown;
+}
+
+export class VouchError extends Error {
+  readonly code: ErrorCode;
+  readonly reason: ErrorReason;
+
+  constructor(code: ErrorCode, message: string, options: VouchErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.reason = options.reason ?? 'OTHER';
+  }
+}
+
+/** The reference a user or key gave is not a valid image reference. */
+export class InvalidReferenceError extends VouchError {
+  constructor(message: string, options: VouchErrorOptions = {}) {
+    super('INVALID_REFERENCE', message, options);
+  }
+}
+
+/**
+ * A registry (or an OCI layout standing in for one) failed us. Carries the request so a message
+ * can say where, as oras-go's ErrorResponse does; never carries credentials.
+ */
+export class RegistryError extends VouchError {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  readonly status: number | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: VouchErrorOptions & { method?: string; url?: string; status?: number } = {},
+  ) {
+    super(code, message, options);
+    this.method = options.method;
+    this.url = options.url;
+    this.status = options.status;
+  }
+}
+
+export function isVouchError(value: unknown): value is VouchError {
+  return value instanceof VouchError;
+}
+
+/** True for codes that mean "vouch could not decide", as opposed to a verdict. */
+export function isUndecidedCode(code: ErrorCode): boolean {
+  return (UNDECIDED_CODES as readonly string[]).includes(code) || (INTERNAL_CODES as readonly string[]).includes(code);
+}
+
+/** A message for any thrown value, including non-Errors (as grpc-js's getErrorMessage). */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'unknown error';
+  }
+}

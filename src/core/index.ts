@@ -1,0 +1,6 @@
+// Public face of core: pure primitives (errors, digests, image references). No I/O, no imports
+// from sibling domains.
+
+export * from './errors.js';
+export * from './digest.js';
+export * from './reference.js';

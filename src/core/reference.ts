@@ -1,0 +1,161 @@
+// Image references, parsed and normalised as distribution/reference does (the grammar in
+// distribution's reference/regexp.go, Docker Hub rules as in docker's "normalize.go"):
+//   [host[:port]/]path[:tag][@digest]
+// The first path component is a host only when it contains "." or ":" or is "localhost";
+// otherwise the reference lives on Docker Hub: host registry-1.docker.io, and a single-component
+// path gets the "library/" prefix.
+
+import { InvalidReferenceError } from './errors.js';
+import { isDigest, type Digest } from './digest.js';
+
+export const DOCKER_HUB_HOST = 'registry-1.docker.io';
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+// distribution reference grammar pieces.
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+// A host is a domain name or an IP literal, optionally with a port.
+const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
+const PORT = /^[0-9]{1,5}$/;
+const IPV6_LITERAL = /^\[[a-fA-F0-9:.]+(?:%[a-zA-Z0-9]+)?\]$/;
+const MAX_NAME_LENGTH = 255;
+const MAX_REFERENCE_LENGTH = 4096;
+
+/** A parsed, normalised image reference. Immutable. */
+export interface ImageReference {
+  /** Registry API host as it is dialled, with the port if any: `registry-1.docker.io`, `127.0.0.1:5000`. */
+  readonly registry: string;
+  /** Repository path on that registry: `library/alpine`, `team/app`. */
+  readonly repository: string;
+  readonly tag: string | undefined;
+  readonly digest: Digest | undefined;
+}
+
+/**
+ * Parses an image reference. Throws InvalidReferenceError (code INVALID_REFERENCE) naming what is
+ * wrong: empty input, uppercase repository, bad tag, bad or unsupported digest, and so on.
+ */
+export function parseReference(input: string): ImageReference {
+  if (typeof input !== 'string') throw new InvalidReferenceError('image reference must be a string');
+  if (input.length === 0) throw new InvalidReferenceError('image reference is empty');
+  if (input.length > MAX_REFERENCE_LENGTH) {
+    throw new InvalidReferenceError(`image reference is longer than ${MAX_REFERENCE_LENGTH} characters`);
+  }
+  if (/\s/.test(input)) throw new InvalidReferenceError(`image reference "${input}" contains whitespace`);
+  if (input.includes('://')) {
+    throw new InvalidReferenceError(`image reference "${input}" must not have a scheme (drop "${input.split('://')[0]}://")`);
+  }
+
+  let rest = input;
+  let digest: Digest | undefined;
+  const at = rest.indexOf('@');
+  if (at !== -1) {
+    const digestText = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!isDigest(digestText)) {
+      throw new InvalidReferenceError(
+        `image reference "${input}" has an invalid digest "${digestText}" (expected sha256:<64 hex> or sha512:<128 hex>)`,
+      );
+    }
+    digest = digestText;
+  }
+
+  // Split host from path: the host is the part before the first "/", when it looks like one.
+  let host: string | undefined;
+  let path = rest;
+  const slash = rest.indexOf('/');
+  if (slash !== -1) {
+    const first = rest.slice(0, slash);
+    if (first.includes('.') || first.includes(':') || first === 'localhost' || /^\[/.test(first)) {
+      host = first;
+      path = rest.slice(slash + 1);
+    }
+  }
+
+  // A tag follows the last ":" of the path (the host's port is already split off).
+  let tag: string | undefined;
+  const colon = path.lastIndexOf(':');
+  if (colon !== -1) {
+    tag = path.slice(colon + 1);
+    path = path.slice(0, colon);
+    if (!TAG.test(tag)) {
+      throw new InvalidReferenceError(`image reference "${input}" has an invalid tag "${tag}"`);
+    }
+  }
+
+  if (path.length === 0) throw new InvalidReferenceError(`image reference "${input}" has no repository`);
+  for (const component of path.split('/')) {
+    if (!PATH_COMPONENT.test(component)) {
+      const hint = /[A-Z]/.test(component) ? ' (repository names must be lowercase)' : '';
+      throw new InvalidReferenceError(
+        `image reference "${input}" has an invalid repository path component "${component}"${hint}`,
+      );
+    }
+  }
+
+  let registry: string;
+  if (host === undefined || DOCKER_HUB_ALIASES.has(host)) {
+    registry = DOCKER_HUB_HOST;
+    if (!path.includes('/')) path = `library/${path}`;
+  } else {
+    validateHost(host, input);
+    registry = host;
+  }
+  if (registry.length + 1 + path.length > MAX_NAME_LENGTH) {
+    throw new InvalidReferenceError(`image reference "${input}" has a name longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  return Object.freeze({ registry, repository: path, tag, digest });
+}
+
+function validateHost(host: string, input: string): void {
+  let name = host;
+  let port: string | undefined;
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    name = host.slice(0, close + 1);
+    const after = host.slice(close + 1);
+    if (after.length > 0) {
+      if (!after.startsWith(':')) throw new InvalidReferenceError(`image reference "${input}" has an invalid registry host "${host}"`);
+      port = after.slice(1);
+    }
+    if (!IPV6_LITERAL.test(name)) throw new InvalidReferenceError(`image reference "${input}" has an invalid registry host "${host}"`);
+  } else {
+    const colon = host.indexOf(':');
+    if (colon !== -1) {
+      name = host.slice(0, colon);
+      port = host.slice(colon + 1);
+    }
+    if (name.length === 0 || !name.split('.').every((part) => DOMAIN_COMPONENT.test(part))) {
+      throw new InvalidReferenceError(`image reference "${input}" has an invalid registry host "${host}"`);
+    }
+  }
+  if (port !== undefined && (!PORT.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    throw new InvalidReferenceError(`image reference "${input}" has an invalid registry port "${port}"`);
+  }
+}
+
+/** `host/repository`, the name notation's trust policy scopes match against. */
+export function repositoryName(ref: ImageReference): string {
+  return `${ref.registry}/${ref.repository}`;
+}
+
+/** Canonical text: `host/repo:tag@digest`, with whichever of tag and digest are present. */
+export function formatReference(ref: ImageReference): string {
+  let text = repositoryName(ref);
+  if (ref.tag !== undefined) text += `:${ref.tag}`;
+  if (ref.digest !== undefined) text += `@${ref.digest}`;
+  return text;
+}
+
+/** The same repository pinned to a digest, tag dropped (what `/v1/mutate` answers). */
+export function withDigest(ref: ImageReference, digest: Digest): ImageReference {
+  return Object.freeze({ registry: ref.registry, repository: ref.repository, tag: undefined, digest });
+}
+
+/**
+ * What to ask the registry for: the digest when there is one (a digest wins over a tag, as
+ * container runtimes pull by digest when both are given), else the tag, else "latest".
+ */
+export function manifestReference(ref: ImageReference): string {
+  return ref.digest ?? ref.tag ?? 'latest';
+}
