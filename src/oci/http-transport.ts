@@ -1,0 +1,268 @@
+// HTTP for the registry client: undici with keep-alive connection pools, manual redirects (so
+// credentials never follow a redirect to another origin), bounded body reads, and a timeout per
+// request combined with the caller's AbortSignal so callers can enforce their own deadline.
+
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { RegistryError, VouchError } from '../core/index.js';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  method: HttpMethod;
+  url: URL;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  /** Bodies longer than this are refused (Content-Length checked first, then counted while reading). */
+  maxBytes: number;
+  signal?: AbortSignal | undefined;
+  /** What is being fetched, for error messages: "manifest sha256:…", "referrers of …". */
+  what: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Uint8Array;
+  /** The URL that finally answered, after redirects. */
+  url: URL;
+}
+
+export interface HttpTransportOptions {
+  /** Per-request timeout (connect + headers + body), in ms. */
+  timeoutMs?: number;
+  maxRedirects?: number;
+  /** Connections kept per origin. */
+  connectionsPerOrigin?: number;
+  userAgent?: string;
+  /** A custom undici dispatcher (tests, proxies). The transport closes only one it created. */
+  dispatcher?: Dispatcher;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export class HttpTransport {
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #timeoutMs: number;
+  readonly #maxRedirects: number;
+  readonly #userAgent: string;
+
+  constructor(options: HttpTransportOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#maxRedirects = options.maxRedirects ?? 5;
+    this.#userAgent = options.userAgent ?? 'vouch';
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connections: options.connectionsPerOrigin ?? 16,
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        connect: { timeout: Math.min(this.#timeoutMs, 5_000) },
+      });
+  }
+
+  /**
+   * Sends a request, following redirects for GET/HEAD. The Authorization header is kept only
+   * while the redirect stays on the original origin: blob downloads are commonly redirected to
+   * object storage, which must never see registry credentials.
+   */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    if (req.signal?.aborted) throw abortedError(req, req.signal.reason);
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const origin = req.url.origin;
+    const visited = new Set<string>();
+    let url = req.url;
+    let method = req.method;
+    let body = req.body;
+    let headers: Record<string, string> = { 'user-agent': this.#userAgent, ...(req.headers ?? {}) };
+
+    for (let hop = 0; ; hop++) {
+      visited.add(url.href);
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(url, {
+          method,
+          headers,
+          body: body === undefined ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+          dispatcher: this.#dispatcher,
+          signal,
+        });
+      } catch (error) {
+        throw this.#transportError(req, url, signal, timeout, error);
+      }
+
+      if (REDIRECT_STATUSES.has(response.statusCode) && (method === 'GET' || method === 'HEAD')) {
+        await discard(response);
+        const location = headerValue(response.headers, 'location');
+        if (!location) {
+          throw new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: redirect ${response.statusCode} without Location from ${redact(url)}`, {
+            reason: 'REDIRECT',
+            method,
+            url: redact(url),
+            status: response.statusCode,
+          });
+        }
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch (error) {
+          throw new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: redirect to an invalid Location "${location}"`, {
+            reason: 'REDIRECT',
+            method,
+            url: redact(url),
+            cause: error,
+          });
+        }
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+          throw new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: redirect to unsupported scheme ${next.protocol}`, {
+            reason: 'REDIRECT',
+            method,
+            url: redact(url),
+          });
+        }
+        if (visited.has(next.href)) {
+          throw new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: redirect loop at ${redact(next)}`, {
+            reason: 'REDIRECT',
+            method,
+            url: redact(url),
+          });
+        }
+        if (hop + 1 > this.#maxRedirects) {
+          throw new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: more than ${this.#maxRedirects} redirects`, {
+            reason: 'REDIRECT',
+            method,
+            url: redact(url),
+          });
+        }
+        if (next.origin !== origin) {
+          headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
+        }
+        if (response.statusCode === 303) {
+          method = 'GET';
+          body = undefined;
+        }
+        url = next;
+        continue;
+      }
+
+      const bytes =
+        method === 'HEAD' ? new Uint8Array(0) : await this.#readBody(response, req, url, signal, timeout);
+      return { status: response.statusCode, headers: response.headers, body: bytes, url };
+    }
+  }
+
+  async #readBody(
+      response: Dispatcher.ResponseData,
+      req: HttpRequest,
+      url: URL,
+      signal: AbortSignal,
+      timeout: AbortSignal,
+    ): Promise<Uint8Array> {
+    const declared = headerValue(response.headers, 'content-length');
+    if (declared !== undefined && Number(declared) > req.maxBytes) {
+      response.body.destroy();
+      throw new RegistryError(
+        'REGISTRY_UNAVAILABLE',
+        `${req.what}: ${redact(url)} announces ${declared} bytes, more than the limit of ${req.maxBytes}`,
+        { reason: 'SIZE_LIMIT', method: req.method, url: redact(url), status: response.statusCode },
+      );
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of response.body) {
+        const buffer = chunk as Buffer;
+        total += buffer.length;
+        if (total > req.maxBytes) {
+          response.body.destroy();
+          throw new RegistryError(
+            'REGISTRY_UNAVAILABLE',
+            `${req.what}: ${redact(url)} sent more than the limit of ${req.maxBytes} bytes`,
+            { reason: 'SIZE_LIMIT', method: req.method, url: redact(url), status: response.statusCode },
+          );
+        }
+        chunks.push(buffer);
+      }
+    } catch (error) {
+      throw this.#transportError(req, url, signal, timeout, error);
+    }
+    const joined = Buffer.concat(chunks, total);
+    return new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
+  }
+
+  /** Closes pooled connections (only those of a dispatcher the transport created). */
+  async close(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  #transportError(req: HttpRequest, url: URL, signal: AbortSignal, timeout: AbortSignal, error: unknown): VouchError {
+    if (error instanceof VouchError) return error;
+    if (signal.aborted) {
+      if (req.signal?.aborted) return abortedError(req, req.signal.reason, url);
+      if (timeout.aborted) {
+        return new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: no answer from ${redact(url)} within ${this.#timeoutMs} ms`, {
+          reason: 'TIMEOUT',
+          method: req.method,
+          url: redact(url),
+          cause: error,
+        });
+      }
+    }
+    if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
+      return new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: ${redact(url)} timed out (${(error as Error).message})`, {
+        reason: 'TIMEOUT',
+        method: req.method,
+        url: redact(url),
+        cause: error,
+      });
+    }
+    const detail = (error as { code?: string }).code ?? (error as Error).message;
+    return new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: cannot reach ${redact(url)} (${detail})`, {
+      reason: 'CONNECTION',
+      method: req.method,
+      url: redact(url),
+      cause: error,
+    });
+  }
+}
+
+async function discard(response: Dispatcher.ResponseData): Promise<void> {
+  try {
+    await response.body.dump({ limit: 64 * 1024 });
+  } catch {
+    // a broken body on a redirect is irrelevant; the connection is simply not reused
+  }
+}
+
+function abortedError(req: HttpRequest, reason: unknown, url: URL = req.url): VouchError {
+  if (reason instanceof VouchError) return reason;
+  return new RegistryError('DEADLINE_EXCEEDED', `${req.what}: cancelled before ${redact(url)} answered`, {
+    reason: 'ABORTED',
+    method: req.method,
+    url: redact(url),
+    cause: reason,
+  });
+}
+
+/** A header as one string (first value when repeated). */
+export function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** All values of a header, whether sent repeated or comma-joined by the client library. */
+export function headerValues(headers: Record<string, string | string[] | undefined>, name: string): string[] {
+  const value = headers[name.toLowerCase()];
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** The URL without userinfo or query secrets, fit for logs and messages. */
+export function redact(url: URL): string {
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}

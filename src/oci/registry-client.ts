@@ -1,0 +1,676 @@
+// Registry client for the OCI distribution-spec v1.1 (https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md):
+// manifests and blobs (every byte digest-verified), the Referrers API with the referrers tag schema
+// as fallback, pushes (for signing and promotion), and Docker token / basic auth. One client per
+// process holds the connection pools, the token cache and what it learnt about each registry.
+
+import LinkHeader from 'http-link-header';
+import type { Dispatcher } from 'undici';
+import {
+  RegistryError,
+  VouchError,
+  computeDigest,
+  digestAlgorithm,
+  digestHex,
+  digestMatches,
+  isDigest,
+  type Digest,
+  type DigestAlgorithm,
+  type ErrorCode,
+  type ImageReference,
+} from '../core/index.js';
+import { moduleLogger, type Logger } from '../log.js';
+import { basicAuthorization, parseChallenges, pullScope, TokenCache, type Challenge, type Credentials } from './auth.js';
+import type {
+  BlobFetchOptions,
+  ContentSource,
+  FetchOptions,
+  ReferrerListing,
+  ReferrerListOptions,
+} from './content-source.js';
+import { HttpTransport, headerValue, headerValues, redact, type HttpMethod, type HttpResponse } from './http-transport.js';
+import { resolveLimits, type OciLimits } from './limits.js';
+import { parseManifest, type Descriptor, type FetchedManifest } from './manifest.js';
+import { MANIFEST_ACCEPT, MEDIA_TYPE, baseMediaType } from './media-types.js';
+
+/** Per-registry settings (config file `registries:`, keyed by host[:port]). */
+export interface RegistryHostConfig {
+  /** Speak HTTP instead of HTTPS (development registries on loopback only). */
+  plainHttp?: boolean;
+  username?: string;
+  password?: string;
+}
+
+/** What the client observed of a registry's Referrers API (oras-go keeps the same tri-state). */
+export type ReferrersCapability = 'unknown' | 'supported' | 'unsupported';
+
+/** Called after every HTTP exchange with a registry; the provider turns this into metrics. */
+export type RegistryRequestObserver = (event: {
+  host: string;
+  method: HttpMethod;
+  status: number | 'error';
+  durationMs: number;
+}) => void;
+
+export interface RegistryClientOptions {
+  hosts?: Record<string, RegistryHostConfig>;
+  limits?: Partial<OciLimits>;
+  /** Timeout for each HTTP request in ms (default 10 s). Callers add their own deadline via AbortSignal. */
+  requestTimeoutMs?: number;
+  userAgent?: string;
+  dispatcher?: Dispatcher;
+  /** Returns false for hosts vouch must not contact (REGISTRY_NOT_ALLOWED). Default: all allowed. */
+  isHostAllowed?: (host: string) => boolean;
+  onRequest?: RegistryRequestObserver;
+  logger?: Logger;
+}
+
+type HostAuthState = { scheme: 'bearer'; realm: string; service: string | undefined } | { scheme: 'basic' };
+
+const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
+const NAME_PATTERN = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+export class RegistryClient {
+  readonly limits: OciLimits;
+  readonly #transport: HttpTransport;
+  readonly #hosts: Record<string, RegistryHostConfig>;
+  readonly #tokens = new TokenCache();
+  readonly #hostAuth = new Map<string, HostAuthState>();
+  readonly #capabilities = new Map<string, ReferrersCapability>();
+  readonly #isHostAllowed: (host: string) => boolean;
+  readonly #onRequest: RegistryRequestObserver | undefined;
+  readonly log: Logger;
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.limits = resolveLimits(options.limits);
+    this.#hosts = options.hosts ?? {};
+    this.#isHostAllowed = options.isHostAllowed ?? (() => true);
+    this.#onRequest = options.onRequest;
+    this.log = options.logger ?? moduleLogger('oci.registry');
+    this.#transport = new HttpTransport({
+      timeoutMs: options.requestTimeoutMs ?? 10_000,
+      maxRedirects: this.limits.maxRedirects,
+      userAgent: options.userAgent ?? 'vouch/0.1',
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    });
+  }
+
+  /** A content source for one repository. */
+  repository(registry: string, repository: string): RegistryRepository {
+    return new RegistryRepository(this, registry, repository);
+  }
+
+  /** The repository an image reference lives in. */
+  repositoryFor(ref: ImageReference): RegistryRepository {
+    return this.repository(ref.registry, ref.repository);
+  }
+
+  referrersCapability(host: string): ReferrersCapability {
+    return this.#capabilities.get(host) ?? 'unknown';
+  }
+
+  /** @internal recorded by RegistryRepository.listReferrers */
+  setReferrersCapability(host: string, capability: ReferrersCapability): void {
+    if (this.#capabilities.get(host) !== capability) {
+      this.log.debug({ host, capability }, 'referrers API capability learnt');
+      this.#capabilities.set(host, capability);
+    }
+  }
+
+  baseUrl(host: string): string {
+    return `${this.#hosts[host]?.plainHttp ? 'http' : 'https'}://${host}`;
+  }
+
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+
+  /**
+   * Sends one request to a registry with authentication: a cached token or basic credentials
+   * up front when we know the registry's scheme, else the request goes out anonymously and a 401
+   * challenge is answered once (Bearer: fetch a token for the scope; Basic: send credentials).
+   */
+  async send(
+    host: string,
+    repository: string,
+    request: { method: HttpMethod; path: string; headers?: Record<string, string>; body?: Uint8Array; maxBytes: number; what: string },
+    options: FetchOptions & { push?: boolean } = {},
+  ): Promise<HttpResponse> {
+    if (!this.#isHostAllowed(host)) {
+      throw new RegistryError('REGISTRY_NOT_ALLOWED', `${request.what}: registry host "${host}" is not allowed by configuration`, {
+        reason: 'DENIED',
+      });
+    }
+    const url = new URL(request.path, this.baseUrl(host));
+    const scope = options.push ? `repository:${repository}:pull,push` : pullScope(repository);
+    const credentials = this.#credentials(host);
+
+    let authorization = await this.#knownAuthorization(host, scope, credentials, options.signal);
+    let response = await this.#exchange(host, { ...request, url, authorization }, options.signal);
+    if (response.status !== 401) return this.#checkForbidden(response, request.what, url);
+
+    const challenges = parseChallenges(headerValues(response.headers, 'www-authenticate').join(', '));
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    if (bearer !== undefined) {
+      const realm = bearer.params['realm'];
+      if (!realm) throw authError('NO_CHALLENGE', `${request.what}: ${host} sent a Bearer challenge without realm`, url);
+      this.#hostAuth.set(host, { scheme: 'bearer', realm, service: bearer.params['service'] });
+      const tokenScope = bearer.params['scope'] ?? scope;
+      // A token we just used was refused: forget it and fetch a fresh one once.
+      this.#tokens.delete(tokenKey(host, realm, bearer.params['service'], tokenScope));
+      const token = await this.#token(host, bearer, tokenScope, credentials, options.signal);
+      authorization = `Bearer ${token}`;
+    } else if (basic !== undefined) {
+      if (credentials === undefined) {
+        throw authError('DENIED', `${request.what}: ${host} requires credentials (Basic) and none are configured`, url);
+      }
+      if (authorization?.startsWith('Basic ')) {
+        throw authError('DENIED', `${request.what}: ${host} refused the configured credentials`, url);
+      }
+      this.#assertSecureForCredentials(host, url);
+      this.#hostAuth.set(host, { scheme: 'basic' });
+      authorization = basicAuthorization(credentials);
+    } else if (challenges.length === 0) {
+      throw authError('NO_CHALLENGE', `${request.what}: ${host} answered 401 without a WWW-Authenticate challenge`, url);
+    } else {
+      throw authError(
+        'UNSUPPORTED_CHALLENGE',
+        `${request.what}: ${host} asks for unsupported authentication "${challenges.map((c) => c.scheme).join(', ')}"`,
+        url,
+      );
+    }
+
+    response = await this.#exchange(host, { ...request, url, authorization }, options.signal);
+    if (response.status === 401) {
+      throw authError(
+        'DENIED',
+        `${request.what}: ${host} refused ${credentials ? 'the configured credentials' : 'anonymous access'} (401 after authenticating)`,
+        url,
+      );
+    }
+    return this.#checkForbidden(response, request.what, url);
+  }
+
+  #checkForbidden(response: HttpResponse, what: string, url: URL): HttpResponse {
+    if (response.status === 403) {
+      throw authError('DENIED', `${what}: ${url.host} denied access (403${registryErrorSuffix(response)})`, url);
+    }
+    return response;
+  }
+
+  async #exchange(
+    host: string,
+    request: { method: HttpMethod; url: URL; headers?: Record<string, string>; body?: Uint8Array; maxBytes: number; what: string; authorization: string | undefined },
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse> {
+    const headers: Record<string, string> = { ...(request.headers ?? {}) };
+    if (request.authorization !== undefined) headers['authorization'] = request.authorization;
+    const started = performance.now();
+    try {
+      const response = await this.#transport.send({
+        method: request.method,
+        url: request.url,
+        headers,
+        ...(request.body ? { body: request.body } : {}),
+        maxBytes: request.maxBytes,
+        signal,
+        what: request.what,
+      });
+      this.#onRequest?.({ host, method: request.method, status: response.status, durationMs: performance.now() - started });
+      return response;
+    } catch (error) {
+      this.#onRequest?.({ host, method: request.method, status: 'error', durationMs: performance.now() - started });
+      throw error;
+    }
+  }
+
+  #credentials(host: string): Credentials | undefined {
+    const config = this.#hosts[host];
+    if (config?.username === undefined) return undefined;
+    return { username: config.username, password: config.password ?? '' };
+  }
+
+  /** Authorization to send before any challenge, from what we learnt about the host earlier. */
+  async #knownAuthorization(host: string, scope: string, credentials: Credentials | undefined, signal?: AbortSignal): Promise<string | undefined> {
+    const state = this.#hostAuth.get(host);
+    if (state === undefined) return undefined;
+    if (state.scheme === 'basic') return credentials ? basicAuthorization(credentials) : undefined;
+    const token = await this.#token(host, { scheme: 'bearer', params: { realm: state.realm, ...(state.service ? { service: state.service } : {}) } }, scope, credentials, signal);
+    return `Bearer ${token}`;
+  }
+
+  #assertSecureForCredentials(host: string, url: URL): void {
+    if (url.protocol !== 'https:' && !this.#hosts[host]?.plainHttp) {
+      throw authError('INSECURE_CREDENTIALS', `refusing to send credentials for ${host} over plain HTTP to ${url.host}`, url);
+    }
+  }
+
+  /** Docker token flow: GET realm?service=…&scope=…, Basic credentials when configured. */
+  async #token(host: string, challenge: Challenge, scope: string, credentials: Credentials | undefined, signal?: AbortSignal): Promise<string> {
+    const realm = challenge.params['realm']!;
+    const service = challenge.params['service'];
+    return this.#tokens.getOrFetch(tokenKey(host, realm, service, scope), async () => {
+      let realmUrl: URL;
+      try {
+        realmUrl = new URL(realm);
+      } catch (error) {
+        throw authError('TOKEN', `${host} named an invalid token realm "${realm}"`, undefined, error);
+      }
+      if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') {
+        throw authError('TOKEN', `${host} named a token realm with unsupported scheme ${realmUrl.protocol}`, realmUrl);
+      }
+      if (credentials !== undefined) this.#assertSecureForCredentials(host, realmUrl);
+      if (service !== undefined) realmUrl.searchParams.set('service', service);
+      for (const item of scope.split(' ').filter(Boolean)) realmUrl.searchParams.append('scope', item);
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (credentials !== undefined) headers['authorization'] = basicAuthorization(credentials);
+      const what = `token for ${scope} from ${realmUrl.host}`;
+      const started = performance.now();
+      let response: HttpResponse;
+      try {
+        response = await this.#transport.send({ method: 'GET', url: realmUrl, headers, maxBytes: 1024 * 1024, signal, what });
+        this.#onRequest?.({ host: realmUrl.host, method: 'GET', status: response.status, durationMs: performance.now() - started });
+      } catch (error) {
+        this.#onRequest?.({ host: realmUrl.host, method: 'GET', status: 'error', durationMs: performance.now() - started });
+        throw error;
+      }
+      if (response.status === 401 || response.status === 403) {
+        throw authError('DENIED', `${what}: refused ${credentials ? 'the configured credentials' : 'anonymous access'} (${response.status})`, realmUrl);
+      }
+      if (response.status !== 200) {
+        throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: token service answered ${response.status}`, {
+          reason: 'TOKEN',
+          method: 'GET',
+          url: redact(realmUrl),
+          status: response.status,
+        });
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.from(response.body).toString('utf8'));
+      } catch (error) {
+        throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: token response is not JSON`, { reason: 'TOKEN', url: redact(realmUrl), cause: error });
+      }
+      const record = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+      const token = typeof record['token'] === 'string' && record['token'] ? record['token'] : record['access_token'];
+      if (typeof token !== 'string' || token.length === 0) {
+        throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: token response has no token`, { reason: 'TOKEN', url: redact(realmUrl) });
+      }
+      const expiresIn = record['expires_in'];
+      // Docker token spec: default lifetime 60 s when expires_in is absent.
+      const expiresInSeconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 60;
+      return { token, expiresInSeconds };
+    });
+  }
+}
+
+function tokenKey(host: string, realm: string, service: string | undefined, scope: string): string {
+  return `${host}\n${realm}\n${service ?? ''}\n${scope}`;
+}
+
+function authError(reason: 'NO_CHALLENGE' | 'UNSUPPORTED_CHALLENGE' | 'TOKEN' | 'DENIED' | 'INSECURE_CREDENTIALS', message: string, url?: URL, cause?: unknown): RegistryError {
+  return new RegistryError('REGISTRY_AUTH', message, {
+    reason,
+    ...(url ? { url: redact(url) } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
+/** ` MANIFEST_UNKNOWN: …` from a distribution-spec error body, when there is one. */
+function registryErrorSuffix(response: HttpResponse): string {
+  try {
+    const body = JSON.parse(Buffer.from(response.body).toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+    const first = body.errors?.[0];
+    if (first && typeof first.code === 'string') {
+      return `, ${first.code}${typeof first.message === 'string' && first.message ? `: ${first.message.slice(0, 200)}` : ''}`;
+    }
+  } catch {
+    // not a spec error body (e.g. gorilla mux's plain-text 404): nothing to add
+  }
+  return '';
+}
+
+/** The error for a non-success status: NOT_FOUND for 404, REGISTRY_UNAVAILABLE otherwise. */
+function statusError(response: HttpResponse, method: HttpMethod, what: string, location: string): RegistryError {
+  const suffix = registryErrorSuffix(response);
+  let code: ErrorCode = 'REGISTRY_UNAVAILABLE';
+  let text: string;
+  if (response.status === 404) {
+    code = 'NOT_FOUND';
+    text = `${what} not found in ${location} (404${suffix})`;
+  } else if (response.status === 429) {
+    text = `${what}: ${location} is rate limiting requests (429${suffix})`;
+  } else if (response.status >= 500) {
+    text = `${what}: ${location} answered with a server error (${response.status}${suffix})`;
+  } else {
+    text = `${what}: ${location} answered ${response.status}${suffix}`;
+  }
+  return new RegistryError(code, text, { reason: 'HTTP_STATUS', method, url: redact(response.url), status: response.status });
+}
+
+/** Thrown internally when the Referrers API is absent; triggers the tag-schema fallback. */
+class ReferrersApiUnsupported extends Error {}
+
+/**
+ * One repository on a registry, as a ContentSource. Stateless apart from the shared client, so
+ * creating one per request is cheap.
+ */
+export class RegistryRepository implements ContentSource {
+  readonly client: RegistryClient;
+  readonly host: string;
+  readonly name: string;
+  readonly location: string;
+
+  constructor(client: RegistryClient, host: string, name: string) {
+    if (!NAME_PATTERN.test(name)) {
+      throw new VouchError('INVALID_REFERENCE', `"${name}" is not a valid repository name`, { reason: 'BAD_CONTENT' });
+    }
+    this.client = client;
+    this.host = host;
+    this.name = name;
+    this.location = `${host}/${name}`;
+  }
+
+  async resolve(reference: string, options: FetchOptions = {}): Promise<Descriptor> {
+    return (await this.fetchManifest(reference, options)).descriptor;
+  }
+
+  async fetchManifest(reference: string | Descriptor, options: FetchOptions = {}): Promise<FetchedManifest> {
+    const expected = typeof reference === 'string' ? undefined : reference;
+    const ref = typeof reference === 'string' ? reference : reference.digest;
+    const digest = isDigest(ref) ? ref : undefined;
+    if (digest === undefined && !TAG_PATTERN.test(ref)) {
+      throw new VouchError('INVALID_REFERENCE', `"${ref}" is neither a tag nor a digest (in ${this.location})`, { reason: 'BAD_CONTENT' });
+    }
+    const limit = this.client.limits.maxManifestBytes;
+    if (expected !== undefined && expected.size > limit) {
+      throw this.#contentError('SIZE_LIMIT', `manifest ${ref} is ${expected.size} bytes, more than the limit of ${limit}`);
+    }
+    const what = `manifest ${ref}`;
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      { method: 'GET', path: `/v2/${this.name}/manifests/${ref}`, headers: { accept: MANIFEST_ACCEPT }, maxBytes: limit, what },
+      options,
+    );
+    if (response.status !== 200) throw statusError(response, 'GET', what, this.location);
+    return this.#verifyManifest(response, ref, digest, expected);
+  }
+
+  #verifyManifest(response: HttpResponse, ref: string, digest: Digest | undefined, expected: Descriptor | undefined): FetchedManifest {
+    const bytes = response.body;
+    const headerDigest = headerValue(response.headers, 'docker-content-digest');
+    let actual: Digest;
+    if (digest !== undefined) {
+      // By digest: the bytes must hash to what we asked for (distribution-spec "Pulling manifests").
+      if (!digestMatches(bytes, digest)) {
+        throw this.#contentError('DIGEST_MISMATCH', `manifest ${digest} served by ${this.location} does not match its digest (got ${computeDigest(bytes, digestAlgorithm(digest))})`);
+      }
+      actual = digest;
+    } else {
+      // By tag: the digest is what we compute; Docker-Content-Digest is only a hint that must agree.
+      const algorithm: DigestAlgorithm = headerDigest !== undefined && isDigest(headerDigest) ? digestAlgorithm(headerDigest) : 'sha256';
+      actual = computeDigest(bytes, algorithm);
+    }
+    if (headerDigest !== undefined && isDigest(headerDigest) && digestAlgorithm(headerDigest) === digestAlgorithm(actual) && headerDigest !== actual) {
+      throw this.#contentError('DIGEST_MISMATCH', `manifest ${ref} from ${this.location}: Docker-Content-Digest ${headerDigest} does not match the content (${actual})`);
+    }
+    if (expected !== undefined && expected.size !== bytes.length) {
+      throw this.#contentError('SIZE_MISMATCH', `manifest ${ref} from ${this.location} is ${bytes.length} bytes, its descriptor says ${expected.size}`);
+    }
+    const contentType = headerValue(response.headers, 'content-type');
+    let manifest;
+    try {
+      manifest = parseManifest(bytes, `manifest ${actual} from ${this.location}`, contentType);
+    } catch (error) {
+      if (error instanceof VouchError) throw this.#contentError(error.reason, error.message, error);
+      throw error;
+    }
+    return { descriptor: { mediaType: manifest.mediaType, digest: actual, size: bytes.length }, bytes, manifest };
+  }
+
+  async fetchBlob(descriptor: Descriptor, options: BlobFetchOptions = {}): Promise<Uint8Array> {
+    const limit = options.maxBytes ?? this.client.limits.maxBlobBytes;
+    if (descriptor.size > limit) {
+      throw this.#contentError('SIZE_LIMIT', `blob ${descriptor.digest} is ${descriptor.size} bytes, more than the limit of ${limit}`);
+    }
+    let bytes: Uint8Array;
+    if (descriptor.data !== undefined) {
+      // Embedded data (image-spec descriptor "data") saves a round trip but must still hash right.
+      bytes = new Uint8Array(Buffer.from(descriptor.data, 'base64'));
+    } else {
+      const what = `blob ${descriptor.digest}`;
+      const response = await this.client.send(
+        this.host,
+        this.name,
+        // Never read more than the descriptor promises: a longer body is wrong whatever it holds.
+        { method: 'GET', path: `/v2/${this.name}/blobs/${descriptor.digest}`, maxBytes: descriptor.size, what },
+        options,
+      );
+      if (response.status !== 200) throw statusError(response, 'GET', what, this.location);
+      bytes = response.body;
+    }
+    if (bytes.length !== descriptor.size) {
+      throw this.#contentError('SIZE_MISMATCH', `blob ${descriptor.digest} from ${this.location} is ${bytes.length} bytes, its descriptor says ${descriptor.size}`);
+    }
+    if (!digestMatches(bytes, descriptor.digest)) {
+      throw this.#contentError('DIGEST_MISMATCH', `blob ${descriptor.digest} from ${this.location} does not match its digest`);
+    }
+    return bytes;
+  }
+
+  /**
+   * Referrers of `subject`: the Referrers API when the registry has it, else the referrers tag
+   * schema (distribution-spec "Unavailable Referrers API"). What the registry supports is learnt
+   * from the first answer and remembered per registry host, as oras-go does.
+   */
+  async listReferrers(subject: Digest, options: ReferrerListOptions = {}): Promise<ReferrerListing> {
+    const capability = this.client.referrersCapability(this.host);
+    if (capability !== 'unsupported') {
+      try {
+        const descriptors = await this.#referrersByApi(subject, options);
+        this.client.setReferrersCapability(this.host, 'supported');
+        return { descriptors, via: 'referrers-api' };
+      } catch (error) {
+        if (!(error instanceof ReferrersApiUnsupported)) throw error;
+        // A registry that answered the API before keeps that status: a 404 for one repository
+        // (olareg answers 404 for repositories without referrer tracking) must not flip it.
+        if (capability === 'unknown') this.client.setReferrersCapability(this.host, 'unsupported');
+      }
+    }
+    return { descriptors: await this.#referrersByTagSchema(subject, options), via: 'tag-schema' };
+  }
+
+  async #referrersByApi(subject: Digest, options: ReferrerListOptions): Promise<Descriptor[]> {
+    const what = `referrers of ${subject}`;
+    let path = `/v2/${this.name}/referrers/${subject}`;
+    if (options.artifactType !== undefined) path += `?artifactType=${encodeURIComponent(options.artifactType)}`;
+    const descriptors: Descriptor[] = [];
+    const visited = new Set<string>();
+    const { maxReferrerPages, maxManifestBytes } = this.client.limits;
+    for (let page = 0; ; page++) {
+      if (page >= maxReferrerPages) {
+        throw this.#contentError('TOO_MANY_PAGES', `${what} in ${this.location}: more than ${maxReferrerPages} pages`);
+      }
+      visited.add(path);
+      const response = await this.client.send(
+        this.host,
+        this.name,
+        { method: 'GET', path, headers: { accept: MEDIA_TYPE.ociIndex }, maxBytes: maxManifestBytes, what },
+        options,
+      );
+      const contentType = baseMediaType(headerValue(response.headers, 'content-type'));
+      if (page === 0 && (response.status === 404 || response.status === 405 || response.status === 501)) {
+        throw new ReferrersApiUnsupported();
+      }
+      if (response.status !== 200) throw statusError(response, 'GET', what, this.location);
+      if (contentType !== MEDIA_TYPE.ociIndex) {
+        // oras-go: a 200 that is not an image index means the route is something else.
+        if (page === 0) throw new ReferrersApiUnsupported();
+        throw this.#contentError('MEDIA_TYPE', `${what} in ${this.location}: page ${page + 1} has Content-Type "${contentType}"`);
+      }
+      let manifest;
+      try {
+        manifest = parseManifest(response.body, `${what} in ${this.location}`, contentType);
+      } catch (error) {
+        if (error instanceof VouchError) throw this.#contentError(error.reason, error.message, error);
+        throw error;
+      }
+      if (manifest.kind !== 'index') throw this.#contentError('BAD_CONTENT', `${what} in ${this.location}: the answer is not an image index`);
+      const filtered = headerValues(response.headers, 'oci-filters-applied')
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .includes('artifactType');
+      for (const descriptor of manifest.manifests) {
+        // Registries SHOULD filter; when they do not say they did, filter here (spec "Listing Referrers").
+        if (options.artifactType !== undefined && !filtered && descriptor.artifactType !== options.artifactType) continue;
+        descriptors.push(descriptor);
+      }
+      this.#checkReferrerCount(descriptors.length, what);
+
+      const next = nextLink(headerValues(response.headers, 'link'));
+      if (next === undefined) return descriptors;
+      const nextUrl = new URL(next, response.url);
+      if (nextUrl.origin !== response.url.origin) {
+        throw this.#contentError('BAD_CONTENT', `${what} in ${this.location}: Link points to another origin (${nextUrl.origin})`);
+      }
+      path = nextUrl.pathname + nextUrl.search;
+      if (visited.has(path)) {
+        throw this.#contentError('TOO_MANY_PAGES', `${what} in ${this.location}: Link pagination loops back to an earlier page`);
+      }
+    }
+  }
+
+  async #referrersByTagSchema(subject: Digest, options: ReferrerListOptions): Promise<Descriptor[]> {
+    const tag = referrersTag(subject);
+    let fetched: FetchedManifest;
+    try {
+      fetched = await this.fetchManifest(tag, options);
+    } catch (error) {
+      // No tag means no referrers; so does a tag that is not a valid index (spec: treat as none).
+      if (error instanceof VouchError && (error.code === 'NOT_FOUND' || ['BAD_CONTENT', 'MEDIA_TYPE'].includes(error.reason))) {
+        if (error.code !== 'NOT_FOUND') this.client.log.warn({ repository: this.location, tag, err: error.message }, 'referrers tag is not a valid index; treating as no referrers');
+        return [];
+      }
+      throw error;
+    }
+    if (fetched.manifest.kind !== 'index') {
+      this.client.log.warn({ repository: this.location, tag }, 'referrers tag is not an image index; treating as no referrers');
+      return [];
+    }
+    const descriptors = fetched.manifest.manifests.filter(
+      (d) => options.artifactType === undefined || d.artifactType === options.artifactType,
+    );
+    this.#checkReferrerCount(descriptors.length, `referrers of ${subject}`);
+    return descriptors;
+  }
+
+  #checkReferrerCount(count: number, what: string): void {
+    const max = this.client.limits.maxReferrers;
+    if (count > max) {
+      throw this.#contentError('TOO_MANY_REFERRERS', `${what} in ${this.location}: more than ${max} referrers`);
+    }
+  }
+
+  // ---- push (signing, promotion, test fixtures) ------------------------------------------------
+
+  /** True when the registry already has the blob (HEAD). */
+  async hasBlob(digest: Digest, options: FetchOptions = {}): Promise<boolean> {
+    const what = `blob ${digest}`;
+    const response = await this.client.send(this.host, this.name, { method: 'HEAD', path: `/v2/${this.name}/blobs/${digest}`, maxBytes: 0, what }, { ...options, push: true });
+    if (response.status === 200) return true;
+    if (response.status === 404) return false;
+    throw statusError(response, 'HEAD', what, this.location);
+  }
+
+  /**
+   * Uploads a blob with a monolithic upload (POST then PUT ?digest=, distribution-spec
+   * "Pushing a blob monolithically"), skipping it when the registry already has it.
+   */
+  async pushBlob(bytes: Uint8Array, mediaType: string, options: FetchOptions = {}): Promise<Descriptor> {
+    const digest = computeDigest(bytes);
+    const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
+    if (await this.hasBlob(digest, options)) return descriptor;
+    const what = `upload of blob ${digest}`;
+    const start = await this.client.send(this.host, this.name, { method: 'POST', path: `/v2/${this.name}/blobs/uploads/`, maxBytes: 64 * 1024, what }, { ...options, push: true });
+    if (start.status !== 202) throw statusError(start, 'POST', what, this.location);
+    const location = headerValue(start.headers, 'location');
+    if (!location) throw this.#contentError('BAD_CONTENT', `${what}: ${this.location} sent no upload Location`);
+    const uploadUrl = new URL(location, start.url);
+    if (uploadUrl.origin !== start.url.origin) {
+      throw this.#contentError('BAD_CONTENT', `${what}: upload Location points to another origin (${uploadUrl.origin})`);
+    }
+    uploadUrl.searchParams.set('digest', digest);
+    const put = await this.client.send(
+      this.host,
+      this.name,
+      {
+        method: 'PUT',
+        path: uploadUrl.pathname + uploadUrl.search,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+        body: bytes,
+        maxBytes: 64 * 1024,
+        what,
+      },
+      { ...options, push: true },
+    );
+    if (put.status !== 201) throw statusError(put, 'PUT', what, this.location);
+    return descriptor;
+  }
+
+  /**
+   * Pushes manifest bytes (as given: digests are over exact bytes) under a tag or its digest.
+   * `subjectIndexed` reports the OCI-Subject header: false means the registry will not list it
+   * through the Referrers API and the pusher must maintain the referrers tag (spec "Pushing
+   * Manifests with Subject").
+   */
+  async pushManifest(bytes: Uint8Array, mediaType: string, options: FetchOptions & { tag?: string } = {}): Promise<{ descriptor: Descriptor; subjectIndexed: boolean }> {
+    const digest = computeDigest(bytes);
+    const ref = options.tag ?? digest;
+    if (options.tag !== undefined && !TAG_PATTERN.test(options.tag)) {
+      throw new VouchError('INVALID_REFERENCE', `"${options.tag}" is not a valid tag`, { reason: 'BAD_CONTENT' });
+    }
+    const what = `push of manifest ${ref}`;
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      { method: 'PUT', path: `/v2/${this.name}/manifests/${ref}`, headers: { 'content-type': mediaType }, body: bytes, maxBytes: 64 * 1024, what },
+      { ...options, push: true },
+    );
+    if (response.status !== 201) throw statusError(response, 'PUT', what, this.location);
+    const returned = headerValue(response.headers, 'docker-content-digest');
+    if (returned !== undefined && isDigest(returned) && digestAlgorithm(returned) === 'sha256' && returned !== digest) {
+      throw this.#contentError('DIGEST_MISMATCH', `${what}: ${this.location} stored it as ${returned}, expected ${digest}`);
+    }
+    return { descriptor: { mediaType, digest, size: bytes.length }, subjectIndexed: headerValue(response.headers, 'oci-subject') !== undefined };
+  }
+
+  #contentError(reason: VouchError['reason'], message: string, cause?: unknown): RegistryError {
+    return new RegistryError('REGISTRY_UNAVAILABLE', message, { reason, ...(cause !== undefined ? { cause } : {}) });
+  }
+}
+
+/**
+ * The referrers tag schema tag for a digest: `<alg>-<ref>`, algorithm truncated to 32 and the
+ * encoded part to 64 characters (distribution-spec "Referrers Tag Schema").
+ */
+export function referrersTag(digest: Digest): string {
+  return `${digestAlgorithm(digest).slice(0, 32)}-${digestHex(digest).slice(0, 64)}`;
+}
+
+/** cosign's legacy signature tag for a digest: `sha256-<hex>.sig` (cosign SIGNATURE_SPEC.md). */
+export function cosignSignatureTag(digest: Digest): string {
+  return `${digestAlgorithm(digest)}-${digestHex(digest)}.sig`;
+}
+
+function nextLink(values: string[]): string | undefined {
+  for (const value of values) {
+    try {
+      const next = LinkHeader.parse(value).rel('next')[0];
+      if (next !== undefined) return next.uri;
+    } catch {
+      // an unparsable Link header ends pagination, like a missing one
+    }
+  }
+  return undefined;
+}
