@@ -27,7 +27,7 @@ for (const [input, expected] of valid) {
     t.is(ref.registry, expected.registry);
     t.is(ref.repository, expected.repository);
     t.is(ref.tag, expected.tag);
-    t.is<string | undefined>(ref.digest, expected.digest);
+    t.is(ref.digest as string | undefined, expected.digest);
   });
 }
 
