@@ -57,6 +57,11 @@ export interface OciLayoutOptions {
 const DEFAULT_MAX_SCANNED_BLOBS = 10_000;
 /** Nested indexes deeper than this are not descended into by the index.json walk. */
 const MAX_INDEX_DEPTH = 8;
+/**
+ * index.json is the layout's own catalogue (one entry per tag and, from oras-go, per referrer), not
+ * a manifest fetched for one image, so it gets its own, larger cap than maxManifestBytes.
+ */
+export const MAX_INDEX_JSON_BYTES = 16 * 1024 * 1024;
 /** `oci-layout` is a one-line JSON file; anything bigger is not one. */
 const MAX_OCI_LAYOUT_BYTES = 64 * 1024;
 /** Bytes read before deciding whether a scanned blob can be a JSON manifest at all. */
@@ -154,7 +159,7 @@ export class OciLayoutSource implements ContentSource {
       return this.readManifest(target, reference.mediaType, signal);
     }
 
-    const parsed = parseLayoutReference(reference);
+    const parsed = parseLayoutReference(reference, this.location);
     const { index } = await this.loadIndex(signal);
     if (parsed.kind === 'digest') {
       const target: BlobTarget = { digest: parsed.digest, parsed: tryParseDigest(parsed.digest)! };
@@ -178,6 +183,7 @@ export class OciLayoutSource implements ContentSource {
 
   async listReferrers(subject: Digest, options: ReferrerListOptions = {}): Promise<ReferrerListing> {
     const subjectDigest = parseDigest(subject, `${this.location}: referrers subject`);
+    throwIfAborted(options.signal, this.location);
     const graph = await raceAbort(this.referrerGraph(options.signal), options.signal, this.location);
     let descriptors = graph.bySubject.get(subjectDigest) ?? [];
     // A layout has no server-side filter: always filter here.
@@ -219,12 +225,12 @@ export class OciLayoutSource implements ContentSource {
   private async readIndex(stamp: string): Promise<LoadedIndex> {
     await this.checkOciLayoutFile();
     const file = this.file('index.json');
-    const result = await this.readFile(file, 'index.json', this.limits.maxManifestBytes);
+    const result = await this.readFile(file, 'index.json', MAX_INDEX_JSON_BYTES);
     if (!result.ok) {
       if (result.failure === 'too-large') {
         throw this.error(
           'REGISTRY_UNAVAILABLE',
-          `index.json is ${result.size} bytes, more than the limit of ${this.limits.maxManifestBytes}`,
+          `index.json is ${result.size} bytes, more than the limit of ${MAX_INDEX_JSON_BYTES}`,
           'SIZE_LIMIT',
           { file },
         );
@@ -562,11 +568,14 @@ export class OciLayoutSource implements ContentSource {
     return path.relative(this.dir, file).split(path.sep).join('/');
   }
 
-  /** A change stamp (ns mtime, size, inode) for a path inside the layout, or undefined when it does not exist. */
+  /**
+   * A change stamp for a path inside the layout (ns mtime and inode; size too for files, not for
+   * directories, whose st_size is filesystem-specific), or undefined when it does not exist.
+   */
   private async statStamp(relativePath: string): Promise<string | undefined> {
     try {
       const st = await stat(path.join(this.dir, relativePath), { bigint: true });
-      return `${st.mtimeNs}:${st.size}:${st.ino}`;
+      return st.isDirectory() ? `${st.mtimeNs}:${st.ino}` : `${st.mtimeNs}:${st.size}:${st.ino}`;
     } catch (error) {
       if (isMissingError(error)) return undefined;
       throw this.ioError(relativePath, error);
@@ -632,20 +641,25 @@ export class OciLayoutSource implements ContentSource {
  * image reference with a tag. Anything else (including digest-like text that is not a valid
  * digest, such as `sha256:../../x`) is refused before any file is touched.
  */
-function parseLayoutReference(reference: string): LayoutReference {
+function parseLayoutReference(reference: string, location: string): LayoutReference {
   if (typeof reference !== 'string' || reference.length === 0) {
-    throw new InvalidReferenceError('OCI layout reference is empty');
+    throw new InvalidReferenceError(`${location}: reference is empty`);
   }
   if (isDigest(reference)) return { kind: 'digest', digest: reference };
   // Digest-looking text that is not a valid digest (`sha256:../../etc/passwd`) is never a tag.
   if (DIGEST_LIKE.test(reference)) {
-    throw new InvalidReferenceError(`OCI layout reference ${JSON.stringify(reference)} is not a valid sha256 or sha512 digest`);
+    throw new InvalidReferenceError(`${location}: reference ${JSON.stringify(reference)} is not a valid sha256 or sha512 digest`);
   }
   if (TAG_PATTERN.test(reference)) return { kind: 'tag', tag: reference };
-  const ref = parseReference(reference);
+  let ref: ImageReference;
+  try {
+    ref = parseReference(reference);
+  } catch (error) {
+    throw new InvalidReferenceError(`${location}: ${errorText(error)}`, { cause: error });
+  }
   if (ref.digest !== undefined) return { kind: 'digest', digest: ref.digest };
   if (ref.tag === undefined) {
-    throw new InvalidReferenceError(`OCI layout reference "${reference}" names neither a tag nor a digest`);
+    throw new InvalidReferenceError(`${location}: reference "${reference}" names neither a tag nor a digest`);
   }
   return { kind: 'ref', input: reference, ref: { ...ref, tag: ref.tag } };
 }
@@ -754,7 +768,10 @@ function throwIfAborted(signal: AbortSignal | undefined, location: string): void
 /** Settles with `promise`, or rejects as soon as `signal` aborts (the work itself carries on). */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, location: string): Promise<T> {
   if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal, location));
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(abortError(signal, location));
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(abortError(signal, location));
     signal.addEventListener('abort', onAbort, { once: true });
