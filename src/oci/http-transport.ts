@@ -39,6 +39,7 @@ export interface HttpTransportOptions {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const ERROR_BODY_BYTES = 64 * 1024;
 
 export class HttpTransport {
   readonly #dispatcher: Dispatcher;
@@ -147,25 +148,31 @@ export class HttpTransport {
         continue;
       }
 
+      // Error bodies only feed messages: read a bounded prefix whatever the caller's limit is.
+      const success = response.statusCode >= 200 && response.statusCode < 300;
       const bytes =
-        method === 'HEAD' ? new Uint8Array(0) : await this.#readBody(response, req, url, signal, timeout);
+        method === 'HEAD'
+          ? new Uint8Array(0)
+          : await this.#readBody(response, req, url, signal, timeout, success ? req.maxBytes : ERROR_BODY_BYTES, success);
       return { status: response.statusCode, headers: response.headers, body: bytes, url };
     }
   }
 
   async #readBody(
-      response: Dispatcher.ResponseData,
-      req: HttpRequest,
-      url: URL,
-      signal: AbortSignal,
-      timeout: AbortSignal,
-    ): Promise<Uint8Array> {
+    response: Dispatcher.ResponseData,
+    req: HttpRequest,
+    url: URL,
+    signal: AbortSignal,
+    timeout: AbortSignal,
+    limit: number,
+    strict: boolean,
+  ): Promise<Uint8Array> {
     const declared = headerValue(response.headers, 'content-length');
-    if (declared !== undefined && Number(declared) > req.maxBytes) {
-      response.body.destroy();
+    if (strict && declared !== undefined && Number(declared) > limit) {
+      abandon(response);
       throw new RegistryError(
         'REGISTRY_UNAVAILABLE',
-        `${req.what}: ${redact(url)} announces ${declared} bytes, more than the limit of ${req.maxBytes}`,
+        `${req.what}: ${redact(url)} announces ${declared} bytes, more than the limit of ${limit}`,
         { reason: 'SIZE_LIMIT', method: req.method, url: redact(url), status: response.statusCode },
       );
     }
@@ -174,15 +181,20 @@ export class HttpTransport {
     try {
       for await (const chunk of response.body) {
         const buffer = chunk as Buffer;
-        total += buffer.length;
-        if (total > req.maxBytes) {
-          response.body.destroy();
+        if (total + buffer.length > limit) {
+          abandon(response);
+          if (!strict) {
+            chunks.push(buffer.subarray(0, limit - total));
+            total = limit;
+            break;
+          }
           throw new RegistryError(
             'REGISTRY_UNAVAILABLE',
-            `${req.what}: ${redact(url)} sent more than the limit of ${req.maxBytes} bytes`,
+            `${req.what}: ${redact(url)} sent more than the limit of ${limit} bytes`,
             { reason: 'SIZE_LIMIT', method: req.method, url: redact(url), status: response.statusCode },
           );
         }
+        total += buffer.length;
         chunks.push(buffer);
       }
     } catch (error) {
@@ -226,6 +238,14 @@ export class HttpTransport {
       cause: error,
     });
   }
+}
+
+/** Stops reading a body we refuse; the connection is dropped rather than drained. */
+function abandon(response: Dispatcher.ResponseData): void {
+  response.body.on('error', () => {
+    // destroying an undici body emits an AbortError; it is expected here
+  });
+  response.body.destroy();
 }
 
 async function discard(response: Dispatcher.ResponseData): Promise<void> {

@@ -316,18 +316,28 @@ function authError(reason: 'NO_CHALLENGE' | 'UNSUPPORTED_CHALLENGE' | 'TOKEN' | 
   });
 }
 
-/** ` MANIFEST_UNKNOWN: …` from a distribution-spec error body, when there is one. */
-function registryErrorSuffix(response: HttpResponse): string {
+/** The first error of a distribution-spec error body (`{"errors":[{code,message}]}`), if any. */
+function registryErrorOf(response: HttpResponse): { code: string; message: string } | undefined {
   try {
     const body = JSON.parse(Buffer.from(response.body).toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
     const first = body.errors?.[0];
     if (first && typeof first.code === 'string') {
-      return `, ${first.code}${typeof first.message === 'string' && first.message ? `: ${first.message.slice(0, 200)}` : ''}`;
+      return { code: first.code, message: typeof first.message === 'string' ? first.message.slice(0, 200) : '' };
     }
   } catch {
-    // not a spec error body (e.g. gorilla mux's plain-text 404): nothing to add
+    // not a spec error body (e.g. gorilla mux's plain-text 404)
   }
-  return '';
+  return undefined;
+}
+
+function registryErrorCode(response: HttpResponse): string | undefined {
+  return registryErrorOf(response)?.code;
+}
+
+/** `, MANIFEST_UNKNOWN: …` for messages, when the registry sent a spec error body. */
+function registryErrorSuffix(response: HttpResponse): string {
+  const error = registryErrorOf(response);
+  return error === undefined ? '' : `, ${error.code}${error.message ? `: ${error.message}` : ''}`;
 }
 
 /** The error for a non-success status: NOT_FOUND for 404, REGISTRY_UNAVAILABLE otherwise. */
@@ -348,8 +358,16 @@ function statusError(response: HttpResponse, method: HttpMethod, what: string, l
   return new RegistryError(code, text, { reason: 'HTTP_STATUS', method, url: redact(response.url), status: response.status });
 }
 
-/** Thrown internally when the Referrers API is absent; triggers the tag-schema fallback. */
-class ReferrersApiUnsupported extends Error {}
+/**
+ * Thrown internally when the Referrers API did not answer; triggers the tag-schema fallback.
+ * `conclusive` is false for a 404 NAME_UNKNOWN: that says the repository is unknown, not that
+ * the registry lacks the API, so it must not be remembered for the whole registry.
+ */
+class ReferrersApiUnsupported extends Error {
+  constructor(readonly conclusive: boolean) {
+    super('referrers API unsupported');
+  }
+}
 
 /**
  * One repository on a registry, as a ContentSource. Stateless apart from the shared client, so
@@ -475,7 +493,7 @@ export class RegistryRepository implements ContentSource {
         if (!(error instanceof ReferrersApiUnsupported)) throw error;
         // A registry that answered the API before keeps that status: a 404 for one repository
         // (olareg answers 404 for repositories without referrer tracking) must not flip it.
-        if (capability === 'unknown') this.client.setReferrersCapability(this.host, 'unsupported');
+        if (capability === 'unknown' && error.conclusive) this.client.setReferrersCapability(this.host, 'unsupported');
       }
     }
     return { descriptors: await this.#referrersByTagSchema(subject, options), via: 'tag-schema' };
@@ -501,12 +519,12 @@ export class RegistryRepository implements ContentSource {
       );
       const contentType = baseMediaType(headerValue(response.headers, 'content-type'));
       if (page === 0 && (response.status === 404 || response.status === 405 || response.status === 501)) {
-        throw new ReferrersApiUnsupported();
+        throw new ReferrersApiUnsupported(registryErrorCode(response) !== 'NAME_UNKNOWN');
       }
       if (response.status !== 200) throw statusError(response, 'GET', what, this.location);
       if (contentType !== MEDIA_TYPE.ociIndex) {
         // oras-go: a 200 that is not an image index means the route is something else.
-        if (page === 0) throw new ReferrersApiUnsupported();
+        if (page === 0) throw new ReferrersApiUnsupported(true);
         throw this.#contentError('MEDIA_TYPE', `${what} in ${this.location}: page ${page + 1} has Content-Type "${contentType}"`);
       }
       let manifest;

@@ -1,0 +1,57 @@
+import test from 'ava';
+import { parseChallenges, TokenCache } from '../../../src/oci/auth.js';
+
+test('auth: parses a Docker Hub bearer challenge', (t) => {
+  const [c] = parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"');
+  t.is(c?.scheme, 'bearer');
+  t.deepEqual(c?.params, { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/alpine:pull' });
+});
+
+test('auth: keeps commas inside quoted values and unescapes quotes', (t) => {
+  const [c] = parseChallenges('Bearer realm="https://r/t",scope="repository:a:pull,push",error="insufficient_scope",x="say \\"hi\\""');
+  t.is(c?.params['scope'], 'repository:a:pull,push');
+  t.is(c?.params['error'], 'insufficient_scope');
+  t.is(c?.params['x'], 'say "hi"');
+});
+
+test('auth: several challenges in one header, unquoted values, mixed case', (t) => {
+  const cs = parseChallenges('Basic realm="registry", BEARER Realm=https://r/token, service=svc');
+  t.is(cs.length, 2);
+  t.is(cs[0]?.scheme, 'basic');
+  t.is(cs[0]?.params['realm'], 'registry');
+  t.is(cs[1]?.scheme, 'bearer');
+  t.deepEqual(cs[1]?.params, { realm: 'https://r/token', service: 'svc' });
+});
+
+test('auth: garbage yields no usable challenge instead of throwing', (t) => {
+  t.deepEqual(parseChallenges(''), []);
+  t.notThrows(() => parseChallenges('=,,=="'));
+  t.notThrows(() => parseChallenges('Bearer realm="unterminated'));
+});
+
+test('auth: token cache reuses until shortly before expiry and de-duplicates fetches', async (t) => {
+  let now = 1_000_000;
+  const cache = new TokenCache(() => now);
+  let fetches = 0;
+  const fetch = async () => {
+    fetches++;
+    await new Promise((r) => setTimeout(r, 5));
+    return { token: `t${fetches}`, expiresInSeconds: 300 };
+  };
+  const [a, b] = await Promise.all([cache.getOrFetch('k', fetch), cache.getOrFetch('k', fetch)]);
+  t.is(a, 't1');
+  t.is(b, 't1');
+  t.is(fetches, 1);
+  now += 280_000;
+  t.is(await cache.getOrFetch('k', fetch), 't1');
+  now += 15_000; // within the renewal margin before expiry
+  t.is(await cache.getOrFetch('k', fetch), 't2');
+  cache.delete('k');
+  t.is(await cache.getOrFetch('k', fetch), 't3');
+});
+
+test('auth: a failed token fetch is not cached', async (t) => {
+  const cache = new TokenCache();
+  await t.throwsAsync(cache.getOrFetch('k', async () => Promise.reject(new Error('boom'))));
+  t.is(await cache.getOrFetch('k', async () => ({ token: 'ok', expiresInSeconds: 60 })), 'ok');
+});
