@@ -1,0 +1,3 @@
+// vouch as a library: the public API of each domain.
+export * from './core/index.js';
+export * from './oci/index.js';

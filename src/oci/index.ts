@@ -1,0 +1,51 @@
+// Public face of oci: registry client, OCI layouts, referrer discovery. Everything above (verify,
+// server, cli) imports from here only.
+
+export { MEDIA_TYPE, ANNOTATION, MANIFEST_ACCEPT, EMPTY_JSON, EMPTY_JSON_DIGEST, baseMediaType } from './media-types.js';
+export { DEFAULT_LIMITS, resolveLimits, type OciLimits } from './limits.js';
+export {
+  parseManifest,
+  parseDescriptor,
+  artifactTypeOf,
+  referrerDescriptor,
+  type Descriptor,
+  type Manifest,
+  type ImageManifest,
+  type ImageIndex,
+  type ArtifactManifest,
+  type FetchedManifest,
+} from './manifest.js';
+export type {
+  ContentSource,
+  FetchOptions,
+  BlobFetchOptions,
+  ReferrerListOptions,
+  ReferrerListing,
+  ReferrerSourceKind,
+} from './content-source.js';
+export {
+  RegistryClient,
+  RegistryRepository,
+  referrersTag,
+  cosignSignatureTag,
+  type RegistryClientOptions,
+  type RegistryHostConfig,
+  type ReferrersCapability,
+  type RegistryRequestObserver,
+} from './registry-client.js';
+export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';
+export { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind } from './artifact-kind.js';
+export {
+  discoverReferrers,
+  findSignatures,
+  walkReferrers,
+  attachReferrer,
+  SIGNATURE_ARTIFACT_TYPES,
+  type DiscoveredArtifact,
+  type SkippedReferrer,
+  type ReferrerDiscovery,
+  type DiscoverOptions,
+  type ReferrerNode,
+  type ReferrerTree,
+} from './referrers.js';
+export { parseChallenges, type Challenge, type Credentials } from './auth.js';
