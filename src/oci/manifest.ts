@@ -126,13 +126,21 @@ function parseDescriptorList(value: unknown, key: string, what: string): Descrip
   return value.map((item, i) => parseDescriptor(item, `${what} ${key}[${i}]`));
 }
 
+export interface ParseManifestOptions {
+  /**
+   * Accept an index whose `manifests` is absent or null as empty. Go registries (olareg) send an
+   * empty referrers list that way (a nil slice); image-spec requires the field.
+   */
+  emptyIndexMayOmitManifests?: boolean;
+}
+
 /**
  * Parses manifest or index bytes. `contentType` is the Content-Type the server sent (if any):
  * when both it and the body's `mediaType` are present they must agree (distribution-spec
  * "Pulling manifests": the body's mediaType SHOULD match), which stops a server from passing an
  * index off as an image manifest. `what` names the manifest for error messages.
  */
-export function parseManifest(bytes: Uint8Array, what: string, contentType?: string): Manifest {
+export function parseManifest(bytes: Uint8Array, what: string, contentType?: string, options: ParseManifestOptions = {}): Manifest {
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
@@ -166,7 +174,9 @@ export function parseManifest(bytes: Uint8Array, what: string, contentType?: str
 
   if (isIndexMediaType(mediaType)) {
     if ('config' in json || 'layers' in json) throw bad(what, 'an index must not have "config" or "layers"');
-    if (!Array.isArray(json['manifests'])) throw bad(what, 'an index must have a "manifests" array');
+    if (!Array.isArray(json['manifests']) && !(options.emptyIndexMayOmitManifests && (json['manifests'] === undefined || json['manifests'] === null))) {
+      throw bad(what, 'an index must have a "manifests" array');
+    }
     return compact({
       kind: 'index',
       schemaVersion: 2,

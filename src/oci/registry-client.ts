@@ -529,7 +529,7 @@ export class RegistryRepository implements ContentSource {
       }
       let manifest;
       try {
-        manifest = parseManifest(response.body, `${what} in ${this.location}`, contentType);
+        manifest = parseManifest(response.body, `${what} in ${this.location}`, contentType, { emptyIndexMayOmitManifests: true });
       } catch (error) {
         if (error instanceof VouchError) throw this.#contentError(error.reason, error.message, error);
         throw error;

@@ -36,6 +36,15 @@ test('manifest: parses an index, and infers the type when mediaType is absent', 
   t.is(docker.kind, 'index');
 });
 
+test('manifest: an empty referrers answer may omit manifests or send null (Go registries do)', (t) => {
+  for (const manifests of [undefined, null]) {
+    const body = enc({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests });
+    const parsed = parseManifest(body, 'r', MEDIA_TYPE.ociIndex, { emptyIndexMayOmitManifests: true });
+    t.deepEqual(parsed.kind === 'index' ? parsed.manifests : undefined, []);
+    t.throws(() => parseManifest(body, 'r', MEDIA_TYPE.ociIndex));
+  }
+});
+
 test('manifest: the Content-Type decides when the body has no mediaType', (t) => {
   const parsed = parseManifest(enc({ schemaVersion: 2, config: emptyConfig, layers: [] }), 'm', `${MEDIA_TYPE.dockerManifest}; charset=utf-8`);
   t.is(parsed.mediaType, MEDIA_TYPE.dockerManifest);
