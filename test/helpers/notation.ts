@@ -1,0 +1,79 @@
+// Drives the real notation CLI (installed by scripts/tools.sh) with its own throw-away
+// configuration directory, so tests can sign with notation and compare verdicts with it.
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { toolPath } from './registries.js';
+
+const run = promisify(execFile);
+
+export interface NotationResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class NotationCli {
+  readonly home: string;
+  readonly binary: string;
+  /** Name of the default signing key and of the `ca` trust store holding its certificate. */
+  readonly keyName: string;
+
+  private constructor(home: string, binary: string, keyName: string) {
+    this.home = home;
+    this.binary = binary;
+    this.keyName = keyName;
+  }
+
+  /** A notation with a fresh config dir and a generated RSA test key set as the default signer. */
+  static async create(keyName = 'vouch-test'): Promise<NotationCli> {
+    const home = await mkdtemp(join(tmpdir(), 'vouch-notation-'));
+    const cli = new NotationCli(home, toolPath('notation'), keyName);
+    const generated = await cli.run(['cert', 'generate-test', '--default', keyName]);
+    if (generated.code !== 0) throw new Error(`notation cert generate-test failed: ${generated.stderr}`);
+    return cli;
+  }
+
+  get configDir(): string {
+    return join(this.home, 'config', 'notation');
+  }
+
+  async run(args: string[]): Promise<NotationResult> {
+    try {
+      const { stdout, stderr } = await run(this.binary, args, {
+        env: { PATH: process.env['PATH'] ?? '', HOME: this.home, XDG_CONFIG_HOME: join(this.home, 'config'), XDG_CACHE_HOME: join(this.home, 'cache') },
+        timeout: 60_000,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string; message: string };
+      if (typeof e.code !== 'number') throw error;
+      return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
+    }
+  }
+
+  /** `notation sign` over plain HTTP; returns the signature manifest digest notation reports. */
+  async sign(reference: string, options: { format?: 'jws' | 'cose'; expiry?: string; extraArgs?: string[] } = {}): Promise<string> {
+    const args = ['sign', '--insecure-registry', '--signature-format', options.format ?? 'jws'];
+    if (options.expiry !== undefined) args.push('--expiry', options.expiry);
+    args.push(...(options.extraArgs ?? []), reference);
+    const result = await this.run(args);
+    if (result.code !== 0) throw new Error(`notation sign ${reference} failed (${result.code}): ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** Signature manifest digests `notation list` shows for a reference. */
+  async list(reference: string): Promise<string[]> {
+    const result = await this.run(['list', '--insecure-registry', reference]);
+    if (result.code !== 0) throw new Error(`notation list ${reference} failed (${result.code}): ${result.stderr}`);
+    // The tree prints the subject first, then one line per signature digest.
+    return [...result.stdout.matchAll(/sha256:[a-f0-9]{64}/g)].map((m) => m[0]).filter((d) => !reference.endsWith(d));
+  }
+
+  async dispose(): Promise<void> {
+    await rm(this.home, { recursive: true, force: true });
+  }
+}
