@@ -60,7 +60,14 @@ export const SIGNATURE_ARTIFACT_TYPES: readonly string[] = [
 /** Lists, fetches and classifies the referrers of `subject`. */
 export async function discoverReferrers(source: ContentSource, subject: Digest, options: DiscoverOptions = {}): Promise<ReferrerDiscovery> {
   const signal = options.signal;
-  const listing = await source.listReferrers(subject, signal ? { signal } : {});
+  // cosign's legacy tag is independent of the listing: probe it concurrently (one round trip less
+  // on the admission path). Its outcome is collected below, after the listing.
+  const skipped: SkippedReferrer[] = [];
+  const legacyProbe = (options.cosignLegacyTag ?? true) ? settle(fetchCosignLegacySignature(source, subject, options, skipped)) : undefined;
+  const listing = await source.listReferrers(subject, signal ? { signal } : {}).catch(async (error: unknown) => {
+    await legacyProbe; // never leave the probe running unobserved
+    throw error;
+  });
   const wanted = options.artifactTypes;
   const seen = new Set<string>();
   const candidates = listing.descriptors.filter((d) => {
@@ -70,7 +77,6 @@ export async function discoverReferrers(source: ContentSource, subject: Digest, 
   });
 
   const artifacts: Array<DiscoveredArtifact | undefined> = new Array(candidates.length);
-  const skipped: SkippedReferrer[] = [];
   await mapBounded(candidates, options.concurrency ?? 8, async (listed, index) => {
     try {
       const fetched = await source.fetchManifest(listed, signal ? { signal } : {});
@@ -89,9 +95,10 @@ export async function discoverReferrers(source: ContentSource, subject: Digest, 
   });
 
   const found = artifacts.filter((a): a is DiscoveredArtifact => a !== undefined);
-  if (options.cosignLegacyTag ?? true) {
-    const legacy = await fetchCosignLegacySignature(source, subject, options, skipped);
-    if (legacy !== undefined) found.push(legacy);
+  if (legacyProbe !== undefined) {
+    const legacy = await legacyProbe;
+    if (legacy.error !== undefined) throw legacy.error;
+    if (legacy.value !== undefined) found.push(legacy.value);
   }
   return { subject, via: listing.via, artifacts: found, skipped };
 }
@@ -185,6 +192,15 @@ function isFatal(error: VouchError): boolean {
     return error.reason === 'CONNECTION' || error.reason === 'TIMEOUT' || error.reason === 'ABORTED' || error.reason === 'HTTP_STATUS' || error.reason === 'REDIRECT';
   }
   return false;
+}
+
+/** A promise that never rejects, carrying its outcome, so it can be started early and awaited late. */
+async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
+  try {
+    return { value: await promise };
+  } catch (error) {
+    return { error };
+  }
 }
 
 async function mapBounded<T>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
