@@ -37,7 +37,9 @@ async function prepare(registry: RunningRegistry): Promise<Fixture> {
     subject: image.descriptor,
     signature: signature.descriptor,
     envelope: signature.blobs[1]!.descriptor,
-    listingPath: tagSchema ? `/v2/${REPO}/manifests/sha256-${image.descriptor.digest.slice(7)}` : `/v2/${REPO}/referrers/${image.descriptor.digest}`,
+    listingPath: tagSchema
+      ? `/v2/${REPO}/manifests/sha256-${image.descriptor.digest.slice(7)}`
+      : `/v2/${REPO}/referrers/${image.descriptor.digest}`,
     listingAccept: 'application/vnd.oci.image.index.v1+json',
   };
 }
@@ -57,7 +59,8 @@ async function bareOnce(dispatcher: Agent, f: Fixture, probeReferrersApi: boolea
   };
   if (probeReferrersApi) await get(`/v2/${REPO}/referrers/${f.subject.digest}`, f.listingAccept);
   JSON.parse((await get(f.listingPath, f.listingAccept)).toString());
-  const accept = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json';
+  const accept =
+    'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json';
   JSON.parse((await get(`/v2/${REPO}/manifests/${f.signature.digest}`, accept)).toString());
   await get(`/v2/${REPO}/manifests/sha256-${f.subject.digest.slice(7)}.sig`, accept);
   await get(`/v2/${REPO}/blobs/${f.envelope.digest}`);
@@ -98,7 +101,9 @@ export async function benchReferrers(): Promise<void> {
       rows.push(row(`${registry.kind} warm`, warm));
       rows.push(row(`${registry.kind} cold`, cold));
     }
-    console.log(`\nReferrer discovery: list referrers + fetch 1 signature manifest + envelope (+ cosign .sig probe), ${ITERATIONS} iterations`);
+    console.log(
+      `\nReferrer discovery: list referrers + fetch 1 signature manifest + envelope (+ cosign .sig probe), ${ITERATIONS} iterations`,
+    );
     printTable([['registry', 'vouch p50', 'vouch p95', 'bare p50', 'bare p95', 'ratio p50'], ...rows]);
   } finally {
     await Promise.all(registries.map((r) => r.stop()));

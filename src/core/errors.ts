@@ -99,11 +99,7 @@ export class RegistryError extends VouchError {
   readonly url: string | undefined;
   readonly status: number | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: VouchErrorOptions & { method?: string; url?: string; status?: number } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: VouchErrorOptions & { method?: string; url?: string; status?: number } = {}) {
     super(code, message, options);
     this.method = options.method;
     this.url = options.url;

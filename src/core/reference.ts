@@ -87,9 +87,7 @@ export function parseReference(input: string): ImageReference {
   for (const component of path.split('/')) {
     if (!PATH_COMPONENT.test(component)) {
       const hint = /[A-Z]/.test(component) ? ' (repository names must be lowercase)' : '';
-      throw new InvalidReferenceError(
-        `image reference "${input}" has an invalid repository path component "${component}"${hint}`,
-      );
+      throw new InvalidReferenceError(`image reference "${input}" has an invalid repository path component "${component}"${hint}`);
     }
   }
 

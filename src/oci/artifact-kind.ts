@@ -54,5 +54,9 @@ export function classifyReferrer(manifest: Manifest): ArtifactKind {
 
 /** True when a cosign legacy `.sig` tag manifest looks like one: simple-signing layers. */
 export function isCosignLegacySignature(manifest: Manifest): boolean {
-  return manifest.kind === 'manifest' && manifest.layers.length > 0 && manifest.layers.every((l) => l.mediaType === MEDIA_TYPE.cosignSimpleSigning);
+  return (
+    manifest.kind === 'manifest' &&
+    manifest.layers.length > 0 &&
+    manifest.layers.every((l) => l.mediaType === MEDIA_TYPE.cosignSimpleSigning)
+  );
 }

@@ -12,7 +12,11 @@ export interface BuiltManifestBytes {
 }
 
 /** The empty descriptor (`{}`), the config of artifacts that have none. */
-export const EMPTY_DESCRIPTOR: Descriptor = Object.freeze({ mediaType: MEDIA_TYPE.ociEmpty, digest: EMPTY_JSON_DIGEST, size: 2 }) as Descriptor;
+export const EMPTY_DESCRIPTOR: Descriptor = Object.freeze({
+  mediaType: MEDIA_TYPE.ociEmpty,
+  digest: EMPTY_JSON_DIGEST,
+  size: 2,
+}) as Descriptor;
 
 export interface ImageManifestParts {
   config: Descriptor;
@@ -28,7 +32,8 @@ export function buildImageManifest(parts: ImageManifestParts): BuiltManifestByte
   if (parts.artifactType !== undefined) manifest['artifactType'] = parts.artifactType;
   manifest['config'] = descriptorJson(parts.config);
   manifest['layers'] = parts.layers.map(descriptorJson);
-  if (parts.subject !== undefined) manifest['subject'] = { mediaType: parts.subject.mediaType, digest: parts.subject.digest, size: parts.subject.size };
+  if (parts.subject !== undefined)
+    manifest['subject'] = { mediaType: parts.subject.mediaType, digest: parts.subject.digest, size: parts.subject.size };
   if (parts.annotations !== undefined) manifest['annotations'] = parts.annotations;
   const bytes = new TextEncoder().encode(JSON.stringify(manifest));
   return { descriptor: { mediaType: MEDIA_TYPE.ociManifest, digest: computeDigest(bytes), size: bytes.length }, bytes };

@@ -98,12 +98,16 @@ export class HttpTransport {
         await discard(response);
         const location = headerValue(response.headers, 'location');
         if (!location) {
-          throw new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: redirect ${response.statusCode} without Location from ${redact(url)}`, {
-            reason: 'REDIRECT',
-            method,
-            url: redact(url),
-            status: response.statusCode,
-          });
+          throw new RegistryError(
+            'REGISTRY_UNAVAILABLE',
+            `${req.what}: redirect ${response.statusCode} without Location from ${redact(url)}`,
+            {
+              reason: 'REDIRECT',
+              method,
+              url: redact(url),
+              status: response.statusCode,
+            },
+          );
         }
         let next: URL;
         try {
@@ -188,11 +192,12 @@ export class HttpTransport {
             total = limit;
             break;
           }
-          throw new RegistryError(
-            'REGISTRY_UNAVAILABLE',
-            `${req.what}: ${redact(url)} sent more than the limit of ${limit} bytes`,
-            { reason: 'SIZE_LIMIT', method: req.method, url: redact(url), status: response.statusCode },
-          );
+          throw new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: ${redact(url)} sent more than the limit of ${limit} bytes`, {
+            reason: 'SIZE_LIMIT',
+            method: req.method,
+            url: redact(url),
+            status: response.statusCode,
+          });
         }
         total += buffer.length;
         chunks.push(buffer);
@@ -222,7 +227,11 @@ export class HttpTransport {
         });
       }
     }
-    if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
+    if (
+      error instanceof undiciErrors.HeadersTimeoutError ||
+      error instanceof undiciErrors.BodyTimeoutError ||
+      error instanceof undiciErrors.ConnectTimeoutError
+    ) {
       return new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: ${redact(url)} timed out (${(error as Error).message})`, {
         reason: 'TIMEOUT',
         method: req.method,

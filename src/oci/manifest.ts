@@ -155,26 +155,35 @@ export function parseManifest(bytes: Uint8Array, what: string, contentType?: str
   const bodyType = optionalString(json, 'mediaType', what);
   const headerType = baseMediaType(contentType);
   if (bodyType !== undefined && headerType !== '' && isKnownManifestType(headerType) && bodyType !== headerType) {
-    throw new VouchError(
-      'INVALID_INPUT',
-      `${what}: body mediaType "${bodyType}" differs from Content-Type "${headerType}"`,
-      { reason: 'MEDIA_TYPE' },
-    );
+    throw new VouchError('INVALID_INPUT', `${what}: body mediaType "${bodyType}" differs from Content-Type "${headerType}"`, {
+      reason: 'MEDIA_TYPE',
+    });
   }
   const mediaType = bodyType ?? (isKnownManifestType(headerType) ? headerType : inferMediaType(json));
   const artifactType = optionalString(json, 'artifactType', what);
   const annotations = parseAnnotations(json['annotations'], what);
-  const subject = json['subject'] === undefined || json['subject'] === null ? undefined : parseDescriptor(json['subject'], `${what} subject`);
+  const subject =
+    json['subject'] === undefined || json['subject'] === null ? undefined : parseDescriptor(json['subject'], `${what} subject`);
 
   if (mediaType === MEDIA_TYPE.ociArtifactManifest) {
-    return compact({ kind: 'artifact', mediaType, artifactType, blobs: parseDescriptorList(json['blobs'], 'blobs', what), subject, annotations }) as ArtifactManifest;
+    return compact({
+      kind: 'artifact',
+      mediaType,
+      artifactType,
+      blobs: parseDescriptorList(json['blobs'], 'blobs', what),
+      subject,
+      annotations,
+    }) as ArtifactManifest;
   }
 
   if (json['schemaVersion'] !== 2) throw bad(what, `"schemaVersion" must be 2, got ${JSON.stringify(json['schemaVersion'])}`);
 
   if (isIndexMediaType(mediaType)) {
     if ('config' in json || 'layers' in json) throw bad(what, 'an index must not have "config" or "layers"');
-    if (!Array.isArray(json['manifests']) && !(options.emptyIndexMayOmitManifests && (json['manifests'] === undefined || json['manifests'] === null))) {
+    if (
+      !Array.isArray(json['manifests']) &&
+      !(options.emptyIndexMayOmitManifests && (json['manifests'] === undefined || json['manifests'] === null))
+    ) {
       throw bad(what, 'an index must have a "manifests" array');
     }
     return compact({

@@ -47,7 +47,9 @@ export class OciLayoutWriter {
   async writeManifest(bytes: Uint8Array, mediaType: string, options: { tag?: string } = {}): Promise<Descriptor> {
     const manifest = parseManifest(bytes, 'manifest to write', mediaType);
     if (manifest.mediaType !== mediaType) {
-      throw new VouchError('INVALID_INPUT', `manifest media type "${manifest.mediaType}" differs from "${mediaType}"`, { reason: 'MEDIA_TYPE' });
+      throw new VouchError('INVALID_INPUT', `manifest media type "${manifest.mediaType}" differs from "${mediaType}"`, {
+        reason: 'MEDIA_TYPE',
+      });
     }
     const descriptor = await this.writeBlob(bytes, mediaType);
     const index = JSON.parse(await readFile(path.join(this.dir, 'index.json'), 'utf8')) as IndexJson;
@@ -58,7 +60,9 @@ export class OciLayoutWriter {
       if (!index.manifests.some((d) => d.digest === descriptor.digest)) index.manifests.push(entry);
     } else {
       // A tag names one manifest: drop the tag's old entry and any untagged entry of this digest.
-      index.manifests = index.manifests.filter((d) => tagOf(d) !== options.tag && !(d.digest === descriptor.digest && tagOf(d) === undefined));
+      index.manifests = index.manifests.filter(
+        (d) => tagOf(d) !== options.tag && !(d.digest === descriptor.digest && tagOf(d) === undefined),
+      );
       index.manifests.push({ ...entry, annotations: { [ANNOTATION.refName]: options.tag } });
     }
     await this.#writeIndex(index);

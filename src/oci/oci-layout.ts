@@ -22,22 +22,9 @@ import {
   type ImageReference,
   type ParsedDigest,
 } from '../core/index.js';
-import type {
-  BlobFetchOptions,
-  ContentSource,
-  FetchOptions,
-  ReferrerListOptions,
-  ReferrerListing,
-} from './content-source.js';
+import type { BlobFetchOptions, ContentSource, FetchOptions, ReferrerListOptions, ReferrerListing } from './content-source.js';
 import { resolveLimits, type OciLimits } from './limits.js';
-import {
-  parseManifest,
-  referrerDescriptor,
-  type Descriptor,
-  type FetchedManifest,
-  type ImageIndex,
-  type Manifest,
-} from './manifest.js';
+import { parseManifest, referrerDescriptor, type Descriptor, type FetchedManifest, type ImageIndex, type Manifest } from './manifest.js';
 import { ANNOTATION } from './media-types.js';
 
 /** The only `imageLayoutVersion` image-spec defines. */
@@ -74,9 +61,7 @@ const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
 /** What a reference string names in a layout. */
 type LayoutReference =
-  | { kind: 'digest'; digest: Digest }
-  | { kind: 'tag'; tag: string }
-  | { kind: 'ref'; input: string; ref: ImageReference & { tag: string } };
+  { kind: 'digest'; digest: Digest } | { kind: 'tag'; tag: string } | { kind: 'ref'; input: string; ref: ImageReference & { tag: string } };
 
 interface LoadedIndex {
   stamp: string;
@@ -235,7 +220,9 @@ export class OciLayoutSource implements ContentSource {
           { file },
         );
       }
-      throw this.error('REGISTRY_UNAVAILABLE', `not an OCI image layout: index.json ${describeFailure(result.failure)}`, 'BAD_CONTENT', { file });
+      throw this.error('REGISTRY_UNAVAILABLE', `not an OCI image layout: index.json ${describeFailure(result.failure)}`, 'BAD_CONTENT', {
+        file,
+      });
     }
     let manifest: Manifest;
     try {
@@ -247,9 +234,14 @@ export class OciLayoutSource implements ContentSource {
       });
     }
     if (manifest.kind !== 'index') {
-      throw this.error('REGISTRY_UNAVAILABLE', `index.json is not an image index (it has media type "${manifest.mediaType}")`, 'BAD_CONTENT', {
-        file,
-      });
+      throw this.error(
+        'REGISTRY_UNAVAILABLE',
+        `index.json is not an image index (it has media type "${manifest.mediaType}")`,
+        'BAD_CONTENT',
+        {
+          file,
+        },
+      );
     }
     return { stamp, index: manifest };
   }
@@ -268,7 +260,10 @@ export class OciLayoutSource implements ContentSource {
     } catch (error) {
       throw this.error('REGISTRY_UNAVAILABLE', 'oci-layout is not valid JSON', 'BAD_CONTENT', { file, cause: error });
     }
-    const version = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>)['imageLayoutVersion'] : undefined;
+    const version =
+      typeof json === 'object' && json !== null && !Array.isArray(json)
+        ? (json as Record<string, unknown>)['imageLayoutVersion']
+        : undefined;
     if (typeof version !== 'string') {
       throw this.error('REGISTRY_UNAVAILABLE', 'oci-layout has no string "imageLayoutVersion"', 'BAD_CONTENT', { file });
     }
@@ -315,7 +310,11 @@ export class OciLayoutSource implements ContentSource {
   // ---------------------------------------------------------------------------------------------
   // blobs
 
-  private async readManifest(target: BlobTarget, mediaTypeHint: string | undefined, signal: AbortSignal | undefined): Promise<FetchedManifest> {
+  private async readManifest(
+    target: BlobTarget,
+    mediaTypeHint: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<FetchedManifest> {
     const bytes = await this.readBlob(target, this.limits.maxManifestBytes, 'manifest', signal);
     const manifest = parseManifest(bytes, `${this.location}: manifest ${target.digest}`, mediaTypeHint);
     return {
@@ -333,7 +332,11 @@ export class OciLayoutSource implements ContentSource {
     if (target.data !== undefined) {
       bytes = Buffer.from(target.data, 'base64');
       if (bytes.byteLength > limit) {
-        throw this.error('REGISTRY_UNAVAILABLE', `${what} ${target.digest}: embedded data is ${bytes.byteLength} bytes, more than the limit of ${limit}`, 'SIZE_LIMIT');
+        throw this.error(
+          'REGISTRY_UNAVAILABLE',
+          `${what} ${target.digest}: embedded data is ${bytes.byteLength} bytes, more than the limit of ${limit}`,
+          'SIZE_LIMIT',
+        );
       }
       if (target.expectedSize !== undefined && bytes.byteLength !== target.expectedSize) {
         throw this.error(
@@ -368,9 +371,16 @@ export class OciLayoutSource implements ContentSource {
       case 'missing':
         return this.error('NOT_FOUND', `${label} does not exist`, 'OTHER', { file });
       case 'too-large':
-        return this.error('REGISTRY_UNAVAILABLE', `${label} is ${result.size} bytes, more than the limit of ${limit}`, 'SIZE_LIMIT', { file });
+        return this.error('REGISTRY_UNAVAILABLE', `${label} is ${result.size} bytes, more than the limit of ${limit}`, 'SIZE_LIMIT', {
+          file,
+        });
       case 'size-mismatch':
-        return this.error('REGISTRY_UNAVAILABLE', `${label} is ${result.size} bytes, the descriptor says ${expectedSize}`, 'SIZE_MISMATCH', { file });
+        return this.error(
+          'REGISTRY_UNAVAILABLE',
+          `${label} is ${result.size} bytes, the descriptor says ${expectedSize}`,
+          'SIZE_MISMATCH',
+          { file },
+        );
       case 'changed':
         return this.error('REGISTRY_UNAVAILABLE', `${label} changed size while being read`, 'SIZE_MISMATCH', { file });
       case 'not-file':
@@ -390,13 +400,19 @@ export class OciLayoutSource implements ContentSource {
     const digestText: unknown = descriptor.digest;
     const parsed = typeof digestText === 'string' ? tryParseDigest(digestText) : undefined;
     if (parsed === undefined) {
-      throw new VouchError('INVALID_INPUT', `${this.location}: ${what} digest ${JSON.stringify(digestText)} is not a sha256 or sha512 digest`, {
-        reason: 'BAD_CONTENT',
-      });
+      throw new VouchError(
+        'INVALID_INPUT',
+        `${this.location}: ${what} digest ${JSON.stringify(digestText)} is not a sha256 or sha512 digest`,
+        {
+          reason: 'BAD_CONTENT',
+        },
+      );
     }
     const size: unknown = descriptor.size;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-      throw new VouchError('INVALID_INPUT', `${this.location}: ${what} ${digestText as string} has no valid "size"`, { reason: 'BAD_CONTENT' });
+      throw new VouchError('INVALID_INPUT', `${this.location}: ${what} ${digestText as string} has no valid "size"`, {
+        reason: 'BAD_CONTENT',
+      });
     }
     const target: BlobTarget = { digest: digestText as Digest, parsed, expectedSize: size };
     const data: unknown = descriptor.data;
@@ -435,12 +451,10 @@ export class OciLayoutSource implements ContentSource {
     // One shared build per layout state: it runs to completion even if the caller that started it
     // gives up (each caller races its own signal), so the next admission finds it cached.
     if (this.graphLoading?.stamp !== stamp) {
-      const promise = this.buildGraph(stamp, loaded.index).then(
-        (graph) => {
-          this.graphCache = graph;
-          return graph;
-        },
-      );
+      const promise = this.buildGraph(stamp, loaded.index).then((graph) => {
+        this.graphCache = graph;
+        return graph;
+      });
       const clear = (): void => {
         if (this.graphLoading?.promise === promise) this.graphLoading = undefined;
       };

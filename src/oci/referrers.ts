@@ -83,11 +83,20 @@ export async function discoverReferrers(source: ContentSource, subject: Digest, 
       const claimed = fetched.manifest.subject?.digest;
       if (claimed !== subject) {
         // The tag schema index is written by clients and may be stale or malicious (spec note).
-        throw new VouchError('INVALID_INPUT', `referrer ${listed.digest} in ${source.location} has subject ${claimed ?? '(none)'}, not ${subject}`, {
-          reason: 'BAD_CONTENT',
-        });
+        throw new VouchError(
+          'INVALID_INPUT',
+          `referrer ${listed.digest} in ${source.location} has subject ${claimed ?? '(none)'}, not ${subject}`,
+          {
+            reason: 'BAD_CONTENT',
+          },
+        );
       }
-      artifacts[index] = { kind: classifyReferrer(fetched.manifest), descriptor: referrerDescriptor(fetched), manifest: fetched, via: listing.via };
+      artifacts[index] = {
+        kind: classifyReferrer(fetched.manifest),
+        descriptor: referrerDescriptor(fetched),
+        manifest: fetched,
+        via: listing.via,
+      };
     } catch (error) {
       if (!(error instanceof VouchError) || isFatal(error)) throw error;
       skipped.push({ reference: listed.digest, code: error.code, reason: error.reason, message: error.message });
@@ -104,8 +113,16 @@ export async function discoverReferrers(source: ContentSource, subject: Digest, 
 }
 
 /** Signature artifacts of every supported kind that refer to `subject`, in listing order. */
-export async function findSignatures(source: ContentSource, subject: Digest, options: FetchOptions & { concurrency?: number } = {}): Promise<ReferrerDiscovery> {
-  const discovery = await discoverReferrers(source, subject, { ...options, artifactTypes: SIGNATURE_ARTIFACT_TYPES, cosignLegacyTag: true });
+export async function findSignatures(
+  source: ContentSource,
+  subject: Digest,
+  options: FetchOptions & { concurrency?: number } = {},
+): Promise<ReferrerDiscovery> {
+  const discovery = await discoverReferrers(source, subject, {
+    ...options,
+    artifactTypes: SIGNATURE_ARTIFACT_TYPES,
+    cosignLegacyTag: true,
+  });
   return { ...discovery, artifacts: discovery.artifacts.filter((a) => SIGNATURE_KINDS.includes(a.kind)) };
 }
 
@@ -146,9 +163,13 @@ export async function walkReferrers(
         if (visited.has(artifact.descriptor.digest)) continue;
         visited.add(artifact.descriptor.digest);
         if (++nodes > maxNodes) {
-          throw new VouchError('REGISTRY_UNAVAILABLE', `referrer graph of ${subject} in ${source.location} has more than ${maxNodes} artifacts`, {
-            reason: 'TOO_MANY_REFERRERS',
-          });
+          throw new VouchError(
+            'REGISTRY_UNAVAILABLE',
+            `referrer graph of ${subject} in ${source.location} has more than ${maxNodes} artifacts`,
+            {
+              reason: 'TOO_MANY_REFERRERS',
+            },
+          );
         }
         const node: ReferrerNode = { artifact, referrers: [] };
         into.push(node);
@@ -189,7 +210,13 @@ async function fetchCosignLegacySignature(
 function isFatal(error: VouchError): boolean {
   if (error.code === 'REGISTRY_AUTH' || error.code === 'DEADLINE_EXCEEDED' || error.code === 'REGISTRY_NOT_ALLOWED') return true;
   if (error.code === 'REGISTRY_UNAVAILABLE') {
-    return error.reason === 'CONNECTION' || error.reason === 'TIMEOUT' || error.reason === 'ABORTED' || error.reason === 'HTTP_STATUS' || error.reason === 'REDIRECT';
+    return (
+      error.reason === 'CONNECTION' ||
+      error.reason === 'TIMEOUT' ||
+      error.reason === 'ABORTED' ||
+      error.reason === 'HTTP_STATUS' ||
+      error.reason === 'REDIRECT'
+    );
   }
   return false;
 }
@@ -242,7 +269,9 @@ export async function attachReferrer(
   try {
     const existing = await repository.fetchManifest(tag, options);
     if (existing.manifest.kind !== 'index') {
-      throw new VouchError('INVALID_INPUT', `${tag} in ${repository.location} is not an image index; refusing to overwrite it`, { reason: 'BAD_CONTENT' });
+      throw new VouchError('INVALID_INPUT', `${tag} in ${repository.location} is not an image index; refusing to overwrite it`, {
+        reason: 'BAD_CONTENT',
+      });
     }
     index = existing.manifest;
   } catch (error) {

@@ -20,13 +20,7 @@ import {
 } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import { basicAuthorization, parseChallenges, pullScope, TokenCache, type Challenge, type Credentials } from './auth.js';
-import type {
-  BlobFetchOptions,
-  ContentSource,
-  FetchOptions,
-  ReferrerListing,
-  ReferrerListOptions,
-} from './content-source.js';
+import type { BlobFetchOptions, ContentSource, FetchOptions, ReferrerListing, ReferrerListOptions } from './content-source.js';
 import { HttpTransport, headerValue, headerValues, redact, type HttpMethod, type HttpResponse } from './http-transport.js';
 import { resolveLimits, type OciLimits } from './limits.js';
 import { parseManifest, type Descriptor, type FetchedManifest } from './manifest.js';
@@ -44,12 +38,7 @@ export interface RegistryHostConfig {
 export type ReferrersCapability = 'unknown' | 'supported' | 'unsupported';
 
 /** Called after every HTTP exchange with a registry; the provider turns this into metrics. */
-export type RegistryRequestObserver = (event: {
-  host: string;
-  method: HttpMethod;
-  status: number | 'error';
-  durationMs: number;
-}) => void;
+export type RegistryRequestObserver = (event: { host: string; method: HttpMethod; status: number | 'error'; durationMs: number }) => void;
 
 export interface RegistryClientOptions {
   hosts?: Record<string, RegistryHostConfig>;
@@ -200,7 +189,15 @@ export class RegistryClient {
 
   async #exchange(
     host: string,
-    request: { method: HttpMethod; url: URL; headers?: Record<string, string>; body?: Uint8Array; maxBytes: number; what: string; authorization: string | undefined },
+    request: {
+      method: HttpMethod;
+      url: URL;
+      headers?: Record<string, string>;
+      body?: Uint8Array;
+      maxBytes: number;
+      what: string;
+      authorization: string | undefined;
+    },
     signal: AbortSignal | undefined,
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { ...(request.headers ?? {}) };
@@ -231,11 +228,22 @@ export class RegistryClient {
   }
 
   /** Authorization to send before any challenge, from what we learnt about the host earlier. */
-  async #knownAuthorization(host: string, scope: string, credentials: Credentials | undefined, signal?: AbortSignal): Promise<string | undefined> {
+  async #knownAuthorization(
+    host: string,
+    scope: string,
+    credentials: Credentials | undefined,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     const state = this.#hostAuth.get(host);
     if (state === undefined) return undefined;
     if (state.scheme === 'basic') return credentials ? basicAuthorization(credentials) : undefined;
-    const token = await this.#token(host, { scheme: 'bearer', params: { realm: state.realm, ...(state.service ? { service: state.service } : {}) } }, scope, credentials, signal);
+    const token = await this.#token(
+      host,
+      { scheme: 'bearer', params: { realm: state.realm, ...(state.service ? { service: state.service } : {}) } },
+      scope,
+      credentials,
+      signal,
+    );
     return `Bearer ${token}`;
   }
 
@@ -246,7 +254,13 @@ export class RegistryClient {
   }
 
   /** Docker token flow: GET realm?service=…&scope=…, Basic credentials when configured. */
-  async #token(host: string, challenge: Challenge, scope: string, credentials: Credentials | undefined, signal?: AbortSignal): Promise<string> {
+  async #token(
+    host: string,
+    challenge: Challenge,
+    scope: string,
+    credentials: Credentials | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const realm = challenge.params['realm']!;
     const service = challenge.params['service'];
     return this.#tokens.getOrFetch(tokenKey(host, realm, service, scope), async () => {
@@ -275,7 +289,11 @@ export class RegistryClient {
         throw error;
       }
       if (response.status === 401 || response.status === 403) {
-        throw authError('DENIED', `${what}: refused ${credentials ? 'the configured credentials' : 'anonymous access'} (${response.status})`, realmUrl);
+        throw authError(
+          'DENIED',
+          `${what}: refused ${credentials ? 'the configured credentials' : 'anonymous access'} (${response.status})`,
+          realmUrl,
+        );
       }
       if (response.status !== 200) {
         throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: token service answered ${response.status}`, {
@@ -289,7 +307,11 @@ export class RegistryClient {
       try {
         body = JSON.parse(Buffer.from(response.body).toString('utf8'));
       } catch (error) {
-        throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: token response is not JSON`, { reason: 'TOKEN', url: redact(realmUrl), cause: error });
+        throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: token response is not JSON`, {
+          reason: 'TOKEN',
+          url: redact(realmUrl),
+          cause: error,
+        });
       }
       const record = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
       const token = typeof record['token'] === 'string' && record['token'] ? record['token'] : record['access_token'];
@@ -308,7 +330,12 @@ function tokenKey(host: string, realm: string, service: string | undefined, scop
   return `${host}\n${realm}\n${service ?? ''}\n${scope}`;
 }
 
-function authError(reason: 'NO_CHALLENGE' | 'UNSUPPORTED_CHALLENGE' | 'TOKEN' | 'DENIED' | 'INSECURE_CREDENTIALS', message: string, url?: URL, cause?: unknown): RegistryError {
+function authError(
+  reason: 'NO_CHALLENGE' | 'UNSUPPORTED_CHALLENGE' | 'TOKEN' | 'DENIED' | 'INSECURE_CREDENTIALS',
+  message: string,
+  url?: URL,
+  cause?: unknown,
+): RegistryError {
   return new RegistryError('REGISTRY_AUTH', message, {
     reason,
     ...(url ? { url: redact(url) } : {}),
@@ -422,7 +449,10 @@ export class RegistryRepository implements ContentSource {
     if (digest !== undefined) {
       // By digest: the bytes must hash to what we asked for (distribution-spec "Pulling manifests").
       if (!digestMatches(bytes, digest)) {
-        throw this.#contentError('DIGEST_MISMATCH', `manifest ${digest} served by ${this.location} does not match its digest (got ${computeDigest(bytes, digestAlgorithm(digest))})`);
+        throw this.#contentError(
+          'DIGEST_MISMATCH',
+          `manifest ${digest} served by ${this.location} does not match its digest (got ${computeDigest(bytes, digestAlgorithm(digest))})`,
+        );
       }
       actual = digest;
     } else {
@@ -430,11 +460,22 @@ export class RegistryRepository implements ContentSource {
       const algorithm: DigestAlgorithm = headerDigest !== undefined && isDigest(headerDigest) ? digestAlgorithm(headerDigest) : 'sha256';
       actual = computeDigest(bytes, algorithm);
     }
-    if (headerDigest !== undefined && isDigest(headerDigest) && digestAlgorithm(headerDigest) === digestAlgorithm(actual) && headerDigest !== actual) {
-      throw this.#contentError('DIGEST_MISMATCH', `manifest ${ref} from ${this.location}: Docker-Content-Digest ${headerDigest} does not match the content (${actual})`);
+    if (
+      headerDigest !== undefined &&
+      isDigest(headerDigest) &&
+      digestAlgorithm(headerDigest) === digestAlgorithm(actual) &&
+      headerDigest !== actual
+    ) {
+      throw this.#contentError(
+        'DIGEST_MISMATCH',
+        `manifest ${ref} from ${this.location}: Docker-Content-Digest ${headerDigest} does not match the content (${actual})`,
+      );
     }
     if (expected !== undefined && expected.size !== bytes.length) {
-      throw this.#contentError('SIZE_MISMATCH', `manifest ${ref} from ${this.location} is ${bytes.length} bytes, its descriptor says ${expected.size}`);
+      throw this.#contentError(
+        'SIZE_MISMATCH',
+        `manifest ${ref} from ${this.location} is ${bytes.length} bytes, its descriptor says ${expected.size}`,
+      );
     }
     const contentType = headerValue(response.headers, 'content-type');
     let manifest;
@@ -469,7 +510,10 @@ export class RegistryRepository implements ContentSource {
       bytes = response.body;
     }
     if (bytes.length !== descriptor.size) {
-      throw this.#contentError('SIZE_MISMATCH', `blob ${descriptor.digest} from ${this.location} is ${bytes.length} bytes, its descriptor says ${descriptor.size}`);
+      throw this.#contentError(
+        'SIZE_MISMATCH',
+        `blob ${descriptor.digest} from ${this.location} is ${bytes.length} bytes, its descriptor says ${descriptor.size}`,
+      );
     }
     if (!digestMatches(bytes, descriptor.digest)) {
       throw this.#contentError('DIGEST_MISMATCH', `blob ${descriptor.digest} from ${this.location} does not match its digest`);
@@ -534,7 +578,8 @@ export class RegistryRepository implements ContentSource {
         if (error instanceof VouchError) throw this.#contentError(error.reason, error.message, error);
         throw error;
       }
-      if (manifest.kind !== 'index') throw this.#contentError('BAD_CONTENT', `${what} in ${this.location}: the answer is not an image index`);
+      if (manifest.kind !== 'index')
+        throw this.#contentError('BAD_CONTENT', `${what} in ${this.location}: the answer is not an image index`);
       const filtered = headerValues(response.headers, 'oci-filters-applied')
         .flatMap((v) => v.split(','))
         .map((v) => v.trim())
@@ -567,7 +612,11 @@ export class RegistryRepository implements ContentSource {
     } catch (error) {
       // No tag means no referrers; so does a tag that is not a valid index (spec: treat as none).
       if (error instanceof VouchError && (error.code === 'NOT_FOUND' || ['BAD_CONTENT', 'MEDIA_TYPE'].includes(error.reason))) {
-        if (error.code !== 'NOT_FOUND') this.client.log.warn({ repository: this.location, tag, err: error.message }, 'referrers tag is not a valid index; treating as no referrers');
+        if (error.code !== 'NOT_FOUND')
+          this.client.log.warn(
+            { repository: this.location, tag, err: error.message },
+            'referrers tag is not a valid index; treating as no referrers',
+          );
         return [];
       }
       throw error;
@@ -595,7 +644,12 @@ export class RegistryRepository implements ContentSource {
   /** True when the registry already has the blob (HEAD). */
   async hasBlob(digest: Digest, options: FetchOptions = {}): Promise<boolean> {
     const what = `blob ${digest}`;
-    const response = await this.client.send(this.host, this.name, { method: 'HEAD', path: `/v2/${this.name}/blobs/${digest}`, maxBytes: 0, what }, { ...options, push: true });
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      { method: 'HEAD', path: `/v2/${this.name}/blobs/${digest}`, maxBytes: 0, what },
+      { ...options, push: true },
+    );
     if (response.status === 200) return true;
     if (response.status === 404) return false;
     throw statusError(response, 'HEAD', what, this.location);
@@ -610,7 +664,12 @@ export class RegistryRepository implements ContentSource {
     const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
     if (await this.hasBlob(digest, options)) return descriptor;
     const what = `upload of blob ${digest}`;
-    const start = await this.client.send(this.host, this.name, { method: 'POST', path: `/v2/${this.name}/blobs/uploads/`, maxBytes: 64 * 1024, what }, { ...options, push: true });
+    const start = await this.client.send(
+      this.host,
+      this.name,
+      { method: 'POST', path: `/v2/${this.name}/blobs/uploads/`, maxBytes: 64 * 1024, what },
+      { ...options, push: true },
+    );
     if (start.status !== 202) throw statusError(start, 'POST', what, this.location);
     const location = headerValue(start.headers, 'location');
     if (!location) throw this.#contentError('BAD_CONTENT', `${what}: ${this.location} sent no upload Location`);
@@ -642,7 +701,11 @@ export class RegistryRepository implements ContentSource {
    * through the Referrers API and the pusher must maintain the referrers tag (spec "Pushing
    * Manifests with Subject").
    */
-  async pushManifest(bytes: Uint8Array, mediaType: string, options: FetchOptions & { tag?: string } = {}): Promise<{ descriptor: Descriptor; subjectIndexed: boolean }> {
+  async pushManifest(
+    bytes: Uint8Array,
+    mediaType: string,
+    options: FetchOptions & { tag?: string } = {},
+  ): Promise<{ descriptor: Descriptor; subjectIndexed: boolean }> {
     const digest = computeDigest(bytes);
     const ref = options.tag ?? digest;
     if (options.tag !== undefined && !TAG_PATTERN.test(options.tag)) {
@@ -652,7 +715,14 @@ export class RegistryRepository implements ContentSource {
     const response = await this.client.send(
       this.host,
       this.name,
-      { method: 'PUT', path: `/v2/${this.name}/manifests/${ref}`, headers: { 'content-type': mediaType }, body: bytes, maxBytes: 64 * 1024, what },
+      {
+        method: 'PUT',
+        path: `/v2/${this.name}/manifests/${ref}`,
+        headers: { 'content-type': mediaType },
+        body: bytes,
+        maxBytes: 64 * 1024,
+        what,
+      },
       { ...options, push: true },
     );
     if (response.status !== 201) throw statusError(response, 'PUT', what, this.location);
@@ -660,7 +730,10 @@ export class RegistryRepository implements ContentSource {
     if (returned !== undefined && isDigest(returned) && digestAlgorithm(returned) === 'sha256' && returned !== digest) {
       throw this.#contentError('DIGEST_MISMATCH', `${what}: ${this.location} stored it as ${returned}, expected ${digest}`);
     }
-    return { descriptor: { mediaType, digest, size: bytes.length }, subjectIndexed: headerValue(response.headers, 'oci-subject') !== undefined };
+    return {
+      descriptor: { mediaType, digest, size: bytes.length },
+      subjectIndexed: headerValue(response.headers, 'oci-subject') !== undefined,
+    };
   }
 
   #contentError(reason: VouchError['reason'], message: string, cause?: unknown): RegistryError {

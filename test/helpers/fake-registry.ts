@@ -91,8 +91,7 @@ const ROUTES: Array<[RouteKind, RegExp]> = [
   ['referrers', /^\/v2\/(.+)\/referrers\/([^/]+)$/],
 ];
 
-const obj = (v: unknown): Json | undefined =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+const obj = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
@@ -110,7 +109,10 @@ function digestOf(bytes: Uint8Array, alg: 'sha256' | 'sha512' = 'sha256'): strin
 
 /** Media types listed in Accept, parameters (q=…) dropped, the way distribution 2.8 parses them. */
 function acceptList(header: string | undefined): string[] | undefined {
-  return header?.split(',').map((s) => (s.split(';')[0] ?? '').trim()).filter(Boolean);
+  return header
+    ?.split(',')
+    .map((s) => (s.split(';')[0] ?? '').trim())
+    .filter(Boolean);
 }
 
 function basicCreds(header: string | undefined): [string, string] | undefined {
@@ -176,9 +178,7 @@ export async function startFakeRegistry(initial: FakeRegistryOptions = {}): Prom
 
   // Docker token auth: the challenge sent on a 401 for a bearer registry.
   const bearerChallenge = (scope: string | undefined, error: string | undefined): string =>
-    `Bearer realm="${url}/token",service="${SERVICE}"` +
-    (scope ? `,scope="${scope}"` : '') +
-    (error ? `,error="${error}"` : '');
+    `Bearer realm="${url}/token",service="${SERVICE}"` + (scope ? `,scope="${scope}"` : '') + (error ? `,error="${error}"` : '');
 
   /** Returns true if the request may proceed; otherwise it has already answered 401. */
   const authorize = (req: IncomingMessage, res: ServerResponse, name: string | undefined): boolean => {
@@ -215,7 +215,10 @@ export async function startFakeRegistry(initial: FakeRegistryOptions = {}): Prom
   const issueToken = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => {
     const auth = opts.auth;
     if (req.method !== 'GET' || auth?.kind !== 'bearer') return sendPlain(res, 404);
-    const scope = params.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scope = params
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
     const service = params.get('service') ?? '';
     const authorization = req.headers.authorization;
     tokenRequests.push({ scope, service, authorization });
@@ -315,13 +318,7 @@ export async function startFakeRegistry(initial: FakeRegistryOptions = {}): Prom
 
   // spec.md "Pushing blobs": POST (monolithic with ?digest=, cross-mount with ?mount=&from=, or open a session),
   // PATCH (chunk), PUT ?digest= (close), GET (status).
-  const uploadsRoute = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    name: string,
-    id: string,
-    params: URLSearchParams,
-  ) => {
+  const uploadsRoute = async (req: IncomingMessage, res: ServerResponse, name: string, id: string, params: URLSearchParams) => {
     const body = await readBody(req, MAX_BODY_BYTES);
     if (!body) return sendError(res, 413, 'SIZE_INVALID', 'blob too large', { Connection: 'close' });
     if (req.method === 'POST' && id === '') {
@@ -363,8 +360,7 @@ export async function startFakeRegistry(initial: FakeRegistryOptions = {}): Prom
     for (const [d, m] of repo.manifests) {
       if (str(obj(m.json?.subject)?.digest) !== digest) continue;
       // artifactType: the manifest's, else config.mediaType (never for an index); annotations copied.
-      const artifactType =
-        str(m.json?.artifactType) ?? (INDEX_TYPES.has(m.mediaType) ? undefined : str(obj(m.json?.config)?.mediaType));
+      const artifactType = str(m.json?.artifactType) ?? (INDEX_TYPES.has(m.mediaType) ? undefined : str(obj(m.json?.config)?.mediaType));
       const annotations = obj(m.json?.annotations);
       descriptors.push({ mediaType: m.mediaType, digest: d, size: m.bytes.length, artifactType, annotations });
     }

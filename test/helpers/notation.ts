@@ -44,7 +44,12 @@ export class NotationCli {
   async run(args: string[]): Promise<NotationResult> {
     try {
       const { stdout, stderr } = await run(this.binary, args, {
-        env: { PATH: process.env['PATH'] ?? '', HOME: this.home, XDG_CONFIG_HOME: join(this.home, 'config'), XDG_CACHE_HOME: join(this.home, 'cache') },
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          HOME: this.home,
+          XDG_CONFIG_HOME: join(this.home, 'config'),
+          XDG_CACHE_HOME: join(this.home, 'cache'),
+        },
         timeout: 60_000,
       });
       return { code: 0, stdout, stderr };

@@ -35,10 +35,20 @@ function built(manifest: Record<string, unknown>, blobs: Blob[], mediaType = MED
 export function buildImage(options: { mediaType?: 'oci' | 'docker'; layerBytes?: number } = {}): BuiltManifest {
   const docker = options.mediaType === 'docker';
   const config = blob(
-    encoder.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, nonce: randomBytes(8).toString('hex') })),
+    encoder.encode(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [] },
+        nonce: randomBytes(8).toString('hex'),
+      }),
+    ),
     docker ? MEDIA_TYPE.dockerImageConfig : MEDIA_TYPE.ociImageConfig,
   );
-  const layer = blob(randomBytes(options.layerBytes ?? 64), docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip');
+  const layer = blob(
+    randomBytes(options.layerBytes ?? 64),
+    docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : 'application/vnd.oci.image.layer.v1.tar+gzip',
+  );
   const mediaType = docker ? MEDIA_TYPE.dockerManifest : MEDIA_TYPE.ociManifest;
   return built({ schemaVersion: 2, mediaType, config: config.descriptor, layers: [layer.descriptor] }, [config, layer], mediaType);
 }
@@ -46,7 +56,11 @@ export function buildImage(options: { mediaType?: 'oci' | 'docker'; layerBytes?:
 /** A multi-platform index over the given manifests. */
 export function buildIndex(manifests: BuiltManifest[]): BuiltManifest {
   return built(
-    { schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: manifests.map((m) => ({ ...m.descriptor, platform: { architecture: 'amd64', os: 'linux' } })) },
+    {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.ociIndex,
+      manifests: manifests.map((m) => ({ ...m.descriptor, platform: { architecture: 'amd64', os: 'linux' } })),
+    },
     [],
     MEDIA_TYPE.ociIndex,
   );
@@ -58,9 +72,14 @@ const emptyConfig = blob(EMPTY_JSON, MEDIA_TYPE.ociEmpty);
  * A notation signature manifest. `form: 'legacy'` is what released notation 1.x writes (no
  * artifactType, config.mediaType = notary signature); `'artifactType'` is the notation 2 form.
  */
-export function buildNotationSignature(subject: Descriptor, options: { form?: 'legacy' | 'artifactType'; envelope?: 'jws' | 'cose' } = {}): BuiltManifest {
-  const envelope = blob(encoder.encode(JSON.stringify({ payload: randomBytes(16).toString('base64url'), protected: 'e30', header: {}, signature: 'AA' })),
-    options.envelope === 'cose' ? MEDIA_TYPE.cose : MEDIA_TYPE.jws);
+export function buildNotationSignature(
+  subject: Descriptor,
+  options: { form?: 'legacy' | 'artifactType'; envelope?: 'jws' | 'cose' } = {},
+): BuiltManifest {
+  const envelope = blob(
+    encoder.encode(JSON.stringify({ payload: randomBytes(16).toString('base64url'), protected: 'e30', header: {}, signature: 'AA' })),
+    options.envelope === 'cose' ? MEDIA_TYPE.cose : MEDIA_TYPE.jws,
+  );
   const legacy = (options.form ?? 'legacy') === 'legacy';
   const config = legacy ? blob(EMPTY_JSON, MEDIA_TYPE.notarySignature) : emptyConfig;
   const manifest: Record<string, unknown> = { schemaVersion: 2, mediaType: MEDIA_TYPE.ociManifest };
@@ -76,7 +95,10 @@ export function buildNotationSignature(subject: Descriptor, options: { form?: 'l
 
 /** A cosign v3 bundle referrer (artifactType sigstore bundle v0.3, empty config). */
 export function buildCosignBundleReferrer(subject: Descriptor): BuiltManifest {
-  const bundle = blob(encoder.encode(JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', nonce: randomBytes(8).toString('hex') })), MEDIA_TYPE.sigstoreBundleV03);
+  const bundle = blob(
+    encoder.encode(JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', nonce: randomBytes(8).toString('hex') })),
+    MEDIA_TYPE.sigstoreBundleV03,
+  );
   return built(
     {
       schemaVersion: 2,
@@ -85,7 +107,10 @@ export function buildCosignBundleReferrer(subject: Descriptor): BuiltManifest {
       config: emptyConfig.descriptor,
       layers: [bundle.descriptor],
       subject: pick(subject),
-      annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1' },
+      annotations: {
+        'dev.sigstore.bundle.content': 'dsse-envelope',
+        'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1',
+      },
     },
     [emptyConfig, bundle],
   );
@@ -93,9 +118,19 @@ export function buildCosignBundleReferrer(subject: Descriptor): BuiltManifest {
 
 /** An SBOM attached with oras (artifactType SPDX, one layer). */
 export function buildSbomReferrer(subject: Descriptor): BuiltManifest {
-  const sbom = blob(encoder.encode(JSON.stringify({ spdxVersion: 'SPDX-2.3', nonce: randomBytes(8).toString('hex') })), 'application/spdx+json');
+  const sbom = blob(
+    encoder.encode(JSON.stringify({ spdxVersion: 'SPDX-2.3', nonce: randomBytes(8).toString('hex') })),
+    'application/spdx+json',
+  );
   return built(
-    { schemaVersion: 2, mediaType: MEDIA_TYPE.ociManifest, artifactType: 'application/spdx+json', config: emptyConfig.descriptor, layers: [sbom.descriptor], subject: pick(subject) },
+    {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.ociManifest,
+      artifactType: 'application/spdx+json',
+      config: emptyConfig.descriptor,
+      layers: [sbom.descriptor],
+      subject: pick(subject),
+    },
     [emptyConfig, sbom],
   );
 }
@@ -103,7 +138,16 @@ export function buildSbomReferrer(subject: Descriptor): BuiltManifest {
 /** cosign's legacy `.sig` manifest (simple-signing layer with the signature annotation). */
 export function buildCosignLegacySignature(subjectDigest: Digest): BuiltManifest {
   const payload = blob(
-    encoder.encode(JSON.stringify({ critical: { identity: { 'docker-reference': 'example/app' }, image: { 'docker-manifest-digest': subjectDigest }, type: 'cosign container image signature' }, optional: null })),
+    encoder.encode(
+      JSON.stringify({
+        critical: {
+          identity: { 'docker-reference': 'example/app' },
+          image: { 'docker-manifest-digest': subjectDigest },
+          type: 'cosign container image signature',
+        },
+        optional: null,
+      }),
+    ),
     MEDIA_TYPE.cosignSimpleSigning,
   );
   const config = blob(encoder.encode('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'), MEDIA_TYPE.ociImageConfig);

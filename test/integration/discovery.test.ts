@@ -94,7 +94,10 @@ for (const target of targets) {
 
     const tree = await walkReferrers(repo, subject.digest, { maxDepth: 2 });
     const sbomNode = tree.referrers.find((n) => n.artifact.descriptor.digest === sbom.descriptor.digest);
-    t.deepEqual(sbomNode?.referrers.map((n) => [n.artifact.kind, n.artifact.descriptor.digest]), [['notation', sbomSignature.descriptor.digest]]);
+    t.deepEqual(
+      sbomNode?.referrers.map((n) => [n.artifact.kind, n.artifact.descriptor.digest]),
+      [['notation', sbomSignature.descriptor.digest]],
+    );
     t.is(client.referrersCapability(registry.host), target.expectedVia === 'referrers-api' ? 'supported' : 'unsupported');
   });
 
@@ -109,7 +112,10 @@ for (const target of targets) {
     await pushReferrer(repo, signature);
     await pushReferrer(repo, buildSbomReferrer(image.descriptor));
     const listing = await repo.listReferrers(image.descriptor.digest, { artifactType: MEDIA_TYPE.notarySignature });
-    t.deepEqual(listing.descriptors.map((d) => d.digest), [signature.descriptor.digest]);
+    t.deepEqual(
+      listing.descriptors.map((d) => d.digest),
+      [signature.descriptor.digest],
+    );
     t.is((await repo.listReferrers(image.descriptor.digest)).descriptors.length, 2);
   });
 
@@ -132,8 +138,14 @@ for (const target of targets) {
     t.is((await repo.resolve('docker')).mediaType, MEDIA_TYPE.dockerManifest);
     const resolvedIndex = await repo.resolve('multi');
     t.is(resolvedIndex.mediaType, MEDIA_TYPE.ociIndex);
-    t.deepEqual((await findSignatures(repo, docker.descriptor.digest)).artifacts.map((a) => a.descriptor.digest), [onDocker.descriptor.digest]);
-    t.deepEqual((await findSignatures(repo, resolvedIndex.digest)).artifacts.map((a) => a.descriptor.digest), [onIndex.descriptor.digest]);
+    t.deepEqual(
+      (await findSignatures(repo, docker.descriptor.digest)).artifacts.map((a) => a.descriptor.digest),
+      [onDocker.descriptor.digest],
+    );
+    t.deepEqual(
+      (await findSignatures(repo, resolvedIndex.digest)).artifacts.map((a) => a.descriptor.digest),
+      [onIndex.descriptor.digest],
+    );
     // the signature is on the index, not on its platform manifest
     t.deepEqual((await findSignatures(repo, amd.descriptor.digest)).artifacts, []);
   });
@@ -150,7 +162,10 @@ for (const target of targets) {
     t.deepEqual(discovery.skipped, []);
     await t.throwsAsync(repo.resolve('missing'), { instanceOf: VouchError, code: 'NOT_FOUND' });
     await t.throwsAsync(repo.resolve(computeDigest(randomBytes(8))), { instanceOf: VouchError, code: 'NOT_FOUND' });
-    await t.throwsAsync(client.repository(registry.host, 'no/such/repository').resolve('v1'), { instanceOf: VouchError, code: 'NOT_FOUND' });
+    await t.throwsAsync(client.repository(registry.host, 'no/such/repository').resolve('v1'), {
+      instanceOf: VouchError,
+      code: 'NOT_FOUND',
+    });
   });
 
   test(`${target.name}: blobs are fetched and digest-verified`, async (t) => {
@@ -169,7 +184,10 @@ for (const target of targets) {
     const envelope = await repo.fetchBlob(envelopeDescriptor);
     t.deepEqual(Buffer.from(envelope), Buffer.from(signature.blobs[1]!.bytes));
     // a descriptor that lies about the size is refused before anything is trusted
-    await t.throwsAsync(repo.fetchBlob({ ...envelopeDescriptor, size: envelopeDescriptor.size - 1 }), { instanceOf: VouchError, code: 'REGISTRY_UNAVAILABLE' });
+    await t.throwsAsync(repo.fetchBlob({ ...envelopeDescriptor, size: envelopeDescriptor.size - 1 }), {
+      instanceOf: VouchError,
+      code: 'REGISTRY_UNAVAILABLE',
+    });
     const layer = image.blobs[1]!;
     t.is((await repo.fetchBlob(layer.descriptor)).length, 4096);
     await t.throwsAsync(repo.fetchBlob(layer.descriptor, { maxBytes: 1024 }), { instanceOf: VouchError, code: 'REGISTRY_UNAVAILABLE' });
@@ -198,13 +216,16 @@ test('olareg: Link pagination across real referrers pages', async (t) => {
   const image = buildImage();
   await pushManifest(repo, image);
   const pushed: Digest[] = [];
-  for (let i = 0; i < 12; i++) pushed.push((await pushReferrer(repo, buildNotationSignature(image.descriptor, { form: 'artifactType' }))).digest);
+  for (let i = 0; i < 12; i++)
+    pushed.push((await pushReferrer(repo, buildNotationSignature(image.descriptor, { form: 'artifactType' }))).digest);
   const listing = await repo.listReferrers(image.descriptor.digest);
   t.is(listing.via, 'referrers-api');
   t.deepEqual(listing.descriptors.map((d) => d.digest).sort(), [...pushed].sort());
   const pagesClient = clientFor(registry, {}, { maxReferrerPages: 2 });
   t.teardown(() => pagesClient.close());
-  const error = await t.throwsAsync(pagesClient.repository(registry.host, repo.name).listReferrers(image.descriptor.digest), { instanceOf: VouchError });
+  const error = await t.throwsAsync(pagesClient.repository(registry.host, repo.name).listReferrers(image.descriptor.digest), {
+    instanceOf: VouchError,
+  });
   t.is(error?.reason, 'TOO_MANY_PAGES');
 });
 
@@ -225,12 +246,24 @@ test('distribution: a stale or foreign entry in the tag schema index is skipped,
   await repo.pushManifest(foreign.bytes, foreign.descriptor.mediaType);
   const tagIndex = await repo.fetchManifest(`sha256-${image.descriptor.digest.slice(7)}`);
   if (tagIndex.manifest.kind !== 'index') return t.fail('expected an index');
-  const poisoned = { schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: [...tagIndex.manifest.manifests, { ...foreign.descriptor, artifactType: MEDIA_TYPE.notarySignature }] };
-  await repo.pushManifest(new TextEncoder().encode(JSON.stringify(poisoned)), MEDIA_TYPE.ociIndex, { tag: `sha256-${image.descriptor.digest.slice(7)}` });
+  const poisoned = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE.ociIndex,
+    manifests: [...tagIndex.manifest.manifests, { ...foreign.descriptor, artifactType: MEDIA_TYPE.notarySignature }],
+  };
+  await repo.pushManifest(new TextEncoder().encode(JSON.stringify(poisoned)), MEDIA_TYPE.ociIndex, {
+    tag: `sha256-${image.descriptor.digest.slice(7)}`,
+  });
 
   const discovery = await findSignatures(repo, image.descriptor.digest);
-  t.deepEqual(discovery.artifacts.map((a) => a.descriptor.digest), [good.descriptor.digest]);
-  t.deepEqual(discovery.skipped.map((s) => [s.reference, s.code]), [[foreign.descriptor.digest, 'INVALID_INPUT']]);
+  t.deepEqual(
+    discovery.artifacts.map((a) => a.descriptor.digest),
+    [good.descriptor.digest],
+  );
+  t.deepEqual(
+    discovery.skipped.map((s) => [s.reference, s.code]),
+    [[foreign.descriptor.digest, 'INVALID_INPUT']],
+  );
 });
 
 test('distribution with htpasswd: basic credentials work; wrong or missing ones are REGISTRY_AUTH', async (t) => {

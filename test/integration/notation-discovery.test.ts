@@ -54,12 +54,15 @@ for (const name of ['olareg', 'distribution']) {
       const envelope = await repo.fetchBlob(manifest.layers[0]!);
       t.true(envelope.length > 0);
     }
-    t.deepEqual(discovery.artifacts.map((a) => a.manifest.manifest.kind === 'manifest' && a.manifest.manifest.layers[0]!.mediaType).sort(), [MEDIA_TYPE.cose, MEDIA_TYPE.jws]);
+    t.deepEqual(
+      discovery.artifacts.map((a) => a.manifest.manifest.kind === 'manifest' && a.manifest.manifest.layers[0]!.mediaType).sort(),
+      [MEDIA_TYPE.cose, MEDIA_TYPE.jws],
+    );
     t.deepEqual(discovery.artifacts.map((a) => a.descriptor.digest).sort(), (await notation.list(reference)).sort());
   });
 }
 
-test('olareg: with notation\'s default tag-schema writes, vouch sees exactly what notation list sees', async (t) => {
+test("olareg: with notation's default tag-schema writes, vouch sees exactly what notation list sees", async (t) => {
   // Registry quirk found here: when clients also rewrite the sha256-<hex> tag index on a registry
   // with the Referrers API, olareg v0.1.2 lists only the newest signature through the API, while
   // the tag index holds both. vouch, like notation and oras, trusts the API when a registry has

@@ -32,7 +32,10 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
   const put = async (bytes: Uint8Array, mediaType: string) => layout.writeBlob(bytes, mediaType);
 
   // The image: a config and one layer.
-  const config = await put(text({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }), MEDIA_TYPE.ociImageConfig);
+  const config = await put(
+    text({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+    MEDIA_TYPE.ociImageConfig,
+  );
   const layer = await put(randomBytes(256), 'application/vnd.oci.image.layer.v1.tar+gzip');
   const image = buildImageManifest({ config, layers: [layer], annotations: { 'org.opencontainers.image.title': 'vouch demo app' } });
   await layout.writeManifest(image.bytes, image.descriptor.mediaType, { tag: '1.0' });
@@ -40,7 +43,12 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
   await put(EMPTY_JSON, MEDIA_TYPE.ociEmpty);
   const envelope = async (mediaType: string) => put(randomBytes(64), mediaType); // placeholder bytes (see header)
   const attach = async (subject: Descriptor, parts: { artifactType?: string; config?: Descriptor; layers: Descriptor[] }) => {
-    const built = buildImageManifest({ config: parts.config ?? EMPTY_DESCRIPTOR, layers: parts.layers, subject, ...(parts.artifactType ? { artifactType: parts.artifactType } : {}) });
+    const built = buildImageManifest({
+      config: parts.config ?? EMPTY_DESCRIPTOR,
+      layers: parts.layers,
+      subject,
+      ...(parts.artifactType ? { artifactType: parts.artifactType } : {}),
+    });
     await layout.writeManifest(built.bytes, built.descriptor.mediaType);
     return built.descriptor;
   };
@@ -61,6 +69,8 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<number
   io.out(`Sample OCI layout written to ${dir}\n`);
   io.out(renderReferrersTable({ reference: 'demo/app:1.0', source: source.location, subject, tree }));
   io.out(`\nTry: vouch referrers --layout ${dir} 1.0 --output json`);
-  io.out('These signature envelopes are placeholders: discovery only. Notary Project verification (issue #3) decides whether a signature is trusted.');
+  io.out(
+    'These signature envelopes are placeholders: discovery only. Notary Project verification (issue #3) decides whether a signature is trusted.',
+  );
   return 0;
 }

@@ -39,8 +39,10 @@ export async function referrersCommand(argv: string[], io: CommandIo): Promise<n
   }
   if (positionals.length !== 1) throw new UsageError('expected exactly one image reference', referrersUsage);
   const depth = Number(values.depth);
-  if (!Number.isInteger(depth) || depth < 1 || depth > 10) throw new UsageError(`--depth must be an integer from 1 to 10, got "${values.depth}"`, referrersUsage);
-  if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`--output must be table or json, got "${values.output}"`, referrersUsage);
+  if (!Number.isInteger(depth) || depth < 1 || depth > 10)
+    throw new UsageError(`--depth must be an integer from 1 to 10, got "${values.depth}"`, referrersUsage);
+  if (values.output !== 'table' && values.output !== 'json')
+    throw new UsageError(`--output must be table or json, got "${values.output}"`, referrersUsage);
   const input = positionals[0]!;
 
   let source: ContentSource;

@@ -37,11 +37,15 @@ test('cli: referrers in a real notation layout, as a table and as JSON', async (
 
   const j = capture();
   t.is(await main(['referrers', '--layout', path.join(vectors, 'e2e-valid-signature'), 'v1', '--output', 'json'], j.io), 0);
-  const report = JSON.parse(j.out.join('\n')) as { subject: { digest: string }; referrers: Array<{ kind: string; descriptor: { digest: string } }> };
+  const report = JSON.parse(j.out.join('\n')) as {
+    subject: { digest: string };
+    referrers: Array<{ kind: string; descriptor: { digest: string } }>;
+  };
   t.is(report.subject.digest, 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9');
-  t.deepEqual(report.referrers.map((r) => [r.kind, r.descriptor.digest]), [
-    ['notation', 'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f'],
-  ]);
+  t.deepEqual(
+    report.referrers.map((r) => [r.kind, r.descriptor.digest]),
+    [['notation', 'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f']],
+  );
 });
 
 test('cli: a missing tag in a layout is NOT_FOUND with exit 1', async (t) => {

@@ -87,8 +87,7 @@ test('manifests: GET by tag and digest, HEAD without body, nested repository nam
 test('manifests: Accept without the stored type gives 404 MANIFEST_UNKNOWN, as distribution 2.8 does', async (t) => {
   await withRegistry({}, async (reg) => {
     seed(reg, 'app');
-    const get = (accept?: string) =>
-      fetch(`${reg.url}/v2/app/manifests/v1`, { headers: accept === undefined ? {} : { Accept: accept } });
+    const get = (accept?: string) => fetch(`${reg.url}/v2/app/manifests/v1`, { headers: accept === undefined ? {} : { Accept: accept } });
     const miss = await get(`${OCI_INDEX}, application/vnd.docker.distribution.manifest.v2+json`);
     t.is(miss.status, 404);
     t.is(await errorCode(miss), 'MANIFEST_UNKNOWN');
@@ -139,10 +138,13 @@ test('referrers: api lists descriptors with artifactType (else config.mediaType)
     t.is(r.headers.get('oci-filters-applied'), null);
     const index = (await r.json()) as Index;
     t.is(index.mediaType, OCI_INDEX);
-    t.deepEqual(index.manifests.map((d) => [d.digest, d.artifactType, d.annotations?.n, d.mediaType]), [
-      [referrers[0], SIG, '0', OCI_MANIFEST],
-      [referrers[1], BUNDLE, '1', OCI_MANIFEST],
-    ]);
+    t.deepEqual(
+      index.manifests.map((d) => [d.digest, d.artifactType, d.annotations?.n, d.mediaType]),
+      [
+        [referrers[0], SIG, '0', OCI_MANIFEST],
+        [referrers[1], BUNDLE, '1', OCI_MANIFEST],
+      ],
+    );
     const none = (await (await fetch(`${reg.url}/v2/app/referrers/${referrers[0]}`)).json()) as Index;
     t.deepEqual(none.manifests, []);
     t.is((await fetch(`${reg.url}/v2/app/referrers/sha256:nothex`)).status, 400);
@@ -156,7 +158,10 @@ test('referrers: api filters by artifactType and says so; api-unfiltered does ne
     const url = `${reg.url}/v2/app/referrers/${imageDigest}?artifactType=${encodeURIComponent(BUNDLE)}`;
     const r = await fetch(url);
     t.is(r.headers.get('oci-filters-applied'), 'artifactType');
-    t.deepEqual(((await r.json()) as Index).manifests.map((d) => d.artifactType), [BUNDLE]);
+    t.deepEqual(
+      ((await r.json()) as Index).manifests.map((d) => d.artifactType),
+      [BUNDLE],
+    );
     reg.setOptions({ referrers: 'api-unfiltered' });
     const u = await fetch(url);
     t.is(u.headers.get('oci-filters-applied'), null);
@@ -263,7 +268,10 @@ test('push: manifest PUT checks blobs, answers digest and Location, and OCI-Subj
     t.is(r.headers.get('location'), `/v2/app/manifests/${sha256(sig)}`);
     t.is(r.headers.get('oci-subject'), imageDigest);
     const listed = (await (await fetch(`${reg.url}/v2/app/referrers/${imageDigest}`)).json()) as Index;
-    t.deepEqual(listed.manifests.map((d) => d.digest), [sha256(sig)]);
+    t.deepEqual(
+      listed.manifests.map((d) => d.digest),
+      [sha256(sig)],
+    );
 
     reg.setOptions({ referrers: 404 });
     const noApi = await put(sha256(sig), sig);

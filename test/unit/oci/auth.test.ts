@@ -2,7 +2,9 @@ import test from 'ava';
 import { parseChallenges, TokenCache } from '../../../src/oci/auth.js';
 
 test('auth: parses a Docker Hub bearer challenge', (t) => {
-  const [c] = parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"');
+  const [c] = parseChallenges(
+    'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"',
+  );
   t.is(c?.scheme, 'bearer');
   t.deepEqual(c?.params, { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/alpine:pull' });
 });

@@ -10,7 +10,13 @@ const emptyConfig = { mediaType: MEDIA_TYPE.ociEmpty, digest: EMPTY_JSON_DIGEST,
 const subject = { mediaType: MEDIA_TYPE.ociManifest, digest: D2, size: 10 };
 
 function manifest(extra: Record<string, unknown>) {
-  return { schemaVersion: 2, mediaType: MEDIA_TYPE.ociManifest, config: emptyConfig, layers: [{ mediaType: MEDIA_TYPE.jws, digest: D1, size: 5 }], ...extra };
+  return {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE.ociManifest,
+    config: emptyConfig,
+    layers: [{ mediaType: MEDIA_TYPE.jws, digest: D1, size: 5 }],
+    ...extra,
+  };
 }
 
 test('manifest: parses an OCI image manifest with subject and annotations', (t) => {
@@ -29,7 +35,10 @@ test('manifest: artifactType falls back to config.mediaType', (t) => {
 });
 
 test('manifest: parses an index, and infers the type when mediaType is absent', (t) => {
-  const index = parseManifest(enc({ schemaVersion: 2, manifests: [{ mediaType: MEDIA_TYPE.ociManifest, digest: D1, size: 3, artifactType: 'x/y' }] }), 'i');
+  const index = parseManifest(
+    enc({ schemaVersion: 2, manifests: [{ mediaType: MEDIA_TYPE.ociManifest, digest: D1, size: 3, artifactType: 'x/y' }] }),
+    'i',
+  );
   t.is(index.kind, 'index');
   t.is(index.mediaType, MEDIA_TYPE.ociIndex);
   const docker = parseManifest(enc({ schemaVersion: 2, mediaType: MEDIA_TYPE.dockerManifestList, manifests: [] }), 'd');
@@ -46,7 +55,11 @@ test('manifest: an empty referrers answer may omit manifests or send null (Go re
 });
 
 test('manifest: the Content-Type decides when the body has no mediaType', (t) => {
-  const parsed = parseManifest(enc({ schemaVersion: 2, config: emptyConfig, layers: [] }), 'm', `${MEDIA_TYPE.dockerManifest}; charset=utf-8`);
+  const parsed = parseManifest(
+    enc({ schemaVersion: 2, config: emptyConfig, layers: [] }),
+    'm',
+    `${MEDIA_TYPE.dockerManifest}; charset=utf-8`,
+  );
   t.is(parsed.mediaType, MEDIA_TYPE.dockerManifest);
 });
 
@@ -75,25 +88,70 @@ for (const [what, body, contentType] of rejects) {
 
 test('artifact kind: notation in both manifest forms', (t) => {
   t.is(classifyReferrer(parseManifest(enc(manifest({ subject, artifactType: MEDIA_TYPE.notarySignature })), 'm')), 'notation');
-  t.is(classifyReferrer(parseManifest(enc(manifest({ subject, config: { ...emptyConfig, mediaType: MEDIA_TYPE.notarySignature } })), 'm')), 'notation');
+  t.is(
+    classifyReferrer(parseManifest(enc(manifest({ subject, config: { ...emptyConfig, mediaType: MEDIA_TYPE.notarySignature } })), 'm')),
+    'notation',
+  );
   // artifactType notary with a non-empty config is skipped by notation-go; so do we.
-  t.is(classifyReferrer(parseManifest(enc(manifest({ subject, artifactType: MEDIA_TYPE.notarySignature, config: { ...emptyConfig, mediaType: MEDIA_TYPE.ociImageConfig } })), 'm')), 'other');
+  t.is(
+    classifyReferrer(
+      parseManifest(
+        enc(
+          manifest({ subject, artifactType: MEDIA_TYPE.notarySignature, config: { ...emptyConfig, mediaType: MEDIA_TYPE.ociImageConfig } }),
+        ),
+        'm',
+      ),
+    ),
+    'other',
+  );
   // a Docker schema 2 manifest is never a notation signature
-  t.is(classifyReferrer(parseManifest(enc({ ...manifest({ subject, config: { ...emptyConfig, mediaType: MEDIA_TYPE.notarySignature } }), mediaType: MEDIA_TYPE.dockerManifest }), 'm')), 'other');
+  t.is(
+    classifyReferrer(
+      parseManifest(
+        enc({
+          ...manifest({ subject, config: { ...emptyConfig, mediaType: MEDIA_TYPE.notarySignature } }),
+          mediaType: MEDIA_TYPE.dockerManifest,
+        }),
+        'm',
+      ),
+    ),
+    'other',
+  );
 });
 
 test('artifact kind: cosign bundle, experimental, in-toto, others', (t) => {
   t.is(classifyReferrer(parseManifest(enc(manifest({ subject, artifactType: MEDIA_TYPE.sigstoreBundleV03 })), 'm')), 'cosign-bundle');
-  t.is(classifyReferrer(parseManifest(enc(manifest({ subject, artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.3' })), 'm')), 'cosign-bundle');
-  t.is(classifyReferrer(parseManifest(enc(manifest({ subject, config: { ...emptyConfig, mediaType: MEDIA_TYPE.cosignExperimentalSignature } })), 'm')), 'cosign-experimental');
+  t.is(
+    classifyReferrer(parseManifest(enc(manifest({ subject, artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.3' })), 'm')),
+    'cosign-bundle',
+  );
+  t.is(
+    classifyReferrer(
+      parseManifest(enc(manifest({ subject, config: { ...emptyConfig, mediaType: MEDIA_TYPE.cosignExperimentalSignature } })), 'm'),
+    ),
+    'cosign-experimental',
+  );
   t.is(classifyReferrer(parseManifest(enc(manifest({ subject, artifactType: MEDIA_TYPE.inToto })), 'm')), 'in-toto');
   t.is(classifyReferrer(parseManifest(enc(manifest({ subject, artifactType: 'application/spdx+json' })), 'm')), 'other');
   t.is(classifyReferrer(parseManifest(enc({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: [] }), 'i')), 'other');
-  t.is(classifyReferrer(parseManifest(enc({ mediaType: MEDIA_TYPE.ociArtifactManifest, artifactType: MEDIA_TYPE.notarySignature, blobs: [] }), 'a')), 'notation');
+  t.is(
+    classifyReferrer(
+      parseManifest(enc({ mediaType: MEDIA_TYPE.ociArtifactManifest, artifactType: MEDIA_TYPE.notarySignature, blobs: [] }), 'a'),
+    ),
+    'notation',
+  );
 });
 
 test('artifact kind: cosign legacy signature manifests have simple-signing layers', (t) => {
-  const legacy = parseManifest(enc(manifest({ config: { ...emptyConfig, mediaType: MEDIA_TYPE.ociImageConfig }, layers: [{ mediaType: MEDIA_TYPE.cosignSimpleSigning, digest: D1, size: 3 }] })), 'm');
+  const legacy = parseManifest(
+    enc(
+      manifest({
+        config: { ...emptyConfig, mediaType: MEDIA_TYPE.ociImageConfig },
+        layers: [{ mediaType: MEDIA_TYPE.cosignSimpleSigning, digest: D1, size: 3 }],
+      }),
+    ),
+    'm',
+  );
   t.true(isCosignLegacySignature(legacy));
   t.false(isCosignLegacySignature(parseManifest(enc(manifest({})), 'm')));
 });

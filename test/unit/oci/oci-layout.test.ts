@@ -162,10 +162,13 @@ test('vectors: the second signature of e2e-valid-multiple-signatures is only in 
   );
   const listing = await source.listReferrers(SUBJECT as Digest);
   // Walk order: the fallback index (2nd entry) reaches 90ceaff2 before the 4th entry c3ebe4a2.
-  t.deepEqual(listing.descriptors.map((d) => d.digest), [
-    'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f',
-    'sha256:c3ebe4a20b6832328fc5078a7795ddc1114b896e13fca2add38109c3866b5fbf',
-  ]);
+  t.deepEqual(
+    listing.descriptors.map((d) => d.digest),
+    [
+      'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f',
+      'sha256:c3ebe4a20b6832328fc5078a7795ddc1114b896e13fca2add38109c3866b5fbf',
+    ],
+  );
 });
 
 test('vectors: a full reference ending in :v1 resolves a plain v1 ref.name', async (t) => {
@@ -215,10 +218,7 @@ async function makeLayout(options: { version?: string; ociLayout?: string | null
   temporary.push(dir);
   await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
   if (options.ociLayout !== null) {
-    await writeFile(
-      path.join(dir, 'oci-layout'),
-      options.ociLayout ?? JSON.stringify({ imageLayoutVersion: options.version ?? '1.0.0' }),
-    );
+    await writeFile(path.join(dir, 'oci-layout'), options.ociLayout ?? JSON.stringify({ imageLayoutVersion: options.version ?? '1.0.0' }));
   }
   const layout: Layout = {
     dir,
@@ -350,9 +350,19 @@ test('layout: digest strings with path traversal are rejected before any file is
   await rejectsWith(t, source.resolve(evil), 'INVALID_REFERENCE');
   await rejectsWith(t, source.fetchManifest(evil), 'INVALID_REFERENCE');
   await rejectsWith(t, source.fetchManifest(`example.com/app@${evil}`), 'INVALID_REFERENCE');
-  await rejectsWith(t, source.fetchManifest({ mediaType: MEDIA_TYPE.ociManifest, digest: evil as Digest, size: 1 }), 'INVALID_INPUT', 'BAD_CONTENT');
+  await rejectsWith(
+    t,
+    source.fetchManifest({ mediaType: MEDIA_TYPE.ociManifest, digest: evil as Digest, size: 1 }),
+    'INVALID_INPUT',
+    'BAD_CONTENT',
+  );
   await rejectsWith(t, source.fetchBlob({ mediaType: 'x', digest: evil as Digest, size: 1 }), 'INVALID_INPUT', 'BAD_CONTENT');
-  await rejectsWith(t, source.fetchBlob({ mediaType: 'x', digest: `sha256:${'a'.repeat(61)}/..` as Digest, size: 1 }), 'INVALID_INPUT', 'BAD_CONTENT');
+  await rejectsWith(
+    t,
+    source.fetchBlob({ mediaType: 'x', digest: `sha256:${'a'.repeat(61)}/..` as Digest, size: 1 }),
+    'INVALID_INPUT',
+    'BAD_CONTENT',
+  );
   await rejectsWith(t, source.listReferrers(evil as Digest), 'INVALID_INPUT', 'BAD_CONTENT');
   await rejectsWith(t, source.resolve(''), 'INVALID_REFERENCE');
 });
@@ -392,14 +402,15 @@ test('layout: a referrer present only in blobs/ (as cosign writes them) is found
   await layout.blob('{"architecture":"amd64","os":"linux"}');
   await layout.blob(`{"pad":"${'x'.repeat(300)}"}`);
   const small = new OciLayoutSource(layout.dir, { limits: { maxManifestBytes: 1000 } });
-  t.deepEqual((await small.listReferrers(image.digest)).descriptors.map((d) => d.digest), [bundle.digest]);
+  t.deepEqual(
+    (await small.listReferrers(image.digest)).descriptors.map((d) => d.digest),
+    [bundle.digest],
+  );
 });
 
 test('layout: referrers are ordered by index.json, then by digest; sha512 manifests are reached by the walk', async (t) => {
   const { layout, image } = await imageLayout();
-  const made = await Promise.all(
-    ['one', 'two', 'three', 'four'].map((note) => referrer(layout, image, MEDIA_TYPE.notarySignature, note)),
-  );
+  const made = await Promise.all(['one', 'two', 'three', 'four'].map((note) => referrer(layout, image, MEDIA_TYPE.notarySignature, note)));
   const sorted = [...made].sort((x, y) => (x.digest < y.digest ? -1 : 1));
   const [listedLast, listedFirst, scanned1, scanned2] = [sorted[0]!, sorted[3]!, sorted[1]!, sorted[2]!];
 
@@ -424,13 +435,10 @@ test('layout: referrers are ordered by index.json, then by digest; sha512 manife
 
   const source = await OciLayoutSource.open(layout.dir);
   const listing = await source.listReferrers(image.digest);
-  t.deepEqual(listing.descriptors.map((d) => d.digest), [
-    listedFirst.digest,
-    sha512Ref.digest,
-    listedLast.digest,
-    scanned1.digest,
-    scanned2.digest,
-  ]);
+  t.deepEqual(
+    listing.descriptors.map((d) => d.digest),
+    [listedFirst.digest, sha512Ref.digest, listedLast.digest, scanned1.digest, scanned2.digest],
+  );
   const fetched = await source.fetchManifest(listing.descriptors[1]!);
   t.is(fetched.manifest.artifactType, 'application/vnd.example.sha512');
 });
@@ -492,12 +500,18 @@ test('layout: the referrer graph is cached until index.json or the blobs directo
   // The directory changes: rescanned.
   const later = new Date('2021-01-01T00:00:00Z');
   await utimes(blobsDir, later, later);
-  t.deepEqual((await source.listReferrers(image.digest)).descriptors.map((d) => d.digest), [first.digest]);
+  t.deepEqual(
+    (await source.listReferrers(image.digest)).descriptors.map((d) => d.digest),
+    [first.digest],
+  );
 
   // index.json changes (a new tag): rescanned, and the new tag resolves.
   const second = await referrer(layout, image, MEDIA_TYPE.notarySignature, 'second');
   await utimes(blobsDir, later, later);
-  await layout.index([{ ...image, tag: 'v1' }, { ...second, tag: 'sig' }]);
+  await layout.index([
+    { ...image, tag: 'v1' },
+    { ...second, tag: 'sig' },
+  ]);
   const digests = (await source.listReferrers(image.digest)).descriptors.map((d) => d.digest);
   t.deepEqual(digests, [second.digest, first.digest]);
   t.is((await source.resolve('sig')).digest, second.digest);
@@ -520,6 +534,9 @@ test('layout: a corrupt or missing manifest listed in index.json does not hide o
   await writeFile(path.join(layout.dir, 'blobs', 'sha256', corrupt.digest.slice(7)), Buffer.alloc(corrupt.size, 0x20));
   await layout.index([{ ...image, tag: 'v1' }, missing, corrupt, good]);
   const source = await OciLayoutSource.open(layout.dir);
-  t.deepEqual((await source.listReferrers(image.digest)).descriptors.map((d) => d.digest), [good.digest]);
+  t.deepEqual(
+    (await source.listReferrers(image.digest)).descriptors.map((d) => d.digest),
+    [good.digest],
+  );
   t.true(isCode('NOT_FOUND')(await t.throwsAsync(source.fetchManifest(missing))));
 });

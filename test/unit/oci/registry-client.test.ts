@@ -22,7 +22,10 @@ import {
 
 const REPO = 'team/app';
 
-async function setup(options: FakeRegistryOptions = {}, clientOptions: Omit<RegistryClientOptions, 'hosts'> & { username?: string; password?: string } = {}) {
+async function setup(
+  options: FakeRegistryOptions = {},
+  clientOptions: Omit<RegistryClientOptions, 'hosts'> & { username?: string; password?: string } = {},
+) {
   const registry = await startFakeRegistry(options);
   const { username, password, ...rest } = clientOptions;
   const client = new RegistryClient({
@@ -30,7 +33,12 @@ async function setup(options: FakeRegistryOptions = {}, clientOptions: Omit<Regi
     requestTimeoutMs: 2_000,
     ...rest,
   });
-  return { registry, client, repo: client.repository(registry.host, REPO), close: async () => Promise.all([client.close(), registry.close()]) };
+  return {
+    registry,
+    client,
+    repo: client.repository(registry.host, REPO),
+    close: async () => Promise.all([client.close(), registry.close()]),
+  };
 }
 
 /** Stores a manifest and its blobs directly in the fake (no client involved). */
@@ -59,7 +67,9 @@ test('client: fetches a manifest by tag and by digest, computing the digest itse
   t.deepEqual(Buffer.from(byDigest.bytes), Buffer.from(image.bytes));
   // every manifest request lists all manifest types (distribution 2.8 answers 404 otherwise)
   const accept = registry.requests.filter((r) => r.path.includes('/manifests/')).map((r) => String(r.headers['accept']));
-  for (const a of accept) for (const type of [MEDIA_TYPE.ociManifest, MEDIA_TYPE.ociIndex, MEDIA_TYPE.dockerManifest, MEDIA_TYPE.dockerManifestList]) t.true(a.includes(type));
+  for (const a of accept)
+    for (const type of [MEDIA_TYPE.ociManifest, MEDIA_TYPE.ociIndex, MEDIA_TYPE.dockerManifest, MEDIA_TYPE.dockerManifestList])
+      t.true(a.includes(type));
   await close();
 });
 
@@ -91,7 +101,10 @@ test('client: content that does not hash to the requested digest is rejected', a
     }
     return false;
   });
-  t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest(image.descriptor.digest))), { code: 'REGISTRY_UNAVAILABLE', reason: 'DIGEST_MISMATCH' });
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest(image.descriptor.digest))), {
+    code: 'REGISTRY_UNAVAILABLE',
+    reason: 'DIGEST_MISMATCH',
+  });
   await close();
 });
 
@@ -152,9 +165,18 @@ test('client: blobs are verified against digest and size, and embedded data save
   registry.putBlob(REPO, bytes);
   const descriptor = { mediaType: 'text/plain', digest: computeDigest(bytes), size: bytes.length };
   t.is(Buffer.from(await repo.fetchBlob(descriptor)).toString(), 'hello blob');
-  t.deepEqual(code(t, await t.throwsAsync(repo.fetchBlob({ ...descriptor, size: bytes.length + 5 }))), { code: 'REGISTRY_UNAVAILABLE', reason: 'SIZE_MISMATCH' });
-  t.deepEqual(code(t, await t.throwsAsync(repo.fetchBlob({ ...descriptor, size: bytes.length - 1 }))), { code: 'REGISTRY_UNAVAILABLE', reason: 'SIZE_LIMIT' });
-  t.deepEqual(code(t, await t.throwsAsync(repo.fetchBlob(descriptor, { maxBytes: 4 }))), { code: 'REGISTRY_UNAVAILABLE', reason: 'SIZE_LIMIT' });
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchBlob({ ...descriptor, size: bytes.length + 5 }))), {
+    code: 'REGISTRY_UNAVAILABLE',
+    reason: 'SIZE_MISMATCH',
+  });
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchBlob({ ...descriptor, size: bytes.length - 1 }))), {
+    code: 'REGISTRY_UNAVAILABLE',
+    reason: 'SIZE_LIMIT',
+  });
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchBlob(descriptor, { maxBytes: 4 }))), {
+    code: 'REGISTRY_UNAVAILABLE',
+    reason: 'SIZE_LIMIT',
+  });
   const before = registry.requests.length;
   const embedded = await repo.fetchBlob({ ...descriptor, data: Buffer.from(bytes).toString('base64') });
   t.is(Buffer.from(embedded).toString(), 'hello blob');
@@ -208,7 +230,10 @@ test('referrers: follows Link pagination (relative URLs)', async (t) => {
 test('referrers: a Link loop and too many pages are errors, not endless walks', async (t) => {
   const looping = await setup({ referrers: 'api', referrersPageSize: 1, referrersLinkLoop: true });
   const a = await imageWithReferrers(looping.registry);
-  t.deepEqual(code(t, await t.throwsAsync(looping.repo.listReferrers(a.digest))), { code: 'REGISTRY_UNAVAILABLE', reason: 'TOO_MANY_PAGES' });
+  t.deepEqual(code(t, await t.throwsAsync(looping.repo.listReferrers(a.digest))), {
+    code: 'REGISTRY_UNAVAILABLE',
+    reason: 'TOO_MANY_PAGES',
+  });
   await looping.close();
 
   const paged = await setup({ referrers: 'api', referrersPageSize: 1 }, { limits: { maxReferrerPages: 2 } });
@@ -233,7 +258,10 @@ for (const mode of [404, 405, 501, 'wrong-content-type'] as const) {
     await pushReferrer(repo, signature); // no OCI-Subject: the pusher writes the sha256-<hex> index
     const listing = await repo.listReferrers(image.descriptor.digest);
     t.is(listing.via, 'tag-schema');
-    t.deepEqual(listing.descriptors.map((d) => d.digest), [signature.descriptor.digest]);
+    t.deepEqual(
+      listing.descriptors.map((d) => d.digest),
+      [signature.descriptor.digest],
+    );
     t.is(listing.descriptors[0]?.artifactType, MEDIA_TYPE.notarySignature);
     t.is(client.referrersCapability(registry.host), 'unsupported');
     // a second repository on the same registry goes straight to the tag schema
@@ -279,11 +307,17 @@ test('discovery: verifies every listed referrer; stale, foreign and missing entr
     mediaType: MEDIA_TYPE.ociIndex,
     manifests: [good, foreign, gone, good].map((m) => ({ ...m.descriptor, artifactType: MEDIA_TYPE.notarySignature })),
   };
-  registry.putManifest(REPO, new TextEncoder().encode(JSON.stringify(index)), { tag: referrersTag(digest), mediaType: MEDIA_TYPE.ociIndex });
+  registry.putManifest(REPO, new TextEncoder().encode(JSON.stringify(index)), {
+    tag: referrersTag(digest),
+    mediaType: MEDIA_TYPE.ociIndex,
+  });
 
   const discovery = await findSignatures(repo, digest);
   t.is(discovery.via, 'tag-schema');
-  t.deepEqual(discovery.artifacts.map((a) => [a.kind, a.descriptor.digest]), [['notation', good.descriptor.digest]]);
+  t.deepEqual(
+    discovery.artifacts.map((a) => [a.kind, a.descriptor.digest]),
+    [['notation', good.descriptor.digest]],
+  );
   const skipped = Object.fromEntries(discovery.skipped.map((s) => [s.reference, s.code]));
   t.is(skipped[foreign.descriptor.digest], 'INVALID_INPUT');
   t.is(skipped[gone.descriptor.digest], 'NOT_FOUND');
@@ -305,12 +339,23 @@ test('discovery: classifies every kind and finds cosign legacy .sig signatures',
   const signatures = await findSignatures(repo, digest);
   t.deepEqual(signatures.artifacts.map((a) => a.kind).sort(), ['cosign-bundle', 'cosign-legacy', 'notation', 'notation']);
   // the SBOM is not even fetched when only signatures are wanted
-  t.false(registry.requests.some((r, i) => i > 0 && r.path.endsWith(`/manifests/${sbom.descriptor.digest}`) && r.headers['accept'] !== undefined && signatures.artifacts.length === 0));
+  t.false(
+    registry.requests.some(
+      (r, i) =>
+        i > 0 &&
+        r.path.endsWith(`/manifests/${sbom.descriptor.digest}`) &&
+        r.headers['accept'] !== undefined &&
+        signatures.artifacts.length === 0,
+    ),
+  );
   await close();
 });
 
 test('auth: basic credentials are sent after the challenge, then up front', async (t) => {
-  const { registry, repo, close } = await setup({ auth: { kind: 'basic', username: 'alice', password: 's3cret' } }, { username: 'alice', password: 's3cret' });
+  const { registry, repo, close } = await setup(
+    { auth: { kind: 'basic', username: 'alice', password: 's3cret' } },
+    { username: 'alice', password: 's3cret' },
+  );
   const image = buildImage();
   store(registry, image, 'v1');
   await repo.fetchManifest('v1');
@@ -330,7 +375,10 @@ test('auth: wrong basic credentials and missing credentials are REGISTRY_AUTH', 
 });
 
 test('auth: one bearer token per scope is fetched and reused until it expires', async (t) => {
-  const { registry, repo, client, close } = await setup({ auth: { kind: 'bearer', username: 'bob', password: 'pw', tokenTtlSeconds: 300 } }, { username: 'bob', password: 'pw' });
+  const { registry, repo, client, close } = await setup(
+    { auth: { kind: 'bearer', username: 'bob', password: 'pw', tokenTtlSeconds: 300 } },
+    { username: 'bob', password: 'pw' },
+  );
   const image = buildImage();
   store(registry, image, 'v1');
   await Promise.all([repo.fetchManifest('v1'), repo.fetchManifest('v1'), repo.fetchManifest('v1')]);
@@ -381,14 +429,19 @@ test('auth: 403 is REGISTRY_AUTH', async (t) => {
   await close();
 });
 
-async function otherOrigin(handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<{ server: Server; url: string }> {
+async function otherOrigin(
+  handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void,
+): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, 'localhost', resolve));
   return { server, url: `http://localhost:${(server.address() as AddressInfo).port}` };
 }
 
 test('redirects: Authorization is dropped on a redirect to another origin, kept on the same origin', async (t) => {
-  const { registry, repo, close } = await setup({ auth: { kind: 'basic', username: 'alice', password: 'pw' } }, { username: 'alice', password: 'pw' });
+  const { registry, repo, close } = await setup(
+    { auth: { kind: 'basic', username: 'alice', password: 'pw' } },
+    { username: 'alice', password: 'pw' },
+  );
   const bytes = new TextEncoder().encode('blob behind a CDN');
   const digest = computeDigest(bytes);
   const seen: Array<string | undefined> = [];
@@ -454,7 +507,10 @@ test('transport: connection refused, server errors and rate limits are REGISTRY_
   const host = registry.host;
   await close();
   const client = new RegistryClient({ hosts: { [host]: { plainHttp: true } } });
-  t.deepEqual(code(t, await t.throwsAsync(client.repository(host, REPO).fetchManifest('v1'))), { code: 'REGISTRY_UNAVAILABLE', reason: 'CONNECTION' });
+  t.deepEqual(code(t, await t.throwsAsync(client.repository(host, REPO).fetchManifest('v1'))), {
+    code: 'REGISTRY_UNAVAILABLE',
+    reason: 'CONNECTION',
+  });
   await client.close();
 });
 
@@ -469,7 +525,10 @@ test('transport: a registry that never answers times out; a caller deadline canc
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 50);
   const started = Date.now();
-  t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest('v1', { signal: controller.signal }))), { code: 'DEADLINE_EXCEEDED', reason: 'ABORTED' });
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest('v1', { signal: controller.signal }))), {
+    code: 'DEADLINE_EXCEEDED',
+    reason: 'ABORTED',
+  });
   t.true(Date.now() - started < 190);
   for (const res of hanging) res.destroy();
   await close();
@@ -525,10 +584,13 @@ test('push: the tag schema index gains each referrer once', async (t) => {
   const index = await repo.fetchManifest(referrersTag(image.descriptor.digest));
   t.is(index.manifest.kind, 'index');
   if (index.manifest.kind === 'index') {
-    t.deepEqual(index.manifest.manifests.map((d) => [d.digest, d.artifactType]), [
-      [one.descriptor.digest, MEDIA_TYPE.notarySignature],
-      [two.descriptor.digest, 'application/spdx+json'],
-    ]);
+    t.deepEqual(
+      index.manifest.manifests.map((d) => [d.digest, d.artifactType]),
+      [
+        [one.descriptor.digest, MEDIA_TYPE.notarySignature],
+        [two.descriptor.digest, 'application/spdx+json'],
+      ],
+    );
   }
   await close();
 });
