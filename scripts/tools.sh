@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Installs the pinned external tools that vouch's tests, benchmarks and Rego checks run, into .tools/bin (git-ignored).
+#
+#   bash scripts/tools.sh                 # everything: all Go tools + Debian's docker-registry
+#   bash scripts/tools.sh notation opa    # only the named tools
+#
+# Go tools: each has its own module under tools/<name>/ whose committed go.mod + go.sum pin the version (one module
+# per tool, so their dependency graphs never collide). The Go module proxy here refuses version listing, so
+# `go install pkg@version` cannot be used; instead each module records the tool with `go get -tool pkg@<exact>` and
+# this script runs `go build` inside it. To bump a tool:
+#   cd tools/<name> && GOFLAGS=-mod=mod go get -tool <pkg>@<exact version> && go mod tidy
+#
+# A tool is skipped when its binary exists and its stamp (.tools/bin/.<name>.version) matches the pinned version
+# and a hash of the module's files; otherwise it is rebuilt. One line is printed per tool. Works from any cwd.
+# docker-registry (CNCF distribution 2.8.2) comes from apt: installed when missing if we are root; otherwise the
+# command to run is printed and the script exits non-zero.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The Go toolchain is usually in /usr/local/go/bin, which a minimal PATH may lack.
+if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+  PATH="/usr/local/go/bin:$PATH"
+fi
+BIN="$ROOT/.tools/bin"
+LOGDIR="$ROOT/.tools/log"
+
+# name|module dir (under tools/)|package to build|module whose version is the pin|extra -ldflags ({V} = version)
+# (the ldflags set the version strings that the upstream release builds inject)
+GO_TOOLS=(
+  "olareg-serve|olareg-serve|.|github.com/olareg/olareg|"
+  "notation|notation|github.com/notaryproject/notation/cmd/notation|github.com/notaryproject/notation|-X github.com/notaryproject/notation/internal/version.BuildMetadata="
+  "opa|opa|github.com/open-policy-agent/opa|github.com/open-policy-agent/opa|"
+  "regal|regal|github.com/styrainc/regal|github.com/styrainc/regal|-X github.com/styrainc/regal/pkg/version.Version={V}"
+  "cosign|cosign|github.com/sigstore/cosign/v2/cmd/cosign|github.com/sigstore/cosign/v2|"
+)
+ALL_NAMES=(olareg-serve notation opa regal cosign docker-registry)
+
+usage() {
+  echo "usage: bash scripts/tools.sh [tool...]   (tools: ${ALL_NAMES[*]}; default: all)" >&2
+}
+
+go_tool_entry() { # prints the GO_TOOLS entry for $1, or nothing
+  local e
+  for e in "${GO_TOOLS[@]}"; do
+    if [[ "${e%%|*}" == "$1" ]]; then
+      printf '%s\n' "$e"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# The pinned version of module $2 as written in tools/$1/go.mod (require line).
+pinned_version() {
+  awk -v m="$2" '
+    $1 == "require" && $2 == m { print $3; exit }
+    $1 == m && $2 ~ /^v/ { print $2; exit }
+  ' "$ROOT/tools/$1/go.mod"
+}
+
+# A hash over the module's committed inputs and the build recipe ($2), so that editing go.mod/go.sum, the wrapper's
+# source or this script's entry for the tool triggers a rebuild.
+source_hash() {
+  {
+    printf '%s\n' "$2"
+    (cd "$ROOT/tools/$1" && find . -maxdepth 1 -type f \( -name 'go.mod' -o -name 'go.sum' -o -name '*.go' \) -print \
+      | LC_ALL=C sort | xargs sha256sum)
+  } | sha256sum | cut -c1-16
+}
+
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+install_go_tool() {
+  local name="$1" entry dir pkg mod ldflags version stamp_want stamp_file bin log start secs
+  entry="$(go_tool_entry "$name")"
+  IFS='|' read -r _ dir pkg mod ldflags <<<"$entry"
+  if [[ ! -f "$ROOT/tools/$dir/go.mod" ]]; then
+    printf '%-16s FAILED: tools/%s/go.mod is missing\n' "$name" "$dir"
+    return 1
+  fi
+  version="$(pinned_version "$dir" "$mod")"
+  if [[ -z "$version" ]]; then
+    printf '%-16s FAILED: tools/%s/go.mod does not require %s\n' "$name" "$dir" "$mod"
+    return 1
+  fi
+  ldflags="${ldflags//\{V\}/$version}"
+  stamp_want="$mod@$version src=$(source_hash "$dir" "$entry")"
+  stamp_file="$BIN/.$name.version"
+  bin="$BIN/$name"
+  if [[ -x "$bin" && -f "$stamp_file" && "$(cat "$stamp_file")" == "$stamp_want" ]]; then
+    printf '%-16s %-12s up to date\n' "$name" "$version"
+    return 0
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    printf '%-16s FAILED: `go` is not on PATH (Go >= 1.26 is needed to build the pinned tools)\n' "$name"
+    return 1
+  fi
+  log="$LOGDIR/$name.log"
+  start=$SECONDS
+  # -mod=readonly: the committed go.sum must be complete; the build never rewrites go.mod/go.sum.
+  # GOTOOLCHAIN=local: never try to download another Go toolchain (not reachable from here).
+  if (cd "$ROOT/tools/$dir" && GOTOOLCHAIN=local \
+        go build -mod=readonly -trimpath -buildvcs=false -ldflags="-s -w $ldflags" -o "$bin.tmp" "$pkg") >"$log" 2>&1; then
+    mv -f "$bin.tmp" "$bin"
+    printf '%s\n' "$stamp_want" >"$stamp_file"
+    secs=$((SECONDS - start))
+    printf '%-16s %-12s built in %s\n' "$name" "$version" "$(fmt_secs "$secs")"
+    return 0
+  fi
+  rm -f "$bin.tmp"
+  printf '%-16s %-12s FAILED after %s (log: %s):\n' "$name" "$version" "$(fmt_secs $((SECONDS - start)))" "$log"
+  tail -n 20 "$log" | sed 's/^/    /'
+  return 1
+}
+
+install_docker_registry() {
+  local path version
+  if path="$(command -v docker-registry 2>/dev/null)"; then
+    version="$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null || echo '?')"
+    printf '%-16s %-12s present (%s)\n' docker-registry "$version" "$path"
+    return 0
+  fi
+  if [[ "$(id -u)" != 0 ]]; then
+    printf '%-16s MISSING: run as root: apt-get update && apt-get install -y docker-registry\n' docker-registry
+    return 1
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    printf '%-16s FAILED: not on PATH and apt-get is not available (install CNCF distribution 2.8.2 as docker-registry)\n' docker-registry
+    return 1
+  fi
+  local log="$LOGDIR/docker-registry.log" start=$SECONDS
+  {
+    # Refresh the package lists only when apt does not know the package yet.
+    if ! apt-cache show docker-registry >/dev/null 2>&1; then
+      apt-get update
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry
+  } >"$log" 2>&1 || {
+    printf '%-16s FAILED: apt-get install -y docker-registry (log: %s):\n' docker-registry "$log"
+    tail -n 20 "$log" | sed 's/^/    /'
+    return 1
+  }
+  if ! path="$(command -v docker-registry 2>/dev/null)"; then
+    printf '%-16s FAILED: installed but not on PATH (log: %s)\n' docker-registry "$log"
+    return 1
+  fi
+  version="$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null || echo '?')"
+  printf '%-16s %-12s installed via apt in %s (%s)\n' docker-registry "$version" "$(fmt_secs $((SECONDS - start)))" "$path"
+}
+
+main() {
+  local names=() n
+  if (($# == 0)); then
+    names=("${ALL_NAMES[@]}")
+  else
+    for n in "$@"; do
+      case "$n" in
+        -h | --help) usage; return 0 ;;
+      esac
+      if [[ "$n" != docker-registry ]] && ! go_tool_entry "$n" >/dev/null; then
+        echo "tools.sh: unknown tool '$n'" >&2
+        usage
+        return 2
+      fi
+      names+=("$n")
+    done
+  fi
+
+  mkdir -p "$BIN" "$LOGDIR"
+  # Serialise concurrent runs (e.g. two `npm test` in parallel) so they do not build into the same paths.
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$ROOT/.tools/.lock"
+    flock 9
+  fi
+
+  local failed=()
+  for n in "${names[@]}"; do
+    if [[ "$n" == docker-registry ]]; then
+      install_docker_registry || failed+=("$n")
+    else
+      install_go_tool "$n" || failed+=("$n")
+    fi
+  done
+  if ((${#failed[@]} > 0)); then
+    echo "tools.sh: failed: ${failed[*]}" >&2
+    return 1
+  fi
+}
+
+main "$@"
