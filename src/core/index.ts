@@ -4,3 +4,4 @@
 export * from './errors.js';
 export * from './digest.js';
 export * from './reference.js';
+export * from './verification.js';
