@@ -1,6 +1,10 @@
 // `npm run bench`: every benchmark, each reporting vouch next to a baseline measured in the same run.
+import { cpus } from 'node:os';
 import { benchReferrers } from './referrers.js';
+import { benchVerify } from './verify.js';
 
 process.env['VOUCH_LOG_LEVEL'] ??= 'silent';
-console.log(`vouch benchmarks: node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
-await benchReferrers();
+console.log(`vouch benchmarks: node ${process.version}, ${cpus().length} cores`);
+const only = process.argv[2];
+if (only === undefined || only === 'referrers') await benchReferrers();
+if (only === undefined || only === 'verify') await benchVerify();

@@ -62,6 +62,8 @@ export type ErrorReason =
   | 'TOKEN'
   | 'DENIED'
   | 'INSECURE_CREDENTIALS'
+  // configuration and trust material
+  | 'NOT_FOUND'
   // everything else
   | 'UNSUPPORTED'
   | 'OTHER';

@@ -21,10 +21,22 @@ export interface VerificationLevel {
 
 /** The spec's table of levels (trust-store-trust-policy.md "Signature Verification"). */
 export const LEVELS: Readonly<Record<LevelName, VerificationLevel>> = Object.freeze({
-  strict: { name: 'strict', enforcement: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'enforce', expiry: 'enforce', revocation: 'enforce' } },
-  permissive: { name: 'permissive', enforcement: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' } },
-  audit: { name: 'audit', enforcement: { integrity: 'enforce', authenticity: 'log', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' } },
-  skip: { name: 'skip', enforcement: { integrity: 'skip', authenticity: 'skip', authenticTimestamp: 'skip', expiry: 'skip', revocation: 'skip' } },
+  strict: {
+    name: 'strict',
+    enforcement: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'enforce', expiry: 'enforce', revocation: 'enforce' },
+  },
+  permissive: {
+    name: 'permissive',
+    enforcement: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
+  },
+  audit: {
+    name: 'audit',
+    enforcement: { integrity: 'enforce', authenticity: 'log', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
+  },
+  skip: {
+    name: 'skip',
+    enforcement: { integrity: 'skip', authenticity: 'skip', authenticTimestamp: 'skip', expiry: 'skip', revocation: 'skip' },
+  },
 });
 
 export type CheckOutcome = 'pass' | 'fail' | 'skipped';

@@ -3,6 +3,8 @@
 // Project rules (signature-specification.md "Certificate Requirements") are checked against.
 
 import 'reflect-metadata';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import * as asn1X509 from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { createHash, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { VouchError } from '../core/index.js';
@@ -31,6 +33,7 @@ export class Certificate {
   readonly der: Uint8Array;
   readonly parsed: x509.X509Certificate;
   readonly node: NodeX509Certificate;
+  #version: number | undefined;
 
   private constructor(der: Uint8Array, parsed: x509.X509Certificate, node: NodeX509Certificate) {
     this.der = der;
@@ -105,6 +108,22 @@ export class Certificate {
     return this.basicConstraints?.ca === true;
   }
 
+  /** X.509 version as written in the TBSCertificate, 1-based like Go's `Certificate.Version` (v1 = 1, v3 = 3). */
+  get version(): number {
+    this.#version ??= AsnConvert.parse(this.der, asn1X509.Certificate).tbsCertificate.version + 1;
+    return this.#version;
+  }
+
+  /** Hash of the certificate's own signature algorithm in WebCrypto spelling ("SHA-256"), when @peculiar/x509 knows it. */
+  get signatureHash(): string | undefined {
+    try {
+      const algorithm = this.parsed.signatureAlgorithm as { hash?: { name?: string } };
+      return algorithm.hash?.name;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Issuer DN equals subject DN and the certificate's signature verifies with its own key. */
   isSelfSigned(): boolean {
     return Buffer.from(this.rawIssuer).equals(Buffer.from(this.rawSubject)) && this.isSignedBy(this);
@@ -139,7 +158,9 @@ export function parseCertificates(bytes: Uint8Array, what: string): Certificate[
     if (blocks.length === 0) {
       throw new VouchError('INVALID_INPUT', `${what}: PEM without a CERTIFICATE block`, { reason: 'BAD_CONTENT' });
     }
-    return blocks.map((block, i) => Certificate.fromDer(Buffer.from(block[1]!.replace(/\s+/g, ''), 'base64'), `${what} (PEM block ${i + 1})`));
+    return blocks.map((block, i) =>
+      Certificate.fromDer(Buffer.from(block[1]!.replace(/\s+/g, ''), 'base64'), `${what} (PEM block ${i + 1})`),
+    );
   }
   if (bytes.length === 0) throw new VouchError('INVALID_INPUT', `${what}: empty file`, { reason: 'BAD_CONTENT' });
   return [Certificate.fromDer(bytes, what)];

@@ -1,2 +1,6 @@
 // Public face of trust: trust policy documents, trust stores, certificates and identities.
 export * from './certificate.js';
+export * from './identity.js';
+export * from './policy.js';
+export * from './scope.js';
+export * from './store.js';

@@ -2,7 +2,7 @@
 // configuration directory, so tests can sign with notation and compare verdicts with it.
 
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -76,6 +76,33 @@ export class NotationCli {
     if (result.code !== 0) throw new Error(`notation list ${reference} failed (${result.code}): ${result.stderr}`);
     // The tree prints the subject first, then one line per signature digest.
     return [...result.stdout.matchAll(/sha256:[a-f0-9]{64}/g)].map((m) => m[0]).filter((d) => !reference.endsWith(d));
+  }
+
+  /** The trust store directory (contains x509/), shared by notation and vouch in interop tests. */
+  get trustStoreDir(): string {
+    return join(this.configDir, 'truststore');
+  }
+
+  get trustPolicyPath(): string {
+    return join(this.configDir, 'trustpolicy.json'); // notation 1.3.x reads only this name for OCI policies
+  }
+
+  /** Writes the OCI trust policy notation will use (and vouch reads the same file). */
+  async setTrustPolicy(policy: unknown): Promise<void> {
+    await mkdir(this.configDir, { recursive: true });
+    await writeFile(this.trustPolicyPath, JSON.stringify(policy, null, 2));
+  }
+
+  /** Puts PEM certificates into x509/<type>/<name>/ of notation's trust store. */
+  async addTrustedCertificates(type: 'ca' | 'signingAuthority' | 'tsa', name: string, pems: string[]): Promise<void> {
+    const dir = join(this.trustStoreDir, 'x509', type, name);
+    await mkdir(dir, { recursive: true });
+    for (const [i, pem] of pems.entries()) await writeFile(join(dir, `cert-${i}.pem`), pem);
+  }
+
+  /** `notation verify`; code 0 means verified. */
+  async verify(reference: string): Promise<NotationResult> {
+    return this.run(['verify', '--insecure-registry', reference]);
   }
 
   async dispose(): Promise<void> {

@@ -1,0 +1,94 @@
+// Notary verification throughput: full NotationVerifier.verify (parse, chain rules, algorithm
+// check, signature, trust store lookup, identity, expiry, validity, revocation bookkeeping) for one
+// ES256 and one PS256 JWS envelope, next to a bare node:crypto verify of the same signature bytes
+// in the same run. The ratio is the overhead of everything around the math.
+
+import { createPublicKey, verify as cryptoVerify, constants } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseOciTrustPolicy, FileTrustStore, findApplicableStatement } from '../src/trust/index.js';
+import { NotationVerifier } from '../src/notation/verifier.js';
+import { RevocationChecker } from '../src/notation/revocation.js';
+import { signEnvelope } from '../src/notation/sign.js';
+import { parseEnvelope } from '../src/notation/parse-envelope.js';
+import { MEDIA_TYPE } from '../src/oci/index.js';
+import { buildImage } from '../test/helpers/oci-fixtures.js';
+import { generateChain, type KeySpec } from '../test/helpers/pki.js';
+import { printTable } from './stats.js';
+
+const DURATION_MS = Number(process.env['BENCH_VERIFY_MS'] ?? 2000);
+
+async function throughput(fn: () => Promise<void> | void): Promise<number> {
+  for (let i = 0; i < 50; i++) await fn(); // warm-up (JIT, caches)
+  let count = 0;
+  const started = performance.now();
+  while (performance.now() - started < DURATION_MS) {
+    for (let i = 0; i < 20; i++) await fn();
+    count += 20;
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+async function benchOne(key: KeySpec, alg: string): Promise<string[]> {
+  const { chain, certificates, leaf, root } = await generateChain({ length: 2, leafKey: key });
+  void chain;
+  const store = await mkdtemp(join(tmpdir(), 'vouch-bench-store-'));
+  await mkdir(join(store, 'x509', 'ca', 'bench'), { recursive: true });
+  await writeFile(join(store, 'x509', 'ca', 'bench', 'root.pem'), root.certificate.toPem());
+  const policy = parseOciTrustPolicy(
+    JSON.stringify({
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'bench',
+          registryScopes: ['*'],
+          signatureVerification: { level: 'strict' },
+          trustStores: ['ca:bench'],
+          trustedIdentities: ['*'],
+        },
+      ],
+    }),
+    'bench policy',
+  );
+  const statement = findApplicableStatement(policy, 'bench.example/app')!;
+  const subject = buildImage().descriptor;
+  const envelope = signEnvelope({
+    format: 'jws',
+    privateKey: leaf.privateKey,
+    certificateChain: certificates,
+    payload: { targetArtifact: subject },
+  });
+  const verifier = new NotationVerifier({ trustStore: new FileTrustStore(store), revocation: new RevocationChecker({ offline: true }) });
+  const input = { mediaType: MEDIA_TYPE.jws, bytes: envelope.bytes, subject };
+  const check = await verifier.verify(input, statement);
+  if (!check.verified) throw new Error(`bench envelope does not verify: ${JSON.stringify(check.reasons)}`);
+
+  // The bare baseline: the same signature over the same bytes, key already parsed.
+  const parsed = parseEnvelope(MEDIA_TYPE.jws, envelope.bytes);
+  const publicKey = createPublicKey(leaf.publicKey.export({ format: 'pem', type: 'spki' }));
+  const hash = `sha${alg.slice(2)}`;
+  const bare = () => {
+    const ok = alg.startsWith('PS')
+      ? cryptoVerify(
+          hash,
+          parsed.signedBytes,
+          { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+          parsed.signature,
+        )
+      : cryptoVerify(hash, parsed.signedBytes, { key: publicKey, dsaEncoding: 'ieee-p1363' }, parsed.signature);
+    if (!ok) throw new Error('bare verify failed');
+  };
+  const vouchRate = await throughput(async () => {
+    const r = await verifier.verify(input, statement);
+    if (!r.verified) throw new Error('verify failed');
+  });
+  const bareRate = await throughput(bare);
+  return [`${alg} (${key})`, vouchRate.toFixed(0), bareRate.toFixed(0), (bareRate / vouchRate).toFixed(2)];
+}
+
+export async function benchVerify(): Promise<void> {
+  const rows = [await benchOne('ec-p256', 'ES256'), await benchOne('rsa-2048', 'PS256')];
+  console.log(`\nNotary verification of one JWS envelope (2-cert chain, strict, offline revocation), ${DURATION_MS} ms per measurement`);
+  printTable([['envelope', 'vouch verify/s', 'bare crypto.verify/s', 'overhead ×'], ...rows]);
+}

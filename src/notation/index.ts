@@ -1,0 +1,27 @@
+// Public face of notation: Notary Project envelopes (JWS, COSE), their algorithms and certificate
+// chain rules, and the signer. Everything above (verify, cli) imports from here only.
+
+export * from './envelope.js';
+export { parseEnvelope, parsePayload, MAX_ENVELOPE_BYTES, ENVELOPE_MEDIA_TYPES, type NotaryPayload } from './parse-envelope.js';
+export { parseJwsEnvelope, parseRfc3339 } from './envelope-jws.js';
+export { parseCoseEnvelope, coseSign1ToBeSigned, COSE_LABEL, COSE_SIGN1_TAG } from './envelope-cose.js';
+export {
+  signatureAlgorithmForKey,
+  hashForAlgorithm,
+  verifySignatureBytes,
+  isSignatureAlgorithm,
+  signatureAlgorithmFromCose,
+  COSE_ALGORITHM,
+  type HashAlgorithm,
+} from './algorithms.js';
+export { validateSigningChain, validateTimestampingChain, type ChainOptions } from './chain.js';
+export {
+  signEnvelope,
+  buildSignatureManifest,
+  type SignEnvelopeOptions,
+  type SignTarget,
+  type SignedEnvelope,
+  type SignatureManifestOptions,
+  type SignatureManifest,
+  type BlobBytes,
+} from './sign.js';

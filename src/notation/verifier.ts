@@ -1,0 +1,367 @@
+// Notary Project signature verification, check by check, as the specification orders it
+// (https://github.com/notaryproject/specifications/blob/main/specs/trust-store-trust-policy.md
+// "Signature Verification details"; ../shared/docs/notary.md §9):
+//   integrity → authenticity → expiry → authenticTimestamp → revocation
+// Each check yields a CheckResult; the statement's level says whether a failure is enforced or
+// only logged. The outcome is data (notation-go's VerificationOutcome), never an exception: only
+// "could not decide" (deadline, registry trouble) throws.
+
+import { isCriticalFailure, VouchError, type AnswerCode, type CheckResult, type CheckType } from '../core/index.js';
+import type { Descriptor } from '../oci/index.js';
+import {
+  matchesTrustedIdentities,
+  type Certificate,
+  type TrustPolicyStatement,
+  type TrustStore,
+  type TrustStoreType,
+} from '../trust/index.js';
+import { signatureAlgorithmForKey, verifySignatureBytes } from './algorithms.js';
+import { validateSigningChain } from './chain.js';
+import { PAYLOAD_CONTENT_TYPE, type SignatureEnvelope } from './envelope.js';
+import { parseEnvelope } from './parse-envelope.js';
+import { RevocationChecker, type CertificateRevocation } from './revocation.js';
+import { verifyTimestampToken, type VerifiedTimestamp } from './timestamp.js';
+
+/** Protected headers a verifier without plugins understands (signature-specification.md "Extended attributes"). */
+const KNOWN_CRITICAL = new Set(['io.cncf.notary.signingScheme', 'io.cncf.notary.expiry', 'io.cncf.notary.authenticSigningTime']);
+
+export interface NotationVerifierOptions {
+  trustStore: TrustStore;
+  revocation?: RevocationChecker;
+  /** Injectable clock (tests set it to an instant where vectors are valid or expired). */
+  now?: () => Date;
+  /**
+   * Revocation of the TSA chain during timestamp verification. notation always checks it (and
+   * so fails offline for public TSAs); 'skip' exists for air-gapped use and is off by default.
+   */
+  timestampRevocation?: 'check' | 'skip';
+}
+
+export interface SignatureVerification {
+  verified: boolean;
+  trustPolicy: string;
+  level: string;
+  /** Subject DN of the signing certificate (once the chain parsed). */
+  signer?: string;
+  /** signingTime (notary.x509, unauthenticated) or authenticSigningTime (signingAuthority). */
+  signingTime?: Date;
+  signingScheme?: string;
+  timestamp?: VerifiedTimestamp;
+  checks: CheckResult[];
+  /** Enforced failures: why the signature is not verified. */
+  reasons: Array<{ code: AnswerCode; message: string }>;
+  /** Failures the level only logs (permissive/audit); reported, never decisive. */
+  warnings: Array<{ code: AnswerCode; message: string }>;
+}
+
+export interface EnvelopeInput {
+  /** The envelope layer's media type (decides JWS or COSE). */
+  mediaType: string;
+  bytes: Uint8Array;
+  /** The artifact the signature must be for; its payload must name exactly this. */
+  subject: Descriptor;
+}
+
+class CheckFailure extends Error {
+  constructor(
+    readonly code: AnswerCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class NotationVerifier {
+  readonly #trustStore: TrustStore;
+  readonly #revocation: RevocationChecker;
+  readonly #now: () => Date;
+  readonly #timestampRevocation: 'check' | 'skip';
+
+  constructor(options: NotationVerifierOptions) {
+    this.#trustStore = options.trustStore;
+    this.#revocation = options.revocation ?? new RevocationChecker();
+    this.#now = options.now ?? (() => new Date());
+    this.#timestampRevocation = options.timestampRevocation ?? 'check';
+  }
+
+  /**
+   * Verifies one envelope under one trust policy statement. The statement's level must not be
+   * `skip` (skip means no signature is looked at; the caller handles it before fetching).
+   */
+  async verify(
+    input: EnvelopeInput,
+    statement: TrustPolicyStatement,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<SignatureVerification> {
+    const level = statement.level;
+    const result: SignatureVerification = {
+      verified: false,
+      trustPolicy: statement.name,
+      level: level.name,
+      checks: [],
+      reasons: [],
+      warnings: [],
+    };
+    const record = (type: CheckType, failure?: CheckFailure): boolean => {
+      const action = level.enforcement[type];
+      if (action === 'skip') {
+        result.checks.push({ type, outcome: 'skipped', action });
+        return true;
+      }
+      const check: CheckResult = failure
+        ? { type, outcome: 'fail', action, code: failure.code, message: failure.message }
+        : { type, outcome: 'pass', action };
+      result.checks.push(check);
+      if (failure)
+        (action === 'enforce' ? result.reasons : result.warnings).push({ code: failure.code, message: `${type}: ${failure.message}` });
+      return !isCriticalFailure(check);
+    };
+    const run = async <T>(type: CheckType, fn: () => T | Promise<T>): Promise<{ ok: boolean; value?: T }> => {
+      if (level.enforcement[type] === 'skip') return { ok: record(type) };
+      try {
+        const value = await fn();
+        return { ok: record(type), value };
+      } catch (error) {
+        if (error instanceof CheckFailure) return { ok: record(type, error) };
+        throw error;
+      }
+    };
+
+    // 1. Integrity (always enforced): envelope, chain structure, algorithm, signature, payload.
+    const integrity = await run('integrity', () => this.#integrity(input));
+    if (!integrity.ok || integrity.value === undefined) return result;
+    const { envelope, chain } = integrity.value;
+    const leaf = chain[0]!;
+    result.signer = leaf.subject;
+    result.signingScheme = envelope.signingScheme;
+    const signingTime = envelope.authenticSigningTime ?? envelope.signingTime;
+    if (signingTime !== undefined) result.signingTime = signingTime;
+
+    // 2. Authenticity: a chain certificate is a trusted one, and the leaf is a trusted identity.
+    if (!(await run('authenticity', () => this.#authenticity(envelope, chain, statement, options.signal))).ok) return result;
+
+    // 3. Expiry: the signer's "best by" time.
+    if (!(await run('expiry', () => this.#expiry(envelope))).ok) return result;
+
+    // 4. Authentic timestamp: certificates valid at a time we can trust.
+    const timestamp = await run('authenticTimestamp', () => this.#authenticTimestamp(envelope, chain, statement, options.signal));
+    if (timestamp.value !== undefined) result.timestamp = timestamp.value;
+    if (!timestamp.ok) return result;
+
+    // 5. Revocation of the signing chain.
+    if (!(await run('revocation', () => this.#revocationCheck(envelope, chain, options.signal))).ok) return result;
+
+    result.verified = true;
+    return result;
+  }
+
+  async #integrity(input: EnvelopeInput): Promise<{ envelope: SignatureEnvelope; chain: Certificate[] }> {
+    let envelope: SignatureEnvelope;
+    let chain: Certificate[];
+    try {
+      envelope = parseEnvelope(input.mediaType, input.bytes);
+      chain = validateSigningChain(envelope.certificateChain);
+    } catch (error) {
+      throw toFailure(error, 'INVALID_SIGNATURE');
+    }
+    const leaf = chain[0]!;
+    let keyAlgorithm;
+    try {
+      keyAlgorithm = signatureAlgorithmForKey(leaf.publicKey);
+    } catch (error) {
+      throw toFailure(error, 'UNTRUSTED_SIGNER');
+    }
+    if (keyAlgorithm !== envelope.algorithm) {
+      throw new CheckFailure(
+        'INVALID_SIGNATURE',
+        `signature algorithm ${envelope.algorithm} does not match the signing key (${keyAlgorithm})`,
+      );
+    }
+    if (!verifySignatureBytes(envelope.algorithm, leaf.publicKey, envelope.signedBytes, envelope.signature, envelope.format)) {
+      throw new CheckFailure('INVALID_SIGNATURE', 'the signature does not verify with the signing certificate key');
+    }
+    // Plugins are not supported: a signature that requires one cannot be verified here (spec §"Verification plugin").
+    if (envelope.verificationPlugin !== undefined) {
+      throw new CheckFailure(
+        'INVALID_SIGNATURE',
+        `signature requires verification plugin "${envelope.verificationPlugin}", which vouch does not support`,
+      );
+    }
+    const unknownCritical = envelope.critical.filter((name) => !KNOWN_CRITICAL.has(name));
+    if (unknownCritical.length > 0) {
+      throw new CheckFailure('INVALID_SIGNATURE', `unsupported critical header(s): ${unknownCritical.join(', ')}`);
+    }
+    if (envelope.contentType !== PAYLOAD_CONTENT_TYPE) {
+      throw new CheckFailure('INVALID_SIGNATURE', `payload content type "${envelope.contentType}" is not ${PAYLOAD_CONTENT_TYPE}`);
+    }
+    checkPayload(envelope.payload, input.subject);
+    return { envelope, chain };
+  }
+
+  async #authenticity(
+    envelope: SignatureEnvelope,
+    chain: Certificate[],
+    statement: TrustPolicyStatement,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    // Only stores of the type matching the scheme confer trust (an ordinary CA-issued certificate
+    // must not claim signingAuthority semantics; trust-store-trust-policy.md "Trust Store").
+    const type: TrustStoreType = envelope.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
+    const stores = statement.trustStores.filter((s) => s.type === type);
+    if (stores.length === 0) {
+      throw new CheckFailure(
+        'UNTRUSTED_SIGNER',
+        `trust policy "${statement.name}" has no "${type}" trust store for a ${envelope.signingScheme} signature`,
+      );
+    }
+    const trusted: Certificate[] = [];
+    for (const store of stores) {
+      try {
+        trusted.push(...(await this.#trustStore.getCertificates(store.type, store.name, signal ? { signal } : {})));
+      } catch (error) {
+        throw toFailure(error, 'UNTRUSTED_SIGNER');
+      }
+    }
+    if (!chain.some((cert) => trusted.some((t) => t.equals(cert)))) {
+      throw new CheckFailure('UNTRUSTED_SIGNER', "the signature's certificate chain does not contain any trusted certificate");
+    }
+    if (!matchesTrustedIdentities(statement, chain[0]!)) {
+      throw new CheckFailure(
+        'UNTRUSTED_SIGNER',
+        `signer "${chain[0]!.subject}" is not among the trusted identities of trust policy "${statement.name}"`,
+      );
+    }
+  }
+
+  #expiry(envelope: SignatureEnvelope): void {
+    if (envelope.expiry !== undefined && this.#now().getTime() >= envelope.expiry.getTime()) {
+      throw new CheckFailure('EXPIRED', `the signature expired at ${envelope.expiry.toISOString()}`);
+    }
+  }
+
+  async #authenticTimestamp(
+    envelope: SignatureEnvelope,
+    chain: Certificate[],
+    statement: TrustPolicyStatement,
+    signal?: AbortSignal,
+  ): Promise<VerifiedTimestamp | undefined> {
+    if (envelope.signingScheme === 'notary.x509.signingAuthority') {
+      const at = envelope.authenticSigningTime!;
+      for (const cert of chain) {
+        if (at < cert.notBefore || at > cert.notAfter) {
+          throw new CheckFailure(
+            'EXPIRED',
+            `certificate "${cert.subject}" was not valid when the signature was produced at ${at.toISOString()}`,
+          );
+        }
+      }
+      return undefined;
+    }
+    const now = this.#now();
+    const tsaStores = statement.trustStores.filter((s) => s.type === 'tsa');
+    const anyExpired = chain.some((cert) => now > cert.notAfter);
+    const useTimestamp = tsaStores.length > 0 && (statement.verifyTimestamp === 'always' || anyExpired);
+    if (!useTimestamp) {
+      // No trusted time: every certificate must be valid now.
+      for (const cert of chain) {
+        if (now > cert.notAfter)
+          throw new CheckFailure('EXPIRED', `certificate "${cert.subject}" expired at ${cert.notAfter.toISOString()}`);
+        if (now < cert.notBefore)
+          throw new CheckFailure('EXPIRED', `certificate "${cert.subject}" is not valid before ${cert.notBefore.toISOString()}`);
+      }
+      return undefined;
+    }
+    if (envelope.timestampToken === undefined) {
+      throw new CheckFailure('EXPIRED', 'no timestamp countersignature was found in the signature envelope');
+    }
+    const roots: Certificate[] = [];
+    for (const store of tsaStores) {
+      try {
+        roots.push(...(await this.#trustStore.getCertificates('tsa', store.name, signal ? { signal } : {})));
+      } catch (error) {
+        throw toFailure(error, 'UNTRUSTED_SIGNER');
+      }
+    }
+    let timestamp: VerifiedTimestamp;
+    try {
+      timestamp = await verifyTimestampToken(envelope.timestampToken, envelope.signature, roots);
+    } catch (error) {
+      throw toFailure(error, 'INVALID_SIGNATURE');
+    }
+    for (const cert of chain) {
+      if (timestamp.earliest < cert.notBefore) {
+        throw new CheckFailure(
+          'EXPIRED',
+          `timestamp can be before certificate "${cert.subject}" validity period (valid from ${cert.notBefore.toISOString()})`,
+        );
+      }
+      if (timestamp.latest > cert.notAfter) {
+        throw new CheckFailure(
+          'EXPIRED',
+          `timestamp can be after certificate "${cert.subject}" validity period (expired at ${cert.notAfter.toISOString()})`,
+        );
+      }
+    }
+    if (this.#timestampRevocation === 'check') {
+      const problem = firstProblem(await this.#revocation.checkChain(timestamp.tsaChain, signal ? { signal } : {}));
+      if (problem !== undefined) {
+        throw new CheckFailure('REVOKED', `timestamping certificate "${problem.certificate.subject}" ${describe(problem)}`);
+      }
+    }
+    return timestamp;
+  }
+
+  async #revocationCheck(envelope: SignatureEnvelope, chain: Certificate[], signal?: AbortSignal): Promise<void> {
+    const results = await this.#revocation.checkChain(chain, {
+      ...(signal ? { signal } : {}),
+      ...(envelope.authenticSigningTime ? { authenticSigningTime: envelope.authenticSigningTime } : {}),
+    });
+    const problem = firstProblem(results);
+    if (problem !== undefined)
+      throw new CheckFailure('REVOKED', `signing certificate "${problem.certificate.subject}" ${describe(problem)}`);
+  }
+}
+
+/** A revoked certificate wins over an unknown status; good and non-revocable are fine. */
+function firstProblem(results: CertificateRevocation[]): CertificateRevocation | undefined {
+  return results.find((r) => r.status === 'revoked') ?? results.find((r) => r.status === 'unknown');
+}
+
+function describe(result: CertificateRevocation): string {
+  if (result.status === 'revoked') return `is revoked${result.revokedAt ? ` (since ${result.revokedAt.toISOString()})` : ''}`;
+  return `has an unknown revocation status${result.detail ? ` (${result.detail})` : ''}`;
+}
+
+/**
+ * The payload must name exactly the artifact verified: digest, size and media type
+ * (signature-specification.md "Payload"; notation-go compares with content.Equal).
+ */
+function checkPayload(payload: Uint8Array, subject: Descriptor): void {
+  let target: Record<string, unknown> | undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(payload).toString('utf8')) as { targetArtifact?: unknown };
+    if (typeof parsed.targetArtifact === 'object' && parsed.targetArtifact !== null)
+      target = parsed.targetArtifact as Record<string, unknown>;
+  } catch {
+    // fall through: reported below
+  }
+  if (target === undefined) throw new CheckFailure('INVALID_SIGNATURE', 'the payload has no targetArtifact');
+  if (target['digest'] !== subject.digest || target['size'] !== subject.size || target['mediaType'] !== subject.mediaType) {
+    throw new CheckFailure(
+      'INVALID_SIGNATURE',
+      `the signature is for ${String(target['digest'])} (${String(target['mediaType'])}, ${String(target['size'])} bytes), not ${subject.digest} (${subject.mediaType}, ${subject.size} bytes)`,
+    );
+  }
+}
+
+function toFailure(error: unknown, fallback: AnswerCode): CheckFailure {
+  if (error instanceof CheckFailure) return error;
+  if (error instanceof VouchError) {
+    // Running out of time is not a verdict about the signature: let the caller decide.
+    if (error.code === 'DEADLINE_EXCEEDED') throw error;
+    // Answer codes from lower layers keep their meaning; anything else is the check's own code.
+    const code = (['INVALID_SIGNATURE', 'UNTRUSTED_SIGNER', 'EXPIRED', 'REVOKED'] as const).find((c) => c === error.code) ?? fallback;
+    return new CheckFailure(code, error.message);
+  }
+  throw error;
+}

@@ -1,0 +1,147 @@
+// Verifies an artifact's Notary Project signatures the way `notation verify` does
+// (signing-and-verification-workflow.md "Verification workflow"; notation-go notation.Verify):
+// pick the trust policy statement for the repository, honour `skip`, list the signatures, verify
+// them in listing order up to a cap, and stop at the first one that satisfies the policy.
+
+import { CHECK_TYPES, VouchError, type AnswerCode, type Digest } from '../core/index.js';
+import { findSignatures, MEDIA_TYPE, type ContentSource, type Descriptor, type DiscoveredArtifact } from '../oci/index.js';
+import { findApplicableStatement, type OciTrustPolicy, type TrustPolicyStatement } from '../trust/index.js';
+import type { NotationVerifier, SignatureVerification } from './verifier.js';
+
+export interface NotationSignatureReport extends SignatureVerification {
+  /** Digest of the signature manifest. */
+  digest: Digest;
+}
+
+export interface NotationArtifactResult {
+  verified: boolean;
+  /** The statement that applied; absent when none did (NO_TRUST_POLICY). */
+  trustPolicy?: string;
+  /** True when the statement's level is `skip`: nothing was fetched or checked. */
+  skippedByPolicy: boolean;
+  signatures: NotationSignatureReport[];
+  /** Why the artifact is not verified (empty when verified). */
+  reasons: Array<{ code: AnswerCode; message: string }>;
+}
+
+export interface VerifyArtifactOptions {
+  signal?: AbortSignal;
+  /** notation's --max-signatures (default 100). */
+  maxSignatures?: number;
+}
+
+const ENVELOPE_TYPES = new Set<string>([MEDIA_TYPE.jws, MEDIA_TYPE.cose]);
+
+/**
+ * @param repository `host[:port]/repo`, matched against registryScopes.
+ * @param subject the resolved descriptor of the artifact (digest computed from its bytes).
+ */
+export async function verifyNotationArtifact(
+  source: ContentSource,
+  repository: string,
+  subject: Descriptor,
+  policy: OciTrustPolicy,
+  verifier: NotationVerifier,
+  options: VerifyArtifactOptions = {},
+): Promise<NotationArtifactResult> {
+  const statement = findApplicableStatement(policy, repository);
+  if (statement === undefined) {
+    return {
+      verified: false,
+      skippedByPolicy: false,
+      signatures: [],
+      reasons: [{ code: 'NO_TRUST_POLICY', message: `no trust policy statement applies to repository "${repository}"` }],
+    };
+  }
+  if (statement.level.name === 'skip') {
+    return { verified: true, trustPolicy: statement.name, skippedByPolicy: true, signatures: [], reasons: [] };
+  }
+
+  const discovery = await findSignatures(source, subject.digest, options.signal ? { signal: options.signal } : {});
+  const candidates = discovery.artifacts.filter((a) => a.kind === 'notation');
+  if (candidates.length === 0) {
+    return {
+      verified: false,
+      trustPolicy: statement.name,
+      skippedByPolicy: false,
+      signatures: [],
+      reasons: [{ code: 'NO_SIGNATURE', message: `no Notary Project signature refers to ${subject.digest}` }],
+    };
+  }
+  const max = options.maxSignatures ?? 100;
+  const signatures: NotationSignatureReport[] = [];
+  for (const candidate of candidates.slice(0, max)) {
+    const report = await verifyCandidate(source, candidate, subject, statement, verifier, options.signal);
+    signatures.push(report);
+    if (report.verified) return { verified: true, trustPolicy: statement.name, skippedByPolicy: false, signatures, reasons: [] };
+  }
+  const reasons = [mostRelevantFailure(signatures)];
+  if (candidates.length > max) {
+    reasons.push({ code: 'NO_SIGNATURE', message: `only the first ${max} of ${candidates.length} signatures were evaluated` });
+  }
+  return { verified: false, trustPolicy: statement.name, skippedByPolicy: false, signatures, reasons };
+}
+
+async function verifyCandidate(
+  source: ContentSource,
+  candidate: DiscoveredArtifact,
+  subject: Descriptor,
+  statement: TrustPolicyStatement,
+  verifier: NotationVerifier,
+  signal: AbortSignal | undefined,
+): Promise<NotationSignatureReport> {
+  const digest = candidate.descriptor.digest;
+  const invalid = (message: string): NotationSignatureReport => ({
+    digest,
+    verified: false,
+    trustPolicy: statement.name,
+    level: statement.level.name,
+    checks: [{ type: 'integrity', outcome: 'fail', action: 'enforce', code: 'INVALID_SIGNATURE', message }],
+    reasons: [{ code: 'INVALID_SIGNATURE', message: `integrity: ${message}` }],
+    warnings: [],
+  });
+  // signature-specification.md "Storage": one layer, the envelope, of a supported media type.
+  const manifest = candidate.manifest.manifest;
+  const layers = manifest.kind === 'manifest' ? manifest.layers : manifest.kind === 'artifact' ? manifest.blobs : [];
+  if (layers.length !== 1) return invalid(`signature manifest requires exactly one signature envelope blob, got ${layers.length}`);
+  const layer = layers[0]!;
+  if (!ENVELOPE_TYPES.has(layer.mediaType)) {
+    return invalid(`signature envelope format with media type "${layer.mediaType}" is not supported`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await source.fetchBlob(layer, signal ? { signal } : {});
+  } catch (error) {
+    // Envelope bytes that are missing, oversized or do not match their digest are not a
+    // signature we can check; an unreachable registry is not a verdict (rethrown).
+    if (
+      error instanceof VouchError &&
+      (error.code === 'NOT_FOUND' || (error.code === 'REGISTRY_UNAVAILABLE' && isContentFault(error.reason)))
+    ) {
+      return invalid(`envelope ${layer.digest}: ${error.message}`);
+    }
+    throw error;
+  }
+  const report = await verifier.verify({ mediaType: layer.mediaType, bytes, subject }, statement, signal ? { signal } : {});
+  return { digest, ...report };
+}
+
+function isContentFault(reason: string): boolean {
+  return ['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'SIZE_LIMIT', 'BAD_CONTENT', 'MEDIA_TYPE'].includes(reason);
+}
+
+/**
+ * The failure of the signature that got furthest through the checks: an expired signature by a
+ * trusted signer says more than an unrelated signature with bad bytes.
+ */
+export function mostRelevantFailure(signatures: SignatureVerification[]): { code: AnswerCode; message: string } {
+  let best: { rank: number; reason: { code: AnswerCode; message: string } } | undefined;
+  for (const signature of signatures) {
+    const failed = signature.checks.find((c) => c.outcome === 'fail' && c.action === 'enforce');
+    const reason = signature.reasons[0];
+    if (failed === undefined || reason === undefined) continue;
+    const rank = CHECK_TYPES.indexOf(failed.type);
+    if (best === undefined || rank > best.rank) best = { rank, reason };
+  }
+  return best?.reason ?? { code: 'INVALID_SIGNATURE', message: 'no signature could be verified' };
+}

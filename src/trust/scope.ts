@@ -1,0 +1,81 @@
+// Which trust policy statement applies to an artifact (trust-store-trust-policy.md "Selecting a trust
+// policy based on artifact URI"), with notation-go's rules: registry scopes are matched by exact,
+// case-sensitive string equality on `host[:port]/repository`; an exact scope beats the `*` statement.
+// Blob policies are selected by statement name, or the single globalPolicy statement.
+
+import { InvalidReferenceError } from '../core/index.js';
+import type { BlobTrustPolicy, BlobTrustPolicyStatement, OciTrustPolicy, TrustPolicyStatement } from './policy.js';
+
+/** The wildcard registry scope. */
+export const WILDCARD_SCOPE = '*';
+
+// The distribution reference grammar as notation-go writes it (verifier/trustpolicy validateRegistryScopeFormat),
+// rewritten without nested quantifiers so that JavaScript's backtracking engine stays linear; the languages
+// are the same: labels of letters/digits with inner hyphens, an optional port; lowercase path components
+// joined by ".", "_", "__" or runs of "-".
+const DOMAIN = /^[a-zA-Z0-9]+(?:-+[a-zA-Z0-9]+)*(?:\.[a-zA-Z0-9]+(?:-+[a-zA-Z0-9]+)*)*(?::[0-9]+)?$/;
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const ENSURE_MESSAGE =
+  'make sure it is a fully qualified repository without the scheme, protocol or tag. For example domain.com/my/repository or a local scope like local/myOCILayout';
+
+/**
+ * notation-go's registry scope check: `domain[:port]/repository`, no tag, no digest, no `*`. Returns
+ * notation-go's error message, or undefined when the scope is valid. `*` itself is not checked here.
+ */
+export function registryScopeError(scope: string): string | undefined {
+  if (scope.length > 1 && scope.includes('*'))
+    return `registry scope ${JSON.stringify(scope)} with wild card(s) is not valid, ${ENSURE_MESSAGE}`;
+  const slash = scope.indexOf('/');
+  const domain = slash === -1 ? '' : scope.slice(0, slash);
+  const repository = slash === -1 ? '' : scope.slice(slash + 1);
+  if (slash === -1 || domain === '' || repository === '' || !DOMAIN.test(domain) || !REPOSITORY.test(repository)) {
+    return `registry scope ${JSON.stringify(scope)} is not valid, ${ENSURE_MESSAGE}`;
+  }
+  return undefined;
+}
+
+/**
+ * The registry scope of an artifact reference `host[:port]/repo@sha256:…` (notation-go
+ * getArtifactPathFromReference): everything before the last `@`, which must itself be a valid scope.
+ * Throws InvalidReferenceError otherwise.
+ */
+export function artifactPathFromReference(reference: string): string {
+  const at = reference.lastIndexOf('@');
+  if (at < 0) {
+    throw new InvalidReferenceError(
+      `artifact URI ${JSON.stringify(reference)} could not be parsed, make sure it is the fully qualified oci artifact URI without the scheme/protocol. e.g domain.com:80/my/repository@sha256:digest`,
+    );
+  }
+  const path = reference.slice(0, at);
+  const problem = registryScopeError(path);
+  if (problem !== undefined) throw new InvalidReferenceError(problem);
+  return path;
+}
+
+/**
+ * The statement that applies to `repository` (`host[:port]/repo`, the reference before `@`, written the
+ * way the user writes it for notation, e.g. `docker.io/library/alpine`): the statement listing exactly
+ * that scope, else the `*` statement, else undefined. Throws InvalidReferenceError when `repository` is
+ * not a valid scope, as notation-go refuses such artifacts even under a `*` statement.
+ */
+export function findApplicableStatement(policy: OciTrustPolicy, repository: string): TrustPolicyStatement | undefined {
+  const problem = registryScopeError(repository);
+  if (problem !== undefined) throw new InvalidReferenceError(problem);
+  let wildcard: TrustPolicyStatement | undefined;
+  let exact: TrustPolicyStatement | undefined;
+  for (const statement of policy.statements) {
+    if (statement.registryScopes.includes(WILDCARD_SCOPE)) wildcard = statement;
+    else if (statement.registryScopes.includes(repository)) exact = statement;
+  }
+  return exact ?? wildcard;
+}
+
+/**
+ * The blob statement named `name` (exact match), or with no name the statement marked globalPolicy
+ * (notation-go BlobDocument.GetApplicableTrustPolicy / GetGlobalTrustPolicy). A blank name selects nothing.
+ */
+export function findBlobStatement(policy: BlobTrustPolicy, name?: string): BlobTrustPolicyStatement | undefined {
+  if (name === undefined) return policy.statements.find((statement) => statement.globalPolicy);
+  if (name.trim() === '') return undefined;
+  return policy.statements.find((statement) => statement.name === name);
+}

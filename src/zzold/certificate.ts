@@ -1,0 +1,209 @@
+// X.509 certificates for trust decisions: parsed once with @peculiar/x509 (extensions, names) and
+// node:crypto (keys, signature checks). Nothing here decides trust; it exposes facts the Notary
+// Project rules (signature-specification.md "Certificate Requirements") are checked against.
+
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { createHash, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import { VouchError } from '../core/index.js';
+
+export const OID = {
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extendedKeyUsage: '2.5.29.37',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+  anyExtendedKeyUsage: '2.5.29.37.0',
+  crlDistributionPoints: '2.5.29.31',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  freshestCrl: '2.5.29.46',
+  ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
+} as const;
+
+/** keyUsage bits (RFC 5280 §4.2.1.3), as @peculiar/x509 numbers them. */
+export const KEY_USAGE = x509.KeyUsageFlags;
+
+export class Certificate {
+  readonly der: Uint8Array;
+  readonly parsed: x509.X509Certificate;
+  readonly node: NodeX509Certificate;
+
+  private constructor(der: Uint8Array, parsed: x509.X509Certificate, node: NodeX509Certificate) {
+    this.der = der;
+    this.parsed = parsed;
+    this.node = node;
+  }
+
+  /** Parses one DER certificate; `what` names it in errors ("x5c[1]", "trust store ca:prod file root.pem"). */
+  static fromDer(der: Uint8Array, what: string): Certificate {
+    try {
+      const bytes = new Uint8Array(der);
+      return new Certificate(bytes, new x509.X509Certificate(bytes), new NodeX509Certificate(bytes));
+    } catch (error) {
+      throw new VouchError('INVALID_INPUT', `${what}: not a valid X.509 certificate (${(error as Error).message})`, {
+        reason: 'BAD_CONTENT',
+        cause: error,
+      });
+    }
+  }
+
+  get subject(): string {
+    return this.parsed.subject;
+  }
+
+  get issuer(): string {
+    return this.parsed.issuer;
+  }
+
+  get notBefore(): Date {
+    return this.parsed.notBefore;
+  }
+
+  get notAfter(): Date {
+    return this.parsed.notAfter;
+  }
+
+  get publicKey(): KeyObject {
+    return this.node.publicKey;
+  }
+
+  /** SHA-256 of the DER, lowercase hex (notation's thumbprint). */
+  get sha256Fingerprint(): string {
+    return createHash('sha256').update(this.der).digest('hex');
+  }
+
+  /** Raw DER bytes of the subject and issuer Names, for byte-equal chaining checks. */
+  get rawSubject(): Uint8Array {
+    return new Uint8Array(this.parsed.subjectName.toArrayBuffer());
+  }
+
+  get rawIssuer(): Uint8Array {
+    return new Uint8Array(this.parsed.issuerName.toArrayBuffer());
+  }
+
+  extension<T extends x509.Extension>(type: new (...args: never[]) => T): T | undefined {
+    return this.parsed.getExtension(type as never) as T | undefined;
+  }
+
+  get basicConstraints(): x509.BasicConstraintsExtension | undefined {
+    return this.parsed.getExtension(x509.BasicConstraintsExtension) ?? undefined;
+  }
+
+  get keyUsage(): x509.KeyUsagesExtension | undefined {
+    return this.parsed.getExtension(x509.KeyUsagesExtension) ?? undefined;
+  }
+
+  get extendedKeyUsage(): x509.ExtendedKeyUsageExtension | undefined {
+    return this.parsed.getExtension(x509.ExtendedKeyUsageExtension) ?? undefined;
+  }
+
+  get isCA(): boolean {
+    return this.basicConstraints?.ca === true;
+  }
+
+  /** X.509 version as written in the TBSCertificate, 1-based like Go's `Certificate.Version` (v1 = 1, v3 = 3). */
+  get version(): number {
+    const cert = readDerElement(this.der, 0);
+    const tbs = readDerElement(this.der, cert.contentStart);
+    const first = readDerElement(this.der, tbs.contentStart);
+    if (first.tag !== 0xa0) return 1;
+    const integer = readDerElement(this.der, first.contentStart);
+    let value = 0;
+    for (let i = integer.contentStart; i < integer.end; i++) value = value * 256 + this.der[i]!;
+    return value + 1;
+  }
+
+  /** Hash of the certificate's own signature algorithm in WebCrypto spelling ("SHA-256"), when @peculiar/x509 knows it. */
+  get signatureHash(): string | undefined {
+    try {
+      const algorithm = this.parsed.signatureAlgorithm as { hash?: { name?: string } };
+      return algorithm.hash?.name;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Issuer DN equals subject DN and the certificate's signature verifies with its own key. */
+  isSelfSigned(): boolean {
+    return Buffer.from(this.rawIssuer).equals(Buffer.from(this.rawSubject)) && this.isSignedBy(this);
+  }
+
+  /** True when `issuer`'s key verifies this certificate's signature (no name check). */
+  isSignedBy(issuer: Certificate): boolean {
+    try {
+      return this.node.verify(issuer.publicKey);
+    } catch {
+      return false;
+    }
+  }
+
+  equals(other: Certificate): boolean {
+    return Buffer.from(this.der).equals(Buffer.from(other.der));
+  }
+
+  toPem(): string {
+    return this.parsed.toString('pem');
+  }
+}
+
+/**
+ * Parses every certificate in a file: one DER certificate, or any number of PEM blocks (notation
+ * reads trust store files whatever their extension). Throws INVALID_INPUT when there is none.
+ */
+export function parseCertificates(bytes: Uint8Array, what: string): Certificate[] {
+  const text = Buffer.from(bytes).toString('latin1');
+  if (text.includes('-----BEGIN')) {
+    const blocks = [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];
+    if (blocks.length === 0) {
+      throw new VouchError('INVALID_INPUT', `${what}: PEM without a CERTIFICATE block`, { reason: 'BAD_CONTENT' });
+    }
+    return blocks.map((block, i) =>
+      Certificate.fromDer(Buffer.from(block[1]!.replace(/\s+/g, ''), 'base64'), `${what} (PEM block ${i + 1})`),
+    );
+  }
+  if (bytes.length === 0) throw new VouchError('INVALID_INPUT', `${what}: empty file`, { reason: 'BAD_CONTENT' });
+  return [Certificate.fromDer(bytes, what)];
+}
+
+/** One DER element: its tag byte, where its content starts, and where it ends (exclusive). */
+export interface DerElement {
+  tag: number;
+  start: number;
+  contentStart: number;
+  end: number;
+}
+
+/**
+ * Reads the DER tag-length header at `offset` (definite lengths only, as DER requires). Throws a plain
+ * Error on truncated or indefinite-length input; callers wrap it with their own context.
+ */
+export function readDerElement(bytes: Uint8Array, offset: number): DerElement {
+  let i = offset;
+  if (i >= bytes.length) throw new Error('DER: unexpected end of data');
+  const tag = bytes[i++]!;
+  if ((tag & 0x1f) === 0x1f) {
+    // High tag number form: continuation bytes have the top bit set.
+    while (i < bytes.length && (bytes[i]! & 0x80) !== 0) i++;
+    i++;
+  }
+  if (i >= bytes.length) throw new Error('DER: truncated header');
+  const first = bytes[i++]!;
+  let length = first;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0) throw new Error('DER: indefinite length');
+    if (count > 4) throw new Error('DER: length too large');
+    length = 0;
+    for (let k = 0; k < count; k++) {
+      if (i >= bytes.length) throw new Error('DER: truncated length');
+      length = length * 256 + bytes[i++]!;
+    }
+  }
+  const end = i + length;
+  if (end > bytes.length) throw new Error('DER: content runs past the end of data');
+  return { tag, start: offset, contentStart: i, end };
+}

@@ -1,0 +1,404 @@
+// Notary Project trust stores (trust-store-trust-policy.md "Trust Store"): named sets of trusted
+// certificates laid out as x509/{ca,signingAuthority,tsa}/<name>/<files>, read with notation-go's rules
+// (verifier/truststore x509TrustStore.GetCertificates): every regular file is read whatever its name
+// (PEM, possibly several blocks, or DER), symlinks and sub-directories are errors, ca and
+// signingAuthority certificates must be CA or self-signed, tsa certificates must be self-signed root CAs.
+// Loaded stores are cached and reloaded when the directory or one of its files changes.
+
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { VouchError, type ErrorReason } from '../core/index.js';
+import { Certificate, KEY_USAGE, readDerElement } from './certificate.js';
+import { toGoNameString } from './identity.js';
+import type { TrustStoreRef } from './policy.js';
+
+export type TrustStoreType = 'ca' | 'signingAuthority' | 'tsa';
+
+export const TRUST_STORE_TYPES: readonly TrustStoreType[] = ['ca', 'signingAuthority', 'tsa'];
+
+const STORE_NAME = /^[a-zA-Z0-9_.-]+$/;
+
+/**
+ * `reason` of the error for a trust store that does not exist.
+ * TODO(lead): core's ErrorReason union has no 'NOT_FOUND' yet; add it there and drop the cast.
+ */
+export const TRUST_STORE_NOT_FOUND: ErrorReason = 'NOT_FOUND';
+
+export interface TrustStoreOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Where verifiers get trusted certificates (notation-go truststore.X509TrustStore). Verifiers depend on
+ * this interface, never on the filesystem.
+ */
+export interface TrustStore {
+  /**
+   * The certificates of the named store. Throws VouchError INVALID_CONFIG: reason TRUST_STORE_NOT_FOUND
+   * when the store does not exist, BAD_CONTENT when it cannot be used.
+   */
+  getCertificates(type: TrustStoreType, name: string, options?: TrustStoreOptions): Promise<Certificate[]>;
+}
+
+/**
+ * Loads every referenced store once, so that a policy pointing at a missing or broken store is reported
+ * at configuration time rather than on the first admission request. Throws the first error.
+ */
+export async function validateTrustStoreReferences(
+  store: TrustStore,
+  refs: readonly TrustStoreRef[],
+  options: TrustStoreOptions = {},
+): Promise<void> {
+  for (const ref of refs) {
+    throwIfAborted(options.signal, `trust store ${ref.type}:${ref.name}`);
+    await store.getCertificates(ref.type, ref.name, options);
+  }
+}
+
+interface CacheEntry {
+  fingerprint: string;
+  result: { certificates: Certificate[] } | { error: VouchError };
+}
+
+/**
+ * A trust store directory as notation uses it: `root` CONTAINS `x509/` (notation's
+ * `{NOTATION_CONFIG}/truststore`). Results (and errors) are cached per (type, name) and reused while the
+ * store directory and every file in it keep their identity, size and modification time; any change is
+ * picked up on the next call without a restart.
+ */
+export class FileTrustStore implements TrustStore {
+  readonly root: string;
+  private readonly cache = new Map<string, CacheEntry>();
+  private counter = 0;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /**
+   * A number that changes whenever a cached store's contents were found to have changed (or a store
+   * appeared, disappeared or changed validity). Cheap: it reflects what the last getCertificates or
+   * refresh call saw; call refresh() to look at the filesystem.
+   */
+  generation(): number {
+    return this.counter;
+  }
+
+  /** Re-checks every store loaded so far and returns the (possibly new) generation. */
+  async refresh(options: TrustStoreOptions = {}): Promise<number> {
+    for (const key of [...this.cache.keys()]) {
+      const [type, name] = key.split('\0') as [TrustStoreType, string];
+      try {
+        await this.getCertificates(type, name, options);
+      } catch (error) {
+        if (!(error instanceof VouchError) || options.signal?.aborted === true) throw error;
+      }
+    }
+    return this.counter;
+  }
+
+  /** Loads every referenced store; see validateTrustStoreReferences. */
+  validateReferences(refs: readonly TrustStoreRef[], options: TrustStoreOptions = {}): Promise<void> {
+    return validateTrustStoreReferences(this, refs, options);
+  }
+
+  async getCertificates(type: TrustStoreType, name: string, options: TrustStoreOptions = {}): Promise<Certificate[]> {
+    if (!TRUST_STORE_TYPES.includes(type)) {
+      throw new VouchError('INVALID_CONFIG', `unsupported trust store type: ${String(type)}`, { reason: 'BAD_CONTENT' });
+    }
+    if (!STORE_NAME.test(name)) {
+      throw new VouchError('INVALID_CONFIG', `trust store name needs to follow [a-zA-Z0-9_.-]+ format, ${name} is invalid`, {
+        reason: 'BAD_CONTENT',
+      });
+    }
+    throwIfAborted(options.signal, `trust store ${type}:${name}`);
+    const key = `${type}\0${name}`;
+    const dir = path.join(this.root, 'x509', type, name);
+
+    const snapshot = await this.snapshot(dir, type, name);
+    const cached = this.cache.get(key);
+    let entry: CacheEntry;
+    if (cached !== undefined && cached.fingerprint === snapshot.fingerprint) {
+      entry = cached;
+    } else {
+      entry = { fingerprint: snapshot.fingerprint, result: await this.load(dir, type, name, snapshot, options.signal) };
+      if (cached !== undefined && !sameResult(cached, entry)) this.counter++;
+      this.cache.set(key, entry);
+    }
+    if ('error' in entry.result) throw entry.result.error;
+    return [...entry.result.certificates];
+  }
+
+  // Directory and file metadata that decide whether a cached result is still good; also catches the
+  // structural errors (missing store, symlinks, sub-directories) so they are cached too.
+  private async snapshot(dir: string, type: TrustStoreType, name: string): Promise<Snapshot> {
+    let info;
+    try {
+      info = await lstat(dir, { bigint: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return { fingerprint: 'missing', files: [], error: notFound(type, name, error) };
+      }
+      return {
+        fingerprint: `error:${(error as Error).message}`,
+        files: [],
+        error: storeError(`failed to access the trust store ${q(name)} of type ${q(type)}`, error),
+      };
+    }
+    if (!info.isDirectory() || info.isSymbolicLink()) {
+      return {
+        fingerprint: `not-dir:${stamp(info)}`,
+        files: [],
+        error: storeError(
+          `the trust store ${name} of type ${type} with path ${dir} is not a regular directory (symlinks are not supported)`,
+        ),
+      };
+    }
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort(compareBytes);
+    } catch (error) {
+      return {
+        fingerprint: `error:${(error as Error).message}`,
+        files: [],
+        error: storeError(`failed to access the trust store ${q(name)} of type ${q(type)}`, error),
+      };
+    }
+    const parts = [`dir:${stamp(info)}`];
+    const files: string[] = [];
+    for (const file of names) {
+      let fileInfo;
+      try {
+        fileInfo = await lstat(path.join(dir, file), { bigint: true });
+      } catch (error) {
+        // Removed between readdir and lstat: the next call sees a new directory mtime.
+        parts.push(`${file}:gone`);
+        continue;
+      }
+      parts.push(`${file}:${stamp(fileInfo)}`);
+      // notation-go refuses directories and symlinks; other non-regular files (FIFOs, sockets, devices)
+      // are refused too, where Go would try to read them.
+      if (!fileInfo.isFile()) {
+        return {
+          fingerprint: parts.join('|'),
+          files: [],
+          error: storeError(
+            `trusted certificate ${file} in trust store ${name} of type ${type} is not a regular file (directories or symlinks are not supported)`,
+          ),
+        };
+      }
+      files.push(file);
+    }
+    return { fingerprint: parts.join('|'), files };
+  }
+
+  private async load(
+    dir: string,
+    type: TrustStoreType,
+    name: string,
+    snapshot: Snapshot,
+    signal: AbortSignal | undefined,
+  ): Promise<CacheEntry['result']> {
+    if (snapshot.error !== undefined) return { error: snapshot.error };
+    const certificates: Certificate[] = [];
+    for (const file of snapshot.files) {
+      throwIfAborted(signal, `trust store ${type}:${name}`);
+      let bytes: Uint8Array;
+      let certs: Certificate[];
+      try {
+        bytes = await readFile(path.join(dir, file), { signal });
+        certs = readCertificateFile(bytes);
+      } catch (error) {
+        throwIfAborted(signal, `trust store ${type}:${name}`);
+        return {
+          error: storeError(
+            `failed to read the trusted certificate ${file} in trust store ${name} of type ${type}: ${(error as Error).message}`,
+            error,
+          ),
+        };
+      }
+      if (certs.length === 0) {
+        return {
+          error: storeError(
+            `failed to validate the trusted certificate ${file} in trust store ${name} of type ${type}: input certs cannot be empty`,
+          ),
+        };
+      }
+      const invalidCa = certs.find((cert) => !cert.isCA && !cert.isSignedBy(cert));
+      if (invalidCa !== undefined) {
+        return {
+          error: storeError(
+            `failed to validate the trusted certificate ${file} in trust store ${name} of type ${type}: certificate with subject ${q(goSubject(invalidCa))} is not a CA certificate or self-signed signing certificate`,
+          ),
+        };
+      }
+      // TSA certificates in a trust store must be root CA certificates.
+      if (type === 'tsa') {
+        for (const cert of certs) {
+          const problem = rootCaProblem(cert);
+          if (problem !== undefined) {
+            return { error: storeError(`trusted certificate ${file} in trust store ${name} of type ${type} is invalid: ${problem}`) };
+          }
+        }
+      }
+      certificates.push(...certs);
+    }
+    if (certificates.length === 0) {
+      return { error: storeError(`no x509 certificates were found in trust store ${q(name)} of type ${q(type)}`) };
+    }
+    return { certificates };
+  }
+}
+
+interface Snapshot {
+  fingerprint: string;
+  files: string[];
+  error?: VouchError;
+}
+
+function sameResult(a: CacheEntry, b: CacheEntry): boolean {
+  if ('error' in a.result || 'error' in b.result) {
+    return 'error' in a.result && 'error' in b.result && a.result.error.message === b.result.error.message;
+  }
+  const x = a.result.certificates;
+  const y = b.result.certificates;
+  return x.length === y.length && x.every((cert, i) => cert.equals(y[i]!));
+}
+
+function stamp(info: { ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint; mode: bigint }): string {
+  return `${info.ino}/${info.mode}/${info.size}/${info.mtimeNs}/${info.ctimeNs}`;
+}
+
+// Go's os.ReadDir sorts by name, byte-wise.
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+const q = (value: string): string => JSON.stringify(value);
+
+function notFound(type: TrustStoreType, name: string, cause: unknown): VouchError {
+  return new VouchError('INVALID_CONFIG', `the trust store ${q(name)} of type ${q(type)} does not exist`, {
+    reason: TRUST_STORE_NOT_FOUND,
+    cause,
+  });
+}
+
+/** An aborted load, as the rest of vouch reports it: DEADLINE_EXCEEDED / ABORTED (or the signal's own VouchError). */
+function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted !== true) return;
+  if (signal.reason instanceof VouchError) throw signal.reason;
+  throw new VouchError('DEADLINE_EXCEEDED', `${what}: operation aborted`, { reason: 'ABORTED', cause: signal.reason });
+}
+
+function storeError(message: string, cause?: unknown): VouchError {
+  return new VouchError('INVALID_CONFIG', message, { reason: 'BAD_CONTENT', cause });
+}
+
+function goSubject(cert: Certificate): string {
+  try {
+    return toGoNameString(cert.rawSubject);
+  } catch {
+    return cert.subject;
+  }
+}
+
+/**
+ * Go's isRootCACertificate: the certificate verifies as its own parent (x509 CheckSignatureFrom, which
+ * also requires a v3 certificate to be a CA with keyCertSign when keyUsage is present, and refuses
+ * SHA-1/MD5 signatures), and its raw issuer equals its raw subject.
+ */
+function rootCaProblem(cert: Certificate): string | undefined {
+  const prefix = `certificate with subject ${q(goSubject(cert))} is not a root CA certificate`;
+  const bc = cert.basicConstraints;
+  const keyUsage = cert.keyUsage?.usages ?? 0;
+  if (
+    (cert.version === 3 && bc === undefined) ||
+    (bc !== undefined && !bc.ca) ||
+    (keyUsage !== 0 && (keyUsage & KEY_USAGE.keyCertSign) === 0)
+  ) {
+    return `${prefix}: x509: invalid signature: parent certificate cannot sign this kind of certificate`;
+  }
+  const hash = cert.signatureHash;
+  if (hash === 'SHA-1' || hash === 'MD5' || hash === 'MD2') {
+    const goHash = hash.replace('-', '');
+    const algorithm = cert.publicKey.asymmetricKeyType === 'ec' ? `ECDSA-${goHash}` : `${goHash}-RSA`;
+    return `${prefix}: x509: cannot verify signature: insecure algorithm ${algorithm}`;
+  }
+  if (!cert.isSignedBy(cert)) return `${prefix}: x509: signature verification failed`;
+  if (!Buffer.from(cert.rawIssuer).equals(Buffer.from(cert.rawSubject))) {
+    return `${prefix}: issuer (${goIssuer(cert)}) and subject (${goSubject(cert)}) are not the same`;
+  }
+  return undefined;
+}
+
+function goIssuer(cert: Certificate): string {
+  try {
+    return toGoNameString(cert.rawIssuer);
+  } catch {
+    return cert.issuer;
+  }
+}
+
+/**
+ * notation-core-go ReadCertificateFile: if the bytes hold a PEM block, every PEM block (whatever its
+ * type) must be a certificate; otherwise the bytes are zero or more concatenated DER certificates.
+ * Throws Error when one does not parse; an empty file yields no certificates (the caller rejects that).
+ */
+export function readCertificateFile(bytes: Uint8Array): Certificate[] {
+  const blocks = pemBlocks(bytes);
+  const ders: Uint8Array[] = [];
+  if (blocks.length > 0) {
+    ders.push(...blocks);
+  } else {
+    for (let offset = 0; offset < bytes.length;) {
+      let element;
+      try {
+        element = readDerElement(bytes, offset);
+      } catch (error) {
+        throw new Error(`x509: malformed certificate (${(error as Error).message})`);
+      }
+      ders.push(bytes.subarray(offset, element.end));
+      offset = element.end;
+    }
+  }
+  return ders.map((der, i) => {
+    let element;
+    try {
+      element = readDerElement(der, 0);
+    } catch (error) {
+      throw new Error(`x509: malformed certificate (${(error as Error).message})`);
+    }
+    if (element.tag !== 0x30) throw new Error('x509: malformed certificate');
+    if (element.end !== der.length) throw new Error('x509: trailing data');
+    return Certificate.fromDer(der, `certificate ${i + 1}`);
+  });
+}
+
+// encoding/pem.Decode, repeated: "-----BEGIN <type>-----" at the start of the data or of a line, optional
+// "Key: value" headers ended by a blank line, base64 body, "-----END <type>-----". Malformed blocks are
+// skipped, as Go skips them.
+function pemBlocks(bytes: Uint8Array): Uint8Array[] {
+  const text = Buffer.from(bytes).toString('latin1');
+  const blocks: Uint8Array[] = [];
+  const begin = /(?:^|\n)-----BEGIN ([^\r\n]*)-----[ \t]*\r?\n/g;
+  let match: RegExpExecArray | null;
+  while ((match = begin.exec(text)) !== null) {
+    const type = match[1]!;
+    const bodyStart = begin.lastIndex;
+    const endMarker = `-----END ${type}-----`;
+    const endAt = text.indexOf(endMarker, bodyStart);
+    if (endAt === -1) continue;
+    let body = text.slice(bodyStart, endAt);
+    // Headers: lines with a colon before the first blank line.
+    if (/^[^\r\n]*:/.test(body)) {
+      const blank = body.search(/\r?\n\r?\n/);
+      if (blank === -1) continue;
+      body = body.slice(blank).replace(/^\r?\n\r?\n/, '');
+    }
+    const compact = body.replace(/[ \t\r\n]/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0) continue;
+    blocks.push(Buffer.from(compact, 'base64'));
+    begin.lastIndex = endAt + endMarker.length;
+  }
+  return blocks;
+}

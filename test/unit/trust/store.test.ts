@@ -1,0 +1,308 @@
+import test from 'ava';
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile, readFile, utimes } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { VouchError } from '../../../src/core/index.js';
+import {
+  FileTrustStore,
+  parseOciTrustPolicy,
+  readCertificateFile,
+  referencedTrustStores,
+  TRUST_STORE_NOT_FOUND,
+  validateTrustStoreReferences,
+  type TrustStoreType,
+} from '../../../src/trust/index.js';
+
+const VECTORS = path.resolve(process.cwd(), '../shared/vectors/notation');
+const STORE_ROOT = path.join(VECTORS, 'notation-go/truststore');
+const X509 = path.join(STORE_ROOT, 'x509');
+
+const vectors = new FileTrustStore(STORE_ROOT);
+
+async function expectStoreError(
+  t: import('ava').ExecutionContext,
+  store: FileTrustStore,
+  type: TrustStoreType,
+  name: string,
+  reason: string,
+): Promise<VouchError> {
+  const error = await t.throwsAsync(store.getCertificates(type, name), { instanceOf: VouchError });
+  t.is(error.code, 'INVALID_CONFIG');
+  t.is(error.reason as string, reason);
+  return error;
+}
+
+/** A fresh temporary store root holding copies of the named vector stores. */
+async function tempRoot(t: import('ava').ExecutionContext, stores: Array<[TrustStoreType, string]> = []): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'vouch-truststore-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  for (const type of ['ca', 'signingAuthority', 'tsa']) await mkdir(path.join(root, 'x509', type), { recursive: true });
+  for (const [type, name] of stores) await cp(path.join(X509, type, name), path.join(root, 'x509', type, name), { recursive: true });
+  return root;
+}
+
+// ---- the vectors (README §2.1) -----------------------------------------------------------------------
+
+const validStores: Array<[TrustStoreType, string, number]> = [
+  ['ca', 'valid-trust-store', 6],
+  ['ca', 'valid-trust-store-2', 2],
+  ['ca', 'valid-trust-store-self-signed', 1],
+  ['signingAuthority', 'valid-trust-store', 3],
+  ['signingAuthority', 'valid-trust-store-2', 2],
+  ['tsa', 'test-timestamp', 1],
+  ['tsa', 'test-mismatch', 1],
+];
+
+for (const [type, name, count] of validStores) {
+  test(`store: ${type}/${name} loads ${count} certificates`, async (t) => {
+    const certs = await vectors.getCertificates(type, name);
+    t.is(certs.length, count);
+  });
+}
+
+test('store: DER and PEM files are both read, whatever the extension; duplicates are kept', async (t) => {
+  const certs = await vectors.getCertificates('ca', 'valid-trust-store-2');
+  // GlobalSign.der and GlobalSignRootCA.crt hold the same certificate.
+  t.true(certs[0]!.equals(certs[1]!));
+  t.regex(certs[0]!.subject, /GlobalSign/);
+});
+
+test('store: self-signed leaf certificates are allowed in a ca store', async (t) => {
+  const certs = await vectors.getCertificates('ca', 'valid-trust-store');
+  const leaves = certs.filter((cert) => !cert.isCA);
+  t.is(leaves.length, 3); // TestTimestamp, TestTimestampNotYetValid, wabbit-networks.io
+  t.true(leaves.every((cert) => cert.isSignedBy(cert)));
+});
+
+test('store: a file that is not a certificate is an error (no extension needed)', async (t) => {
+  const error = await expectStoreError(t, vectors, 'ca', 'trust-store-with-invalid-certs', 'BAD_CONTENT');
+  t.true(error.message.includes('failed to read the trusted certificate invalid in trust store trust-store-with-invalid-certs of type ca'));
+});
+
+test('store: a leaf issued by another CA is refused in a ca store', async (t) => {
+  const error = await expectStoreError(t, vectors, 'ca', 'trust-store-with-leaf-certs', 'BAD_CONTENT');
+  t.true(error.message.includes('non-ca.crt'));
+  t.true(
+    error.message.includes(
+      'certificate with subject "CN=wabbit-networks.io,O=Notary,L=Seattle,ST=WA,C=US" is not a CA certificate or self-signed signing certificate',
+    ),
+  );
+});
+
+test('store: a leaf inside a PEM bundle is refused too', async (t) => {
+  const error = await expectStoreError(t, vectors, 'ca', 'trust-store-with-leaf-certs-in-single-file', 'BAD_CONTENT');
+  t.true(error.message.includes('RootAndLeafCerts.crt'));
+});
+
+test('store: tsa certificates must be self-signed root CAs', async (t) => {
+  const nonCa = await expectStoreError(t, vectors, 'tsa', 'test-nonCA', 'BAD_CONTENT');
+  t.true(nonCa.message.includes('trusted certificate wabbit-networks.io.crt in trust store test-nonCA of type tsa is invalid'));
+  t.true(nonCa.message.includes('is not a root CA certificate'));
+  const nonSelfIssued = await expectStoreError(t, vectors, 'tsa', 'test-nonSelfIssued', 'BAD_CONTENT');
+  t.true(
+    nonSelfIssued.message.includes(
+      'issuer (CN=Notation Test Revokable RSA Chain Cert Root,O=Notary,L=Seattle,ST=WA,C=US) and subject (CN=Notation Test Revokable RSA Chain Cert 2,O=Notary,L=Seattle,ST=WA,C=US) are not the same',
+    ),
+  );
+});
+
+test('store: the same certificate is fine in a ca store but not in a tsa store', async (t) => {
+  const root = await tempRoot(t, [['tsa', 'test-nonCA']]);
+  await cp(path.join(X509, 'tsa', 'test-nonCA'), path.join(root, 'x509', 'ca', 'test-nonCA'), { recursive: true });
+  const store = new FileTrustStore(root);
+  t.is((await store.getCertificates('ca', 'test-nonCA')).length, 1);
+  await expectStoreError(t, store, 'tsa', 'test-nonCA', 'BAD_CONTENT');
+});
+
+test('store: a missing store is NOT_FOUND', async (t) => {
+  const error = await expectStoreError(t, vectors, 'ca', 'does-not-exist', TRUST_STORE_NOT_FOUND);
+  t.is(error.message, 'the trust store "does-not-exist" of type "ca" does not exist');
+  await expectStoreError(t, vectors, 'tsa', 'valid-trust-store', TRUST_STORE_NOT_FOUND);
+});
+
+test('store: bad store types and names are refused before touching the filesystem', async (t) => {
+  await expectStoreError(t, vectors, 'CA' as TrustStoreType, 'valid-trust-store', 'BAD_CONTENT');
+  await expectStoreError(t, vectors, 'ca', '../ca/valid-trust-store', 'BAD_CONTENT');
+  await expectStoreError(t, vectors, 'ca', '', 'BAD_CONTENT');
+});
+
+test('store: the vectors\' "_SYMLINK" entries are plain files and read as such (not real symlinks)', async (t) => {
+  const error = await expectStoreError(t, vectors, 'ca', 'valid-trust-store_SYMLINK', 'BAD_CONTENT');
+  t.true(error.message.includes('failed to read the trusted certificate valid-trust-store_SYMLINK'));
+});
+
+// ---- real symlinks, sub-directories and other layouts in a temporary copy --------------------------
+
+test('store: a symlinked store directory is refused', async (t) => {
+  const root = await tempRoot(t, [['ca', 'valid-trust-store']]);
+  await symlink(path.join(root, 'x509', 'ca', 'valid-trust-store'), path.join(root, 'x509', 'ca', 'linked'));
+  const store = new FileTrustStore(root);
+  t.is((await store.getCertificates('ca', 'valid-trust-store')).length, 6);
+  const error = await expectStoreError(t, store, 'ca', 'linked', 'BAD_CONTENT');
+  t.true(error.message.includes('is not a regular directory (symlinks are not supported)'));
+});
+
+test('store: a symlinked certificate file is refused', async (t) => {
+  const root = await tempRoot(t, [['ca', 'valid-trust-store-self-signed']]);
+  const dir = path.join(root, 'x509', 'ca', 'valid-trust-store-self-signed');
+  await symlink(path.join(X509, 'ca', 'valid-trust-store', 'NotationTestRoot.pem'), path.join(dir, 'root.pem'));
+  const error = await expectStoreError(t, new FileTrustStore(root), 'ca', 'valid-trust-store-self-signed', 'BAD_CONTENT');
+  t.true(
+    error.message.includes('trusted certificate root.pem in trust store valid-trust-store-self-signed of type ca is not a regular file'),
+  );
+});
+
+test('store: a sub-directory inside a store is refused (notation-go parity)', async (t) => {
+  const root = await tempRoot(t, [['ca', 'valid-trust-store-2']]);
+  await mkdir(path.join(root, 'x509', 'ca', 'valid-trust-store-2', 'sub-dir'));
+  const error = await expectStoreError(t, new FileTrustStore(root), 'ca', 'valid-trust-store-2', 'BAD_CONTENT');
+  t.true(error.message.includes('trusted certificate sub-dir in trust store valid-trust-store-2 of type ca is not a regular file'));
+});
+
+test('store: a store that is a file is refused', async (t) => {
+  const root = await tempRoot(t);
+  await writeFile(path.join(root, 'x509', 'ca', 'file'), 'x');
+  await expectStoreError(t, new FileTrustStore(root), 'ca', 'file', 'BAD_CONTENT');
+});
+
+test('store: an empty store and an empty file are refused', async (t) => {
+  const root = await tempRoot(t);
+  await mkdir(path.join(root, 'x509', 'ca', 'empty'));
+  await mkdir(path.join(root, 'x509', 'ca', 'empty-file'));
+  await writeFile(path.join(root, 'x509', 'ca', 'empty-file', 'cert.pem'), '');
+  const store = new FileTrustStore(root);
+  const empty = await expectStoreError(t, store, 'ca', 'empty', 'BAD_CONTENT');
+  t.is(empty.message, 'no x509 certificates were found in trust store "empty" of type "ca"');
+  const emptyFile = await expectStoreError(t, store, 'ca', 'empty-file', 'BAD_CONTENT');
+  t.true(emptyFile.message.includes('cert.pem'));
+});
+
+test('store: PEM bundles, concatenated DER and text around PEM blocks', async (t) => {
+  const root = await tempRoot(t);
+  const dir = path.join(root, 'x509', 'ca', 'mixed');
+  await mkdir(dir);
+  const pemRoot = await readFile(path.join(X509, 'ca', 'valid-trust-store', 'NotationTestRoot.pem'));
+  const pemSelfSigned = await readFile(path.join(X509, 'ca', 'valid-trust-store', 'wabbit-networks.io.crt'));
+  const der = await readFile(path.join(X509, 'ca', 'valid-trust-store', 'GlobalSign.der'));
+  await writeFile(path.join(dir, 'bundle'), Buffer.concat([Buffer.from('comment line\n'), pemRoot, pemSelfSigned]));
+  await writeFile(path.join(dir, 'two.der'), Buffer.concat([der, der]));
+  const store = new FileTrustStore(root);
+  t.is((await store.getCertificates('ca', 'mixed')).length, 4);
+
+  // A PEM file with a non-certificate block is an error, as in notation-core-go.
+  await writeFile(path.join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+  await expectStoreError(t, store, 'ca', 'mixed', 'BAD_CONTENT');
+});
+
+test('store: readCertificateFile follows notation-core-go', async (t) => {
+  const der = await readFile(path.join(X509, 'ca', 'valid-trust-store', 'GlobalSign.der'));
+  t.is(readCertificateFile(der).length, 1);
+  t.deepEqual(readCertificateFile(new Uint8Array()), []);
+  t.throws(() => readCertificateFile(Buffer.concat([der, Buffer.from('junk')])));
+  t.throws(() => readCertificateFile(Buffer.from('not a certificate')));
+});
+
+// ---- caching ---------------------------------------------------------------------------------------
+
+test('store: results are cached and reloaded when a file changes', async (t) => {
+  const root = await tempRoot(t, [['ca', 'valid-trust-store-2']]);
+  const dir = path.join(root, 'x509', 'ca', 'valid-trust-store-2');
+  const store = new FileTrustStore(root);
+
+  const first = await store.getCertificates('ca', 'valid-trust-store-2');
+  t.is(first.length, 2);
+  const generation = store.generation();
+  t.is(store.generation(), generation);
+  t.is((await store.getCertificates('ca', 'valid-trust-store-2')).length, 2);
+  t.is(store.generation(), generation, 'no change, same generation');
+
+  // Replace one file's content with a different certificate.
+  await writeFile(path.join(dir, 'GlobalSign.der'), await readFile(path.join(X509, 'ca', 'valid-trust-store', 'NotationTestRoot.pem')));
+  const second = await store.getCertificates('ca', 'valid-trust-store-2');
+  t.is(second.length, 2);
+  t.regex(second[0]!.subject, /Notation Test Root/);
+  t.true(store.generation() > generation);
+
+  // Touching a file reloads it but the contents are the same: the generation does not move.
+  const afterChange = store.generation();
+  const later = new Date(Date.now() + 5_000);
+  await utimes(path.join(dir, 'GlobalSignRootCA.crt'), later, later);
+  t.is((await store.getCertificates('ca', 'valid-trust-store-2')).length, 2);
+  t.is(store.generation(), afterChange);
+
+  // A new file is picked up.
+  await writeFile(path.join(dir, 'extra.pem'), await readFile(path.join(X509, 'ca', 'valid-trust-store', 'wabbit-networks.io.crt')));
+  t.is((await store.getCertificates('ca', 'valid-trust-store-2')).length, 3);
+  t.true(store.generation() > afterChange);
+});
+
+test('store: a store that breaks, disappears and comes back is noticed', async (t) => {
+  const root = await tempRoot(t, [['ca', 'valid-trust-store-self-signed']]);
+  const dir = path.join(root, 'x509', 'ca', 'valid-trust-store-self-signed');
+  const store = new FileTrustStore(root);
+  t.is((await store.getCertificates('ca', 'valid-trust-store-self-signed')).length, 1);
+
+  await writeFile(path.join(dir, 'junk'), 'junk');
+  await expectStoreError(t, store, 'ca', 'valid-trust-store-self-signed', 'BAD_CONTENT');
+  const broken = store.generation();
+
+  await rm(dir, { recursive: true });
+  await expectStoreError(t, store, 'ca', 'valid-trust-store-self-signed', TRUST_STORE_NOT_FOUND);
+  t.true(store.generation() > broken);
+
+  await cp(path.join(X509, 'ca', 'valid-trust-store-self-signed'), dir, { recursive: true });
+  t.is((await store.getCertificates('ca', 'valid-trust-store-self-signed')).length, 1);
+});
+
+test('store: refresh() re-checks every store loaded so far', async (t) => {
+  const root = await tempRoot(t, [['ca', 'valid-trust-store-2']]);
+  const store = new FileTrustStore(root);
+  await store.getCertificates('ca', 'valid-trust-store-2');
+  const generation = store.generation();
+  t.is(await store.refresh(), generation);
+  await rm(path.join(root, 'x509', 'ca', 'valid-trust-store-2', 'GlobalSign.der'));
+  t.true((await store.refresh()) > generation);
+  t.is((await store.getCertificates('ca', 'valid-trust-store-2')).length, 1);
+});
+
+test('store: an aborted signal stops loading', async (t) => {
+  const controller = new AbortController();
+  controller.abort();
+  const error = await t.throwsAsync(vectors.getCertificates('ca', 'valid-trust-store', { signal: controller.signal }), {
+    instanceOf: VouchError,
+  });
+  t.is(error.code, 'DEADLINE_EXCEEDED');
+  t.is(error.reason, 'ABORTED');
+});
+
+// ---- up-front validation of what a policy references ------------------------------------------------
+
+test('store: validateReferences loads every store a policy references', async (t) => {
+  const policy = (stores: string[]) =>
+    parseOciTrustPolicy(
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          { name: 'p', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: stores, trustedIdentities: ['*'] },
+        ],
+      }),
+      'policy.json',
+    );
+  const good = referencedTrustStores(policy(['ca:valid-trust-store', 'signingAuthority:valid-trust-store', 'tsa:test-timestamp']));
+  await t.notThrowsAsync(vectors.validateReferences(good));
+  await t.notThrowsAsync(validateTrustStoreReferences(vectors, good));
+
+  const missing = await t.throwsAsync(
+    vectors.validateReferences(referencedTrustStores(policy(['ca:valid-trust-store', 'tsa:does-not-exist']))),
+    {
+      instanceOf: VouchError,
+    },
+  );
+  t.is(missing.reason, TRUST_STORE_NOT_FOUND);
+  t.true(missing.message.includes('"does-not-exist" of type "tsa"'));
+
+  const broken = await t.throwsAsync(vectors.validateReferences(referencedTrustStores(policy(['ca:trust-store-with-leaf-certs']))), {
+    instanceOf: VouchError,
+  });
+  t.is(broken.reason, 'BAD_CONTENT');
+});
