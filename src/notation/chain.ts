@@ -11,6 +11,11 @@ function chainError(message: string, cause?: unknown): VouchError {
   return new VouchError('INVALID_SIGNATURE', `certificate-chain is invalid: ${message}`, { reason: 'BAD_CONTENT', cause });
 }
 
+/** A weak or forbidden key or algorithm: interface.md lists these under UNTRUSTED_SIGNER. */
+function weakAlgorithmError(message: string): VouchError {
+  return new VouchError('UNTRUSTED_SIGNER', `certificate-chain is invalid: ${message}`, { reason: 'UNSUPPORTED' });
+}
+
 export interface ChainOptions {
   /**
    * Accept anyExtendedKeyUsage (2.5.29.37.0) in a code-signing leaf. The spec forbids it;
@@ -67,7 +72,9 @@ function checkCertificateSignatureAlgorithm(cert: Certificate): void {
     // leave as unknown
   }
   if (!ALLOWED_SIGNATURE_SCHEMES.has(name) || !ALLOWED_SIGNATURE_HASHES.has(hash)) {
-    throw chainError(`certificate with subject ${subjectOf(cert)} is signed with an unsupported or insecure algorithm (${name} ${hash})`);
+    throw weakAlgorithmError(
+      `certificate with subject ${subjectOf(cert)} is signed with an unsupported or insecure algorithm (${name} ${hash})`,
+    );
   }
 }
 
@@ -81,14 +88,16 @@ function checkKey(cert: Certificate, leaf: boolean): void {
   if (key.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0;
     if (leaf ? [2048, 3072, 4096].includes(bits) : bits >= 2048) return;
-    throw chainError(`certificate with subject ${subjectOf(cert)}: rsa key size ${bits} bits is not supported`);
+    throw weakAlgorithmError(`certificate with subject ${subjectOf(cert)}: rsa key size ${bits} bits is not supported`);
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve ?? 'unknown';
     if (['prime256v1', 'secp384r1', 'secp521r1'].includes(curve)) return;
-    throw chainError(`certificate with subject ${subjectOf(cert)}: ecdsa curve ${curve} is not supported`);
+    throw weakAlgorithmError(`certificate with subject ${subjectOf(cert)}: ecdsa curve ${curve} is not supported`);
   }
-  throw chainError(`certificate with subject ${subjectOf(cert)}: unsupported public key type ${key.asymmetricKeyType ?? 'unknown'}`);
+  throw weakAlgorithmError(
+    `certificate with subject ${subjectOf(cert)}: unsupported public key type ${key.asymmetricKeyType ?? 'unknown'}`,
+  );
 }
 
 /** `issuer` signed `cert` (signature check) and `cert`'s issuer DN is byte-equal to `issuer`'s subject DN. */

@@ -272,7 +272,8 @@ export class NotationVerifier {
       return undefined;
     }
     if (envelope.timestampToken === undefined) {
-      throw new CheckFailure('EXPIRED', 'no timestamp countersignature was found in the signature envelope');
+      // The policy demands a trusted time and the envelope carries none.
+      throw new CheckFailure('INVALID_SIGNATURE', 'no timestamp countersignature was found in the signature envelope');
     }
     const roots: Certificate[] = [];
     for (const store of tsaStores) {

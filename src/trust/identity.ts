@@ -373,8 +373,8 @@ function marshalGoString(value: string): Uint8Array {
 
 /**
  * The attributes of a DER Name in order (its structure decoded by asn1js), values decoded as crypto/x509's
- * parseASN1String does. Like crypto/x509's parseName, bytes after the Name and after an attribute's value
- * are not looked at.
+ * parseASN1String does. Like crypto/x509's parseName, bytes after the Name and elements after an
+ * attribute's value are ignored (asn1js still has to be able to decode them).
  */
 function parseNameAttributes(der: Uint8Array): NameAttribute[] {
   let decoded: asn1js.FromBerResult;
@@ -412,9 +412,16 @@ function parseNameAttributes(der: Uint8Array): NameAttribute[] {
   return attributes;
 }
 
-/** DER allows definite lengths only; asn1js also accepts BER's indefinite form. */
+/**
+ * DER framing asn1js does not enforce: a definite length, and an encoding exactly as long as the length
+ * octets say (asn1js lets a child run past the end of its parent and grows the parent instead).
+ */
 function definite<T extends asn1js.BaseBlock>(element: T): T {
-  if (element.lenBlock.isIndefiniteForm) throw new Error('DER: indefinite length');
+  const { idBlock, lenBlock, valueBeforeDecodeView } = element;
+  if (lenBlock.isIndefiniteForm) throw new Error('DER: indefinite length');
+  if (valueBeforeDecodeView.length !== idBlock.blockLength + lenBlock.blockLength + lenBlock.length) {
+    throw new Error('DER: an element runs past the end of its parent');
+  }
   return element;
 }
 

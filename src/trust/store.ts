@@ -383,8 +383,13 @@ function firstDerElement(bytes: Uint8Array): DerElement {
   if (offset === -1 || result.error !== '') {
     throw new Error(`x509: malformed certificate (${result.error || 'not DER'})`);
   }
-  if (result.lenBlock.isIndefiniteForm) throw new Error('x509: malformed certificate (DER: indefinite length)');
-  return { length: offset, sequence: result instanceof asn1js.Sequence && result.idBlock.isConstructed };
+  const { idBlock, lenBlock } = result;
+  if (lenBlock.isIndefiniteForm) throw new Error('x509: malformed certificate (DER: indefinite length)');
+  // asn1js lets an inner element run past the end of its parent; DER framing does not.
+  if (offset !== idBlock.blockLength + lenBlock.blockLength + lenBlock.length) {
+    throw new Error('x509: malformed certificate (DER: an element runs past the end of its parent)');
+  }
+  return { length: offset, sequence: result instanceof asn1js.Sequence && idBlock.isConstructed };
 }
 
 // encoding/pem.Decode, repeated: "-----BEGIN <type>-----" at the start of the data or of a line, optional

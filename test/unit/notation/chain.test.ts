@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { VouchError } from '../../../src/core/index.js';
+import { VouchError, type ErrorCode, type ErrorReason } from '../../../src/core/index.js';
 import { KEY_USAGE, OID, parseCertificates, type Certificate } from '../../../src/trust/index.js';
 import { validateSigningChain, validateTimestampingChain, type ChainOptions } from '../../../src/notation/chain.js';
 import {
@@ -24,18 +24,27 @@ const VECTORS = resolve(process.cwd(), '../shared/vectors/notation');
 const load = (...files: string[]): Certificate[] => files.flatMap((file) => parseCertificates(readFileSync(join(VECTORS, file)), file));
 const ders = (certs: Array<Certificate | GeneratedCertificate>): Uint8Array[] => certs.map((c) => c.der);
 
-function expectChainInvalid(t: ExecutionContext, chain: Uint8Array[], options: ChainOptions = {}): void {
+/** A structural rule violation; weak or forbidden keys and algorithms are UNTRUSTED_SIGNER (interface.md §3). */
+const STRUCTURE = { code: 'INVALID_SIGNATURE', reason: 'BAD_CONTENT' } as const;
+const WEAK = { code: 'UNTRUSTED_SIGNER', reason: 'UNSUPPORTED' } as const;
+
+function expectChainInvalid(
+  t: ExecutionContext,
+  chain: Uint8Array[],
+  options: ChainOptions = {},
+  expected: { code: ErrorCode; reason: ErrorReason } = STRUCTURE,
+): void {
   const error = t.throws(() => validateSigningChain(chain, options), { instanceOf: VouchError });
   t.log(error?.message);
-  t.is(error?.code, 'INVALID_SIGNATURE', error?.message);
-  t.is(error?.reason, 'BAD_CONTENT', error?.message);
+  t.is(error?.code, expected.code, error?.message);
+  t.is(error?.reason, expected.reason, error?.message);
 }
 
-function expectTsaInvalid(t: ExecutionContext, chain: Certificate[]): void {
+function expectTsaInvalid(t: ExecutionContext, chain: Certificate[], expected: { code: ErrorCode; reason: ErrorReason } = STRUCTURE): void {
   const error = t.throws(() => validateTimestampingChain(chain), { instanceOf: VouchError });
   t.log(error?.message);
-  t.is(error?.code, 'INVALID_SIGNATURE', error?.message);
-  t.is(error?.reason, 'BAD_CONTENT', error?.message);
+  t.is(error?.code, expected.code, error?.message);
+  t.is(error?.reason, expected.reason, error?.message);
 }
 
 // One EC root and intermediate shared by most cases (key generation is the slow part).
@@ -206,7 +215,7 @@ test('CA keyUsage must be present, critical, with keyCertSign', async (t) => {
 
 test('CA keys must not be weak', async (t) => {
   const weakRoot = await generateRoot({ key: 'rsa-1024' });
-  expectChainInvalid(t, ders([await leafUnder(weakRoot), weakRoot]));
+  expectChainInvalid(t, ders([await leafUnder(weakRoot), weakRoot]), {}, WEAK);
   const rsa3072Root = await generateRoot({ key: 'rsa-3072' });
   t.is(validateSigningChain(ders([await leafUnder(rsa3072Root), rsa3072Root])).length, 2);
 });
@@ -254,7 +263,7 @@ test('leaf EKU, if present, must not contain serverAuth, clientAuth, emailProtec
 
 test('leaf keys follow the exact Notary table', async (t) => {
   for (const key of ['rsa-1024', 'ec-p224', 'ec-secp256k1', 'ed25519'] as const) {
-    expectChainInvalid(t, ders([await leafUnder(root, { key }), root]));
+    expectChainInvalid(t, ders([await leafUnder(root, { key }), root]), {}, WEAK);
   }
   for (const key of ['rsa-2048', 'rsa-3072', 'ec-p384', 'ec-p521'] as const) {
     t.is(validateSigningChain(ders([await leafUnder(root, { key }), root])).length, 2, key);
@@ -262,10 +271,10 @@ test('leaf keys follow the exact Notary table', async (t) => {
 });
 
 test('certificates signed with SHA-1 fail; RSA-PSS and SHA-384/512 signatures pass', async (t) => {
-  expectChainInvalid(t, ders([await leafUnder(root, { signatureHash: 'SHA-1' }), root]));
+  expectChainInvalid(t, ders([await leafUnder(root, { signatureHash: 'SHA-1' }), root]), {}, WEAK);
   const sha1Root = await generateRoot({ key: 'ec-p256', signatureHash: 'SHA-1' });
-  expectChainInvalid(t, ders([await leafUnder(sha1Root), sha1Root]));
-  expectChainInvalid(t, ders([await generateLeaf({ key: 'rsa-2048', signatureHash: 'SHA-1' })]));
+  expectChainInvalid(t, ders([await leafUnder(sha1Root), sha1Root]), {}, WEAK);
+  expectChainInvalid(t, ders([await generateLeaf({ key: 'rsa-2048', signatureHash: 'SHA-1' })]), {}, WEAK);
   const rsaRoot = await generateRoot({ key: 'rsa-2048', rsaSignatureScheme: 'pss' });
   const pssLeaf = await leafUnder(rsaRoot, { rsaSignatureScheme: 'pss', signatureHash: 'SHA-512' });
   t.is(validateSigningChain(ders([pssLeaf, rsaRoot])).length, 2);
@@ -310,12 +319,12 @@ test('timestamping: the leaf EKU must be exactly timeStamping, critical', async 
     { keyUsage: null },
     { keyUsage: { usages: KEY_USAGE.digitalSignature | KEY_USAGE.keyEncipherment } },
     { basicConstraints: { ca: true } },
-    { key: 'rsa-1024' },
   ];
   for (const options of bad) {
     const leaf = await generateTsaLeaf(tsaRoot, { key: 'ec-p256', ...options });
     expectTsaInvalid(t, [leaf.certificate, tsaRoot.certificate]);
   }
+  expectTsaInvalid(t, [(await generateTsaLeaf(tsaRoot, { key: 'rsa-1024' })).certificate, tsaRoot.certificate], WEAK);
   const caNoCertSign = await generateIntermediate(tsaRoot, { keyUsage: { usages: KEY_USAGE.digitalSignature } });
   expectTsaInvalid(t, [
     (await generateTsaLeaf(caNoCertSign, { key: 'ec-p256' })).certificate,

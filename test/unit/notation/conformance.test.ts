@@ -3,14 +3,15 @@
 // temporary directory from the vectors' certificates at run time (nothing is copied into the repo).
 
 import test from 'ava';
-import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { AnswerCode } from '../../../src/core/index.js';
-import { OciLayoutSource } from '../../../src/oci/index.js';
+import { findSignatures, MEDIA_TYPE, OciLayoutSource, type Descriptor } from '../../../src/oci/index.js';
 import { NotationVerifier } from '../../../src/notation/verifier.js';
 import { verifyNotationArtifact } from '../../../src/notation/verify-artifact.js';
 import { RevocationChecker } from '../../../src/notation/revocation.js';
+import { parseEnvelope } from '../../../src/notation/parse-envelope.js';
 import { FileTrustStore, parseOciTrustPolicy } from '../../../src/trust/index.js';
 
 const VECTORS = resolve(process.cwd(), '../shared/vectors/notation');
@@ -305,16 +306,382 @@ async function resolveX5cStores(
         out[ref].push(file);
         continue;
       }
-      const { findSignatures } = await import('../../../src/oci/index.js');
       const found = await findSignatures(source, subjectDigest as never);
       const manifest = found.artifacts[0]!.manifest.manifest;
       if (manifest.kind !== 'manifest') throw new Error('unexpected manifest');
       const envelope = JSON.parse(Buffer.from(await source.fetchBlob(manifest.layers[0]!)).toString()) as { header: { x5c: string[] } };
       const dir = await mkdtemp(join(tmpdir(), 'vouch-x5c-'));
       const path = join(dir, 'signer.pem');
-      const { writeFile } = await import('node:fs/promises');
       await writeFile(path, `-----BEGIN CERTIFICATE-----\n${envelope.header.x5c[0]}\n-----END CERTIFICATE-----\n`);
       out[ref].push(path);
+    }
+  }
+  return out;
+}
+
+// ---- envelope-level vectors (notation-go testdata) ----------------------------------------------
+
+const NOTATION_GO = join(VECTORS, 'notation-go');
+const GO_STORES = join(NOTATION_GO, 'truststore');
+const netMonitor: Descriptor = {
+  mediaType: MEDIA_TYPE.dockerManifest,
+  digest: 'sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e' as Descriptor['digest'],
+  size: 528,
+};
+const mockPolicy = {
+  signatureVerification: { level: 'strict' },
+  trustStores: ['ca:valid-trust-store', 'signingAuthority:valid-trust-store'],
+  trustedIdentities: ['x509.subject:CN=Notation Test Root,O=Notary,L=Seattle,ST=WA,C=US'],
+};
+const globalSignRoot = join(GO_STORES, 'x509/tsa/test-timestamp/globalsignRoot.cer');
+/** For the 10-minute testTSA signer: trust the envelope's own leaf, and the GlobalSign TSA root. */
+const expiredSignerPolicy = {
+  signatureVerification: { level: 'strict', verifyTimestamp: 'always' },
+  trustStores: ['ca:signer', 'tsa:gs'],
+  trustedIdentities: ['*'],
+};
+const expiredSignerStores = { 'ca:signer': ['x5c'], 'tsa:gs': [globalSignRoot] };
+const timestampPolicy = {
+  signatureVerification: { level: 'strict', verifyTimestamp: 'always' },
+  trustStores: ['ca:valid-trust-store', 'tsa:test-timestamp'],
+  trustedIdentities: ['*'],
+};
+
+interface EnvelopeCase {
+  title: string;
+  file: string;
+  mediaType?: string;
+  subject: Descriptor | 'payload';
+  policy: Record<string, unknown>;
+  /** Trust store root: notation-go's vector stores, or stores built from files. */
+  stores?: Record<string, string[]>;
+  now?: string;
+  timestampRevocation?: 'check' | 'skip';
+  expect: { verified: true } | { verified: false; code: AnswerCode };
+}
+
+const envelopeCases: EnvelopeCase[] = [
+  {
+    title: 'valid notary.x509 envelope',
+    file: 'mock-envelopes/ca_valid_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: true },
+  },
+  {
+    title: 'padded base64url payload',
+    file: 'mock-envelopes/ca_invalid_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  },
+  {
+    title: 'expired signature, strict',
+    file: 'mock-envelopes/ca_expired_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: false, code: 'EXPIRED' },
+  },
+  {
+    title: 'expired signature, permissive',
+    file: 'mock-envelopes/ca_expired_sig_env.json',
+    subject: netMonitor,
+    policy: { ...mockPolicy, signatureVerification: { level: 'permissive' } },
+    expect: { verified: true },
+  },
+  {
+    title: 'expired signature, audit',
+    file: 'mock-envelopes/ca_expired_sig_env.json',
+    subject: netMonitor,
+    policy: { ...mockPolicy, signatureVerification: { level: 'audit' } },
+    expect: { verified: true },
+  },
+  {
+    title: 'valid signingAuthority envelope',
+    file: 'mock-envelopes/sa_valid_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: true },
+  },
+  {
+    title: 'signingAuthority envelope with only a ca store',
+    file: 'mock-envelopes/sa_valid_sig_env.json',
+    subject: netMonitor,
+    policy: { ...mockPolicy, trustStores: ['ca:valid-trust-store'] },
+    expect: { verified: false, code: 'UNTRUSTED_SIGNER' },
+  },
+  {
+    title: 'notary.x509 envelope with only a signingAuthority store',
+    file: 'mock-envelopes/ca_valid_sig_env.json',
+    subject: netMonitor,
+    policy: { ...mockPolicy, trustStores: ['signingAuthority:valid-trust-store'] },
+    expect: { verified: false, code: 'UNTRUSTED_SIGNER' },
+  },
+  {
+    title: 'padded signingAuthority envelope',
+    file: 'mock-envelopes/sa_invalid_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  },
+  {
+    title: 'expired signingAuthority envelope',
+    file: 'mock-envelopes/sa_expired_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: false, code: 'EXPIRED' },
+  },
+  {
+    title: 'store without the signer root',
+    file: 'mock-envelopes/ca_valid_sig_env.json',
+    subject: netMonitor,
+    policy: { ...mockPolicy, trustStores: ['ca:valid-trust-store-2'] },
+    expect: { verified: false, code: 'UNTRUSTED_SIGNER' },
+  },
+  {
+    title: 'verification plugin required (unsupported)',
+    file: 'mock-envelopes/ca_plugin_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  },
+  {
+    title: 'signingAuthority plugin envelope',
+    file: 'mock-envelopes/sa_plugin_sig_env.json',
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  },
+  ...['0.0.9', '1.0.0-alpha', '1.0.0-alpha.beta', '1.0.0'].map((v): EnvelopeCase => ({
+    title: `plugin min version ${v} (plugins unsupported)`,
+    file: `mock-envelopes/ca_compatible_pluginver_sig_env_${v}.json`,
+    subject: 'payload',
+    policy: {
+      signatureVerification: { level: 'strict' },
+      trustStores: ['ca:valid-trust-store'],
+      trustedIdentities: ['x509.subject: CN=wabbit-networks.io,O=Notary,L=Seattle,ST=WA,C=US'],
+    },
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  })),
+  {
+    title: 'payload for another artifact',
+    file: 'mock-envelopes/ca_valid_sig_env.json',
+    subject: { ...netMonitor, size: 529 },
+    policy: mockPolicy,
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  },
+  {
+    title: 'JWS signature of an OCI image',
+    file: 'envelopes/jws_signature.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: { signatureVerification: { level: 'strict' }, trustStores: ['ca:signer'], trustedIdentities: ['*'] },
+    stores: { 'ca:signer': ['x5c'] },
+    expect: { verified: true },
+  },
+  {
+    title: 'COSE signature of an OCI image',
+    file: 'envelopes/cose_signature.sig',
+    mediaType: MEDIA_TYPE.cose,
+    subject: 'payload',
+    policy: { signatureVerification: { level: 'strict' }, trustStores: ['ca:signer'], trustedIdentities: ['*'] },
+    stores: { 'ca:signer': [join(NOTATION_GO, 'truststore/x509/ca/valid-trust-store/TestTimestamp.crt')] },
+    expect: { verified: false, code: 'UNTRUSTED_SIGNER' },
+  },
+  // RFC 3161 timestamps (verifier/timestamp_test.go). TSA chain revocation needs the network, so it is skipped here and checked separately below.
+  {
+    title: 'JWS with timestamp',
+    file: 'timestamp/sigEnv/jwsWithTimestamp.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: timestampPolicy,
+    timestampRevocation: 'skip',
+    expect: { verified: true },
+  },
+  {
+    title: 'COSE with timestamp',
+    file: 'timestamp/sigEnv/coseWithTimestamp.sig',
+    mediaType: MEDIA_TYPE.cose,
+    subject: 'payload',
+    policy: timestampPolicy,
+    timestampRevocation: 'skip',
+    expect: { verified: true },
+  },
+  {
+    title: 'expired certificate saved by the timestamp (JWS)',
+    file: 'timestamp/sigEnv/jwsExpiredWithTimestamp.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: expiredSignerPolicy,
+    stores: expiredSignerStores,
+    timestampRevocation: 'skip',
+    expect: { verified: true },
+  },
+  {
+    title: 'expired certificate saved by the timestamp (COSE)',
+    file: 'timestamp/sigEnv/coseExpiredWithTimestamp.sig',
+    mediaType: MEDIA_TYPE.cose,
+    subject: 'payload',
+    policy: expiredSignerPolicy,
+    stores: expiredSignerStores,
+    timestampRevocation: 'skip',
+    expect: { verified: true },
+  },
+  {
+    title: 'expired certificate without a tsa store',
+    file: 'timestamp/sigEnv/coseExpiredWithTimestamp.sig',
+    mediaType: MEDIA_TYPE.cose,
+    subject: 'payload',
+    policy: { ...expiredSignerPolicy, trustStores: ['ca:signer'] },
+    stores: { 'ca:signer': ['x5c'] },
+    expect: { verified: false, code: 'EXPIRED' },
+  },
+  {
+    title: 'timestamp before the certificate validity',
+    file: 'timestamp/sigEnv/timestampBeforeNotBefore.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: timestampPolicy,
+    timestampRevocation: 'skip',
+    expect: { verified: false, code: 'EXPIRED' },
+  },
+  {
+    title: 'timestamp after the certificate validity',
+    file: 'timestamp/sigEnv/timestampAfterNotAfter.sig',
+    mediaType: MEDIA_TYPE.cose,
+    subject: 'payload',
+    policy: { ...timestampPolicy, trustStores: ['ca:signer', 'tsa:test-timestamp'] },
+    stores: { 'ca:signer': ['x5c'], 'tsa:test-timestamp': [join(GO_STORES, 'x509/tsa/test-timestamp/globalsignRoot.cer')] },
+    timestampRevocation: 'skip',
+    expect: { verified: false, code: 'EXPIRED' },
+  },
+  {
+    title: 'no timestamp although the policy requires one',
+    file: 'timestamp/sigEnv/withoutTimestamp.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: timestampPolicy,
+    timestampRevocation: 'skip',
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  },
+  {
+    title: 'timestamp from an untrusted TSA',
+    file: 'timestamp/sigEnv/jwsWithTimestamp.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: { ...timestampPolicy, trustStores: ['ca:valid-trust-store', 'tsa:test-mismatch'] },
+    timestampRevocation: 'skip',
+    expect: { verified: false, code: 'UNTRUSTED_SIGNER' },
+  },
+  {
+    title: 'afterCertExpiry with a valid chain: no timestamp needed',
+    file: 'timestamp/sigEnv/withoutTimestamp.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: { ...timestampPolicy, signatureVerification: { level: 'strict', verifyTimestamp: 'afterCertExpiry' } },
+    expect: { verified: true },
+  },
+  {
+    title: 'offline, the TSA chain revocation status is unknown (as notation offline)',
+    file: 'timestamp/sigEnv/jwsWithTimestamp.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: timestampPolicy,
+    timestampRevocation: 'check',
+    expect: { verified: false, code: 'REVOKED' },
+  },
+  // Blob signatures made by the real notation CLI (notation blob sign): same checks; the subject is the blob.
+  {
+    title: 'blob JWS, at signing time',
+    file: '../notation-cli-e2e/blob/blob.jws.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: { signatureVerification: { level: 'strict' }, trustStores: ['ca:signer'], trustedIdentities: ['*'] },
+    stores: { 'ca:signer': ['x5c'] },
+    now: '2024-12-31T09:00:00Z',
+    expect: { verified: true },
+  },
+  {
+    title: 'blob JWS, now: certificate expired, no tsa store',
+    file: '../notation-cli-e2e/blob/blob.jws.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: { signatureVerification: { level: 'strict' }, trustStores: ['ca:signer'], trustedIdentities: ['*'] },
+    stores: { 'ca:signer': ['x5c'] },
+    expect: { verified: false, code: 'EXPIRED' },
+  },
+  {
+    title: 'blob COSE, at signing time',
+    file: '../notation-cli-e2e/blob/blob.cose.sig',
+    mediaType: MEDIA_TYPE.cose,
+    subject: 'payload',
+    policy: { signatureVerification: { level: 'strict' }, trustStores: ['ca:signer'], trustedIdentities: ['*'] },
+    stores: { 'ca:signer': ['x5c'] },
+    now: '2025-01-07T09:00:00Z',
+    expect: { verified: true },
+  },
+  {
+    title: 'junk bytes',
+    file: '../notation-cli-e2e/blob/malformed.jws.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: netMonitor,
+    policy: mockPolicy,
+    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+  },
+  {
+    title: 'RSA-3072 PS384 blob signature (sha384 digest)',
+    file: 'blob-verify/testSig.jws.sig',
+    mediaType: MEDIA_TYPE.jws,
+    subject: 'payload',
+    policy: { signatureVerification: { level: 'strict' }, trustStores: ['ca:dummy-ts'], trustedIdentities: ['*'] },
+    stores: { 'ca:dummy-ts': [join(NOTATION_GO, 'blob-verify/trustedCert.pem')] },
+    expect: { verified: true },
+  },
+];
+
+for (const c of envelopeCases) {
+  test(`vectors: ${c.file}: ${c.title}`, async (t) => {
+    const bytes = await readFile(join(NOTATION_GO, c.file));
+    const mediaType = c.mediaType ?? MEDIA_TYPE.jws;
+    const subject = c.subject === 'payload' ? payloadTarget(bytes, mediaType) : c.subject;
+    const storeRoot = c.stores ? await trustStore(await resolveEnvelopeX5c(c.stores, bytes, mediaType)) : GO_STORES;
+    const verifier = new NotationVerifier({
+      trustStore: new FileTrustStore(storeRoot),
+      revocation: new RevocationChecker({ offline: true }),
+      timestampRevocation: c.timestampRevocation ?? 'check',
+      ...(c.now ? { now: () => new Date(c.now!) } : {}),
+    });
+    const statement = policyDoc(c.policy).statements[0]!;
+    const result = await verifier.verify({ mediaType, bytes, subject }, statement);
+    t.is(result.verified, c.expect.verified, JSON.stringify(result.reasons));
+    if (!c.expect.verified) t.is(result.reasons[0]?.code, c.expect.code, JSON.stringify(result.reasons));
+  });
+}
+
+/** The descriptor the envelope's payload names (for vectors whose subject is not in the repo). */
+function payloadTarget(bytes: Uint8Array, mediaType: string): Descriptor {
+  const envelope = parseEnvelope(mediaType, bytes);
+  const { targetArtifact } = JSON.parse(Buffer.from(envelope.payload).toString()) as { targetArtifact: Descriptor };
+  return { mediaType: targetArtifact.mediaType, digest: targetArtifact.digest, size: targetArtifact.size };
+}
+
+async function resolveEnvelopeX5c(
+  stores: Record<string, string[]>,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const [ref, files] of Object.entries(stores)) {
+    out[ref] = [];
+    for (const file of files) {
+      if (file !== 'x5c') {
+        out[ref].push(file);
+        continue;
+      }
+      const leaf = parseEnvelope(mediaType, bytes).certificateChain[0]!;
+      const dir = await mkdtemp(join(tmpdir(), 'vouch-x5c-'));
+      await writeFile(join(dir, 'signer.der'), leaf);
+      out[ref].push(join(dir, 'signer.der'));
     }
   }
   return out;
