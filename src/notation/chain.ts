@@ -4,6 +4,7 @@
 // honoured; unknown critical extensions do not fail (unlike RFC 5280 path validation). Validity
 // periods are time-dependent and checked by the verifier, not here.
 
+import { createHash } from 'node:crypto';
 import { VouchError } from '../core/index.js';
 import { Certificate, KEY_USAGE, OID } from '../trust/index.js';
 
@@ -240,10 +241,32 @@ function parseChain(ders: Uint8Array[]): Certificate[] {
  * reports them in the integrity step.
  */
 export function validateSigningChain(ders: Uint8Array[], options: ChainOptions = {}): Certificate[] {
-  const certs = parseChain(ders);
-  validateChain(certs, 'codeSigning', options);
-  return certs;
+  // The rules are a pure function of the DER bytes (no clock): remember verdicts per chain, since
+  // an admission service meets the same few signer chains again and again.
+  const hash = createHash('sha256').update(options.allowAnyExtendedKeyUsage ? 'any-eku' : 'strict');
+  for (const der of ders) hash.update(createHash('sha256').update(der).digest());
+  const key = hash.digest('hex');
+  const cached = chainVerdicts.get(key);
+  if (cached !== undefined) {
+    if ('error' in cached) throw cached.error;
+    return [...cached.certs];
+  }
+  let verdict: { certs: Certificate[] } | { error: unknown };
+  try {
+    const certs = parseChain(ders);
+    validateChain(certs, 'codeSigning', options);
+    verdict = { certs };
+  } catch (error) {
+    verdict = { error };
+  }
+  chainVerdicts.set(key, verdict);
+  if (chainVerdicts.size > CHAIN_VERDICTS_MAX) chainVerdicts.delete(chainVerdicts.keys().next().value!);
+  if ('error' in verdict) throw verdict.error;
+  return [...verdict.certs];
 }
+
+const CHAIN_VERDICTS_MAX = 1024;
+const chainVerdicts = new Map<string, { certs: Certificate[] } | { error: unknown }>();
 
 /**
  * Applies the timestamping structural rules to an ordered TSA chain (leaf first): the leaf has a

@@ -29,11 +29,22 @@ export const OID = {
 /** keyUsage bits (RFC 5280 §4.2.1.3), as @peculiar/x509 numbers them. */
 export const KEY_USAGE = x509.KeyUsageFlags;
 
+/**
+ * Parsed certificates by SHA-256 of their DER. An admission service sees the same few signer
+ * chains over and over; parsing one costs ~0.5 ms, a lookup microseconds. Certificates are
+ * immutable, so instances are shared.
+ */
+const PARSED_CACHE_MAX = 2048;
+const parsedCache = new Map<string, Certificate>();
+
 export class Certificate {
   readonly der: Uint8Array;
   readonly parsed: x509.X509Certificate;
   readonly node: NodeX509Certificate;
   #version: number | undefined;
+  #rawSubject: Uint8Array | undefined;
+  #rawIssuer: Uint8Array | undefined;
+  #selfSigned: boolean | undefined;
 
   private constructor(der: Uint8Array, parsed: x509.X509Certificate, node: NodeX509Certificate) {
     this.der = der;
@@ -43,9 +54,20 @@ export class Certificate {
 
   /** Parses one DER certificate; `what` names it in errors ("x5c[1]", "trust store ca:prod file root.pem"). */
   static fromDer(der: Uint8Array, what: string): Certificate {
+    const key = createHash('sha256').update(der).digest('hex');
+    const cached = parsedCache.get(key);
+    if (cached !== undefined) {
+      // refresh its place in the LRU order
+      parsedCache.delete(key);
+      parsedCache.set(key, cached);
+      return cached;
+    }
     try {
       const bytes = new Uint8Array(der);
-      return new Certificate(bytes, new x509.X509Certificate(bytes), new NodeX509Certificate(bytes));
+      const certificate = new Certificate(bytes, new x509.X509Certificate(bytes), new NodeX509Certificate(bytes));
+      parsedCache.set(key, certificate);
+      if (parsedCache.size > PARSED_CACHE_MAX) parsedCache.delete(parsedCache.keys().next().value!);
+      return certificate;
     } catch (error) {
       throw new VouchError('INVALID_INPUT', `${what}: not a valid X.509 certificate (${(error as Error).message})`, {
         reason: 'BAD_CONTENT',
@@ -81,11 +103,13 @@ export class Certificate {
 
   /** Raw DER bytes of the subject and issuer Names, for byte-equal chaining checks. */
   get rawSubject(): Uint8Array {
-    return new Uint8Array(this.parsed.subjectName.toArrayBuffer());
+    this.#rawSubject ??= new Uint8Array(this.parsed.subjectName.toArrayBuffer());
+    return this.#rawSubject;
   }
 
   get rawIssuer(): Uint8Array {
-    return new Uint8Array(this.parsed.issuerName.toArrayBuffer());
+    this.#rawIssuer ??= new Uint8Array(this.parsed.issuerName.toArrayBuffer());
+    return this.#rawIssuer;
   }
 
   extension<T extends x509.Extension>(type: new (...args: never[]) => T): T | undefined {
@@ -126,7 +150,8 @@ export class Certificate {
 
   /** Issuer DN equals subject DN and the certificate's signature verifies with its own key. */
   isSelfSigned(): boolean {
-    return Buffer.from(this.rawIssuer).equals(Buffer.from(this.rawSubject)) && this.isSignedBy(this);
+    this.#selfSigned ??= Buffer.from(this.rawIssuer).equals(Buffer.from(this.rawSubject)) && this.isSignedBy(this);
+    return this.#selfSigned;
   }
 
   /** True when `issuer`'s key verifies this certificate's signature (no name check). */

@@ -26,6 +26,8 @@ const STORE_NAME = /^[a-zA-Z0-9_.-]+$/;
 export const TRUST_STORE_NOT_FOUND: ErrorReason = 'NOT_FOUND';
 
 export interface TrustStoreOptions {
+  /** Look at the filesystem now, whatever the recheck interval (FileTrustStore). */
+  recheck?: boolean;
   signal?: AbortSignal;
 }
 
@@ -58,6 +60,8 @@ export async function validateTrustStoreReferences(
 
 interface CacheEntry {
   fingerprint: string;
+  /** When the filesystem was last looked at for this entry (ms since epoch). */
+  checkedAt: number;
   result: { certificates: Certificate[] } | { error: VouchError };
 }
 
@@ -67,13 +71,24 @@ interface CacheEntry {
  * store directory and every file in it keep their identity, size and modification time; any change is
  * picked up on the next call without a restart.
  */
+export interface FileTrustStoreOptions {
+  /**
+   * How long a loaded store is trusted before the filesystem is looked at again, in ms (default
+   * 1000). Looking costs an lstat per file; verifications in between reuse the result. 0 looks on
+   * every call; refresh() always looks.
+   */
+  recheckIntervalMs?: number;
+}
+
 export class FileTrustStore implements TrustStore {
   readonly root: string;
   private readonly cache = new Map<string, CacheEntry>();
   private counter = 0;
+  private readonly recheckIntervalMs: number;
 
-  constructor(root: string) {
+  constructor(root: string, options: FileTrustStoreOptions = {}) {
     this.root = path.resolve(root);
+    this.recheckIntervalMs = options.recheckIntervalMs ?? 1000;
   }
 
   /**
@@ -90,7 +105,7 @@ export class FileTrustStore implements TrustStore {
     for (const key of [...this.cache.keys()]) {
       const [type, name] = key.split('\0') as [TrustStoreType, string];
       try {
-        await this.getCertificates(type, name, options);
+        await this.getCertificates(type, name, { ...options, recheck: true });
       } catch (error) {
         if (!(error instanceof VouchError) || options.signal?.aborted === true) throw error;
       }
@@ -116,13 +131,19 @@ export class FileTrustStore implements TrustStore {
     const key = `${type}\0${name}`;
     const dir = path.join(this.root, 'x509', type, name);
 
-    const snapshot = await this.snapshot(dir, type, name);
     const cached = this.cache.get(key);
+    const now = Date.now();
+    if (cached !== undefined && options.recheck !== true && now - cached.checkedAt < this.recheckIntervalMs) {
+      if ('error' in cached.result) throw cached.result.error;
+      return [...cached.result.certificates];
+    }
+    const snapshot = await this.snapshot(dir, type, name);
     let entry: CacheEntry;
     if (cached !== undefined && cached.fingerprint === snapshot.fingerprint) {
       entry = cached;
+      entry.checkedAt = now;
     } else {
-      entry = { fingerprint: snapshot.fingerprint, result: await this.load(dir, type, name, snapshot, options.signal) };
+      entry = { fingerprint: snapshot.fingerprint, checkedAt: now, result: await this.load(dir, type, name, snapshot, options.signal) };
       if (cached !== undefined && !sameResult(cached, entry)) this.counter++;
       this.cache.set(key, entry);
     }

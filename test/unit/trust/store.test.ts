@@ -109,7 +109,7 @@ test('store: tsa certificates must be self-signed root CAs', async (t) => {
 test('store: the same certificate is fine in a ca store but not in a tsa store', async (t) => {
   const root = await tempRoot(t, [['tsa', 'test-nonCA']]);
   await cp(path.join(X509, 'tsa', 'test-nonCA'), path.join(root, 'x509', 'ca', 'test-nonCA'), { recursive: true });
-  const store = new FileTrustStore(root);
+  const store = new FileTrustStore(root, { recheckIntervalMs: 0 });
   t.is((await store.getCertificates('ca', 'test-nonCA')).length, 1);
   await expectStoreError(t, store, 'tsa', 'test-nonCA', 'BAD_CONTENT');
 });
@@ -136,7 +136,7 @@ test('store: the vectors\' "_SYMLINK" entries are plain files and read as such (
 test('store: a symlinked store directory is refused', async (t) => {
   const root = await tempRoot(t, [['ca', 'valid-trust-store']]);
   await symlink(path.join(root, 'x509', 'ca', 'valid-trust-store'), path.join(root, 'x509', 'ca', 'linked'));
-  const store = new FileTrustStore(root);
+  const store = new FileTrustStore(root, { recheckIntervalMs: 0 });
   t.is((await store.getCertificates('ca', 'valid-trust-store')).length, 6);
   const error = await expectStoreError(t, store, 'ca', 'linked', 'BAD_CONTENT');
   t.true(error.message.includes('is not a regular directory (symlinks are not supported)'));
@@ -146,7 +146,13 @@ test('store: a symlinked certificate file is refused', async (t) => {
   const root = await tempRoot(t, [['ca', 'valid-trust-store-self-signed']]);
   const dir = path.join(root, 'x509', 'ca', 'valid-trust-store-self-signed');
   await symlink(path.join(X509, 'ca', 'valid-trust-store', 'NotationTestRoot.pem'), path.join(dir, 'root.pem'));
-  const error = await expectStoreError(t, new FileTrustStore(root), 'ca', 'valid-trust-store-self-signed', 'BAD_CONTENT');
+  const error = await expectStoreError(
+    t,
+    new FileTrustStore(root, { recheckIntervalMs: 0 }),
+    'ca',
+    'valid-trust-store-self-signed',
+    'BAD_CONTENT',
+  );
   t.true(
     error.message.includes('trusted certificate root.pem in trust store valid-trust-store-self-signed of type ca is not a regular file'),
   );
@@ -155,14 +161,14 @@ test('store: a symlinked certificate file is refused', async (t) => {
 test('store: a sub-directory inside a store is refused (notation-go parity)', async (t) => {
   const root = await tempRoot(t, [['ca', 'valid-trust-store-2']]);
   await mkdir(path.join(root, 'x509', 'ca', 'valid-trust-store-2', 'sub-dir'));
-  const error = await expectStoreError(t, new FileTrustStore(root), 'ca', 'valid-trust-store-2', 'BAD_CONTENT');
+  const error = await expectStoreError(t, new FileTrustStore(root, { recheckIntervalMs: 0 }), 'ca', 'valid-trust-store-2', 'BAD_CONTENT');
   t.true(error.message.includes('trusted certificate sub-dir in trust store valid-trust-store-2 of type ca is not a regular file'));
 });
 
 test('store: a store that is a file is refused', async (t) => {
   const root = await tempRoot(t);
   await writeFile(path.join(root, 'x509', 'ca', 'file'), 'x');
-  await expectStoreError(t, new FileTrustStore(root), 'ca', 'file', 'BAD_CONTENT');
+  await expectStoreError(t, new FileTrustStore(root, { recheckIntervalMs: 0 }), 'ca', 'file', 'BAD_CONTENT');
 });
 
 test('store: an empty store and an empty file are refused', async (t) => {
@@ -170,7 +176,7 @@ test('store: an empty store and an empty file are refused', async (t) => {
   await mkdir(path.join(root, 'x509', 'ca', 'empty'));
   await mkdir(path.join(root, 'x509', 'ca', 'empty-file'));
   await writeFile(path.join(root, 'x509', 'ca', 'empty-file', 'cert.pem'), '');
-  const store = new FileTrustStore(root);
+  const store = new FileTrustStore(root, { recheckIntervalMs: 0 });
   const empty = await expectStoreError(t, store, 'ca', 'empty', 'BAD_CONTENT');
   t.is(empty.message, 'no x509 certificates were found in trust store "empty" of type "ca"');
   const emptyFile = await expectStoreError(t, store, 'ca', 'empty-file', 'BAD_CONTENT');
@@ -186,7 +192,7 @@ test('store: PEM bundles, concatenated DER and text around PEM blocks', async (t
   const der = await readFile(path.join(X509, 'ca', 'valid-trust-store', 'GlobalSign.der'));
   await writeFile(path.join(dir, 'bundle'), Buffer.concat([Buffer.from('comment line\n'), pemRoot, pemSelfSigned]));
   await writeFile(path.join(dir, 'two.der'), Buffer.concat([der, der]));
-  const store = new FileTrustStore(root);
+  const store = new FileTrustStore(root, { recheckIntervalMs: 0 });
   t.is((await store.getCertificates('ca', 'mixed')).length, 4);
 
   // A PEM file with a non-certificate block is an error, as in notation-core-go.
@@ -207,7 +213,7 @@ test('store: readCertificateFile follows notation-core-go', async (t) => {
 test('store: results are cached and reloaded when a file changes', async (t) => {
   const root = await tempRoot(t, [['ca', 'valid-trust-store-2']]);
   const dir = path.join(root, 'x509', 'ca', 'valid-trust-store-2');
-  const store = new FileTrustStore(root);
+  const store = new FileTrustStore(root, { recheckIntervalMs: 0 });
 
   const first = await store.getCertificates('ca', 'valid-trust-store-2');
   t.is(first.length, 2);
@@ -239,7 +245,7 @@ test('store: results are cached and reloaded when a file changes', async (t) => 
 test('store: a store that breaks, disappears and comes back is noticed', async (t) => {
   const root = await tempRoot(t, [['ca', 'valid-trust-store-self-signed']]);
   const dir = path.join(root, 'x509', 'ca', 'valid-trust-store-self-signed');
-  const store = new FileTrustStore(root);
+  const store = new FileTrustStore(root, { recheckIntervalMs: 0 });
   t.is((await store.getCertificates('ca', 'valid-trust-store-self-signed')).length, 1);
 
   await writeFile(path.join(dir, 'junk'), 'junk');
@@ -256,7 +262,7 @@ test('store: a store that breaks, disappears and comes back is noticed', async (
 
 test('store: refresh() re-checks every store loaded so far', async (t) => {
   const root = await tempRoot(t, [['ca', 'valid-trust-store-2']]);
-  const store = new FileTrustStore(root);
+  const store = new FileTrustStore(root, { recheckIntervalMs: 0 });
   await store.getCertificates('ca', 'valid-trust-store-2');
   const generation = store.generation();
   t.is(await store.refresh(), generation);
@@ -305,4 +311,19 @@ test('store: validateReferences loads every store a policy references', async (t
     instanceOf: VouchError,
   });
   t.is(broken.reason, 'BAD_CONTENT');
+});
+
+test('store: within the recheck interval a loaded store is reused without looking at the filesystem', async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'vouch-store-interval-'));
+  const dir = path.join(root, 'x509', 'ca', 'pinned');
+  await mkdir(dir, { recursive: true });
+  await cp(path.join(STORE_ROOT, 'x509', 'ca', 'valid-trust-store', 'NotationTestRoot.pem'), path.join(dir, 'root.pem'));
+  const store = new FileTrustStore(root, { recheckIntervalMs: 60_000 });
+  t.is((await store.getCertificates('ca', 'pinned')).length, 1);
+  await rm(dir, { recursive: true });
+  // still served from memory: the interval has not passed
+  t.is((await store.getCertificates('ca', 'pinned')).length, 1);
+  // refresh() always looks
+  await store.refresh();
+  await t.throwsAsync(store.getCertificates('ca', 'pinned'), { code: 'INVALID_CONFIG' });
 });
