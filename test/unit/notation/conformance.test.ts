@@ -464,6 +464,13 @@ const envelopeCases: EnvelopeCase[] = [
     expect: { verified: false, code: 'INVALID_SIGNATURE' },
   })),
   {
+    title: 'expired, untrusted certificate with user metadata under audit: only logged',
+    file: 'mock-envelopes/sig_env_with_metadata.json',
+    subject: 'payload',
+    policy: { signatureVerification: { level: 'audit' }, trustStores: ['ca:valid-trust-store'], trustedIdentities: ['*'] },
+    expect: { verified: true },
+  },
+  {
     title: 'payload for another artifact',
     file: 'mock-envelopes/ca_valid_sig_env.json',
     subject: { ...netMonitor, size: 529 },

@@ -327,3 +327,29 @@ test('store: within the recheck interval a loaded store is reused without lookin
   await store.refresh();
   await t.throwsAsync(store.getCertificates('ca', 'pinned'), { code: 'INVALID_CONFIG' });
 });
+
+// notation-cli-e2e/timestamp/: what `notation cert add --type tsa` accepts and refuses.
+const E2E_TSA = path.resolve(process.cwd(), '../shared/vectors/notation/notation-cli-e2e/timestamp');
+for (const [file, ok] of [
+  ['DigiCertTSARootSHA384.cer', true],
+  ['globalsignTSARoot.cer', true],
+  ['CertChain.pem', false],
+  ['intermediate.pem', false],
+  ['notSelfIssued.crt', false],
+  ['invalid.crt', false],
+  ['Empty.txt', false],
+] as const) {
+  test(`store: tsa store holding e2e timestamp/${file} is ${ok ? 'accepted' : 'refused'}`, async (t) => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'vouch-store-tsa-'));
+    const dir = path.join(root, 'x509', 'tsa', 'e2e');
+    await mkdir(dir, { recursive: true });
+    await cp(path.join(E2E_TSA, file), path.join(dir, file));
+    const store = new FileTrustStore(root);
+    if (ok) {
+      t.is((await store.getCertificates('tsa', 'e2e')).length, 1);
+    } else {
+      const error = await t.throwsAsync(store.getCertificates('tsa', 'e2e'), { instanceOf: VouchError });
+      t.is(error?.code, 'INVALID_CONFIG');
+    }
+  });
+}
