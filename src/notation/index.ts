@@ -25,3 +25,19 @@ export {
   type SignatureManifest,
   type BlobBytes,
 } from './sign.js';
+export { verifyTimestampToken, parseTimestampToken, type VerifiedTimestamp, type TimestampTokenInfo } from './timestamp.js';
+export {
+  RevocationChecker,
+  type RevocationOptions,
+  type RevocationStatus,
+  type CertificateRevocation,
+  type CheckChainOptions,
+} from './revocation.js';
+export { NotationVerifier, type NotationVerifierOptions, type SignatureVerification, type EnvelopeInput } from './verifier.js';
+export {
+  verifyNotationArtifact,
+  mostRelevantFailure,
+  type NotationArtifactResult,
+  type NotationSignatureReport,
+  type VerifyArtifactOptions,
+} from './verify-artifact.js';
