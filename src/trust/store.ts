@@ -19,10 +19,7 @@ export const TRUST_STORE_TYPES: readonly TrustStoreType[] = ['ca', 'signingAutho
 
 const STORE_NAME = /^[a-zA-Z0-9_.-]+$/;
 
-/**
- * `reason` of the error for a trust store that does not exist.
- * TODO(lead): core's ErrorReason union has no 'NOT_FOUND' yet; add it there and drop the cast.
- */
+/** `reason` of the error for a trust store that does not exist. */
 export const TRUST_STORE_NOT_FOUND: ErrorReason = 'NOT_FOUND';
 
 export interface TrustStoreOptions {

@@ -298,25 +298,12 @@ async function resolveX5cStores(
   source: OciLayoutSource,
   subjectDigest: string,
 ): Promise<Record<string, string[]>> {
-  const out: Record<string, string[]> = {};
-  for (const [ref, files] of Object.entries(stores)) {
-    out[ref] = [];
-    for (const file of files) {
-      if (file !== 'x5c') {
-        out[ref].push(file);
-        continue;
-      }
-      const found = await findSignatures(source, subjectDigest as never);
-      const manifest = found.artifacts[0]!.manifest.manifest;
-      if (manifest.kind !== 'manifest') throw new Error('unexpected manifest');
-      const envelope = JSON.parse(Buffer.from(await source.fetchBlob(manifest.layers[0]!)).toString()) as { header: { x5c: string[] } };
-      const dir = await mkdtemp(join(tmpdir(), 'vouch-x5c-'));
-      const path = join(dir, 'signer.pem');
-      await writeFile(path, `-----BEGIN CERTIFICATE-----\n${envelope.header.x5c[0]}\n-----END CERTIFICATE-----\n`);
-      out[ref].push(path);
-    }
-  }
-  return out;
+  if (!Object.values(stores).some((files) => files.includes('x5c'))) return stores;
+  const found = await findSignatures(source, subjectDigest as Descriptor['digest']);
+  const manifest = found.artifacts[0]!.manifest.manifest;
+  if (manifest.kind !== 'manifest') throw new Error('unexpected manifest');
+  const layer = manifest.layers[0]!;
+  return resolveEnvelopeX5c(stores, await source.fetchBlob(layer), layer.mediaType);
 }
 
 // ---- envelope-level vectors (notation-go testdata) ----------------------------------------------
