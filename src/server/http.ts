@@ -1,0 +1,267 @@
+// The Gatekeeper-facing HTTP(S) server (interface.md §3): POST /v1/verify and /v1/mutate with
+// ProviderRequest/ProviderResponse, GET /healthz, /readyz and /metrics. TLS 1.3 only (Gatekeeper's
+// client requires it), certificates reloaded when their files change, client certificates required
+// when a client CA is configured (mTLS with Gatekeeper's webhook certificate).
+
+import { readFile, stat } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+import { ProviderMetrics } from './metrics.js';
+import {
+  BadProviderRequest,
+  parseProviderRequest,
+  systemErrorResponse,
+  toProviderResponse,
+  type KeyOutcome,
+  type ProviderBackend,
+  type ProviderResponse,
+} from './provider-protocol.js';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  clientCAFile?: string;
+}
+
+export interface HttpServerOptions {
+  backend: ProviderBackend;
+  /** host:port; port 0 picks a free port. */
+  address: string;
+  tls?: TlsFiles;
+  requestTimeoutMs: number;
+  maxRequestBytes: number;
+  maxKeys: number;
+  logger: Logger;
+  metrics: ProviderMetrics;
+  /** Readiness for /readyz: config and trust material loaded. */
+  readiness: () => { ready: boolean; detail?: unknown };
+  /** How often TLS files are checked for changes (ms). */
+  tlsReloadIntervalMs?: number;
+}
+
+/** Counts outcomes by code for logs and metrics: "verified", or the reason/error code. */
+export function outcomeLabel(outcome: KeyOutcome): string {
+  if ('error' in outcome) return outcome.error.code;
+  const value = outcome.value as { verified?: unknown; reasons?: Array<{ code?: unknown }> } | string;
+  if (typeof value === 'string') return 'pinned';
+  if (value?.verified === true) return 'verified';
+  const code = value?.reasons?.[0]?.code;
+  return typeof code === 'string' ? code : 'not_verified';
+}
+
+export class ProviderHttpServer {
+  readonly #options: HttpServerOptions;
+  #server: Server | HttpsServer | undefined;
+  #tlsStamp = '';
+  #tlsTimer: NodeJS.Timeout | undefined;
+  #inflight = 0;
+
+  constructor(options: HttpServerOptions) {
+    this.#options = options;
+  }
+
+  /** Starts listening; resolves with the bound address (useful with port 0). */
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    const { tls, logger } = this.#options;
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    if (tls) {
+      const material = await readTls(tls);
+      this.#tlsStamp = await tlsStamp(tls);
+      this.#server = createHttpsServer(
+        {
+          ...material,
+          minVersion: 'TLSv1.3',
+          requestCert: tls.clientCAFile !== undefined,
+          rejectUnauthorized: tls.clientCAFile !== undefined,
+        },
+        handler,
+      );
+      this.#tlsTimer = setInterval(() => void this.#reloadTls(), this.#options.tlsReloadIntervalMs ?? 5000);
+      this.#tlsTimer.unref();
+    } else {
+      logger.warn('serving plain HTTP: development only (Gatekeeper requires HTTPS with TLS 1.3)');
+      this.#server = createHttpServer(handler);
+    }
+    // Gatekeeper keeps connections alive (IdleConnTimeout 90 s): stay a little longer than typical.
+    this.#server.keepAliveTimeout = 65_000;
+    this.#server.headersTimeout = 10_000;
+    this.#server.requestTimeout = Math.max(30_000, this.#options.requestTimeoutMs * 2);
+    const [host, portText] = splitAddress(this.#options.address);
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.once('error', reject);
+      this.#server!.listen(Number(portText), host, () => {
+        this.#server!.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.#server.address() as AddressInfo;
+    const url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    logger.info({ url, tls: tls !== undefined, mtls: tls?.clientCAFile !== undefined }, 'provider HTTP server listening');
+    return { host: address.address, port: address.port, url };
+  }
+
+  /** Stops accepting connections and waits for in-flight requests to finish. */
+  async close(): Promise<void> {
+    if (this.#tlsTimer) clearInterval(this.#tlsTimer);
+    const server = this.#server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  async #reloadTls(): Promise<void> {
+    const tls = this.#options.tls!;
+    try {
+      const stamp = await tlsStamp(tls);
+      if (stamp === this.#tlsStamp) return;
+      const material = await readTls(tls);
+      (this.#server as HttpsServer).setSecureContext({ ...material, minVersion: 'TLSv1.3' });
+      this.#tlsStamp = stamp;
+      this.#options.logger.info('TLS certificate reloaded');
+    } catch (error) {
+      // Keep serving with the previous certificate; a half-written file is retried next tick.
+      this.#options.logger.error({ err: (error as Error).message }, 'TLS certificate reload failed; keeping the previous one');
+    }
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const route = routeOf(req.url);
+    this.#inflight++;
+    let status = 500;
+    try {
+      status = await this.#route(route, req, res);
+    } catch (error) {
+      this.#options.logger.error({ err: (error as Error).stack ?? String(error), route }, 'request failed');
+      status = send(res, 500, systemErrorResponse('internal error'));
+    } finally {
+      this.#inflight--;
+      this.#options.metrics.requestDuration.observe({ route, status: String(status) }, (performance.now() - started) / 1000);
+    }
+  }
+
+  async #route(route: string, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const { metrics, readiness } = this.#options;
+    switch (route) {
+      case '/healthz':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/readyz': {
+        const state = readiness();
+        return sendJson(res, state.ready ? 200 : 503, {
+          ready: state.ready,
+          ...(state.detail !== undefined ? { detail: state.detail } : {}),
+        });
+      }
+      case '/metrics': {
+        const { contentType, body } = await metrics.render();
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+        return 200;
+      }
+      case '/v1/verify':
+      case '/v1/mutate':
+        if (req.method !== 'POST') {
+          res.setHeader('allow', 'POST');
+          return send(res, 405, systemErrorResponse(`${route} accepts POST only`));
+        }
+        return this.#provider(route, req, res);
+      default:
+        return sendJson(res, 404, { error: `no route ${route}` });
+    }
+  }
+
+  async #provider(route: '/v1/verify' | '/v1/mutate', req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const { backend, requestTimeoutMs, maxRequestBytes, maxKeys, logger, metrics } = this.#options;
+    const started = performance.now();
+    // The budget starts when the request arrives, so the answer leaves before Gatekeeper gives up.
+    const deadline = Date.now() + requestTimeoutMs;
+    let keys: string[];
+    try {
+      keys = parseProviderRequest(await readBody(req, maxRequestBytes), maxKeys);
+    } catch (error) {
+      if (error instanceof BadProviderRequest) {
+        logger.info({ route, status: error.status, err: error.message }, 'bad provider request');
+        return send(res, error.status, systemErrorResponse(error.message));
+      }
+      throw error;
+    }
+    const outcomes = route === '/v1/verify' ? await backend.verify(keys, { deadline }) : await backend.mutate(keys, { deadline });
+    const byCode: Record<string, number> = {};
+    for (const outcome of outcomes) {
+      const label = outcomeLabel(outcome);
+      byCode[label] = (byCode[label] ?? 0) + 1;
+      metrics.keyOutcomes.inc({ route, outcome: label });
+    }
+    logger.info(
+      { route, keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes: byCode },
+      'provider request',
+    );
+    return send(res, 200, toProviderResponse(outcomes));
+  }
+}
+
+function routeOf(url: string | undefined): string {
+  const path = (url ?? '/').split('?')[0]!;
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+function send(res: ServerResponse, status: number, body: ProviderResponse): number {
+  return sendJson(res, status, body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): number {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+  return status;
+}
+
+/** Reads a body up to `limit` bytes; beyond that a 413 without reading the rest. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new BadProviderRequest(413, `request body of ${declared} bytes is over the limit of ${limit}`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      req.resume();
+      throw new BadProviderRequest(413, `request body is over the limit of ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+async function readTls(tls: TlsFiles): Promise<{ cert: Buffer; key: Buffer; ca?: Buffer }> {
+  const [cert, key, ca] = await Promise.all([
+    readFile(tls.certFile),
+    readFile(tls.keyFile),
+    tls.clientCAFile ? readFile(tls.clientCAFile) : undefined,
+  ]);
+  return { cert, key, ...(ca ? { ca } : {}) };
+}
+
+async function tlsStamp(tls: TlsFiles): Promise<string> {
+  const files = [tls.certFile, tls.keyFile, ...(tls.clientCAFile ? [tls.clientCAFile] : [])];
+  const stats = await Promise.all(files.map((f) => stat(f)));
+  return stats.map((s) => `${s.ino}:${s.size}:${s.mtimeMs}`).join('|');
+}
+
+function splitAddress(address: string): [string, string] {
+  const colon = address.lastIndexOf(':');
+  if (colon === -1) return [address, '0'];
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  return [host, address.slice(colon + 1)];
+}

@@ -1,0 +1,191 @@
+// The provider HTTP layer with a scripted backend: wire format, limits, bad input, health,
+// metrics, TLS 1.3 only, mTLS, certificate reload. The real engine is exercised end to end in
+// test/e2e.
+
+import test from 'ava';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { pino } from 'pino';
+import { ProviderHttpServer } from '../../../src/server/http.js';
+import { ProviderMetrics } from '../../../src/server/metrics.js';
+import type { KeyOutcome, ProviderBackend } from '../../../src/server/provider-protocol.js';
+import { KEY_USAGE, OID } from '../../../src/trust/index.js';
+import { generateLeaf, generateRoot, x509, type GeneratedCertificate } from '../../helpers/pki.js';
+
+const silent = pino({ level: 'silent' });
+
+const backend: ProviderBackend = {
+  async verify(keys) {
+    return keys.map((key): KeyOutcome =>
+      key.startsWith('bad')
+        ? { key, error: { code: 'INVALID_REFERENCE', message: 'nope' } }
+        : { key, value: { verified: key.includes('good'), reasons: [] } },
+    );
+  },
+  async mutate(keys) {
+    return keys.map((key) => ({ key, value: `${key}@sha256:${'a'.repeat(64)}` }));
+  },
+};
+
+async function start(options: Partial<ConstructorParameters<typeof ProviderHttpServer>[0]> = {}) {
+  const server = new ProviderHttpServer({
+    backend,
+    address: '127.0.0.1:0',
+    requestTimeoutMs: 2000,
+    maxRequestBytes: 64 * 1024,
+    maxKeys: 100,
+    logger: silent,
+    metrics: new ProviderMetrics({ defaultMetrics: false }),
+    readiness: () => ({ ready: true }),
+    ...options,
+  });
+  const { url } = await server.listen();
+  return { server, url };
+}
+
+const providerRequest = (keys: unknown) =>
+  JSON.stringify({ apiVersion: 'externaldata.gatekeeper.sh/v1beta1', kind: 'ProviderRequest', request: { keys } });
+
+test('http: /v1/verify answers one item per key, in order, errors as "CODE: message"', async (t) => {
+  const { server, url } = await start();
+  t.teardown(() => server.close());
+  const response = await fetch(`${url}/v1/verify`, { method: 'POST', body: providerRequest(['good/a', 'bad/b', 'other/c', 'good/a']) });
+  t.is(response.status, 200);
+  const body = (await response.json()) as {
+    apiVersion: string;
+    kind: string;
+    response: { idempotent: boolean; items: Array<{ key: string; value?: { verified: boolean }; error?: string }>; systemError?: string };
+  };
+  t.is(body.apiVersion, 'externaldata.gatekeeper.sh/v1beta1');
+  t.is(body.kind, 'ProviderResponse');
+  t.is(body.response.systemError, undefined);
+  t.deepEqual(
+    body.response.items.map((i) => i.key),
+    ['good/a', 'bad/b', 'other/c', 'good/a'],
+  );
+  t.true(body.response.items[0]?.value?.verified);
+  t.is(body.response.items[1]?.error, 'INVALID_REFERENCE: nope');
+  t.false(body.response.items[2]?.value?.verified);
+});
+
+test('http: /v1/mutate answers pinned references, idempotent', async (t) => {
+  const { server, url } = await start();
+  t.teardown(() => server.close());
+  const body = (await (await fetch(`${url}/v1/mutate`, { method: 'POST', body: providerRequest(['r/a:1']) })).json()) as {
+    response: { idempotent: boolean; items: Array<{ value: string }> };
+  };
+  t.true(body.response.idempotent);
+  t.is(body.response.items[0]?.value, `r/a:1@sha256:${'a'.repeat(64)}`);
+});
+
+test('http: malformed, oversized and over-keyed requests get a systemError, and the server keeps serving', async (t) => {
+  const { server, url } = await start({ maxRequestBytes: 2048, maxKeys: 10 });
+  t.teardown(() => server.close());
+  const cases: Array<[string | Uint8Array, number]> = [
+    ['not json', 400],
+    ['[]', 400],
+    ['{"request":{}}', 400],
+    ['{"request":{"keys":"x"}}', 400],
+    [providerRequest([1, 2]), 400],
+    ['{"kind":"Other","request":{"keys":[]}}', 400],
+    [providerRequest(Array.from({ length: 11 }, (_, i) => `k${i}`)), 413],
+    ['x'.repeat(4096), 413],
+  ];
+  for (const [body, status] of cases) {
+    const response = await fetch(`${url}/v1/verify`, { method: 'POST', body });
+    t.is(response.status, status, String(body).slice(0, 40));
+    const json = (await response.json()) as { response: { systemError?: string } };
+    t.truthy(json.response.systemError);
+  }
+  t.is((await fetch(`${url}/v1/verify`)).status, 405);
+  t.is((await fetch(`${url}/nope`)).status, 404);
+  t.is((await fetch(`${url}/v1/verify`, { method: 'POST', body: providerRequest(['good/x']) })).status, 200);
+});
+
+test('http: health, readiness and Prometheus metrics', async (t) => {
+  let ready = false;
+  const { server, url } = await start({ readiness: () => ({ ready, detail: { environments: ['prod'] } }) });
+  t.teardown(() => server.close());
+  t.is((await fetch(`${url}/healthz`)).status, 200);
+  t.is((await fetch(`${url}/readyz`)).status, 503);
+  ready = true;
+  t.is((await fetch(`${url}/readyz`)).status, 200);
+  await fetch(`${url}/v1/verify`, { method: 'POST', body: providerRequest(['good/a', 'bad/b']) });
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  t.regex(metrics, /vouch_request_duration_seconds_bucket\{[^}]*route="\/v1\/verify"/);
+  t.regex(metrics, /vouch_key_outcomes_total\{route="\/v1\/verify",outcome="verified"\} 1/);
+  t.regex(metrics, /vouch_key_outcomes_total\{route="\/v1\/verify",outcome="INVALID_REFERENCE"\} 1/);
+});
+
+async function serverCertificate(ca: GeneratedCertificate, cn = 'vouch') {
+  return generateLeaf({
+    issuer: ca,
+    key: 'ec-p256',
+    subject: `CN=${cn}`,
+    keyUsage: { usages: KEY_USAGE.digitalSignature, critical: true },
+    extendedKeyUsage: { usages: [OID.serverAuth, OID.clientAuth] },
+    extraExtensions: [
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'dns', value: 'localhost' },
+      ]),
+    ],
+  });
+}
+
+const pem = (g: GeneratedCertificate) => g.certificate.toPem();
+const keyPem = (g: GeneratedCertificate) => g.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
+
+function httpsGet(url: string, options: { ca: string; cert?: string; key?: string }): Promise<{ status: number; fingerprint: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${url}/healthz`, { ...options, agent: false }, (res) => {
+      const fingerprint = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, fingerprint }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('https: TLS 1.3 only, mTLS when a client CA is set, certificates reloaded without restart', async (t) => {
+  const ca = await generateRoot({ key: 'ec-p256', subject: 'CN=vouch test CA' });
+  const first = await serverCertificate(ca, 'first');
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-tls-'));
+  const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), clientCAFile: join(dir, 'ca.crt') };
+  await writeFile(files.certFile, pem(first));
+  await writeFile(files.keyFile, keyPem(first));
+  await writeFile(files.clientCAFile, pem(ca));
+  const { server, url } = await start({ tls: files, tlsReloadIntervalMs: 100 });
+  t.teardown(() => server.close());
+  const client = await serverCertificate(ca, 'gatekeeper');
+
+  const ok = await httpsGet(url, { ca: pem(ca), cert: pem(client), key: keyPem(client) });
+  t.is(ok.status, 200);
+  // no client certificate: refused by mTLS
+  await t.throwsAsync(httpsGet(url, { ca: pem(ca) }));
+  // TLS 1.2 is refused
+  const port = Number(new URL(url).port);
+  await t.throwsAsync(
+    new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port, maxVersion: 'TLSv1.2', ca: pem(ca), cert: pem(client), key: keyPem(client) }, () =>
+        resolve(socket.getProtocol()),
+      );
+      socket.on('error', reject);
+    }),
+  );
+  // rotate the serving certificate
+  const second = await serverCertificate(ca, 'second');
+  await writeFile(files.keyFile, keyPem(second));
+  await writeFile(files.certFile, pem(second));
+  const deadline = Date.now() + 5000;
+  let seen = ok.fingerprint;
+  while (seen === ok.fingerprint && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    seen = (await httpsGet(url, { ca: pem(ca), cert: pem(client), key: keyPem(client) }).catch(() => ({ fingerprint: seen }))).fingerprint;
+  }
+  t.not(seen, ok.fingerprint);
+});
