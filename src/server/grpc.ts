@@ -1,0 +1,151 @@
+// The gRPC face of the provider (interface.md §4): vouch.v1.Verifier/Verify, loaded from
+// proto/vouch/v1/verifier.proto at run time, plus the standard grpc.health.v1.Health service.
+// Same backend and same results as the HTTP endpoints; TLS files are watched and reloaded.
+
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { HealthImplementation } from 'grpc-health-check';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.js';
+import type { TlsFiles } from './http.js';
+import { outcomeLabel } from './http.js';
+import type { ProviderMetrics } from './metrics.js';
+import type { KeyOutcome, ProviderBackend } from './provider-protocol.js';
+
+/** Where the proto lives: `<package root>/proto`, both from src/ (tsx) and from dist/. */
+export const PROTO_FILE = fileURLToPath(new URL('../../proto/vouch/v1/verifier.proto', import.meta.url));
+
+export interface GrpcServerOptions {
+  backend: ProviderBackend;
+  address: string;
+  tls?: TlsFiles;
+  requestTimeoutMs: number;
+  maxKeys: number;
+  logger: Logger;
+  metrics: ProviderMetrics;
+  tlsReloadIntervalMs?: number;
+}
+
+interface VerifyRequestMessage {
+  environment?: string;
+  references?: string[];
+}
+
+/** KeyOutcome → VerifyResult message (camelCase fields; proto-loader maps them to the proto's). */
+export function toVerifyResult(reference: string, outcome: KeyOutcome): Record<string, unknown> {
+  if ('error' in outcome) {
+    return { verified: false, reference, signatures: [], reasons: [], error: { code: outcome.error.code, message: outcome.error.message } };
+  }
+  const value = outcome.value as Record<string, unknown>;
+  const signatures = Array.isArray(value['signatures']) ? (value['signatures'] as Array<Record<string, unknown>>) : [];
+  return {
+    verified: value['verified'] === true,
+    environment: value['environment'] ?? '',
+    reference: value['reference'] ?? reference,
+    digest: value['digest'] ?? '',
+    signatures: signatures.map((s) => ({
+      type: s['type'] ?? '',
+      digest: s['digest'] ?? '',
+      verified: s['verified'] === true,
+      trustPolicy: s['trustPolicy'] ?? '',
+      signer: s['signer'] ?? '',
+      signingTime: s['signingTime'] ?? '',
+      reasons: s['reasons'] ?? [],
+    })),
+    reasons: value['reasons'] ?? [],
+  };
+}
+
+export class ProviderGrpcServer {
+  readonly #options: GrpcServerOptions;
+  readonly #server = new grpc.Server();
+  readonly #health = new HealthImplementation({ '': 'NOT_SERVING', 'vouch.v1.Verifier': 'NOT_SERVING' });
+  #certificates: grpc.experimental.FileWatcherCertificateProvider | undefined;
+
+  constructor(options: GrpcServerOptions) {
+    this.#options = options;
+  }
+
+  async listen(): Promise<{ port: number; address: string }> {
+    const definition = protoLoader.loadSync(PROTO_FILE, { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as { vouch: { v1: { Verifier: grpc.ServiceClientConstructor } } };
+    this.#server.addService(loaded.vouch.v1.Verifier.service, { verify: this.#verify.bind(this) });
+    this.#health.addToServer(this.#server);
+
+    let credentials: grpc.ServerCredentials;
+    const { tls } = this.#options;
+    if (tls) {
+      this.#certificates = new grpc.experimental.FileWatcherCertificateProvider({
+        certificateFile: tls.certFile,
+        privateKeyFile: tls.keyFile,
+        ...(tls.clientCAFile ? { caCertificateFile: tls.clientCAFile } : {}),
+        refreshIntervalMs: this.#options.tlsReloadIntervalMs ?? 5000,
+      });
+      // grpc-js takes (identity provider, CA provider | null, require client certificates).
+      credentials = grpc.experimental.createCertificateProviderServerCredentials(
+        this.#certificates,
+        tls.clientCAFile ? this.#certificates : null,
+        tls.clientCAFile !== undefined,
+      );
+    } else {
+      credentials = grpc.ServerCredentials.createInsecure();
+    }
+    const port = await new Promise<number>((resolve, reject) =>
+      this.#server.bindAsync(this.#options.address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+    this.#health.setStatus('', 'SERVING');
+    this.#health.setStatus('vouch.v1.Verifier', 'SERVING');
+    const host = this.#options.address.slice(0, this.#options.address.lastIndexOf(':'));
+    this.#options.logger.info({ address: `${host}:${port}`, tls: tls !== undefined }, 'gRPC server listening');
+    return { port, address: `${host}:${port}` };
+  }
+
+  /** Marks the service NOT_SERVING, then drains: no new calls, in-flight calls finish. */
+  async close(): Promise<void> {
+    this.#health.setStatus('', 'NOT_SERVING');
+    this.#health.setStatus('vouch.v1.Verifier', 'NOT_SERVING');
+    await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
+  }
+
+  async #verify(call: grpc.ServerUnaryCall<VerifyRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>): Promise<void> {
+    const started = performance.now();
+    const { backend, requestTimeoutMs, maxKeys, logger, metrics } = this.#options;
+    const references = call.request.references ?? [];
+    const environment = call.request.environment ?? '';
+    const finish = (status: grpc.status) =>
+      metrics.requestDuration.observe({ route: 'grpc:Verify', status: grpc.status[status] }, (performance.now() - started) / 1000);
+    if (references.length > maxKeys) {
+      finish(grpc.status.RESOURCE_EXHAUSTED);
+      callback({
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: `request has ${references.length} references, more than the limit of ${maxKeys}`,
+      });
+      return;
+    }
+    // The caller's deadline, when earlier than ours, wins.
+    const callDeadline = call.getDeadline();
+    const callDeadlineMs =
+      callDeadline instanceof Date ? callDeadline.getTime() : Number.isFinite(callDeadline) ? Number(callDeadline) : Infinity;
+    const deadline = Math.min(Date.now() + requestTimeoutMs, callDeadlineMs - 20);
+    const keys = references.map((r) => (environment ? `[${environment}]${r}` : r));
+    try {
+      const outcomes = await backend.verify(keys, { deadline });
+      const byCode: Record<string, number> = {};
+      for (const outcome of outcomes) {
+        const label = outcomeLabel(outcome);
+        byCode[label] = (byCode[label] ?? 0) + 1;
+        metrics.keyOutcomes.inc({ route: 'grpc:Verify', outcome: label });
+      }
+      logger.info(
+        { route: 'grpc:Verify', keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes: byCode },
+        'provider request',
+      );
+      finish(grpc.status.OK);
+      callback(null, { results: outcomes.map((o, i) => toVerifyResult(references[i]!, o)) });
+    } catch (error) {
+      logger.error({ err: (error as Error).stack ?? String(error) }, 'gRPC Verify failed');
+      finish(grpc.status.INTERNAL);
+      callback({ code: grpc.status.INTERNAL, details: 'internal error' });
+    }
+  }
+}
