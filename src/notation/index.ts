@@ -41,3 +41,4 @@ export {
   type NotationSignatureReport,
   type VerifyArtifactOptions,
 } from './verify-artifact.js';
+export { generateSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './identity-generation.js';

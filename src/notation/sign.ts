@@ -5,9 +5,17 @@
 
 import { constants, createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { Encoder, Tag } from 'cbor-x';
-import { VouchError, computeDigest } from '../core/index.js';
-import { ANNOTATION, EMPTY_JSON, EMPTY_JSON_DIGEST, MEDIA_TYPE, type Descriptor } from '../oci/index.js';
-import { buildImageManifest, type BuiltManifestBytes } from '../oci/build.js';
+import { VouchError } from '../core/index.js';
+import {
+  ANNOTATION,
+  EMPTY_JSON,
+  EMPTY_JSON_DIGEST,
+  MEDIA_TYPE,
+  blobDescriptor,
+  buildImageManifest,
+  type BuiltManifestBytes,
+  type Descriptor,
+} from '../oci/index.js';
 import { Certificate } from '../trust/index.js';
 import { COSE_ALGORITHM, hashForAlgorithm, signatureAlgorithmForKey } from './algorithms.js';
 import { COSE_LABEL, COSE_SIGN1_TAG, coseSign1ToBeSigned } from './envelope-cose.js';
@@ -280,7 +288,7 @@ export function buildSignatureManifest(
   const thumbprints =
     options.thumbprints ??
     parseEnvelope(envelope.mediaType, envelope.bytes).certificateChain.map((der) => createHash('sha256').update(der).digest('hex'));
-  const layer: Descriptor = { mediaType: envelope.mediaType, digest: computeDigest(envelope.bytes), size: envelope.bytes.length };
+  const layer = blobDescriptor(envelope.bytes, envelope.mediaType);
   const annotations: Record<string, string> = {
     [ANNOTATION.notaryThumbprint]: JSON.stringify(thumbprints),
     [ANNOTATION.created]: rfc3339(options.created ?? new Date()),
