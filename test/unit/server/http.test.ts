@@ -12,8 +12,8 @@ import { pino } from 'pino';
 import { ProviderHttpServer } from '../../../src/server/http.js';
 import { ProviderMetrics } from '../../../src/server/metrics.js';
 import type { KeyOutcome, ProviderBackend } from '../../../src/server/provider-protocol.js';
-import { KEY_USAGE, OID } from '../../../src/trust/index.js';
-import { generateLeaf, generateRoot, x509, type GeneratedCertificate } from '../../helpers/pki.js';
+import { generateRoot } from '../../helpers/pki.js';
+import { keyPemOf, pemOf, tlsCertificate } from '../../helpers/tls.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -120,25 +120,6 @@ test('http: health, readiness and Prometheus metrics', async (t) => {
   t.regex(metrics, /vouch_key_outcomes_total\{route="\/v1\/verify",outcome="INVALID_REFERENCE"\} 1/);
 });
 
-async function serverCertificate(ca: GeneratedCertificate, cn = 'vouch') {
-  return generateLeaf({
-    issuer: ca,
-    key: 'ec-p256',
-    subject: `CN=${cn}`,
-    keyUsage: { usages: KEY_USAGE.digitalSignature, critical: true },
-    extendedKeyUsage: { usages: [OID.serverAuth, OID.clientAuth] },
-    extraExtensions: [
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'ip', value: '127.0.0.1' },
-        { type: 'dns', value: 'localhost' },
-      ]),
-    ],
-  });
-}
-
-const pem = (g: GeneratedCertificate) => g.certificate.toPem();
-const keyPem = (g: GeneratedCertificate) => g.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-
 function httpsGet(url: string, options: { ca: string; cert?: string; key?: string }): Promise<{ status: number; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(`${url}/healthz`, { ...options, agent: false }, (res) => {
@@ -153,39 +134,41 @@ function httpsGet(url: string, options: { ca: string; cert?: string; key?: strin
 
 test('https: TLS 1.3 only, mTLS when a client CA is set, certificates reloaded without restart', async (t) => {
   const ca = await generateRoot({ key: 'ec-p256', subject: 'CN=vouch test CA' });
-  const first = await serverCertificate(ca, 'first');
+  const first = await tlsCertificate(ca, 'first');
   const dir = await mkdtemp(join(tmpdir(), 'vouch-tls-'));
   const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), clientCAFile: join(dir, 'ca.crt') };
-  await writeFile(files.certFile, pem(first));
-  await writeFile(files.keyFile, keyPem(first));
-  await writeFile(files.clientCAFile, pem(ca));
+  await writeFile(files.certFile, pemOf(first));
+  await writeFile(files.keyFile, keyPemOf(first));
+  await writeFile(files.clientCAFile, pemOf(ca));
   const { server, url } = await start({ tls: files, tlsReloadIntervalMs: 100 });
   t.teardown(() => server.close());
-  const client = await serverCertificate(ca, 'gatekeeper');
+  const client = await tlsCertificate(ca, 'gatekeeper');
 
-  const ok = await httpsGet(url, { ca: pem(ca), cert: pem(client), key: keyPem(client) });
+  const ok = await httpsGet(url, { ca: pemOf(ca), cert: pemOf(client), key: keyPemOf(client) });
   t.is(ok.status, 200);
   // no client certificate: refused by mTLS
-  await t.throwsAsync(httpsGet(url, { ca: pem(ca) }));
+  await t.throwsAsync(httpsGet(url, { ca: pemOf(ca) }));
   // TLS 1.2 is refused
   const port = Number(new URL(url).port);
   await t.throwsAsync(
     new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port, maxVersion: 'TLSv1.2', ca: pem(ca), cert: pem(client), key: keyPem(client) }, () =>
-        resolve(socket.getProtocol()),
+      const socket = connect(
+        { host: '127.0.0.1', port, maxVersion: 'TLSv1.2', ca: pemOf(ca), cert: pemOf(client), key: keyPemOf(client) },
+        () => resolve(socket.getProtocol()),
       );
       socket.on('error', reject);
     }),
   );
   // rotate the serving certificate
-  const second = await serverCertificate(ca, 'second');
-  await writeFile(files.keyFile, keyPem(second));
-  await writeFile(files.certFile, pem(second));
+  const second = await tlsCertificate(ca, 'second');
+  await writeFile(files.keyFile, keyPemOf(second));
+  await writeFile(files.certFile, pemOf(second));
   const deadline = Date.now() + 5000;
   let seen = ok.fingerprint;
   while (seen === ok.fingerprint && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
-    seen = (await httpsGet(url, { ca: pem(ca), cert: pem(client), key: keyPem(client) }).catch(() => ({ fingerprint: seen }))).fingerprint;
+    seen = (await httpsGet(url, { ca: pemOf(ca), cert: pemOf(client), key: keyPemOf(client) }).catch(() => ({ fingerprint: seen })))
+      .fingerprint;
   }
   t.not(seen, ok.fingerprint);
 });
