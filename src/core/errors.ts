@@ -118,6 +118,16 @@ export function isUndecidedCode(code: ErrorCode): boolean {
   return (UNDECIDED_CODES as readonly string[]).includes(code) || (INTERNAL_CODES as readonly string[]).includes(code);
 }
 
+/**
+ * Throws when `signal` has aborted: the signal's reason when it is already a VouchError, else
+ * DEADLINE_EXCEEDED (reason ABORTED) naming `what`. Running out of time is never a verdict.
+ */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted !== true) return;
+  if (signal.reason instanceof VouchError) throw signal.reason;
+  throw new VouchError('DEADLINE_EXCEEDED', `${what}: operation aborted`, { reason: 'ABORTED', cause: signal.reason });
+}
+
 /** A message for any thrown value, including non-Errors (as grpc-js's getErrorMessage). */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -21,6 +21,11 @@ const IPV6_LITERAL = /^\[[a-fA-F0-9:.]+(?:%[a-zA-Z0-9]+)?\]$/;
 const MAX_NAME_LENGTH = 255;
 const MAX_REFERENCE_LENGTH = 4096;
 
+/** True for a valid tag (distribution-spec: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`). */
+export function isTag(value: string): boolean {
+  return TAG.test(value);
+}
+
 /** A parsed, normalised image reference. Immutable. */
 export interface ImageReference {
   /** Registry API host as it is dialled, with the port if any: `registry-1.docker.io`, `127.0.0.1:5000`. */

@@ -101,11 +101,6 @@ function checkKey(cert: Certificate, leaf: boolean): void {
   );
 }
 
-/** `issuer` signed `cert` (signature check) and `cert`'s issuer DN is byte-equal to `issuer`'s subject DN. */
-function isIssuedBy(cert: Certificate, issuer: Certificate): boolean {
-  return bytesEqual(cert.rawIssuer, issuer.rawSubject) && cert.isSignedBy(issuer);
-}
-
 function checkCA(cert: Certificate, expectedPathLen: number, purpose: Purpose): void {
   const bc = cert.basicConstraints;
   // notation-go does not check that basicConstraints is critical on CAs; neither do we.
@@ -218,7 +213,7 @@ function validateChain(certs: Certificate[], purpose: Purpose, options: ChainOpt
         );
       }
       const parent = certs[i + 1]!;
-      if (!isIssuedBy(cert, parent)) throw chainError(`certificate with subject ${subjectOf(cert)} is not issued by ${subjectOf(parent)}`);
+      if (!cert.isIssuedBy(parent)) throw chainError(`certificate with subject ${subjectOf(cert)} is not issued by ${subjectOf(parent)}`);
     }
     if (i === 0) checkLeaf(cert, purpose, options);
     else checkCA(cert, i - 1, purpose);

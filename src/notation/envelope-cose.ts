@@ -46,14 +46,20 @@ const DATE_TAG_DECODERS = {
   1: (value: unknown) => new Date(Math.round((value as number) * 1000)),
 } as const;
 
+/** Decoders that keep tags 0 and 1 as raw {@link Tag}s (allocated once, not per decode). */
+const RAW_TAG_DECODERS = {
+  0: (value: unknown) => new Tag(value, 0),
+  1: (value: unknown) => new Tag(value, 1),
+} as const;
+
 /**
  * Decodes CBOR with tags 0 and 1 kept as raw {@link Tag}s. cbor-x turns both into a Date, which
  * would hide whether a time was a tag-1 epoch (the only form notation accepts) or a tag-0 string.
  * cbor-x registers tag decoders globally, so they are swapped in for this synchronous decode only.
  */
 function decodeCbor(bytes: Uint8Array): unknown {
-  addExtension({ Class: undefined as never, tag: 0, encode: undefined as never, decode: (value: unknown) => new Tag(value, 0) });
-  addExtension({ Class: undefined as never, tag: 1, encode: undefined as never, decode: (value: unknown) => new Tag(value, 1) });
+  addExtension({ Class: undefined as never, tag: 0, encode: undefined as never, decode: RAW_TAG_DECODERS[0] });
+  addExtension({ Class: undefined as never, tag: 1, encode: undefined as never, decode: RAW_TAG_DECODERS[1] });
   try {
     return decoder.decode(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } finally {

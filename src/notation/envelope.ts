@@ -4,7 +4,7 @@
 // (chain rules, trust, time, revocation) works on it alone.
 
 import { VouchError } from '../core/index.js';
-import type { Descriptor } from '../oci/index.js';
+import { MEDIA_TYPE, type Descriptor } from '../oci/index.js';
 
 export const SIGNING_SCHEMES = ['notary.x509', 'notary.x509.signingAuthority'] as const;
 export type SigningScheme = (typeof SIGNING_SCHEMES)[number];
@@ -12,7 +12,7 @@ export type SigningScheme = (typeof SIGNING_SCHEMES)[number];
 export const SIGNATURE_ALGORITHMS = ['PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
 
-export const PAYLOAD_CONTENT_TYPE = 'application/vnd.cncf.notary.payload.v1+json';
+export const PAYLOAD_CONTENT_TYPE = MEDIA_TYPE.notaryPayload;
 
 export interface SignatureEnvelope {
   format: 'jws' | 'cose';

@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
-import { VouchError } from '../core/index.js';
+import { VouchError, errorMessage } from '../core/index.js';
 import { moduleLogger } from '../log.js';
 import { Certificate, KEY_USAGE, OID } from '../trust/index.js';
-import { HASH_OID, verifyPkixSignature, type HashName } from './timestamp.js';
+import { HASH_BY_OID, HASH_OID, verifyPkixSignature, type HashName } from './timestamp.js';
 
 export type RevocationStatus = 'good' | 'revoked' | 'unknown' | 'nonRevocable';
 
@@ -108,7 +108,7 @@ export class RevocationChecker {
         try {
           return splitCrls(bytes).map((der) => parseCrl(der));
         } catch (error) {
-          throw new VouchError('INVALID_CONFIG', `local CRL ${i}: ${errorText(error)}`, { reason: 'BAD_CONTENT', cause: error });
+          throw new VouchError('INVALID_CONFIG', `local CRL ${i}: ${errorMessage(error)}`, { reason: 'BAD_CONTENT', cause: error });
         }
       });
       this.#local = Promise.resolve(parsed);
@@ -125,7 +125,7 @@ export class RevocationChecker {
     for (let i = 0; i + 1 < chain.length; i++) {
       const cert = chain[i]!;
       const issuer = chain[i + 1]!;
-      if (!Buffer.from(cert.rawIssuer).equals(Buffer.from(issuer.rawSubject)) || !cert.isSignedBy(issuer)) {
+      if (!cert.isIssuedBy(issuer)) {
         throw new VouchError('INVALID_INPUT', `revocation: certificate "${cert.subject}" is not issued by "${issuer.subject}"`, {
           reason: 'BAD_CONTENT',
         });
@@ -151,8 +151,8 @@ export class RevocationChecker {
     try {
       return await this.#checkRevocable(cert, issuer, context);
     } catch (error) {
-      this.#log.error({ subject: cert.subject, err: errorText(error) }, 'revocation check failed unexpectedly');
-      return { certificate: cert, status: 'unknown', detail: `revocation check failed: ${errorText(error)}` };
+      this.#log.error({ subject: cert.subject, err: errorMessage(error) }, 'revocation check failed unexpectedly');
+      return { certificate: cert, status: 'unknown', detail: `revocation check failed: ${errorMessage(error)}` };
     }
   }
 
@@ -162,7 +162,7 @@ export class RevocationChecker {
     try {
       points = revocationPoints(this.#pk(cert));
     } catch (error) {
-      return { certificate: cert, status: 'unknown', detail: errorText(error) };
+      return { certificate: cert, status: 'unknown', detail: errorMessage(error) };
     }
     if (points.ocsp.length === 0 && !points.hasCdp) {
       return { certificate: cert, status: 'nonRevocable', detail: 'no OCSP responder and no CRL distribution point' };
@@ -215,14 +215,14 @@ export class RevocationChecker {
           followRedirects: false,
         });
       } catch (error) {
-        errors.push(`${url}: ${errorText(error)}`);
+        errors.push(`${url}: ${errorMessage(error)}`);
         continue;
       }
       let single: OcspAnswer;
       try {
         single = this.#evaluateOcspResponse(bytes, requestId, issuer);
       } catch (error) {
-        errors.push(`${url}: ${errorText(error)}`);
+        errors.push(`${url}: ${errorMessage(error)}`);
         continue;
       }
       if (single.status === 'unknown') {
@@ -284,7 +284,7 @@ export class RevocationChecker {
           continue;
         }
         if (!signedBy(candidate)) continue;
-        if (!Buffer.from(candidate.rawIssuer).equals(Buffer.from(issuer.rawSubject)) || !candidate.isSignedBy(issuer)) {
+        if (!candidate.isIssuedBy(issuer)) {
           refusals.push(`responder "${candidate.subject}" is not issued by "${issuer.subject}"`);
           continue;
         }
@@ -364,7 +364,7 @@ export class RevocationChecker {
     try {
       verdict = crlVerdict(serialKey(this.#pk(cert).serialNumber), base.crl, delta, context.signingTime);
     } catch (error) {
-      return unknown(`${base.source}: ${errorText(error)}`);
+      return unknown(`${base.source}: ${errorMessage(error)}`);
     }
     const source = delta ? `${base.source} with delta CRL` : base.source;
     if (verdict.entry)
@@ -407,7 +407,7 @@ export class RevocationChecker {
         if (crl.isDelta) throw new Error('the distribution point serves a delta CRL');
         return { crl, source: url };
       } catch (error) {
-        problems.push(`failed to download CRL from ${url}: ${errorText(error)}`);
+        problems.push(`failed to download CRL from ${url}: ${errorMessage(error)}`);
       }
     }
     return { error: problems.join('; ') };
@@ -437,7 +437,7 @@ export class RevocationChecker {
           accept(cached);
           return { crl: cached };
         } catch (error) {
-          problems.push(`${url} (cached): ${errorText(error)}`);
+          problems.push(`${url} (cached): ${errorMessage(error)}`);
         }
       }
     }
@@ -448,7 +448,7 @@ export class RevocationChecker {
         accept(candidate);
         return { crl: candidate };
       } catch (error) {
-        problems.push(`local delta CRL: ${errorText(error)}`);
+        problems.push(`local delta CRL: ${errorMessage(error)}`);
       }
     }
     if (context.offline) return { error: ['offline: no cached or local delta CRL for the issuer', ...problems].join('; ') };
@@ -460,7 +460,7 @@ export class RevocationChecker {
         accept(crl);
         return { crl };
       } catch (error) {
-        problems.push(`failed to download delta CRL from ${url}: ${errorText(error)}`);
+        problems.push(`failed to download delta CRL from ${url}: ${errorMessage(error)}`);
       }
     }
     return { error: problems.join('; ') };
@@ -536,7 +536,7 @@ export class RevocationChecker {
         validateCrl(candidate, issuer, now);
         return candidate;
       } catch (error) {
-        problems.push(`local CRL: ${errorText(error)}`);
+        problems.push(`local CRL: ${errorMessage(error)}`);
       }
     }
     return undefined;
@@ -554,7 +554,7 @@ export class RevocationChecker {
     try {
       names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
     } catch (error) {
-      this.#log.error({ dir, err: errorText(error) }, 'cannot read the local CRL directory');
+      this.#log.error({ dir, err: errorMessage(error) }, 'cannot read the local CRL directory');
       return [];
     }
     const out: ParsedCrl[] = [];
@@ -562,7 +562,7 @@ export class RevocationChecker {
       try {
         out.push(...splitCrls(await readFile(join(dir, name))).map((der) => parseCrl(der)));
       } catch (error) {
-        this.#log.warn({ file: join(dir, name), err: errorText(error) }, 'skipping a local CRL file that is not a CRL');
+        this.#log.warn({ file: join(dir, name), err: errorMessage(error) }, 'skipping a local CRL file that is not a CRL');
       }
     }
     return out;
@@ -762,7 +762,7 @@ function ocspRequestDer(id: OcspCertId): Uint8Array {
 }
 
 function certIdMatches(candidate: pkijs.CertID, id: OcspCertId): boolean {
-  const hash = Object.entries(HASH_OID).find(([, oid]) => oid === candidate.hashAlgorithm.algorithmId)?.[0] as HashName | undefined;
+  const hash = HASH_BY_OID[candidate.hashAlgorithm.algorithmId];
   if (hash === undefined) return false;
   return (
     serialKey(candidate.serialNumber) === id.serial &&
@@ -804,7 +804,7 @@ function parseCrl(der: Uint8Array): ParsedCrl {
   try {
     crl = new pkijs.CertificateRevocationList({ schema: decoded.result });
   } catch (error) {
-    throw new Error(`malformed CRL: ${errorText(error)}`);
+    throw new Error(`malformed CRL: ${errorMessage(error)}`);
   }
   const parsed: ParsedCrl = {
     crl,
@@ -879,7 +879,7 @@ function validateCrl(crl: ParsedCrl, issuer: Certificate, now: Date): void {
       issuer.publicKey,
     );
   } catch (error) {
-    throw new Error(`CRL is not signed by CA "${issuer.subject}": ${errorText(error)}`);
+    throw new Error(`CRL is not signed by CA "${issuer.subject}": ${errorMessage(error)}`);
   }
   if (!signed) throw new Error(`CRL is not signed by CA "${issuer.subject}"`);
   if (crl.nextUpdate === undefined) throw new Error('CRL NextUpdate is not set');
@@ -947,7 +947,7 @@ function transportError(error: unknown, signal: AbortSignal, timeout: AbortSigna
   if (timeout.aborted) return new Error(`timed out after ${timeoutMs} ms`);
   if (signal.aborted) return new Error('aborted by the caller');
   const code = (error as { code?: unknown }).code;
-  return new Error(`request failed: ${errorText(error)}${typeof code === 'string' ? ` (${code})` : ''}`);
+  return new Error(`request failed: ${errorMessage(error)}${typeof code === 'string' ? ` (${code})` : ''}`);
 }
 
 /** Drops a response body; undici reports the destruction as an AbortError, expected here. */
@@ -963,8 +963,4 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
 
 function unique(values: string[]): string[] {
   return [...new Set(values)];
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -7,7 +7,7 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { constants as cryptoConstants, createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { VouchError, type ErrorReason } from '../core/index.js';
+import { VouchError, errorMessage, type ErrorReason } from '../core/index.js';
 import { Certificate, OID } from '../trust/index.js';
 import { validateTimestampingChain } from './chain.js';
 
@@ -24,20 +24,19 @@ const ATTR_SIGNING_CERTIFICATE_V2 = '1.2.840.113549.1.9.16.2.47';
 
 export type HashName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
-/** Digest algorithm OIDs (NIST / OIW) we know, and whether they are acceptable for new checks. */
-const HASH_BY_OID: Readonly<Record<string, HashName>> = {
-  '1.3.14.3.2.26': 'sha1',
-  '2.16.840.1.101.3.4.2.1': 'sha256',
-  '2.16.840.1.101.3.4.2.2': 'sha384',
-  '2.16.840.1.101.3.4.2.3': 'sha512',
-};
-
+/** Digest algorithm OIDs (NIST / OIW) we know. SHA-1 is listed so it can be named and refused. */
 export const HASH_OID: Readonly<Record<HashName, string>> = {
   sha1: '1.3.14.3.2.26',
   sha256: '2.16.840.1.101.3.4.2.1',
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
 };
+
+/** The inverse of {@link HASH_OID}: OID → hash name (no prototype, so any OID string is a safe key). */
+export const HASH_BY_OID: Readonly<Record<string, HashName | undefined>> = Object.assign(
+  Object.create(null) as Record<string, HashName>,
+  Object.fromEntries(Object.entries(HASH_OID).map(([name, oid]) => [oid, name as HashName])),
+);
 
 /** A timestamp whose token verified and whose TSA chain leads to a trusted TSA root. */
 export interface VerifiedTimestamp {
@@ -114,7 +113,7 @@ function verifyToken(
   try {
     (options.validateChain ?? validateTimestampingChain)(chain);
   } catch (error) {
-    throw untrusted(`failed to validate the timestamping certificate chain with error: ${errorText(error)}`, error);
+    throw untrusted(`failed to validate the timestamping certificate chain with error: ${errorMessage(error)}`, error);
   }
   // 7. a signing-time attribute, when present, must fall inside the chain's validity (tspclient-go)
   if (parsed.signingTime !== undefined && !chain.every((c) => withinValidity(c, parsed.signingTime!))) {
@@ -191,7 +190,7 @@ function parseSignedToken(token: Uint8Array): ParsedToken {
   try {
     contentInfo = new pkijs.ContentInfo({ schema: decoded.result });
   } catch (error) {
-    throw invalid(`${what}: invalid content info: ${errorText(error)}`, 'BAD_CONTENT', error);
+    throw invalid(`${what}: invalid content info: ${errorMessage(error)}`, 'BAD_CONTENT', error);
   }
   if (contentInfo.contentType !== SIGNED_DATA_CONTENT_TYPE) {
     throw invalid(`${what}: content type ${contentInfo.contentType} is not signed data (${SIGNED_DATA_CONTENT_TYPE})`, 'BAD_CONTENT');
@@ -200,7 +199,7 @@ function parseSignedToken(token: Uint8Array): ParsedToken {
   try {
     signedData = new pkijs.SignedData({ schema: contentInfo.content });
   } catch (error) {
-    throw invalid(`${what}: invalid signed data: ${errorText(error)}`, 'BAD_CONTENT', error);
+    throw invalid(`${what}: invalid signed data: ${errorMessage(error)}`, 'BAD_CONTENT', error);
   }
   const contentType = signedData.encapContentInfo.eContentType;
   if (contentType !== TST_INFO_CONTENT_TYPE) {
@@ -218,7 +217,7 @@ function parseSignedToken(token: Uint8Array): ParsedToken {
       const der = new Uint8Array(item.toSchema().toBER(false));
       certificates.push({ certificate: Certificate.fromDer(der, `timestamp token certificate ${i}`), pkijs: item });
     } catch (error) {
-      throw invalid(`${what}: failed to parse X509 certificates from signed data: ${errorText(error)}`, 'BAD_CONTENT', error);
+      throw invalid(`${what}: failed to parse X509 certificates from signed data: ${errorMessage(error)}`, 'BAD_CONTENT', error);
     }
   }
   return { signedData, certificates };
@@ -239,7 +238,7 @@ function parseTstInfo(signedData: pkijs.SignedData): ParsedTstInfo {
   try {
     tst = new pkijs.TSTInfo({ schema: decoded.result });
   } catch (error) {
-    throw invalid(`${what}: ${errorText(error)}`, 'BAD_CONTENT', error);
+    throw invalid(`${what}: ${errorMessage(error)}`, 'BAD_CONTENT', error);
   }
   if (tst.version !== 1) {
     throw invalid(
@@ -384,7 +383,7 @@ function signingCertificate(parsed: ParsedToken, signerInfo: pkijs.SignerInfo): 
   try {
     essCertId = parseSigningCertificateV2(value as asn1js.AsnType);
   } catch (error) {
-    throw invalid(`${what}: ${errorText(error)}`, 'BAD_CONTENT', error);
+    throw invalid(`${what}: ${errorMessage(error)}`, 'BAD_CONTENT', error);
   }
   // The candidate: issuerSerial of the attribute when present, else the (unsigned) sid
   let candidate: TokenCertificate | undefined;
@@ -474,7 +473,7 @@ function verifySignerInfo(signedData: pkijs.SignedData, signerInfo: pkijs.Signer
   try {
     ok = verifyPkixSignature(signerInfo.signatureAlgorithm, signedBytes, signature, signer.publicKey, signerInfo.digestAlgorithm);
   } catch (error) {
-    throw invalid(`${what}: ${errorText(error)}`, 'UNSUPPORTED', error);
+    throw invalid(`${what}: ${errorMessage(error)}`, 'UNSUPPORTED', error);
   }
   if (!ok) throw invalid(`${what}: cms verification failure: the signature does not verify with the signing certificate`, 'BAD_CONTENT');
 
@@ -620,7 +619,7 @@ function decodeBer(bytes: Uint8Array, what: string): { result: asn1js.AsnType } 
     decoded = asn1js.fromBER(new Uint8Array(bytes).buffer);
   } catch (error) {
     // asn1js throws (rather than reporting) for some malformed values, e.g. times
-    throw invalid(`${what}: ${errorText(error)}`, 'BAD_CONTENT', error);
+    throw invalid(`${what}: ${errorMessage(error)}`, 'BAD_CONTENT', error);
   }
   if (decoded.offset === -1) throw invalid(`${what}: ${decoded.result.error || 'not BER'}`, 'BAD_CONTENT');
   if (decoded.offset !== bytes.length) throw invalid(`${what}: trailing data`, 'BAD_CONTENT');
@@ -636,7 +635,7 @@ function guarded<T>(fn: () => T): T {
     return fn();
   } catch (error) {
     if (error instanceof VouchError) throw error;
-    throw invalid(`failed to parse timestamp countersignature with error: ${errorText(error)}`, 'BAD_CONTENT', error);
+    throw invalid(`failed to parse timestamp countersignature with error: ${errorMessage(error)}`, 'BAD_CONTENT', error);
   }
 }
 
@@ -646,8 +645,4 @@ function invalid(message: string, reason: ErrorReason, cause?: unknown): VouchEr
 
 function untrusted(message: string, cause?: unknown): VouchError {
   return new VouchError('UNTRUSTED_SIGNER', message, cause === undefined ? { reason: 'DENIED' } : { reason: 'DENIED', cause });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -6,7 +6,7 @@
 // only logged. The outcome is data (notation-go's VerificationOutcome), never an exception: only
 // "could not decide" (deadline, registry trouble) throws.
 
-import { isCriticalFailure, VouchError, type AnswerCode, type CheckResult, type CheckType } from '../core/index.js';
+import { isCriticalFailure, throwIfAborted, VouchError, type AnswerCode, type CheckResult, type CheckType } from '../core/index.js';
 import type { Descriptor } from '../oci/index.js';
 import {
   matchesTrustedIdentities,
@@ -17,13 +17,17 @@ import {
 } from '../trust/index.js';
 import { signatureAlgorithmForKey, verifySignatureBytes } from './algorithms.js';
 import { validateSigningChain } from './chain.js';
-import { PAYLOAD_CONTENT_TYPE, type SignatureEnvelope } from './envelope.js';
+import { NOTARY_HEADER, PAYLOAD_CONTENT_TYPE, type SignatureEnvelope } from './envelope.js';
 import { parseEnvelope } from './parse-envelope.js';
 import { RevocationChecker, type CertificateRevocation } from './revocation.js';
 import { verifyTimestampToken, type VerifiedTimestamp } from './timestamp.js';
 
 /** Protected headers a verifier without plugins understands (signature-specification.md "Extended attributes"). */
-const KNOWN_CRITICAL = new Set(['io.cncf.notary.signingScheme', 'io.cncf.notary.expiry', 'io.cncf.notary.authenticSigningTime']);
+const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
+  NOTARY_HEADER.signingScheme,
+  NOTARY_HEADER.expiry,
+  NOTARY_HEADER.authenticSigningTime,
+]);
 
 export interface NotationVerifierOptions {
   trustStore: TrustStore;
@@ -304,7 +308,7 @@ export class NotationVerifier {
       }
     }
     if (this.#timestampRevocation === 'check') {
-      const problem = firstProblem(await this.#revocation.checkChain(timestamp.tsaChain, signal ? { signal } : {}));
+      const problem = firstProblem(await this.#revocation.checkChain(timestamp.tsaChain, signal ? { signal } : {}), signal);
       if (problem !== undefined) {
         throw new CheckFailure('REVOKED', `timestamping certificate "${problem.certificate.subject}" ${describe(problem)}`);
       }
@@ -317,15 +321,23 @@ export class NotationVerifier {
       ...(signal ? { signal } : {}),
       ...(envelope.authenticSigningTime ? { authenticSigningTime: envelope.authenticSigningTime } : {}),
     });
-    const problem = firstProblem(results);
+    const problem = firstProblem(results, signal);
     if (problem !== undefined)
       throw new CheckFailure('REVOKED', `signing certificate "${problem.certificate.subject}" ${describe(problem)}`);
   }
 }
 
-/** A revoked certificate wins over an unknown status; good and non-revocable are fine. */
-function firstProblem(results: CertificateRevocation[]): CertificateRevocation | undefined {
-  return results.find((r) => r.status === 'revoked') ?? results.find((r) => r.status === 'unknown');
+/**
+ * A revoked certificate wins over an unknown status; good and non-revocable are fine. The checker
+ * never throws, so a status left unknown because the caller's deadline cut the OCSP/CRL requests
+ * short is rethrown here as DEADLINE_EXCEEDED: running out of time is not a verdict.
+ */
+function firstProblem(results: CertificateRevocation[], signal: AbortSignal | undefined): CertificateRevocation | undefined {
+  const revoked = results.find((r) => r.status === 'revoked');
+  if (revoked !== undefined) return revoked;
+  const unknown = results.find((r) => r.status === 'unknown');
+  if (unknown !== undefined) throwIfAborted(signal, 'revocation check');
+  return unknown;
 }
 
 function describe(result: CertificateRevocation): string {

@@ -4,8 +4,9 @@
 // them in listing order up to a cap, and stop at the first one that satisfies the policy.
 
 import { CHECK_TYPES, VouchError, type AnswerCode, type Digest } from '../core/index.js';
-import { findSignatures, MEDIA_TYPE, type ContentSource, type Descriptor, type DiscoveredArtifact } from '../oci/index.js';
+import { findSignatures, type ContentSource, type Descriptor, type DiscoveredArtifact } from '../oci/index.js';
 import { findApplicableStatement, type OciTrustPolicy, type TrustPolicyStatement } from '../trust/index.js';
+import { ENVELOPE_MEDIA_TYPES } from './parse-envelope.js';
 import type { NotationVerifier, SignatureVerification } from './verifier.js';
 
 export interface NotationSignatureReport extends SignatureVerification {
@@ -29,8 +30,6 @@ export interface VerifyArtifactOptions {
   /** notation's --max-signatures (default 100). */
   maxSignatures?: number;
 }
-
-const ENVELOPE_TYPES = new Set<string>([MEDIA_TYPE.jws, MEDIA_TYPE.cose]);
 
 /**
  * @param repository `host[:port]/repo`, matched against registryScopes.
@@ -105,7 +104,7 @@ async function verifyCandidate(
   const layers = manifest.kind === 'manifest' ? manifest.layers : manifest.kind === 'artifact' ? manifest.blobs : [];
   if (layers.length !== 1) return invalid(`signature manifest requires exactly one signature envelope blob, got ${layers.length}`);
   const layer = layers[0]!;
-  if (!ENVELOPE_TYPES.has(layer.mediaType)) {
+  if (!ENVELOPE_MEDIA_TYPES.includes(layer.mediaType)) {
     return invalid(`signature envelope format with media type "${layer.mediaType}" is not supported`);
   }
   let bytes: Uint8Array;

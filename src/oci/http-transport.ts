@@ -288,7 +288,7 @@ export function headerValues(headers: Record<string, string | string[] | undefin
   return Array.isArray(value) ? value : [value];
 }
 
-/** The URL without userinfo or query secrets, fit for logs and messages. */
+/** The URL without userinfo (credentials), fit for logs and messages. The query is kept as is. */
 export function redact(url: URL): string {
   const copy = new URL(url.href);
   copy.username = '';

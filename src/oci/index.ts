@@ -34,6 +34,8 @@ export {
   type RegistryRequestObserver,
 } from './registry-client.js';
 export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';
+export { OciLayoutWriter } from './oci-layout-writer.js';
+export { buildImageManifest, blobDescriptor, EMPTY_DESCRIPTOR, type BuiltManifestBytes, type ImageManifestParts } from './build.js';
 export { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind } from './artifact-kind.js';
 export {
   discoverReferrers,

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { computeDigest, digestAlgorithm, digestHex, VouchError } from '../core/index.js';
 import { parseManifest, type Descriptor } from './manifest.js';
 import { ANNOTATION, MEDIA_TYPE } from './media-types.js';
+import { OCI_LAYOUT_VERSION } from './oci-layout.js';
 
 interface IndexJson {
   schemaVersion: 2;
@@ -26,7 +27,7 @@ export class OciLayoutWriter {
   static async create(dir: string): Promise<OciLayoutWriter> {
     const writer = new OciLayoutWriter(dir);
     await mkdir(path.join(writer.dir, 'blobs', 'sha256'), { recursive: true });
-    await writeFile(path.join(writer.dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await writeFile(path.join(writer.dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
     try {
       await readFile(path.join(writer.dir, 'index.json'));
     } catch {

@@ -12,7 +12,9 @@ import {
   RegistryError,
   VouchError,
   digestMatches,
+  errorMessage,
   isDigest,
+  isTag,
   parseDigest,
   parseReference,
   tryParseDigest,
@@ -53,7 +55,6 @@ export const MAX_INDEX_JSON_BYTES = 16 * 1024 * 1024;
 const MAX_OCI_LAYOUT_BYTES = 64 * 1024;
 /** Bytes read before deciding whether a scanned blob can be a JSON manifest at all. */
 const SCAN_HEAD_BYTES = 64;
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
 const HEX_NAME = /^[a-f0-9]{64}$/;
 const DIGEST_LIKE = /^sha(?:256|384|512):/i;
 // O_NONBLOCK keeps open() from hanging on a FIFO planted in blobs/; fstat then rejects it.
@@ -228,7 +229,7 @@ export class OciLayoutSource implements ContentSource {
     try {
       manifest = parseManifest(result.bytes, `${this.location}: index.json`);
     } catch (error) {
-      throw this.error('REGISTRY_UNAVAILABLE', `index.json is not a valid image index: ${errorText(error)}`, 'BAD_CONTENT', {
+      throw this.error('REGISTRY_UNAVAILABLE', `index.json is not a valid image index: ${errorMessage(error)}`, 'BAD_CONTENT', {
         file,
         cause: error,
       });
@@ -446,7 +447,8 @@ export class OciLayoutSource implements ContentSource {
 
   private async referrerGraph(signal: AbortSignal | undefined): Promise<ReferrerGraph> {
     const loaded = await this.loadIndex(signal);
-    const stamp = `${loaded.stamp}|${(await this.statStamp('blobs')) ?? '-'}|${(await this.statStamp('blobs/sha256')) ?? '-'}`;
+    const [blobs, sha256] = await Promise.all([this.statStamp('blobs'), this.statStamp('blobs/sha256')]);
+    const stamp = `${loaded.stamp}|${blobs ?? '-'}|${sha256 ?? '-'}`;
     if (this.graphCache?.stamp === stamp) return this.graphCache;
     // One shared build per layout state: it runs to completion even if the caller that started it
     // gives up (each caller races its own signal), so the next admission finds it cached.
@@ -638,7 +640,7 @@ export class OciLayoutSource implements ContentSource {
   }
 
   private ioError(label: string, error: unknown): RegistryError {
-    return this.error('REGISTRY_UNAVAILABLE', `cannot read ${label}: ${errorText(error)}`, 'OTHER', { cause: error });
+    return this.error('REGISTRY_UNAVAILABLE', `cannot read ${label}: ${errorMessage(error)}`, 'OTHER', { cause: error });
   }
 
   private error(code: ErrorCode, message: string, reason: ErrorReason, extra: { file?: string; cause?: unknown } = {}): RegistryError {
@@ -664,12 +666,12 @@ function parseLayoutReference(reference: string, location: string): LayoutRefere
   if (DIGEST_LIKE.test(reference)) {
     throw new InvalidReferenceError(`${location}: reference ${JSON.stringify(reference)} is not a valid sha256 or sha512 digest`);
   }
-  if (TAG_PATTERN.test(reference)) return { kind: 'tag', tag: reference };
+  if (isTag(reference)) return { kind: 'tag', tag: reference };
   let ref: ImageReference;
   try {
     ref = parseReference(reference);
   } catch (error) {
-    throw new InvalidReferenceError(`${location}: ${errorText(error)}`, { cause: error });
+    throw new InvalidReferenceError(`${location}: ${errorMessage(error)}`, { cause: error });
   }
   if (ref.digest !== undefined) return { kind: 'digest', digest: ref.digest };
   if (ref.tag === undefined) {
@@ -695,7 +697,7 @@ function matchRefName(refName: string, query: Exclude<LayoutReference, { kind: '
 
 /** A ref.name that is a full reference with a tag (`example.com/repo:v1`), or undefined for plain tags and junk. */
 function tryParseTaggedReference(refName: string): ImageReference | undefined {
-  if (TAG_PATTERN.test(refName)) return undefined;
+  if (isTag(refName)) return undefined;
   try {
     const ref = parseReference(refName);
     return ref.tag === undefined ? undefined : ref;
@@ -764,10 +766,6 @@ function errnoCode(error: unknown): string | undefined {
 function isMissingError(error: unknown): boolean {
   const code = errnoCode(error);
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function abortError(signal: AbortSignal, location: string): VouchError {

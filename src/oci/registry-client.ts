@@ -13,6 +13,7 @@ import {
   digestHex,
   digestMatches,
   isDigest,
+  isTag,
   type Digest,
   type DigestAlgorithm,
   type ErrorCode,
@@ -21,7 +22,15 @@ import {
 import { moduleLogger, type Logger } from '../log.js';
 import { basicAuthorization, parseChallenges, pullScope, TokenCache, type Challenge, type Credentials } from './auth.js';
 import type { BlobFetchOptions, ContentSource, FetchOptions, ReferrerListing, ReferrerListOptions } from './content-source.js';
-import { HttpTransport, headerValue, headerValues, redact, type HttpMethod, type HttpResponse } from './http-transport.js';
+import {
+  HttpTransport,
+  headerValue,
+  headerValues,
+  redact,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponse,
+} from './http-transport.js';
 import { resolveLimits, type OciLimits } from './limits.js';
 import { parseManifest, type Descriptor, type FetchedManifest } from './manifest.js';
 import { MANIFEST_ACCEPT, MEDIA_TYPE, baseMediaType } from './media-types.js';
@@ -55,7 +64,6 @@ export interface RegistryClientOptions {
 
 type HostAuthState = { scheme: 'bearer'; realm: string; service: string | undefined } | { scheme: 'basic' };
 
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
 const NAME_PATTERN = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 export class RegistryClient {
@@ -202,17 +210,22 @@ export class RegistryClient {
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { ...(request.headers ?? {}) };
     if (request.authorization !== undefined) headers['authorization'] = request.authorization;
+    return this.#observed(host, {
+      method: request.method,
+      url: request.url,
+      headers,
+      ...(request.body ? { body: request.body } : {}),
+      maxBytes: request.maxBytes,
+      signal,
+      what: request.what,
+    });
+  }
+
+  /** Sends one HTTP request and reports it to the onRequest observer (metrics), success or not. */
+  async #observed(host: string, request: HttpRequest): Promise<HttpResponse> {
     const started = performance.now();
     try {
-      const response = await this.#transport.send({
-        method: request.method,
-        url: request.url,
-        headers,
-        ...(request.body ? { body: request.body } : {}),
-        maxBytes: request.maxBytes,
-        signal,
-        what: request.what,
-      });
+      const response = await this.#transport.send(request);
       this.#onRequest?.({ host, method: request.method, status: response.status, durationMs: performance.now() - started });
       return response;
     } catch (error) {
@@ -279,15 +292,7 @@ export class RegistryClient {
       const headers: Record<string, string> = { accept: 'application/json' };
       if (credentials !== undefined) headers['authorization'] = basicAuthorization(credentials);
       const what = `token for ${scope} from ${realmUrl.host}`;
-      const started = performance.now();
-      let response: HttpResponse;
-      try {
-        response = await this.#transport.send({ method: 'GET', url: realmUrl, headers, maxBytes: 1024 * 1024, signal, what });
-        this.#onRequest?.({ host: realmUrl.host, method: 'GET', status: response.status, durationMs: performance.now() - started });
-      } catch (error) {
-        this.#onRequest?.({ host: realmUrl.host, method: 'GET', status: 'error', durationMs: performance.now() - started });
-        throw error;
-      }
+      const response = await this.#observed(realmUrl.host, { method: 'GET', url: realmUrl, headers, maxBytes: 1024 * 1024, signal, what });
       if (response.status === 401 || response.status === 403) {
         throw authError(
           'DENIED',
@@ -424,7 +429,7 @@ export class RegistryRepository implements ContentSource {
     const expected = typeof reference === 'string' ? undefined : reference;
     const ref = typeof reference === 'string' ? reference : reference.digest;
     const digest = isDigest(ref) ? ref : undefined;
-    if (digest === undefined && !TAG_PATTERN.test(ref)) {
+    if (digest === undefined && !isTag(ref)) {
       throw new VouchError('INVALID_REFERENCE', `"${ref}" is neither a tag nor a digest (in ${this.location})`, { reason: 'BAD_CONTENT' });
     }
     const limit = this.client.limits.maxManifestBytes;
@@ -708,7 +713,7 @@ export class RegistryRepository implements ContentSource {
   ): Promise<{ descriptor: Descriptor; subjectIndexed: boolean }> {
     const digest = computeDigest(bytes);
     const ref = options.tag ?? digest;
-    if (options.tag !== undefined && !TAG_PATTERN.test(options.tag)) {
+    if (options.tag !== undefined && !isTag(options.tag)) {
       throw new VouchError('INVALID_REFERENCE', `"${options.tag}" is not a valid tag`, { reason: 'BAD_CONTENT' });
     }
     const what = `push of manifest ${ref}`;

@@ -41,15 +41,18 @@ export class Certificate {
   readonly der: Uint8Array;
   readonly parsed: x509.X509Certificate;
   readonly node: NodeX509Certificate;
+  /** SHA-256 of the DER, lowercase hex (notation's thumbprint); also the parse cache key. */
+  readonly sha256Fingerprint: string;
   #version: number | undefined;
   #rawSubject: Uint8Array | undefined;
   #rawIssuer: Uint8Array | undefined;
   #selfSigned: boolean | undefined;
 
-  private constructor(der: Uint8Array, parsed: x509.X509Certificate, node: NodeX509Certificate) {
+  private constructor(der: Uint8Array, parsed: x509.X509Certificate, node: NodeX509Certificate, sha256Fingerprint: string) {
     this.der = der;
     this.parsed = parsed;
     this.node = node;
+    this.sha256Fingerprint = sha256Fingerprint;
   }
 
   /** Parses one DER certificate; `what` names it in errors ("x5c[1]", "trust store ca:prod file root.pem"). */
@@ -64,7 +67,7 @@ export class Certificate {
     }
     try {
       const bytes = new Uint8Array(der);
-      const certificate = new Certificate(bytes, new x509.X509Certificate(bytes), new NodeX509Certificate(bytes));
+      const certificate = new Certificate(bytes, new x509.X509Certificate(bytes), new NodeX509Certificate(bytes), key);
       parsedCache.set(key, certificate);
       if (parsedCache.size > PARSED_CACHE_MAX) parsedCache.delete(parsedCache.keys().next().value!);
       return certificate;
@@ -94,11 +97,6 @@ export class Certificate {
 
   get publicKey(): KeyObject {
     return this.node.publicKey;
-  }
-
-  /** SHA-256 of the DER, lowercase hex (notation's thumbprint). */
-  get sha256Fingerprint(): string {
-    return createHash('sha256').update(this.der).digest('hex');
   }
 
   /** Raw DER bytes of the subject and issuer Names, for byte-equal chaining checks. */
@@ -150,8 +148,13 @@ export class Certificate {
 
   /** Issuer DN equals subject DN and the certificate's signature verifies with its own key. */
   isSelfSigned(): boolean {
-    this.#selfSigned ??= Buffer.from(this.rawIssuer).equals(Buffer.from(this.rawSubject)) && this.isSignedBy(this);
+    this.#selfSigned ??= bytesEqual(this.rawIssuer, this.rawSubject) && this.isSignedBy(this);
     return this.#selfSigned;
+  }
+
+  /** This certificate's issuer DN is byte-equal to `issuer`'s subject DN and `issuer`'s key signed it. */
+  isIssuedBy(issuer: Certificate): boolean {
+    return bytesEqual(this.rawIssuer, issuer.rawSubject) && this.isSignedBy(issuer);
   }
 
   /** True when `issuer`'s key verifies this certificate's signature (no name check). */
@@ -163,13 +166,22 @@ export class Certificate {
     }
   }
 
+  /** Byte-equal DER. Parsed certificates are shared, so this is usually an identity check. */
   equals(other: Certificate): boolean {
-    return Buffer.from(this.der).equals(Buffer.from(other.der));
+    return this === other || bytesEqual(this.der, other.der);
   }
 
   toPem(): string {
     return this.parsed.toString('pem');
   }
+}
+
+/** Byte equality without copying either array. */
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return (
+    a.byteLength === b.byteLength &&
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  );
 }
 
 /**

@@ -5,7 +5,15 @@
 // https://github.com/notaryproject/specifications/blob/main/specs/trust-store-trust-policy.md
 
 import { lstat, readFile } from 'node:fs/promises';
-import { LEVELS, VouchError, type CheckAction, type CheckType, type LevelName, type VerificationLevel } from '../core/index.js';
+import {
+  LEVELS,
+  VouchError,
+  throwIfAborted,
+  type CheckAction,
+  type CheckType,
+  type LevelName,
+  type VerificationLevel,
+} from '../core/index.js';
 import {
   findOverlappingIdentities,
   parseDistinguishedName,
@@ -14,7 +22,7 @@ import {
   type DistinguishedName,
 } from './identity.js';
 import { registryScopeError, WILDCARD_SCOPE } from './scope.js';
-import { TRUST_STORE_TYPES, type TrustStoreType } from './store.js';
+import { isTrustStoreName, TRUST_STORE_TYPES, type TrustStoreType } from './store.js';
 
 /** A `type:name` entry of a statement's trustStores. */
 export interface TrustStoreRef {
@@ -67,7 +75,6 @@ export interface BlobTrustPolicy {
 
 const SUPPORTED_VERSIONS = ['1.0'];
 const TRUST_POLICY_LINK = 'https://notaryproject.dev/docs/quickstart/#create-a-trust-policy';
-const TRUST_STORE_NAME = /^[a-zA-Z0-9_.-]+$/;
 const VALIDATION_TYPES: readonly CheckType[] = ['integrity', 'authenticity', 'authenticTimestamp', 'expiry', 'revocation'];
 const VALIDATION_ACTIONS: readonly CheckAction[] = ['enforce', 'log', 'skip'];
 const LEVEL_NAMES: readonly LevelName[] = ['strict', 'permissive', 'audit', 'skip'];
@@ -214,12 +221,6 @@ async function readPolicyFile(path: string, signal: AbortSignal | undefined): Pr
   }
 }
 
-function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted !== true) return;
-  if (signal.reason instanceof VouchError) throw signal.reason;
-  throw new VouchError('DEADLINE_EXCEEDED', `${what}: operation aborted`, { reason: 'ABORTED', cause: signal.reason });
-}
-
 function invalid(source: string, message: string, cause?: unknown): VouchError {
   return new VouchError('INVALID_CONFIG', `${source}: ${message}`, { reason: 'BAD_CONTENT', cause });
 }
@@ -332,7 +333,7 @@ function parseTrustStoreValue(statement: string, value: string, fail: (message: 
   if (storeType === undefined) {
     fail(`trust policy statement ${q(statement)} uses an unsupported trust store type ${q(type)} in trust store value ${q(value)}`);
   }
-  if (!TRUST_STORE_NAME.test(name)) {
+  if (!isTrustStoreName(name)) {
     fail(
       `trust policy statement ${q(statement)} uses an unsupported trust store name ${q(name)} in trust store value ${q(value)}. Named store name needs to follow [a-zA-Z0-9_.-]+ format`,
     );

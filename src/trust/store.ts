@@ -8,7 +8,7 @@
 import * as asn1js from 'asn1js';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { VouchError, type ErrorReason } from '../core/index.js';
+import { VouchError, throwIfAborted, type ErrorReason } from '../core/index.js';
 import { Certificate, KEY_USAGE } from './certificate.js';
 import { toGoNameString } from './identity.js';
 import type { TrustStoreRef } from './policy.js';
@@ -18,6 +18,11 @@ export type TrustStoreType = 'ca' | 'signingAuthority' | 'tsa';
 export const TRUST_STORE_TYPES: readonly TrustStoreType[] = ['ca', 'signingAuthority', 'tsa'];
 
 const STORE_NAME = /^[a-zA-Z0-9_.-]+$/;
+
+/** True for a valid trust store name (`[a-zA-Z0-9_.-]+`, notation-go's rule for policies and directories alike). */
+export function isTrustStoreName(name: string): boolean {
+  return STORE_NAME.test(name);
+}
 
 /** `reason` of the error for a trust store that does not exist. */
 export const TRUST_STORE_NOT_FOUND: ErrorReason = 'NOT_FOUND';
@@ -62,12 +67,6 @@ interface CacheEntry {
   result: { certificates: Certificate[] } | { error: VouchError };
 }
 
-/**
- * A trust store directory as notation uses it: `root` CONTAINS `x509/` (notation's
- * `{NOTATION_CONFIG}/truststore`). Results (and errors) are cached per (type, name) and reused while the
- * store directory and every file in it keep their identity, size and modification time; any change is
- * picked up on the next call without a restart.
- */
 export interface FileTrustStoreOptions {
   /**
    * How long a loaded store is trusted before the filesystem is looked at again, in ms (default
@@ -77,6 +76,12 @@ export interface FileTrustStoreOptions {
   recheckIntervalMs?: number;
 }
 
+/**
+ * A trust store directory as notation uses it: `root` CONTAINS `x509/` (notation's
+ * `{NOTATION_CONFIG}/truststore`). Results (and errors) are cached per (type, name) and reused while the
+ * store directory and every file in it keep their identity, size and modification time; any change is
+ * picked up on the next call without a restart.
+ */
 export class FileTrustStore implements TrustStore {
   readonly root: string;
   private readonly cache = new Map<string, CacheEntry>();
@@ -119,7 +124,7 @@ export class FileTrustStore implements TrustStore {
     if (!TRUST_STORE_TYPES.includes(type)) {
       throw new VouchError('INVALID_CONFIG', `unsupported trust store type: ${String(type)}`, { reason: 'BAD_CONTENT' });
     }
-    if (!STORE_NAME.test(name)) {
+    if (!isTrustStoreName(name)) {
       throw new VouchError('INVALID_CONFIG', `trust store name needs to follow [a-zA-Z0-9_.-]+ format, ${name} is invalid`, {
         reason: 'BAD_CONTENT',
       });
@@ -302,23 +307,21 @@ function notFound(type: TrustStoreType, name: string, cause: unknown): VouchErro
   });
 }
 
-/** An aborted load, as the rest of vouch reports it: DEADLINE_EXCEEDED / ABORTED (or the signal's own VouchError). */
-function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted !== true) return;
-  if (signal.reason instanceof VouchError) throw signal.reason;
-  throw new VouchError('DEADLINE_EXCEEDED', `${what}: operation aborted`, { reason: 'ABORTED', cause: signal.reason });
-}
-
 function storeError(message: string, cause?: unknown): VouchError {
   return new VouchError('INVALID_CONFIG', message, { reason: 'BAD_CONTENT', cause });
 }
 
-function goSubject(cert: Certificate): string {
+/** A DN as Go prints it (for message parity with notation-go), else as @peculiar/x509 does. */
+function goName(raw: Uint8Array, fallback: string): string {
   try {
-    return toGoNameString(cert.rawSubject);
+    return toGoNameString(raw);
   } catch {
-    return cert.subject;
+    return fallback;
   }
+}
+
+function goSubject(cert: Certificate): string {
+  return goName(cert.rawSubject, cert.subject);
 }
 
 /**
@@ -351,11 +354,7 @@ function rootCaProblem(cert: Certificate): string | undefined {
 }
 
 function goIssuer(cert: Certificate): string {
-  try {
-    return toGoNameString(cert.rawIssuer);
-  } catch {
-    return cert.issuer;
-  }
+  return goName(cert.rawIssuer, cert.issuer);
 }
 
 /**

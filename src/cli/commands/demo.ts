@@ -9,9 +9,16 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { EMPTY_JSON, MEDIA_TYPE, OciLayoutSource, walkReferrers, type Descriptor } from '../../oci/index.js';
-import { OciLayoutWriter } from '../../oci/oci-layout-writer.js';
-import { buildImageManifest, EMPTY_DESCRIPTOR } from '../../oci/build.js';
+import {
+  EMPTY_DESCRIPTOR,
+  EMPTY_JSON,
+  MEDIA_TYPE,
+  OciLayoutSource,
+  OciLayoutWriter,
+  buildImageManifest,
+  walkReferrers,
+  type Descriptor,
+} from '../../oci/index.js';
 import { renderReferrersTable } from '../render.js';
 import type { CommandIo } from '../io.js';
 
