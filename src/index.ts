@@ -3,3 +3,4 @@ export * from './core/index.js';
 export * from './oci/index.js';
 export * from './trust/index.js';
 export * from './notation/index.js';
+export * from './verify/index.js';

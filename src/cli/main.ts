@@ -4,11 +4,15 @@
 import { VouchError } from '../core/index.js';
 import { demoCommand, demoUsage } from './commands/demo.js';
 import { referrersCommand, referrersUsage } from './commands/referrers.js';
+import { serveCommand, serveUsage } from './commands/serve.js';
+import { verifyCommand, verifyUsage } from './commands/verify.js';
 import { processIo, UsageError, type CommandIo } from './io.js';
 
 const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise<number>; usage: string; summary: string }> = {
+  serve: { run: serveCommand, usage: serveUsage, summary: 'run the provider: Gatekeeper HTTP(S) endpoints and gRPC' },
+  verify: { run: verifyCommand, usage: verifyUsage, summary: 'verify image references as the provider would' },
   referrers: { run: referrersCommand, usage: referrersUsage, summary: 'list signatures and other artifacts that refer to an image' },
-  demo: { run: demoCommand, usage: demoUsage, summary: 'write a sample OCI layout and show what discovery finds in it' },
+  demo: { run: demoCommand, usage: demoUsage, summary: 'offline demo: signed sample images, two environments, the provider answering' },
 };
 
 export const usage = `usage: vouch <command> [options]

@@ -11,6 +11,8 @@ export class ProviderMetrics {
   readonly registryRequests: Counter<'host' | 'method' | 'status'>;
   readonly cacheLookups: Counter<'result'>;
   readonly cacheEntries: Gauge;
+  /** Read when /metrics is scraped: the number of cached verification results. */
+  cacheEntriesSource: () => number = () => 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'vouch_' });

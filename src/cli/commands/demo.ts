@@ -1,83 +1,103 @@
-// `vouch demo`: runs offline on generated content. It writes a small OCI image layout (an image,
-// notation signatures in both manifest forms, a cosign bundle referrer, an SBOM with its own
-// signature) and shows what vouch's referrer discovery finds in it. Issue #4 extends this into the
-// full signed-and-verified demo; until Notary verification (#3) lands, the signature envelopes
-// here are placeholders and nothing is reported as verified.
+// `vouch demo`: the whole product, offline. Generates signing identities for two environments,
+// sample images in an OCI image layout serving as registry `demo.local` (signed for both, for
+// staging only, unsigned, with an expired signature, outside prod's trust policy), Notary trust
+// policies and stores, and a config; starts the provider; asks it over HTTP, as Gatekeeper would,
+// about every image in both environments; prints one table per environment.
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import {
-  EMPTY_DESCRIPTOR,
-  EMPTY_JSON,
-  MEDIA_TYPE,
-  OciLayoutSource,
-  OciLayoutWriter,
-  buildImageManifest,
-  walkReferrers,
-  type Descriptor,
-} from '../../oci/index.js';
-import { renderReferrersTable } from '../render.js';
+import { pino } from 'pino';
+import { loadConfig } from '../../config/index.js';
+import { rootLogger } from '../../log.js';
+import { startProvider } from '../../server/provider.js';
+import type { VerificationResult } from '../../verify/index.js';
+import { writeDemoContent } from '../demo-content.js';
 import type { CommandIo } from '../io.js';
+import { table } from '../render.js';
 
-export const demoUsage = `usage: vouch demo [--dir DIR]
+export const demoUsage = `usage: vouch demo [--dir DIR] [--keep-running]
 
-Writes a sample OCI image layout (to DIR, default a new temporary directory) holding an image
-with signatures and an SBOM, then lists what refers to the image, as \`vouch referrers\` would.`;
+Generates a complete offline setup (keys, signed images in an OCI layout, trust policies, trust
+stores, config) in DIR (default: a new temporary directory), starts the provider on a free port,
+and prints its verdicts for every sample image in the prod and staging environments.
 
-export async function demoCommand(argv: string[], io: CommandIo): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { dir: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } });
+  --keep-running   leave the provider serving (Ctrl-C to stop) to try it with curl`;
+
+interface ProviderItem {
+  key: string;
+  value?: VerificationResult;
+  error?: string;
+}
+
+export async function demoCommand(argv: string[], io: CommandIo, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string' },
+      'keep-running': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   if (values.help) {
     io.out(demoUsage);
     return 0;
   }
   const dir = values.dir ?? (await mkdtemp(path.join(tmpdir(), 'vouch-demo-')));
-  const layout = await OciLayoutWriter.create(dir);
-  const text = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
-  const put = async (bytes: Uint8Array, mediaType: string) => layout.writeBlob(bytes, mediaType);
-
-  // The image: a config and one layer.
-  const config = await put(
-    text({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
-    MEDIA_TYPE.ociImageConfig,
-  );
-  const layer = await put(randomBytes(256), 'application/vnd.oci.image.layer.v1.tar+gzip');
-  const image = buildImageManifest({ config, layers: [layer], annotations: { 'org.opencontainers.image.title': 'vouch demo app' } });
-  await layout.writeManifest(image.bytes, image.descriptor.mediaType, { tag: '1.0' });
-
-  await put(EMPTY_JSON, MEDIA_TYPE.ociEmpty);
-  const envelope = async (mediaType: string) => put(randomBytes(64), mediaType); // placeholder bytes (see header)
-  const attach = async (subject: Descriptor, parts: { artifactType?: string; config?: Descriptor; layers: Descriptor[] }) => {
-    const built = buildImageManifest({
-      config: parts.config ?? EMPTY_DESCRIPTOR,
-      layers: parts.layers,
-      subject,
-      ...(parts.artifactType ? { artifactType: parts.artifactType } : {}),
+  const content = await writeDemoContent(dir);
+  const config = await loadConfig(content.configFile);
+  // The demo's own output is the tables; the provider only logs problems.
+  const logger = process.env['VOUCH_LOG_LEVEL'] ? rootLogger() : pino({ level: 'error' }, pino.destination(2));
+  const provider = await startProvider(config, { logger, defaultMetrics: false });
+  let failures = 0;
+  try {
+    io.out(`vouch demo: generated keys, signed images, trust policies and a config in ${dir}`);
+    io.out(`provider: ${provider.url} (Gatekeeper external data; plain HTTP for the demo, use server.tls in a cluster)\n`);
+    for (const environment of ['prod', 'staging'] as const) {
+      const keys = content.images.map((image) => `[${environment}]${image.reference}`);
+      const response = await fetch(`${provider.url}/v1/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ apiVersion: 'externaldata.gatekeeper.sh/v1beta1', kind: 'ProviderRequest', request: { keys } }),
+      });
+      const items = ((await response.json()) as { response: { items: ProviderItem[] } }).response.items;
+      const rows = items.map((item, i) => {
+        const image = content.images[i]!;
+        const verdict = item.value?.verified ? 'verified' : (item.value?.reasons[0]?.code ?? item.error?.split(':')[0] ?? 'unknown');
+        if (verdict !== image.expect[environment]) failures++;
+        return [
+          item.value?.verified ? 'VERIFIED' : item.value ? 'NOT VERIFIED' : 'UNDECIDED',
+          image.reference,
+          item.value?.signatures.find((s) => s.verified)?.signer ?? '-',
+          item.value?.verified
+            ? ''
+            : item.value?.reasons[0]
+              ? `${item.value.reasons[0].code}: ${item.value.reasons[0].message}`
+              : (item.error ?? ''),
+        ];
+      });
+      io.out(`environment ${environment}`);
+      io.out(table([['VERDICT', 'IMAGE', 'SIGNER', 'REASON'], ...rows]).join('\n'));
+      io.out('');
+    }
+    const sample = JSON.stringify({
+      apiVersion: 'externaldata.gatekeeper.sh/v1beta1',
+      kind: 'ProviderRequest',
+      request: { keys: [`[staging]${content.images[1]!.reference}`] },
     });
-    await layout.writeManifest(built.bytes, built.descriptor.mediaType);
-    return built.descriptor;
-  };
-
-  // notation 1.x form (config.mediaType), notation 2 form (artifactType), a cosign v3 bundle.
-  const notaryConfig = await put(EMPTY_JSON, MEDIA_TYPE.notarySignature);
-  await attach(image.descriptor, { config: notaryConfig, layers: [await envelope(MEDIA_TYPE.jws)] });
-  await attach(image.descriptor, { artifactType: MEDIA_TYPE.notarySignature, layers: [await envelope(MEDIA_TYPE.cose)] });
-  await attach(image.descriptor, { artifactType: MEDIA_TYPE.sigstoreBundleV03, layers: [await envelope(MEDIA_TYPE.sigstoreBundleV03)] });
-  // An SBOM, and a notation signature on the SBOM (a nested referrer).
-  const sbomBlob = await put(text({ spdxVersion: 'SPDX-2.3', name: 'vouch demo app' }), 'application/spdx+json');
-  const sbom = await attach(image.descriptor, { artifactType: 'application/spdx+json', layers: [sbomBlob] });
-  await attach(sbom, { config: notaryConfig, layers: [await envelope(MEDIA_TYPE.jws)] });
-
-  const source = await OciLayoutSource.open(dir);
-  const subject = await source.resolve('1.0');
-  const tree = await walkReferrers(source, subject.digest, { maxDepth: 2 });
-  io.out(`Sample OCI layout written to ${dir}\n`);
-  io.out(renderReferrersTable({ reference: 'demo/app:1.0', source: source.location, subject, tree }));
-  io.out(`\nTry: vouch referrers --layout ${dir} 1.0 --output json`);
-  io.out(
-    'These signature envelopes are placeholders: discovery only. Notary Project verification (issue #3) decides whether a signature is trusted.',
-  );
-  return 0;
+    io.out(`Try: curl -s ${provider.url}/v1/verify -d '${sample}'`);
+    io.out(`     node dist/cli.js verify --config ${content.configFile} --env staging ${content.images[1]!.reference}`);
+    if (failures > 0) io.err(`vouch demo: ${failures} verdict(s) differ from what the demo expects`);
+    if (values['keep-running']) {
+      io.out('\nServing until Ctrl-C.');
+      await new Promise<void>((resolve) => {
+        signals.once('SIGINT', () => resolve());
+        signals.once('SIGTERM', () => resolve());
+      });
+    }
+  } finally {
+    await provider.close();
+  }
+  return failures === 0 ? 0 : 1;
 }

@@ -54,16 +54,29 @@ test('cli: a missing tag in a layout is NOT_FOUND with exit 1', async (t) => {
   t.regex(c.err.join('\n'), /NOT_FOUND/);
 });
 
-test('cli: the demo writes a layout and finds every sample referrer, nested ones included', async (t) => {
+test('cli: the demo signs sample images, starts the provider and gets the expected verdicts for both environments', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'vouch-demo-test-'));
   const c = capture();
-  t.is(await main(['demo', '--dir', dir], c.io), 0);
+  t.is(await main(['demo', '--dir', dir], c.io), 0, c.err.join('\n'));
   const text = c.out.join('\n');
-  t.regex(text, /found\s+5 referrer/);
-  t.is(text.match(/^notation /gm)?.length, 2);
-  t.regex(text, /^cosign-bundle /m);
-  t.regex(text, /^└─ notation /m);
-  const again = capture();
-  t.is(await main(['referrers', '--layout', dir, '1.0', '--depth', '1', '--output', 'json'], again.io), 0);
-  t.is((JSON.parse(again.out.join('\n')) as { referrers: unknown[] }).referrers.length, 4);
+  t.regex(text, /environment prod/);
+  t.regex(text, /environment staging/);
+  t.is(text.match(/^VERIFIED /gm)?.length, 4);
+  for (const code of ['UNTRUSTED_SIGNER', 'NO_SIGNATURE', 'EXPIRED', 'NO_TRUST_POLICY']) t.regex(text, new RegExp(code));
+  // the generated content is a working setup: referrers and verify work on it too
+  const refs = capture();
+  t.is(
+    await main(['referrers', '--layout', path.join(dir, 'registry-demo.local'), 'demo.local/shop/web:1.0', '--output', 'json'], refs.io),
+    0,
+  );
+  t.is((JSON.parse(refs.out.join('\n')) as { referrers: unknown[] }).referrers.length, 2);
+  const verified = capture();
+  t.is(await main(['verify', '--config', path.join(dir, 'vouch.yaml'), '--env', 'staging', 'demo.local/shop/api:2.3'], verified.io), 0);
+  t.regex(verified.out.join('\n'), /VERIFIED\s+staging/);
+  const rejected = capture();
+  t.is(await main(['verify', '--config', path.join(dir, 'vouch.yaml'), 'demo.local/shop/api:2.3', '--output', 'json'], rejected.io), 1);
+  t.is((JSON.parse(rejected.out.join('\n')) as Array<{ reasons: Array<{ code: string }> }>)[0]?.reasons[0]?.code, 'UNTRUSTED_SIGNER');
+  const badConfig = capture();
+  t.is(await main(['verify', '--config', path.join(dir, 'nope.yaml'), 'x'], badConfig.io), 2);
+  t.regex(badConfig.err.join('\n'), /INVALID_CONFIG/);
 });

@@ -1,0 +1,46 @@
+// `vouch serve --config FILE`: runs the provider until SIGTERM/SIGINT, then stops accepting,
+// finishes in-flight requests and exits 0 (interface.md §1).
+
+import { parseArgs } from 'node:util';
+import { configPathFrom, loadConfig } from '../../config/index.js';
+import { moduleLogger } from '../../log.js';
+import { startProvider } from '../../server/provider.js';
+import type { CommandIo } from '../io.js';
+
+export const serveUsage = `usage: vouch serve --config FILE
+
+Runs the Gatekeeper external data provider (HTTP(S) /v1/verify, /v1/mutate, /healthz, /readyz,
+/metrics) and, when configured, the gRPC service. --config may also come from VOUCH_CONFIG.
+Stops on SIGTERM or SIGINT after finishing in-flight requests.`;
+
+export async function serveCommand(argv: string[], io: CommandIo, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+  });
+  if (values.help) {
+    io.out(serveUsage);
+    return 0;
+  }
+  const config = await loadConfig(configPathFrom(values.config));
+  const logger = moduleLogger('server');
+  const provider = await startProvider(config, { logger });
+  io.err(
+    `vouch: serving ${provider.url}${provider.grpcAddress ? ` and gRPC on ${provider.grpcAddress}` : ''} (environments: ${provider.environments.names().join(', ')})`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down: draining in-flight requests');
+      signals.off('SIGTERM', onTerm);
+      signals.off('SIGINT', onInt);
+      resolve();
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    signals.on('SIGTERM', onTerm);
+    signals.on('SIGINT', onInt);
+  });
+  await provider.close();
+  logger.info('stopped');
+  return 0;
+}

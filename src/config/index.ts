@@ -1,0 +1,35 @@
+// Public face of config: the configuration file (interface.md §2) and the per-environment trust
+// material it names, loaded, validated and kept up to date.
+
+export {
+  parseConfig,
+  formatConfigPath,
+  formatAddress,
+  ENVIRONMENT_NAME,
+  DEFAULT_SERVER_ADDRESS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  MAX_REQUEST_TIMEOUT_MS,
+  DEFAULT_MAX_REQUEST_BYTES,
+  DEFAULT_MAX_KEYS,
+  DEFAULT_CACHE,
+  DEFAULT_REVOCATION,
+  type VouchConfig,
+  type ServerConfig,
+  type ServerTlsConfig,
+  type ListenAddress,
+  type EnvironmentConfig,
+  type RegistryConfig,
+  type CacheConfig,
+  type RevocationConfig,
+  type ParseConfigOptions,
+} from './schema.js';
+export { loadConfig, configPathFrom, checkConfigPaths, CONFIG_ENV_VAR, type LoadConfigOptions } from './load.js';
+export { registryAllowed, canonicalRegistryHost, parseListenAddress } from './hosts.js';
+export { registryHostConfigs, hostAllowedPredicate } from './registries.js';
+export {
+  EnvironmentSet,
+  type LoadedEnvironment,
+  type EnvironmentStatus,
+  type EnvironmentSetStatus,
+  type EnvironmentSetOptions,
+} from './environments.js';

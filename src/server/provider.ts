@@ -1,0 +1,227 @@
+// The provider assembled from a configuration: trust material per environment (watched), the
+// registry client, the verification engine, and the HTTP(S) and gRPC servers. `vouch serve` and
+// the demo run this; tests start it in-process or as a real process.
+
+import { isDigest, type ImageReference } from '../core/index.js';
+import { EnvironmentSet, formatAddress, hostAllowedPredicate, registryHostConfigs, type VouchConfig } from '../config/index.js';
+import { moduleLogger, type Logger } from '../log.js';
+import { OciLayoutSource, RegistryClient, type ContentSource, type Descriptor, type FetchOptions } from '../oci/index.js';
+import { VerificationEngine, type ContentSourceFactory } from '../verify/index.js';
+import { ProviderGrpcServer } from './grpc.js';
+import { ProviderHttpServer } from './http.js';
+import { ProviderMetrics } from './metrics.js';
+import type { KeyOutcome, ProviderBackend } from './provider-protocol.js';
+
+export interface RunningProvider {
+  /** Base URL of the Gatekeeper endpoints (http[s]://host:port). */
+  url: string;
+  /** host:port of the gRPC service, when configured. */
+  grpcAddress: string | undefined;
+  engine: VerificationEngine;
+  environments: EnvironmentSet;
+  metrics: ProviderMetrics;
+  /** Stops accepting, finishes in-flight requests, stops watchers and background work. */
+  close(): Promise<void>;
+}
+
+export interface StartProviderOptions {
+  logger?: Logger;
+  /** Watch trust material for changes (default true). */
+  watch?: boolean;
+  /** Prometheus default process metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * One repository of a registry host served from an OCI image layout: tags are looked up as the
+ * full reference (`host/repo:tag`, as `org.opencontainers.image.ref.name`), digests directly.
+ */
+class LayoutRepository implements ContentSource {
+  readonly location: string;
+  constructor(
+    private readonly layout: OciLayoutSource,
+    private readonly name: string,
+  ) {
+    this.location = `${layout.location} (${name})`;
+  }
+
+  #ref(reference: string): string {
+    return isDigest(reference) ? reference : `${this.name}:${reference}`;
+  }
+
+  resolve(reference: string, options?: FetchOptions) {
+    return this.layout.resolve(this.#ref(reference), options);
+  }
+
+  fetchManifest(reference: string | Descriptor, options?: FetchOptions) {
+    return this.layout.fetchManifest(typeof reference === 'string' ? this.#ref(reference) : reference, options);
+  }
+
+  fetchBlob(...args: Parameters<OciLayoutSource['fetchBlob']>) {
+    return this.layout.fetchBlob(...args);
+  }
+
+  listReferrers(...args: Parameters<OciLayoutSource['listReferrers']>) {
+    return this.layout.listReferrers(...args);
+  }
+}
+
+export interface VerificationStack {
+  engine: VerificationEngine;
+  environments: EnvironmentSet;
+  client: RegistryClient;
+  close(): Promise<void>;
+}
+
+/**
+ * Trust material, registry client and engine for a configuration, without any server: what
+ * `vouch verify` uses, and the core of `startProvider`.
+ */
+export async function createVerificationStack(
+  config: VouchConfig,
+  options: { logger: Logger; watch: boolean; metrics?: ProviderMetrics },
+): Promise<VerificationStack> {
+  const { logger, metrics } = options;
+  const environments = await EnvironmentSet.load(config, { watch: options.watch, logger: logger.child({ module: 'config' }) });
+  const isRegistryAllowed = hostAllowedPredicate(config);
+  const client = new RegistryClient({
+    hosts: registryHostConfigs(config),
+    isHostAllowed: isRegistryAllowed,
+    logger: logger.child({ module: 'oci.registry' }),
+    ...(metrics ? { onRequest: (e) => metrics.registryRequests.inc({ host: e.host, method: e.method, status: String(e.status) }) } : {}),
+  });
+  const layouts = new Map<string, OciLayoutSource>();
+  try {
+    for (const [host, registry] of config.registries) {
+      if (registry.ociLayout !== undefined) layouts.set(host, await OciLayoutSource.open(registry.ociLayout));
+    }
+  } catch (error) {
+    await Promise.allSettled([environments.close(), client.close()]);
+    throw error;
+  }
+  const sourceFor = (host: string): ContentSourceFactory | undefined => {
+    const layout = layouts.get(host);
+    return layout === undefined ? undefined : (ref: ImageReference) => new LayoutRepository(layout, `${ref.registry}/${ref.repository}`);
+  };
+  const engine = new VerificationEngine({
+    environments: {
+      get: (name) => environments.get(name),
+      names: () => environments.names(),
+      defaultEnvironment: environments.defaultEnvironment,
+    },
+    client,
+    sourceFor,
+    isRegistryAllowed,
+    revocation: {
+      offline: config.revocation.offline,
+      ...(config.revocation.crlDirectory ? { localCrls: config.revocation.crlDirectory } : {}),
+    },
+    timestampRevocation: config.revocation.timestampRevocation,
+    cache: {
+      maxEntries: config.cache.maxEntries,
+      maxBytes: config.cache.maxBytes,
+      undecidedTtlMs: config.cache.undecidedTtlMs,
+      tagTtlMs: config.cache.tagTtlMs,
+    },
+    ...(metrics
+      ? { observer: { cacheLookup: (e: { hit: boolean }) => metrics.cacheLookups.inc({ result: e.hit ? 'hit' : 'miss' }) } }
+      : {}),
+    logger: logger.child({ module: 'verify' }),
+  });
+  return {
+    engine,
+    environments,
+    client,
+    close: async () => {
+      await Promise.allSettled([engine.close(), environments.close()]);
+      await client.close();
+    },
+  };
+}
+
+export async function startProvider(config: VouchConfig, options: StartProviderOptions = {}): Promise<RunningProvider> {
+  const logger = options.logger ?? moduleLogger('server');
+  const metrics = new ProviderMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const stack = await createVerificationStack(config, { logger, watch: options.watch ?? true, metrics });
+  const { engine, environments } = stack;
+  metrics.cacheEntriesSource = () => engine.stats().entries;
+
+  const backend: ProviderBackend = {
+    verify: async (keys, { deadline }) => (await engine.verify(keys, { deadline })) as KeyOutcome[],
+    mutate: async (keys, { deadline }) => (await engine.mutate(keys, { deadline })) as Array<KeyOutcome<string>>,
+  };
+  const { server } = config;
+  const readiness = () => {
+    const status = environments.status();
+    return {
+      ready: status.ready,
+      detail: status.environments.map((e) => ({
+        name: e.name,
+        loaded: e.loaded,
+        generation: e.generation,
+        ...(e.error ? { error: e.error } : {}),
+      })),
+    };
+  };
+  const http = new ProviderHttpServer({
+    backend,
+    address: formatAddress(server.address),
+    ...(server.tls
+      ? {
+          tls: {
+            certFile: server.tls.certFile,
+            keyFile: server.tls.keyFile,
+            ...(server.tls.clientCAFile ? { clientCAFile: server.tls.clientCAFile } : {}),
+          },
+        }
+      : {}),
+    requestTimeoutMs: server.requestTimeoutMs,
+    maxRequestBytes: server.maxRequestBytes,
+    maxKeys: server.maxKeys,
+    logger: logger.child({ module: 'server.http' }),
+    metrics,
+    readiness,
+  });
+  const grpc = server.grpcAddress
+    ? new ProviderGrpcServer({
+        backend,
+        address: formatAddress(server.grpcAddress),
+        ...(server.tls
+          ? {
+              tls: {
+                certFile: server.tls.certFile,
+                keyFile: server.tls.keyFile,
+                ...(server.tls.clientCAFile ? { clientCAFile: server.tls.clientCAFile } : {}),
+              },
+            }
+          : {}),
+        requestTimeoutMs: server.requestTimeoutMs,
+        maxKeys: server.maxKeys,
+        logger: logger.child({ module: 'server.grpc' }),
+        metrics,
+      })
+    : undefined;
+
+  let started: { url: string; grpcAddress: string | undefined };
+  try {
+    const { url } = await http.listen();
+    const grpcAddress = grpc ? (await grpc.listen()).address : undefined;
+    started = { url, grpcAddress };
+  } catch (error) {
+    await Promise.allSettled([http.close(), grpc?.close()]);
+    await stack.close();
+    throw error;
+  }
+
+  return {
+    ...started,
+    engine,
+    environments,
+    metrics,
+    close: async () => {
+      // Stop accepting and drain both transports first; then stop background work and watchers.
+      await Promise.allSettled([http.close(), grpc?.close()]);
+      await stack.close();
+    },
+  };
+}

@@ -1,0 +1,624 @@
+// The verification engine behind the Gatekeeper provider (../shared/interface.md §3; design notes in
+// ../shared/docs/gatekeeper-and-anchors.md §6 items 2, 3, 11 and §7). Per key:
+//   environment → reference → digest (tag resolved, digest checked) → notation verification under the
+//   environment's trust policy and store → VerificationResult
+// Answers are deadline-aware: a key not decided by the request's deadline is DEADLINE_EXCEEDED, while
+// its work carries on in the background (bounded) and lands in the cache for Gatekeeper's retry.
+// Results are cached per (environment, trust generation, repository, digest), so new trust material
+// takes effect at once; identical work is done once across concurrent requests; each registry host
+// gets a bounded number of concurrent verifications. Nothing here reads files or configuration.
+
+import {
+  RegistryError,
+  UNDECIDED_CODES,
+  VouchError,
+  errorMessage,
+  manifestReference,
+  parseReference,
+  repositoryName,
+  type Digest,
+  type ErrorCode,
+  type ImageReference,
+} from '../core/index.js';
+import { moduleLogger, type Logger } from '../log.js';
+import { NotationVerifier, RevocationChecker, verifyNotationArtifact, type RevocationOptions } from '../notation/index.js';
+import type { ContentSource, Descriptor } from '../oci/index.js';
+import type { OciTrustPolicy, TrustStore } from '../trust/index.js';
+import { LruCache, estimateBytes } from './cache.js';
+import { parseKey, quote, splitKey } from './key.js';
+import {
+  canonicalReference,
+  deepFreeze,
+  notFoundResult,
+  policyRepository,
+  toVerificationResult,
+  type VerificationResult,
+} from './result.js';
+import { KeyedSemaphore } from './semaphore.js';
+
+/** The trust material of one environment, as loaded by the configuration layer. */
+export interface EnvironmentTrust {
+  readonly name: string;
+  readonly policy: OciTrustPolicy;
+  readonly trustStore: TrustStore;
+  /**
+   * Must change whenever the policy or the trust store's contents change. It is part of every cache
+   * key, so a rotated root or a tightened policy applies to the next request, not after a TTL.
+   */
+  readonly generation: number;
+}
+
+/** The configured environments; read on every request, so a reloaded configuration applies at once. */
+export interface EnvironmentCatalog {
+  get(name: string): EnvironmentTrust | undefined;
+  names(): string[];
+  /** Used for keys without an `[environment]` prefix. */
+  readonly defaultEnvironment?: string | undefined;
+}
+
+/** Builds the content source for one image reference (a repository on a registry, or an OCI layout). */
+export type ContentSourceFactory = (reference: ImageReference) => ContentSource;
+
+/** What the engine needs of a RegistryClient. */
+export interface RepositoryProvider {
+  repositoryFor(reference: ImageReference): ContentSource;
+}
+
+export interface VerificationCacheOptions {
+  /** Cached verification answers at most (default 10 000). */
+  maxEntries?: number;
+  /** Estimated bytes (serialised size) of cached answers at most (default 64 MiB). */
+  maxBytes?: number;
+  /**
+   * How long a verification answer stays cached, in ms (default 300 000). Bounds how long a
+   * certificate revoked or expired after the check keeps its old answer. 0 disables the cache.
+   */
+  resultTtlMs?: number;
+  /** How long undecided outcomes (registry unavailable, auth, …) are cached, in ms; 0 (default) never. */
+  undecidedTtlMs?: number;
+  /** How long a tag → digest resolution is reused, in ms (default 30 000); 0 resolves every time. */
+  tagTtlMs?: number;
+  /** Cached tag resolutions at most (default 10 000). */
+  tagMaxEntries?: number;
+}
+
+/** What a key came to: `VERIFIED`, `PINNED` (mutate), or the code of the answer or error. */
+export type KeyOutcome = 'VERIFIED' | 'PINNED' | ErrorCode;
+
+/**
+ * Hooks the server turns into metrics and logs. They are called synchronously and must be cheap;
+ * an exception thrown by a hook is logged and otherwise ignored.
+ */
+export interface VerificationObserver {
+  /** A verify key with a known digest was looked up in the answer cache. */
+  cacheLookup?(event: { environment: string; hit: boolean }): void;
+  /** A key of a request was answered (also DEADLINE_EXCEEDED), `durationMs` from the start of the request. */
+  keyDecided?(event: {
+    operation: 'verify' | 'mutate';
+    environment: string | undefined;
+    outcome: KeyOutcome;
+    cached: boolean;
+    durationMs: number;
+  }): void;
+  /** A verification (the registry and crypto work for one image) finished, maybe after its request gave up. */
+  verificationFinished?(event: { environment: string; registry: string; outcome: KeyOutcome; durationMs: number }): void;
+}
+
+export interface VerificationEngineOptions {
+  environments: EnvironmentCatalog;
+  /** The registry client (its repositoryFor is all the engine uses). */
+  client: RepositoryProvider;
+  /**
+   * A content source for a registry host instead of the registry client, e.g. an OCI layout standing
+   * in for it (air-gapped, demo). Undefined → the registry client.
+   */
+  sourceFor?: (registryHost: string) => ContentSourceFactory | undefined;
+  /**
+   * False for hosts vouch must not contact: REGISTRY_NOT_ALLOWED. Called with the API host of the
+   * reference (`registry-1.docker.io` for Docker Hub), also for hosts served by `sourceFor`.
+   */
+  isRegistryAllowed?: (registryHost: string) => boolean;
+  /** Shared revocation checker (CRL cache), or options for one. Default: online, OCSP then CRL. */
+  revocation?: RevocationChecker | RevocationOptions;
+  /** Revocation of TSA chains (default 'check', as notation). */
+  timestampRevocation?: 'check' | 'skip';
+  /** Signatures evaluated per image at most (notation's --max-signatures, default 100). */
+  maxSignatures?: number;
+  cache?: VerificationCacheOptions;
+  /** Verifications running at once against one registry host (default 8). */
+  concurrencyPerRegistry?: number;
+  /** How long work for a key may go on in total, past its request's deadline, in ms (default 30 000). */
+  backgroundTimeoutMs?: number;
+  /** Clock in epoch ms, for deadlines, cache expiry and certificate validity (default Date.now). */
+  now?: () => number;
+  observer?: VerificationObserver;
+  logger?: Logger;
+}
+
+export interface RequestOptions {
+  /** Epoch ms by which every key must be answered; undecided keys are then DEADLINE_EXCEEDED. */
+  deadline: number;
+}
+
+export interface KeyError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** One item per request key: `value` for a definitive answer, `error` when vouch could not decide. */
+export type KeyResult = { key: string; value: VerificationResult; error?: never } | { key: string; error: KeyError; value?: never };
+
+/** One item per mutate key: the reference pinned to its digest, or why not. */
+export type MutateResult = { key: string; value: string; error?: never } | { key: string; error: KeyError; value?: never };
+
+export interface EngineStats {
+  /** Cached answers and their estimated bytes. */
+  entries: number;
+  bytes: number;
+  /** Answer-cache lookups that hit or missed (a miss starts or joins a verification). */
+  hits: number;
+  misses: number;
+  /** Misses that joined a verification already running instead of starting one. */
+  deduplicated: number;
+  /** Verifications running now. */
+  inFlight: number;
+  tagEntries: number;
+  tagHits: number;
+  tagMisses: number;
+}
+
+type Outcome = { value: VerificationResult } | { error: KeyError };
+type Decision = Outcome & { cached: boolean; environment?: string | undefined };
+type MutateDecision = ({ value: string } | { error: KeyError }) & { cached: boolean; environment?: undefined };
+type TagOutcome = { descriptor: Descriptor } | { error: unknown };
+
+/** setTimeout's largest delay; longer ones fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const DEFAULTS = {
+  maxEntries: 10_000,
+  maxBytes: 64 * 1024 * 1024,
+  resultTtlMs: 300_000,
+  undecidedTtlMs: 0,
+  tagTtlMs: 30_000,
+  tagMaxEntries: 10_000,
+  concurrencyPerRegistry: 8,
+  backgroundTimeoutMs: 30_000,
+  maxSignatures: 100,
+} as const;
+
+export class VerificationEngine {
+  readonly #environments: EnvironmentCatalog;
+  readonly #client: RepositoryProvider;
+  readonly #sourceFor: ((registryHost: string) => ContentSourceFactory | undefined) | undefined;
+  readonly #isRegistryAllowed: (registryHost: string) => boolean;
+  readonly #revocation: RevocationChecker;
+  readonly #timestampRevocation: 'check' | 'skip';
+  readonly #maxSignatures: number;
+  readonly #cacheOptions: Required<VerificationCacheOptions>;
+  readonly #backgroundTimeoutMs: number;
+  readonly #now: () => number;
+  readonly #observer: VerificationObserver;
+  readonly #log: Logger;
+
+  readonly #results: LruCache<Outcome>;
+  readonly #tags: LruCache<Descriptor>;
+  readonly #inFlight = new Map<string, Promise<Decision>>();
+  readonly #tagsInFlight = new Map<string, Promise<TagOutcome>>();
+  readonly #semaphore: KeyedSemaphore;
+  readonly #verifiers = new Map<string, { generation: number; trustStore: TrustStore; verifier: NotationVerifier }>();
+  readonly #closing = new AbortController();
+  #hits = 0;
+  #misses = 0;
+  #deduplicated = 0;
+  #tagHits = 0;
+  #tagMisses = 0;
+
+  constructor(options: VerificationEngineOptions) {
+    this.#environments = options.environments;
+    this.#client = options.client;
+    this.#sourceFor = options.sourceFor;
+    this.#isRegistryAllowed = options.isRegistryAllowed ?? (() => true);
+    this.#now = options.now ?? Date.now;
+    this.#observer = options.observer ?? {};
+    this.#log = options.logger ?? moduleLogger('verify.engine');
+    this.#timestampRevocation = options.timestampRevocation ?? 'check';
+    this.#maxSignatures = nonNegative('maxSignatures', options.maxSignatures ?? DEFAULTS.maxSignatures);
+    this.#backgroundTimeoutMs = nonNegative('backgroundTimeoutMs', options.backgroundTimeoutMs ?? DEFAULTS.backgroundTimeoutMs);
+    if (this.#backgroundTimeoutMs === 0)
+      throw new VouchError('INVALID_CONFIG', 'backgroundTimeoutMs must be positive', { reason: 'BAD_CONTENT' });
+    const cache = options.cache ?? {};
+    this.#cacheOptions = {
+      maxEntries: nonNegative('cache.maxEntries', cache.maxEntries ?? DEFAULTS.maxEntries),
+      maxBytes: nonNegative('cache.maxBytes', cache.maxBytes ?? DEFAULTS.maxBytes),
+      resultTtlMs: nonNegative('cache.resultTtlMs', cache.resultTtlMs ?? DEFAULTS.resultTtlMs),
+      undecidedTtlMs: nonNegative('cache.undecidedTtlMs', cache.undecidedTtlMs ?? DEFAULTS.undecidedTtlMs),
+      tagTtlMs: nonNegative('cache.tagTtlMs', cache.tagTtlMs ?? DEFAULTS.tagTtlMs),
+      tagMaxEntries: nonNegative('cache.tagMaxEntries', cache.tagMaxEntries ?? DEFAULTS.tagMaxEntries),
+    };
+    this.#results = new LruCache({ maxEntries: this.#cacheOptions.maxEntries, maxBytes: this.#cacheOptions.maxBytes });
+    this.#tags = new LruCache({ maxEntries: this.#cacheOptions.tagMaxEntries, maxBytes: Number.MAX_SAFE_INTEGER });
+    this.#semaphore = new KeyedSemaphore(options.concurrencyPerRegistry ?? DEFAULTS.concurrencyPerRegistry);
+    const revocation = options.revocation;
+    this.#revocation =
+      revocation instanceof RevocationChecker ? revocation : new RevocationChecker({ now: () => new Date(this.#now()), ...revocation });
+  }
+
+  /**
+   * Verifies every key. Exactly one result per key, in request order, by `deadline`; never throws.
+   * Duplicate keys are computed once; keys not decided in time are DEADLINE_EXCEEDED while their work
+   * finishes in the background (up to backgroundTimeoutMs) and is cached for the retry.
+   */
+  async verify(keys: readonly string[], options: RequestOptions): Promise<KeyResult[]> {
+    const decisions = await this.#answerAll('verify', keys, options.deadline, (key) => this.#decideVerify(key));
+    return keys.map((key): KeyResult => {
+      const decision = decisions.get(key) ?? deadlineDecision(key);
+      return 'value' in decision ? { key, value: decision.value } : { key, error: decision.error };
+    });
+  }
+
+  /**
+   * Pins every key to its digest: `host/repo@sha256:…`, tag dropped (the `/v1/mutate` answer). An
+   * `[environment]` prefix is accepted and ignored. Digest references are normalised without any
+   * registry call; tags are resolved (and cached for tagTtlMs). Same ordering and deadline rules as verify.
+   */
+  async mutate(keys: readonly string[], options: RequestOptions): Promise<MutateResult[]> {
+    const decisions = await this.#answerAll('mutate', keys, options.deadline, (key) => this.#decideMutate(key));
+    return keys.map((key): MutateResult => {
+      const decision = decisions.get(key) ?? deadlineDecision(key);
+      return 'error' in decision ? { key, error: decision.error } : { key, value: decision.value };
+    });
+  }
+
+  stats(): EngineStats {
+    return {
+      entries: this.#results.size,
+      bytes: this.#results.bytes,
+      hits: this.#hits,
+      misses: this.#misses,
+      deduplicated: this.#deduplicated,
+      inFlight: this.#inFlight.size,
+      tagEntries: this.#tags.size,
+      tagHits: this.#tagHits,
+      tagMisses: this.#tagMisses,
+    };
+  }
+
+  /** Forgets every cached answer and tag resolution (running work still caches its outcome). */
+  clearCache(): void {
+    this.#results.clear();
+    this.#tags.clear();
+  }
+
+  /** Cancels background work and waits for it to settle; later requests are DEADLINE_EXCEEDED. */
+  async close(): Promise<void> {
+    this.#closing.abort(new Error('verification engine closed'));
+    await Promise.allSettled([...this.#inFlight.values(), ...this.#tagsInFlight.values()]);
+  }
+
+  // ---- request level ------------------------------------------------------------------------------
+
+  /** Decides each distinct key once and collects what is decided by the deadline. */
+  async #answerAll<T extends { cached: boolean; environment?: string | undefined } & ({ value: unknown } | { error: KeyError })>(
+    operation: 'verify' | 'mutate',
+    keys: readonly string[],
+    deadline: number,
+    decide: (key: string) => Promise<T>,
+  ): Promise<Map<string, T>> {
+    const started = this.#now();
+    const decided = new Map<string, T>();
+    const work = new Map<string, Promise<void>>();
+    // Decisions that arrive after the deadline are not this request's answers (their work is cached).
+    let open = true;
+    for (const key of keys) {
+      if (work.has(key)) continue;
+      const promise = decide(key)
+        .catch((error: unknown) => this.#internal(error, key) as T)
+        .then((decision) => {
+          if (!open) return;
+          decided.set(key, decision);
+          this.#notify('keyDecided', () =>
+            this.#observer.keyDecided?.({
+              operation,
+              environment: decision.environment,
+              outcome: outcomeOf(decision, operation),
+              cached: decision.cached,
+              durationMs: this.#now() - started,
+            }),
+          );
+        });
+      work.set(key, promise);
+    }
+    const remaining = Number.isFinite(deadline) ? deadline - this.#now() : this.#backgroundTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.min(MAX_TIMER_MS, Math.max(0, remaining)));
+    });
+    await Promise.race([Promise.all(work.values()), expired]);
+    clearTimeout(timer);
+    open = false;
+    for (const key of work.keys()) {
+      if (decided.has(key)) continue;
+      this.#notify('keyDecided', () =>
+        this.#observer.keyDecided?.({
+          operation,
+          environment: operation === 'verify' ? this.#environmentHint(key) : undefined,
+          outcome: 'DEADLINE_EXCEEDED',
+          cached: false,
+          durationMs: this.#now() - started,
+        }),
+      );
+    }
+    return decided;
+  }
+
+  /** The environment a verify key names (for metrics of keys that ran out of time). */
+  #environmentHint(key: string): string | undefined {
+    try {
+      return splitKey(key).environment ?? this.#environments.defaultEnvironment;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** environment → reference → digest → cached answer, or the (shared) verification. */
+  async #decideVerify(key: string): Promise<Decision> {
+    let environment: string | undefined;
+    try {
+      const catalog = this.#environments;
+      const parsed = parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined);
+      environment = parsed.environment;
+      const ref = parsed.reference;
+      this.#checkAllowed(ref.registry);
+      const env = catalog.get(environment);
+      if (env === undefined) throw new VouchError('UNKNOWN_ENVIRONMENT', `environment ${quote(environment)} is no longer configured`);
+
+      // Digest: a tag is resolved (and the resolution cached); a digest is checked by the verification.
+      let digest = ref.digest;
+      let subject: Descriptor | undefined;
+      if (digest === undefined) {
+        const resolved = await this.#resolveTag(ref);
+        if ('error' in resolved) return { environment, cached: false, ...this.#failure(resolved.error, environment, ref) };
+        subject = resolved.descriptor;
+        digest = subject.digest;
+      }
+
+      // Cache, keyed by the environment's trust generation.
+      const cacheKey = resultKey(env, ref, digest);
+      const cached = this.#results.get(cacheKey, this.#now());
+      this.#notify('cacheLookup', () => this.#observer.cacheLookup?.({ environment: env.name, hit: cached !== undefined }));
+      if (cached !== undefined) {
+        this.#hits++;
+        return {
+          environment,
+          cached: true,
+          ...('value' in cached ? { value: { ...cached.value, cached: true } } : { error: cached.error }),
+        };
+      }
+      this.#misses++;
+      return { environment, ...(await this.#verifyOnce(cacheKey, env, ref, digest, subject)) };
+    } catch (error) {
+      return { environment, cached: false, ...this.#failure(error, environment, undefined) };
+    }
+  }
+
+  async #decideMutate(key: string): Promise<MutateDecision> {
+    try {
+      const ref = parseReference(splitKey(key).reference);
+      this.#checkAllowed(ref.registry);
+      if (ref.digest !== undefined) return { cached: false, value: canonicalReference(ref, ref.digest) };
+      const hitsBefore = this.#tagHits;
+      const resolved = await this.#resolveTag(ref);
+      if ('error' in resolved) throw resolved.error;
+      return { cached: this.#tagHits > hitsBefore, value: canonicalReference(ref, resolved.descriptor.digest) };
+    } catch (error) {
+      return { cached: false, error: toKeyError(error, this.#log) };
+    }
+  }
+
+  // ---- work -----------------------------------------------------------------------------------------
+
+  /** Runs the verification for `cacheKey` unless the same one is already running; caches its outcome. */
+  #verifyOnce(
+    cacheKey: string,
+    env: EnvironmentTrust,
+    ref: ImageReference,
+    digest: Digest,
+    hint: Descriptor | undefined,
+  ): Promise<Decision> {
+    const running = this.#inFlight.get(cacheKey);
+    if (running !== undefined) {
+      this.#deduplicated++;
+      return running;
+    }
+    const started = this.#now();
+    const verifier = this.#verifierFor(env);
+    const job = this.#inBackground(ref.registry, async (signal) => {
+      const source = this.#sourceOf(ref);
+      // A digest reference must exist; resolving it also gives the media type and size the
+      // signature payload has to match.
+      const subject = hint ?? (await source.resolve(digest, { signal }));
+      const artifact = await verifyNotationArtifact(source, policyRepository(ref), subject, env.policy, verifier, {
+        signal,
+        maxSignatures: this.#maxSignatures,
+      });
+      return toVerificationResult(env.name, ref, digest, artifact);
+    }).then(
+      (value): Outcome => ({ value }),
+      (error: unknown): Outcome => this.#failure(error, env.name, ref),
+    );
+    const shared = job.then((outcome): Decision => {
+      try {
+        this.#remember(cacheKey, outcome);
+      } finally {
+        this.#inFlight.delete(cacheKey);
+      }
+      this.#notify('verificationFinished', () =>
+        this.#observer.verificationFinished?.({
+          environment: env.name,
+          registry: ref.registry,
+          outcome: outcomeOf(outcome, 'verify'),
+          durationMs: this.#now() - started,
+        }),
+      );
+      return { ...outcome, cached: false };
+    });
+    this.#inFlight.set(cacheKey, shared);
+    return shared;
+  }
+
+  /** Tag → manifest descriptor, from the tag cache or the registry (shared while running). */
+  #resolveTag(ref: ImageReference): Promise<TagOutcome> {
+    const tag = manifestReference(ref);
+    const key = `${repositoryName(ref)}:${tag}`;
+    const cached = this.#tags.get(key, this.#now());
+    if (cached !== undefined) {
+      this.#tagHits++;
+      return Promise.resolve({ descriptor: cached });
+    }
+    this.#tagMisses++;
+    const running = this.#tagsInFlight.get(key);
+    if (running !== undefined) return running;
+    const job = this.#inBackground(ref.registry, (signal) => this.#sourceOf(ref).resolve(tag, { signal })).then(
+      (descriptor): TagOutcome => {
+        this.#tagsInFlight.delete(key);
+        const frozen = Object.freeze({ mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size });
+        const ttl = this.#cacheOptions.tagTtlMs;
+        if (ttl > 0) this.#tags.set(key, frozen, { bytes: estimateBytes(key, frozen), expiresAt: this.#now() + ttl });
+        return { descriptor: frozen };
+      },
+      (error: unknown): TagOutcome => {
+        this.#tagsInFlight.delete(key);
+        return { error };
+      },
+    );
+    this.#tagsInFlight.set(key, job);
+    return job;
+  }
+
+  /**
+   * Runs registry work under the host's concurrency limit and the background budget (not the
+   * request's deadline: a request that gives up leaves the work to finish and be cached).
+   */
+  async #inBackground<T>(host: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#backgroundTimeoutMs)]);
+    try {
+      const release = await this.#semaphore.acquire(host, signal);
+      try {
+        return await fn(signal);
+      } finally {
+        release();
+      }
+    } catch (error) {
+      if (signal.aborted && error instanceof VouchError && error.code === 'DEADLINE_EXCEEDED') {
+        const why = this.#closing.signal.aborted
+          ? 'the verification engine was closed'
+          : `not finished within ${this.#backgroundTimeoutMs} ms`;
+        throw new VouchError('DEADLINE_EXCEEDED', `${why}: ${error.message}`, { reason: 'ABORTED', cause: error });
+      }
+      throw error;
+    }
+  }
+
+  #sourceOf(ref: ImageReference): ContentSource {
+    return this.#sourceFor?.(ref.registry)?.(ref) ?? this.#client.repositoryFor(ref);
+  }
+
+  /** One NotationVerifier per environment and trust generation (it holds the trust store). */
+  #verifierFor(env: EnvironmentTrust): NotationVerifier {
+    const known = this.#verifiers.get(env.name);
+    if (known !== undefined && known.generation === env.generation && known.trustStore === env.trustStore) return known.verifier;
+    const verifier = new NotationVerifier({
+      trustStore: env.trustStore,
+      revocation: this.#revocation,
+      now: () => new Date(this.#now()),
+      timestampRevocation: this.#timestampRevocation,
+    });
+    this.#verifiers.set(env.name, { generation: env.generation, trustStore: env.trustStore, verifier });
+    return verifier;
+  }
+
+  #checkAllowed(host: string): void {
+    if (!this.#isRegistryAllowed(host)) {
+      throw new RegistryError('REGISTRY_NOT_ALLOWED', `registry host ${quote(host)} is not allowed by configuration`, { reason: 'DENIED' });
+    }
+  }
+
+  /** Caches an outcome: answers for resultTtlMs (absence never), undecided ones only for undecidedTtlMs. */
+  #remember(cacheKey: string, outcome: Outcome): void {
+    let ttl: number;
+    if ('value' in outcome) {
+      // NOT_FOUND is an answer, but an image pushed a moment later must not stay "not found".
+      if (outcome.value.reasons[0]?.code === 'NOT_FOUND') return;
+      ttl = this.#cacheOptions.resultTtlMs;
+    } else {
+      ttl = this.#cacheOptions.undecidedTtlMs;
+    }
+    if (ttl <= 0) return;
+    const frozen = deepFreeze(outcome);
+    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), expiresAt: this.#now() + ttl });
+  }
+
+  /** What a failure means for a key: NOT_FOUND is an answer, codes of the table are errors, the rest INTERNAL. */
+  #failure(error: unknown, environment: string | undefined, ref: ImageReference | undefined): Outcome {
+    if (error instanceof VouchError && error.code === 'NOT_FOUND' && environment !== undefined && ref !== undefined) {
+      return { value: notFoundResult(environment, ref, error.message) };
+    }
+    return { error: toKeyError(error, this.#log) };
+  }
+
+  #internal(error: unknown, key: string): { cached: false; error: KeyError } {
+    this.#log.error({ err: errorMessage(error), key: quote(String(key)) }, 'internal error while deciding a key');
+    return { cached: false, error: { code: 'INTERNAL', message: `internal error: ${errorMessage(error)}` } };
+  }
+
+  #notify(hook: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#log.warn({ hook, err: errorMessage(error) }, 'verification observer hook threw');
+    }
+  }
+}
+
+function resultKey(env: EnvironmentTrust, ref: ImageReference, digest: Digest): string {
+  // The repository is part of the key: scopes select statements per repository, and signatures are
+  // stored per repository, so one digest can be verified in one repository and not in another.
+  return `${env.name}\n${env.generation}\n${repositoryName(ref)}\n${digest}`;
+}
+
+function deadlineDecision(key: unknown): { error: KeyError } {
+  return {
+    error: {
+      code: 'DEADLINE_EXCEEDED',
+      message: `${quote(String(key))} was not decided within the request deadline; the work continues, retry shortly`,
+    },
+  };
+}
+
+/** Codes an error item may carry (interface.md §3 table, answer codes for mutate, INTERNAL). */
+function toKeyError(error: unknown, log: Logger): KeyError {
+  if (error instanceof VouchError) {
+    if ((UNDECIDED_CODES as readonly string[]).includes(error.code) || error.code === 'NOT_FOUND') {
+      return { code: error.code, message: error.message };
+    }
+    log.error({ code: error.code, reason: error.reason, err: error.message }, 'unexpected error code while deciding a key');
+    return { code: 'INTERNAL', message: `${error.code}: ${error.message}` };
+  }
+  log.error({ err: errorMessage(error), stack: error instanceof Error ? error.stack : undefined }, 'internal error while deciding a key');
+  return { code: 'INTERNAL', message: `internal error: ${errorMessage(error)}` };
+}
+
+function outcomeOf(decision: { value: unknown } | { error: KeyError }, operation: 'verify' | 'mutate'): KeyOutcome {
+  if ('error' in decision) return decision.error.code;
+  if (operation === 'mutate') return 'PINNED';
+  const value = decision.value as VerificationResult;
+  return value.verified ? 'VERIFIED' : (value.reasons[0]?.code ?? 'INVALID_SIGNATURE');
+}
+
+function nonNegative(name: string, value: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new VouchError('INVALID_CONFIG', `${name} must be a non-negative number, got ${String(value)}`, { reason: 'BAD_CONTENT' });
+  }
+  return value;
+}

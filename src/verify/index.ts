@@ -1,0 +1,31 @@
+// Public face of verify: the verification engine behind the provider (interface.md §3), its key
+// grammar and result shape. The server and the CLI import from here only.
+
+export {
+  VerificationEngine,
+  type VerificationEngineOptions,
+  type VerificationCacheOptions,
+  type VerificationObserver,
+  type EnvironmentTrust,
+  type EnvironmentCatalog,
+  type ContentSourceFactory,
+  type RepositoryProvider,
+  type RequestOptions,
+  type KeyResult,
+  type KeyError,
+  type KeyOutcome,
+  type MutateResult,
+  type EngineStats,
+} from './engine.js';
+export {
+  parseKey,
+  splitKey,
+  isValidEnvironmentName,
+  MAX_KEY_LENGTH,
+  ENVIRONMENT_NAME_PATTERN,
+  type ParsedKey,
+  type SplitKey,
+} from './key.js';
+export { canonicalReference, policyRepository, formatTime, type VerificationResult, type SignatureResult, type Reason } from './result.js';
+export { LruCache, estimateBytes, type LruCacheOptions } from './cache.js';
+export { KeyedSemaphore } from './semaphore.js';

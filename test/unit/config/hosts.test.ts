@@ -1,0 +1,47 @@
+import test from 'ava';
+import { canonicalRegistryHost, parseListenAddress, registryAllowed } from '../../../src/config/index.js';
+
+test('canonicalRegistryHost: lowercases and folds Docker Hub aliases', (t) => {
+  t.is(canonicalRegistryHost('GHCR.io'), 'ghcr.io');
+  t.is(canonicalRegistryHost('docker.io'), 'registry-1.docker.io');
+  t.is(canonicalRegistryHost('index.docker.io'), 'registry-1.docker.io');
+  t.is(canonicalRegistryHost('localhost'), 'localhost');
+  t.is(canonicalRegistryHost('localhost:5000'), 'localhost:5000');
+  t.is(canonicalRegistryHost('[::1]:5000'), '[::1]:5000');
+  const bare = canonicalRegistryHost('registry');
+  t.regex(typeof bare === 'string' ? bare : bare.error, /image references only name a host/);
+  const empty = canonicalRegistryHost('');
+  t.regex(typeof empty === 'string' ? empty : empty.error, /not a registry host/);
+});
+
+test('parseListenAddress: returns a message instead of throwing', (t) => {
+  t.deepEqual(parseListenAddress('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+  t.is(typeof parseListenAddress('127.0.0.1'), 'string');
+});
+
+const cases: Array<[string[] | undefined, string, boolean]> = [
+  [undefined, 'anything.example', true],
+  [['ghcr.io'], 'ghcr.io', true],
+  [['ghcr.io'], 'GHCR.IO', true],
+  [['ghcr.io'], 'ghcr.io:443', false],
+  [['ghcr.io'], 'quay.io', false],
+  [['ghcr.io'], 'evilghcr.io', false],
+  [['*.example.com'], 'registry.example.com', true],
+  [['*.example.com'], 'a.b.example.com', true],
+  [['*.example.com'], 'example.com', false],
+  [['*.example.com'], 'registry.example.com:5000', false],
+  [['*.example.com'], 'registry.example.com.evil.io', false],
+  [['*.example.com'], 'registryexample.com', false],
+  [['*.example.com:5000'], 'registry.example.com:5000', true],
+  [['*.example.com:5000'], 'registry.example.com', false],
+  [['127.0.0.1:5000'], '127.0.0.1:5000', true],
+  [['127.0.0.1:5000'], '127.0.0.1:5001', false],
+  [['registry-1.docker.io'], 'registry-1.docker.io', true],
+  [['*'], 'whatever.io:1234', true],
+];
+
+for (const [patterns, host, allowed] of cases) {
+  test(`registryAllowed: ${JSON.stringify(patterns)} ${allowed ? 'allows' : 'refuses'} ${host}`, (t) => {
+    t.is(registryAllowed(patterns, host), allowed);
+  });
+}
