@@ -17,16 +17,33 @@ export function summarize(durations: number[]): Sample {
 
 /** Runs each variant `iterations` times, alternating between them, after a short warm-up. */
 export async function measure<K extends string>(iterations: number, variants: Record<K, () => Promise<void>>): Promise<Record<K, Sample>> {
+  const timed = Object.fromEntries(
+    Object.entries<() => Promise<void>>(variants).map(([name, fn]) => [
+      name,
+      async () => {
+        const started = performance.now();
+        await fn();
+        return performance.now() - started;
+      },
+    ]),
+  ) as Record<K, () => Promise<number>>;
+  return measureTimed(iterations, timed);
+}
+
+/**
+ * Like measure, but each variant times itself and returns the duration in ms, so per-iteration
+ * setup and teardown (a fresh server, a new connection pool) stay outside the measurement.
+ */
+export async function measureTimed<K extends string>(
+  iterations: number,
+  variants: Record<K, () => Promise<number>>,
+): Promise<Record<K, Sample>> {
   const names = Object.keys(variants) as K[];
   const durations = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
   const warmup = Math.max(3, Math.floor(iterations / 10));
   for (let i = 0; i < warmup; i++) for (const n of names) await variants[n]();
   for (let i = 0; i < iterations; i++) {
-    for (const n of i % 2 === 0 ? names : [...names].reverse()) {
-      const started = performance.now();
-      await variants[n]();
-      durations[n].push(performance.now() - started);
-    }
+    for (const n of i % 2 === 0 ? names : [...names].reverse()) durations[n].push(await variants[n]());
   }
   return Object.fromEntries(names.map((n) => [n, summarize(durations[n])])) as Record<K, Sample>;
 }
