@@ -47,6 +47,7 @@ export class Certificate {
   #rawSubject: Uint8Array | undefined;
   #rawIssuer: Uint8Array | undefined;
   #selfSigned: boolean | undefined;
+  readonly #signedBy = new WeakMap<Certificate, boolean>();
 
   private constructor(der: Uint8Array, parsed: x509.X509Certificate, node: NodeX509Certificate, sha256Fingerprint: string) {
     this.der = der;
@@ -159,11 +160,17 @@ export class Certificate {
 
   /** True when `issuer`'s key verifies this certificate's signature (no name check). */
   isSignedBy(issuer: Certificate): boolean {
+    // Both are immutable and shared: a signature check between the same two is done once.
+    const known = this.#signedBy.get(issuer);
+    if (known !== undefined) return known;
+    let result: boolean;
     try {
-      return this.node.verify(issuer.publicKey);
+      result = this.node.verify(issuer.publicKey);
     } catch {
-      return false;
+      result = false;
     }
+    this.#signedBy.set(issuer, result);
+    return result;
   }
 
   /** Byte-equal DER. Parsed certificates are shared, so this is usually an identity check. */

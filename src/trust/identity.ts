@@ -117,6 +117,23 @@ export function findOverlappingIdentities(dns: readonly DistinguishedName[]): [D
  * (an attribute Go prints as `OID=#hex` such as emailAddress, two values of one type, C/ST/O missing, …).
  */
 export function leafSubjectAttributes(leaf: Certificate): Map<string, string> {
+  // Certificates are shared and immutable (see Certificate.fromDer): parse each subject once.
+  let outcome = subjectAttributeCache.get(leaf);
+  if (outcome === undefined) {
+    try {
+      outcome = { attributes: parseLeafSubject(leaf) };
+    } catch (error) {
+      outcome = { error };
+    }
+    subjectAttributeCache.set(leaf, outcome);
+  }
+  if ('error' in outcome) throw outcome.error;
+  return new Map(outcome.attributes);
+}
+
+const subjectAttributeCache = new WeakMap<Certificate, { attributes: Map<string, string> } | { error: unknown }>();
+
+function parseLeafSubject(leaf: Certificate): Map<string, string> {
   let subject: string;
   try {
     subject = toGoNameString(leaf.rawSubject);

@@ -25,7 +25,10 @@ import { NotationVerifier, RevocationChecker, verifyNotationArtifact, type Revoc
 import type { ContentSource, Descriptor } from '../oci/index.js';
 import type { OciTrustPolicy, TrustStore } from '../trust/index.js';
 import { LruCache, estimateBytes } from './cache.js';
-import { parseKey, quote, splitKey } from './key.js';
+import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
+
+/** Distinct keys whose parse is remembered. */
+const PARSED_KEYS_MAX = 50_000;
 import {
   canonicalReference,
   deepFreeze,
@@ -202,6 +205,7 @@ export class VerificationEngine {
   readonly #log: Logger;
 
   readonly #results: LruCache<Outcome>;
+  readonly #parsedKeys = new Map<string, ParsedKey>();
   readonly #tags: LruCache<Descriptor>;
   readonly #inFlight = new Map<string, Promise<Decision>>();
   readonly #tagsInFlight = new Map<string, Promise<TagOutcome>>();
@@ -366,7 +370,13 @@ export class VerificationEngine {
     let environment: string | undefined;
     try {
       const catalog = this.#environments;
-      const parsed = parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined);
+      // Gatekeeper sends the same keys over and over: parse each distinct key once (bounded).
+      let parsed = this.#parsedKeys.get(key);
+      if (parsed === undefined) {
+        parsed = parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined);
+        if (this.#parsedKeys.size >= PARSED_KEYS_MAX) this.#parsedKeys.delete(this.#parsedKeys.keys().next().value!);
+        this.#parsedKeys.set(key, parsed);
+      }
       environment = parsed.environment;
       const ref = parsed.reference;
       this.#checkAllowed(ref.registry);
@@ -392,7 +402,7 @@ export class VerificationEngine {
         return {
           environment,
           cached: true,
-          ...('value' in cached ? { value: { ...cached.value, cached: true } } : { error: cached.error }),
+          ...('value' in cached ? { value: cached.value } : { error: cached.error }),
         };
       }
       this.#misses++;
@@ -555,7 +565,8 @@ export class VerificationEngine {
       ttl = this.#cacheOptions.undecidedTtlMs;
     }
     if (ttl <= 0) return;
-    const frozen = deepFreeze(outcome);
+    // Stored as served from the cache (marked `cached`), so a hit allocates no copy.
+    const frozen = deepFreeze('value' in outcome ? { ...outcome, value: { ...outcome.value, cached: true as const } } : outcome);
     this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), expiresAt: this.#now() + ttl });
   }
 
