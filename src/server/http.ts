@@ -57,6 +57,7 @@ export class ProviderHttpServer {
   #tlsStamp = '';
   #tlsTimer: NodeJS.Timeout | undefined;
   #inflight = 0;
+  #closing = false;
 
   constructor(options: HttpServerOptions) {
     this.#options = options;
@@ -107,6 +108,10 @@ export class ProviderHttpServer {
     if (this.#tlsTimer) clearInterval(this.#tlsTimer);
     const server = this.#server;
     if (!server) return;
+    // From now on every answer says `Connection: close` (see #handle), so connections busy now are
+    // closed once answered; idle keep-alive connections are closed right away. Gatekeeper keeps
+    // connections open for 90 s, which would otherwise outlast the pod's grace period.
+    this.#closing = true;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
@@ -136,6 +141,11 @@ export class ProviderHttpServer {
     const started = performance.now();
     const route = routeOf(req.url);
     this.#inflight++;
+    if (this.#closing) res.setHeader('connection', 'close');
+    // A request in flight when closing began leaves its connection idle once answered: close it then.
+    res.once('finish', () => {
+      if (this.#closing) setImmediate(() => this.#server?.closeIdleConnections());
+    });
     let status = 500;
     try {
       status = await this.#route(route, req, res);
@@ -189,6 +199,8 @@ export class ProviderHttpServer {
     } catch (error) {
       if (error instanceof BadProviderRequest) {
         logger.info({ route, status: error.status, err: error.message }, 'bad provider request');
+        // An unread rest of the body leaves the connection unusable: answer and close it.
+        if (error.status === 413) res.setHeader('connection', 'close');
         return send(res, error.status, systemErrorResponse(error.message));
       }
       throw error;
