@@ -163,18 +163,20 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
       })),
     };
   };
+  // Both transports serve with the same certificate (and the same client CA for mTLS).
+  const tls = server.tls
+    ? {
+        tls: {
+          certFile: server.tls.certFile,
+          keyFile: server.tls.keyFile,
+          ...(server.tls.clientCAFile ? { clientCAFile: server.tls.clientCAFile } : {}),
+        },
+      }
+    : {};
   const http = new ProviderHttpServer({
     backend,
     address: formatAddress(server.address),
-    ...(server.tls
-      ? {
-          tls: {
-            certFile: server.tls.certFile,
-            keyFile: server.tls.keyFile,
-            ...(server.tls.clientCAFile ? { clientCAFile: server.tls.clientCAFile } : {}),
-          },
-        }
-      : {}),
+    ...tls,
     requestTimeoutMs: server.requestTimeoutMs,
     maxRequestBytes: server.maxRequestBytes,
     maxKeys: server.maxKeys,
@@ -186,15 +188,7 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
     ? new ProviderGrpcServer({
         backend,
         address: formatAddress(server.grpcAddress),
-        ...(server.tls
-          ? {
-              tls: {
-                certFile: server.tls.certFile,
-                keyFile: server.tls.keyFile,
-                ...(server.tls.clientCAFile ? { clientCAFile: server.tls.clientCAFile } : {}),
-              },
-            }
-          : {}),
+        ...tls,
         requestTimeoutMs: server.requestTimeoutMs,
         maxKeys: server.maxKeys,
         logger: logger.child({ module: 'server.grpc' }),
