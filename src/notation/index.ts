@@ -40,5 +40,6 @@ export {
   type NotationArtifactResult,
   type NotationSignatureReport,
   type VerifyArtifactOptions,
+  type PendingSubject,
 } from './verify-artifact.js';
 export { generateSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './identity-generation.js';

@@ -25,6 +25,12 @@ export interface NotationArtifactResult {
   reasons: Array<{ code: AnswerCode; message: string }>;
 }
 
+/** A subject whose manifest is still being fetched: its digest is known, its descriptor pending. */
+export interface PendingSubject {
+  digest: Digest;
+  pending: Promise<Descriptor>;
+}
+
 export interface VerifyArtifactOptions {
   signal?: AbortSignal;
   /** notation's --max-signatures (default 100). */
@@ -38,12 +44,20 @@ export interface VerifyArtifactOptions {
 export async function verifyNotationArtifact(
   source: ContentSource,
   repository: string,
-  subject: Descriptor,
+  target: Descriptor | PendingSubject,
   policy: OciTrustPolicy,
   verifier: NotationVerifier,
   options: VerifyArtifactOptions = {},
 ): Promise<NotationArtifactResult> {
+  const pending = 'pending' in target ? target.pending : Promise.resolve(target);
+  pending.catch(() => {
+    // observed below; this only keeps an early throw from leaving the rejection unhandled
+  });
   const statement = findApplicableStatement(policy, repository);
+  if (statement === undefined || statement.level.name === 'skip') {
+    // An artifact that does not exist is NOT_FOUND whatever the policy says: settle that first.
+    await pending;
+  }
   if (statement === undefined) {
     return {
       verified: false,
@@ -56,7 +70,16 @@ export async function verifyNotationArtifact(
     return { verified: true, trustPolicy: statement.name, skippedByPolicy: true, signatures: [], reasons: [] };
   }
 
-  const discovery = await findSignatures(source, subject.digest, options.signal ? { signal: options.signal } : {});
+  // Listing signatures needs only the digest: it runs while the subject manifest is fetched (one
+  // round trip less on the admission path); the subject's descriptor is needed to check payloads.
+  const [resolved, listed] = await Promise.allSettled([
+    pending,
+    findSignatures(source, target.digest, options.signal ? { signal: options.signal } : {}),
+  ]);
+  if (resolved.status === 'rejected') throw resolved.reason;
+  if (listed.status === 'rejected') throw listed.reason;
+  const subject = resolved.value;
+  const discovery = listed.value;
   const candidates = discovery.artifacts.filter((a) => a.kind === 'notation');
   if (candidates.length === 0) {
     return {

@@ -447,7 +447,7 @@ export class VerificationEngine {
       const source = this.#sourceOf(ref);
       // A digest reference must exist; resolving it also gives the media type and size the
       // signature payload has to match.
-      const subject = hint ?? (await source.resolve(digest, { signal }));
+      const subject = hint ?? { digest, pending: source.resolve(digest, { signal }) };
       const artifact = await verifyNotationArtifact(source, policyRepository(ref), subject, env.policy, verifier, {
         signal,
         maxSignatures: this.#maxSignatures,
