@@ -134,8 +134,9 @@ export class ProviderGrpcServer {
       for (const outcome of outcomes) {
         const label = outcomeLabel(outcome);
         byCode[label] = (byCode[label] ?? 0) + 1;
-        metrics.keyOutcomes.inc({ route: 'grpc:Verify', outcome: label });
       }
+      // one counter update per outcome and request, not per key
+      for (const [outcome, count] of Object.entries(byCode)) metrics.keyOutcomes.inc({ route: 'grpc:Verify', outcome }, count);
       logger.info(
         { route: 'grpc:Verify', keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes: byCode },
         'provider request',

@@ -210,8 +210,9 @@ export class ProviderHttpServer {
     for (const outcome of outcomes) {
       const label = outcomeLabel(outcome);
       byCode[label] = (byCode[label] ?? 0) + 1;
-      metrics.keyOutcomes.inc({ route, outcome: label });
     }
+    // one counter update per outcome and request, not per key
+    for (const [outcome, count] of Object.entries(byCode)) metrics.keyOutcomes.inc({ route, outcome }, count);
     logger.info(
       { route, keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes: byCode },
       'provider request',
