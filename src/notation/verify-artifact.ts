@@ -74,7 +74,7 @@ export async function verifyNotationArtifact(
   // round trip less on the admission path); the subject's descriptor is needed to check payloads.
   const [resolved, listed] = await Promise.allSettled([
     pending,
-    findSignatures(source, target.digest, options.signal ? { signal: options.signal } : {}),
+    findSignatures(source, target.digest, { kinds: ['notation'], ...(options.signal ? { signal: options.signal } : {}) }),
   ]);
   if (resolved.status === 'rejected') throw resolved.reason;
   if (listed.status === 'rejected') throw listed.reason;

@@ -20,7 +20,10 @@ export type ArtifactKind =
   /** Anything else (SBOMs, scan reports, unknown types): never fails discovery (spec MUST). */
   | 'other';
 
-export const SIGNATURE_KINDS: readonly ArtifactKind[] = ['notation', 'cosign-bundle', 'cosign-experimental', 'cosign-legacy'];
+/** The kinds that are signatures of their subject (a verifier exists or is planned for each). */
+export type SignatureKind = Extract<ArtifactKind, 'notation' | 'cosign-bundle' | 'cosign-experimental' | 'cosign-legacy'>;
+
+export const SIGNATURE_KINDS: readonly SignatureKind[] = ['notation', 'cosign-bundle', 'cosign-experimental', 'cosign-legacy'];
 
 /**
  * Classifies a referrer manifest. Notation signatures come in two forms and both are accepted

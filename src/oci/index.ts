@@ -36,7 +36,7 @@ export {
 export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';
 export { OciLayoutWriter } from './oci-layout-writer.js';
 export { buildImageManifest, blobDescriptor, EMPTY_DESCRIPTOR, type BuiltManifestBytes, type ImageManifestParts } from './build.js';
-export { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind } from './artifact-kind.js';
+export { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind, type SignatureKind } from './artifact-kind.js';
 export {
   discoverReferrers,
   findSignatures,
@@ -47,6 +47,7 @@ export {
   type SkippedReferrer,
   type ReferrerDiscovery,
   type DiscoverOptions,
+  type FindSignaturesOptions,
   type ReferrerNode,
   type ReferrerTree,
 } from './referrers.js';

@@ -5,7 +5,7 @@
 // skipped; it never hides the others (../shared/docs/oci-and-cosign.md §6).
 
 import { VouchError, type Digest, type ErrorCode, type ErrorReason } from '../core/index.js';
-import { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind } from './artifact-kind.js';
+import { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind, type SignatureKind } from './artifact-kind.js';
 import type { ContentSource, FetchOptions, ReferrerSourceKind } from './content-source.js';
 import { parseManifest, referrerDescriptor, type Descriptor, type FetchedManifest, type ImageIndex } from './manifest.js';
 import { MEDIA_TYPE } from './media-types.js';
@@ -49,13 +49,16 @@ export interface DiscoverOptions extends FetchOptions {
   concurrency?: number;
 }
 
+/** The listing artifactTypes each signature kind is found under (cosign-legacy has none: it is a tag). */
+const ARTIFACT_TYPES_OF_KIND: Readonly<Record<SignatureKind, readonly string[]>> = {
+  notation: [MEDIA_TYPE.notarySignature],
+  'cosign-bundle': [MEDIA_TYPE.sigstoreBundleV03, 'application/vnd.dev.sigstore.bundle+json;version=0.3'],
+  'cosign-experimental': [MEDIA_TYPE.cosignExperimentalSignature],
+  'cosign-legacy': [],
+};
+
 /** artifactTypes under which signatures are listed (legacy notation: config.mediaType = the same). */
-export const SIGNATURE_ARTIFACT_TYPES: readonly string[] = [
-  MEDIA_TYPE.notarySignature,
-  MEDIA_TYPE.sigstoreBundleV03,
-  'application/vnd.dev.sigstore.bundle+json;version=0.3',
-  MEDIA_TYPE.cosignExperimentalSignature,
-];
+export const SIGNATURE_ARTIFACT_TYPES: readonly string[] = Object.values(ARTIFACT_TYPES_OF_KIND).flat();
 
 /** Lists, fetches and classifies the referrers of `subject`. */
 export async function discoverReferrers(source: ContentSource, subject: Digest, options: DiscoverOptions = {}): Promise<ReferrerDiscovery> {
@@ -112,18 +115,29 @@ export async function discoverReferrers(source: ContentSource, subject: Digest, 
   return { subject, via: listing.via, artifacts: found, skipped };
 }
 
-/** Signature artifacts of every supported kind that refer to `subject`, in listing order. */
+export interface FindSignaturesOptions extends FetchOptions {
+  /**
+   * The signature kinds the caller can verify (default: all). Referrers listed under other
+   * signature types are not fetched and cosign's `.sig` tag is only probed for 'cosign-legacy':
+   * a verifier that cannot use an artifact should not pay a round trip for it on the admission path.
+   */
+  kinds?: readonly SignatureKind[];
+  concurrency?: number;
+}
+
+/** Signature artifacts of the requested kinds that refer to `subject`, in listing order. */
 export async function findSignatures(
   source: ContentSource,
   subject: Digest,
-  options: FetchOptions & { concurrency?: number } = {},
+  options: FindSignaturesOptions = {},
 ): Promise<ReferrerDiscovery> {
+  const { kinds = SIGNATURE_KINDS, ...rest } = options;
   const discovery = await discoverReferrers(source, subject, {
-    ...options,
-    artifactTypes: SIGNATURE_ARTIFACT_TYPES,
-    cosignLegacyTag: true,
+    ...rest,
+    artifactTypes: kinds.flatMap((kind) => ARTIFACT_TYPES_OF_KIND[kind]),
+    cosignLegacyTag: kinds.includes('cosign-legacy'),
   });
-  return { ...discovery, artifacts: discovery.artifacts.filter((a) => SIGNATURE_KINDS.includes(a.kind)) };
+  return { ...discovery, artifacts: discovery.artifacts.filter((a) => (kinds as readonly ArtifactKind[]).includes(a.kind)) };
 }
 
 export interface ReferrerNode {

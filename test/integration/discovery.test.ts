@@ -4,6 +4,7 @@
 
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import { Agent } from 'undici';
 import { computeDigest, VouchError, type Digest } from '../../src/core/index.js';
 import {
   cosignSignatureTag,
@@ -99,6 +100,43 @@ for (const target of targets) {
       [['notation', sbomSignature.descriptor.digest]],
     );
     t.is(client.referrersCapability(registry.host), target.expectedVia === 'referrers-api' ? 'supported' : 'unsupported');
+  });
+
+  test(`${target.name}: findSignatures fetches only the signature kinds asked for`, async (t) => {
+    const registry = target.registry!;
+    const paths: string[] = [];
+    const dispatcher = new Agent().compose((dispatch) => (options, handler) => {
+      paths.push(String(options.path));
+      return dispatch(options, handler);
+    });
+    const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } }, dispatcher });
+    t.teardown(async () => {
+      await client.close();
+      await dispatcher.close();
+    });
+    const repo = client.repository(registry.host, uniqueRepo('kinds'));
+    const image = buildImage();
+    await pushManifest(repo, image);
+    const notation = buildNotationSignature(image.descriptor);
+    const bundle = buildCosignBundleReferrer(image.descriptor);
+    for (const m of [notation, bundle]) await pushReferrer(repo, m);
+    const cosignLegacy = buildCosignLegacySignature(image.descriptor.digest);
+    await pushManifest(repo, cosignLegacy, cosignSignatureTag(image.descriptor.digest));
+
+    paths.length = 0;
+    const onlyNotation = await findSignatures(repo, image.descriptor.digest, { kinds: ['notation'] });
+    t.deepEqual(
+      onlyNotation.artifacts.map((a) => a.descriptor.digest),
+      [notation.descriptor.digest],
+    );
+    // neither the cosign bundle's manifest nor the `.sig` tag is requested
+    t.false(
+      paths.some((p) => p.includes(bundle.descriptor.digest) || p.endsWith('.sig')),
+      paths.join('\n'),
+    );
+
+    const onlyCosign = await findSignatures(repo, image.descriptor.digest, { kinds: ['cosign-bundle', 'cosign-legacy'] });
+    t.deepEqual(onlyCosign.artifacts.map((a) => a.kind).sort(), ['cosign-bundle', 'cosign-legacy']);
   });
 
   test(`${target.name}: the artifactType filter, applied by the registry or by vouch`, async (t) => {
