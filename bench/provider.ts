@@ -46,6 +46,7 @@ import { PROVIDER_API_VERSION, type ProviderItem, type ProviderResponse } from '
 import { VerificationEngine, type VerificationResult } from '../src/verify/index.js';
 import { buildImage, pushManifest, pushReferrer } from '../test/helpers/oci-fixtures.js';
 import { startReferrersRegistry, type RunningRegistry } from '../test/helpers/registries.js';
+import { startLatencyProxy } from './latency-proxy.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { formatMs, measureTimed, printTable, summarize, type Sample } from './stats.js';
 
@@ -53,6 +54,8 @@ const COLD_ITERATIONS = Number(process.env['BENCH_PROVIDER_COLD_ITERATIONS'] ?? 
 const LOAD_REQUESTS = Number(process.env['BENCH_PROVIDER_LOAD_REQUESTS'] ?? 2000);
 const BATCH_ITERATIONS = Number(process.env['BENCH_PROVIDER_BATCH_ITERATIONS'] ?? 8);
 const CACHE_ENTRIES = Number(process.env['BENCH_PROVIDER_CACHE_ENTRIES'] ?? 100_000);
+/** Which parts to run, e.g. `BENCH_PROVIDER_PARTS=ab` (default: all four). */
+const PARTS = process.env['BENCH_PROVIDER_PARTS'] ?? 'abcd';
 const IMAGES = 100;
 const CLIENTS = 4;
 const MEMORY_HOST = 'memory.bench';
@@ -174,10 +177,10 @@ function expectVerified(items: ReadonlyArray<{ value?: unknown; error?: unknown 
 /**
  * What vouch needs from the registry for one image known by digest, with a bare client: the image
  * manifest, the referrers listing, the signature manifest it names and the envelope blob that
- * manifest names, one after the other (each request needs the previous answer). With `probe`,
- * also cosign's `.sig` tag, concurrently with the listing as vouch does; it answers 404 here.
+ * manifest names, one after the other (each request needs the previous answer). vouch starts
+ * the first two together; cosign's `.sig` tag is only probed once cosign verification exists.
  */
-async function bareChain(dispatcher: Dispatcher, base: string, image: SignedImage, probe: boolean): Promise<void> {
+async function bareChain(dispatcher: Dispatcher, base: string, image: SignedImage): Promise<void> {
   const get = async (path: string, accept?: string) => {
     const response = await request(`${base}${path}`, { dispatcher, headers: accept ? { accept } : {} });
     return { status: response.statusCode, body: Buffer.from(await response.body.arrayBuffer()) };
@@ -186,7 +189,6 @@ async function bareChain(dispatcher: Dispatcher, base: string, image: SignedImag
   const digest = image.subject.digest;
   const manifest = await get(`/v2/${repo}/manifests/${digest}`, MANIFEST_ACCEPT);
   JSON.parse(manifest.body.toString());
-  const sigProbe = probe ? get(`/v2/${repo}/manifests/sha256-${digest.slice(7)}.sig`, MANIFEST_ACCEPT) : undefined;
   const listing = JSON.parse((await get(`/v2/${repo}/referrers/${digest}`, MEDIA_TYPE.ociIndex)).body.toString()) as {
     manifests: Descriptor[];
   };
@@ -197,7 +199,6 @@ async function bareChain(dispatcher: Dispatcher, base: string, image: SignedImag
   };
   const envelope = await get(`/v2/${repo}/blobs/${signatureManifest.layers[0]!.digest}`);
   if (envelope.status !== 200) throw new Error(`bare: envelope HTTP ${envelope.status}`);
-  if (sigProbe !== undefined && (await sigProbe).status !== 404) throw new Error('bare: unexpected cosign .sig tag');
 }
 
 async function mapBounded<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -262,10 +263,27 @@ async function recordVouchRequests(s: Setup, image: SignedImage): Promise<string
   return [...seen, `(statuses in completion order: ${statuses.join(', ')})`];
 }
 
+/**
+ * Each vouch variant next to the bare work it stands for: the engine next to the registry round
+ * trips alone; a provider request next to the same round trips plus one POST to a minimal server.
+ */
+function coldTable(samples: Record<string, Sample>): void {
+  const baselineOf = (name: string) => (name.startsWith('vouch POST') ? 'bare POST + 4 sequential' : 'bare 4 sequential');
+  printTable([
+    ['variant', 'p50', 'p95', 'baseline', '÷ baseline p50'],
+    ...Object.entries<Sample>(samples).map(([name, r]) => {
+      const baseline = name.startsWith('bare') ? '' : baselineOf(name);
+      return [name, formatMs(r.p50), formatMs(r.p95), baseline, baseline === '' ? '' : (r.p50 / samples[baseline]!.p50).toFixed(2)];
+    }),
+  ]);
+}
+
 async function benchCold(s: Setup): Promise<void> {
   const image = s.images[0]!;
   const body = providerRequest([image.key]);
   const requests = await recordVouchRequests(s, image);
+  // The provider round trip any provider costs: a POST answered at once by a minimal server.
+  const minimal = await startBareProvider(new Map());
   const results = await measureTimed(COLD_ITERATIONS, {
     'vouch POST /v1/verify': () =>
       withFreshProvider(s.config, async (url, agent) => {
@@ -287,13 +305,16 @@ async function benchCold(s: Setup): Promise<void> {
     },
     'bare 4 sequential': async () => {
       const agent = new Agent();
-      const ms = await timed(() => bareChain(agent, s.registry.url, image, false));
+      const ms = await timed(() => bareChain(agent, s.registry.url, image));
       await agent.close();
       return ms;
     },
-    'bare 4 + .sig probe': async () => {
+    'bare POST + 4 sequential': async () => {
       const agent = new Agent();
-      const ms = await timed(() => bareChain(agent, s.registry.url, image, true));
+      const ms = await timed(async () => {
+        await postVerify(agent, minimal.url, body);
+        await bareChain(agent, s.registry.url, image);
+      });
       await agent.close();
       return ms;
     },
@@ -310,47 +331,74 @@ async function benchCold(s: Setup): Promise<void> {
       expectVerified(answer!.response.items ?? [], 1, false);
       return ms;
     },
-    'bare 4 sequential': () => timed(() => bareChain(registryAgent, s.registry.url, image, false)),
-    'bare 4 + .sig probe': () => timed(() => bareChain(registryAgent, s.registry.url, image, true)),
+    'bare 4 sequential': () => timed(() => bareChain(registryAgent, s.registry.url, image)),
+    'bare POST + 4 sequential': () =>
+      timed(async () => {
+        await postVerify(providerAgent, minimal.url, body);
+        await bareChain(registryAgent, s.registry.url, image);
+      }),
   });
   await Promise.all([providerAgent.close(), registryAgent.close()]);
   await provider.close();
+  await minimal.close();
 
-  const base4 = results['bare 4 sequential'].p50;
-  const base5 = results['bare 4 + .sig probe'].p50;
   console.log(
     `\n(a) Cold verification of 1 signed image by digest (olareg, loopback): fresh provider/engine and new connections every time, ${COLD_ITERATIONS} iterations`,
   );
   console.log('    registry requests vouch made (dispatch order):');
   for (const r of requests) console.log(`      ${r}`);
   console.log(
-    '    bare: the same GETs with undici, each waiting for the previous answer; "+ .sig probe" adds the 404 probe concurrently with the listing',
+    '    bare: the same requests with undici, each waiting for the previous answer (vouch overlaps the first two); "bare POST" first posts the request to a minimal HTTP server',
   );
-  printTable([
-    ['variant', 'p50', 'p95', '÷ bare 4 p50', '÷ bare 4+probe p50'],
-    ...Object.entries<Sample>(results).map(([name, r]) => [
-      name,
-      formatMs(r.p50),
-      formatMs(r.p95),
-      (r.p50 / base4).toFixed(2),
-      (r.p50 / base5).toFixed(2),
-    ]),
-  ]);
+  coldTable(results);
   console.log(
     `    the same image as a cache miss in a running provider (verifier, JIT and connection pools warm on both sides, engine.clearCache() before each), ${COLD_ITERATIONS * 2} iterations`,
   );
-  const warm4 = missed['bare 4 sequential'].p50;
-  const warm5 = missed['bare 4 + .sig probe'].p50;
-  printTable([
-    ['variant', 'p50', 'p95', '÷ bare 4 p50', '÷ bare 4+probe p50'],
-    ...Object.entries<Sample>(missed).map(([name, r]) => [
-      name,
-      formatMs(r.p50),
-      formatMs(r.p95),
-      (r.p50 / warm4).toFixed(2),
-      (r.p50 / warm5).toFixed(2),
-    ]),
-  ]);
+  coldTable(missed);
+  await benchColdWithLatency(s, 2);
+  console.log('    target: ≤ 1.3 × baseline');
+}
+
+/**
+ * (a) again with a round-trip time on the registry link (a delaying TCP proxy in front of olareg;
+ * connection setup itself is not delayed): what loopback hides is that every sequential registry
+ * round trip costs an RTT, and vouch overlaps the manifest fetch with the referrers listing.
+ */
+async function benchColdWithLatency(s: Setup, rttMs: number): Promise<void> {
+  const proxy = await startLatencyProxy(s.registry.host, rttMs);
+  const config = await writeConfig(s.dir, 'vouch-latency.yaml', { [proxy.host]: { plainHttp: true } });
+  const image = { ...s.images[0]!, key: s.images[0]!.key.replace(s.registry.host, proxy.host) };
+  const body = providerRequest([image.key]);
+  const provider = await startProvider(config, { watch: false, defaultMetrics: false, logger: log });
+  const minimal = await startBareProvider(new Map());
+  const providerAgent = new Agent();
+  const registryAgent = new Agent();
+  try {
+    const results = await measureTimed(Math.max(20, COLD_ITERATIONS / 2), {
+      'vouch POST /v1/verify, cache cleared': async () => {
+        provider.engine.clearCache();
+        let answer: ProviderResponse | undefined;
+        const ms = await timed(async () => (answer = await postVerify(providerAgent, provider.url, body)));
+        expectVerified(answer!.response.items ?? [], 1, false);
+        return ms;
+      },
+      'vouch engine.verify, cache cleared': async () => {
+        provider.engine.clearCache();
+        return timed(async () => expectVerified(await provider.engine.verify([image.key], { deadline: Date.now() + 10_000 }), 1, false));
+      },
+      'bare 4 sequential': () => timed(() => bareChain(registryAgent, proxy.url, image)),
+      'bare POST + 4 sequential': () =>
+        timed(async () => {
+          await postVerify(providerAgent, minimal.url, body);
+          await bareChain(registryAgent, proxy.url, image);
+        }),
+    });
+    console.log(`    the same cache miss with a ${rttMs} ms round trip on the registry link (a delaying proxy in front of olareg)`);
+    coldTable(results);
+  } finally {
+    await Promise.all([providerAgent.close(), registryAgent.close()]);
+    await Promise.all([provider.close(), minimal.close(), proxy.close()]);
+  }
 }
 
 // ---- (b) cached request of 100 keys ---------------------------------------------------------------
@@ -500,14 +548,14 @@ async function benchBatch(s: Setup): Promise<void> {
     'bare 4 sequential, 100 images one after another': async () => {
       const agent = new Agent();
       const ms = await timed(async () => {
-        for (const image of s.images) await bareChain(agent, s.registry.url, image, false);
+        for (const image of s.images) await bareChain(agent, s.registry.url, image);
       });
       await agent.close();
       return ms;
     },
-    'bare 4 + .sig probe, 8 images at a time': async () => {
+    'bare 4 sequential, 8 images at a time': async () => {
       const agent = new Agent();
-      const ms = await timed(() => mapBounded(s.images, 8, (image) => bareChain(agent, s.registry.url, image, true)));
+      const ms = await timed(() => mapBounded(s.images, 8, (image) => bareChain(agent, s.registry.url, image)));
       await agent.close();
       return ms;
     },
@@ -678,10 +726,10 @@ export async function benchProvider(): Promise<void> {
   const s = await prepare();
   try {
     // Memory first, so its RSS baseline is not inflated by the other parts' garbage.
-    await benchMemory(s);
-    await benchCold(s);
-    await benchCached(s);
-    await benchBatch(s);
+    if (PARTS.includes('d')) await benchMemory(s);
+    if (PARTS.includes('a')) await benchCold(s);
+    if (PARTS.includes('b')) await benchCached(s);
+    if (PARTS.includes('c')) await benchBatch(s);
   } finally {
     await s.registry.stop();
     await rm(s.dir, { recursive: true, force: true });
