@@ -32,8 +32,10 @@ GO_TOOLS=(
   "opa|opa|github.com/open-policy-agent/opa|github.com/open-policy-agent/opa|"
   "regal|regal|github.com/styrainc/regal|github.com/styrainc/regal|-X github.com/styrainc/regal/pkg/version.Version={V}"
   "cosign|cosign|github.com/sigstore/cosign/v2/cmd/cosign|github.com/sigstore/cosign/v2|"
+  "gator|gator|github.com/open-policy-agent/gatekeeper/v3/cmd/gator|github.com/open-policy-agent/gatekeeper/v3|-X github.com/open-policy-agent/gatekeeper/v3/pkg/version.Version={V}"
+  "kustomize|kustomize|sigs.k8s.io/kustomize/kustomize/v5|sigs.k8s.io/kustomize/kustomize/v5|-X sigs.k8s.io/kustomize/api/provenance.version={V}"
 )
-ALL_NAMES=(olareg-serve notation opa regal cosign docker-registry)
+ALL_NAMES=(olareg-serve notation opa regal cosign gator kustomize docker-registry)
 
 usage() {
   echo "usage: bash scripts/tools.sh [tool...]   (tools: ${ALL_NAMES[*]}; default: all)" >&2
