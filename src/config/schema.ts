@@ -26,6 +26,9 @@ export interface ServerTlsConfig {
  * - `address` (default `127.0.0.1:8443`): the Gatekeeper HTTP(S) endpoints. The default only
  *   serves the local host; in a cluster use `0.0.0.0:8443`. Port 0 picks any free port.
  * - `grpcAddress`: the gRPC service; absent disables it.
+ * - `healthAddress` (extension): a plain-HTTP listener serving only GET /healthz, /readyz and
+ *   /metrics, for kubelet probes and Prometheus, which cannot present client certificates when
+ *   mTLS is on. Absent: those endpoints are served on `address` only.
  * - `tls` {certFile, keyFile, clientCAFile?}: absent serves plain HTTP (development only).
  * - `requestTimeoutMs` (default 2900, 1..60000): budget for one provider request.
  * - `maxRequestBytes` (extension, default 1 MiB): largest request body accepted.
@@ -34,6 +37,7 @@ export interface ServerTlsConfig {
 export interface ServerConfig {
   address: ListenAddress;
   grpcAddress: ListenAddress | undefined;
+  healthAddress: ListenAddress | undefined;
   tls: ServerTlsConfig | undefined;
   requestTimeoutMs: number;
   maxRequestBytes: number;
@@ -156,7 +160,7 @@ const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 const TOP_KEYS = ['server', 'defaultEnvironment', 'environments', 'registries', 'allowedRegistries', 'cache', 'revocation'] as const;
-const SERVER_KEYS = ['address', 'grpcAddress', 'tls', 'requestTimeoutMs', 'maxRequestBytes', 'maxKeys'] as const;
+const SERVER_KEYS = ['address', 'grpcAddress', 'healthAddress', 'tls', 'requestTimeoutMs', 'maxRequestBytes', 'maxKeys'] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCAFile'] as const;
 const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
 const REGISTRY_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv', 'ociLayout'] as const;
@@ -258,6 +262,24 @@ class Reader {
         `must differ from server.address (${formatAddress(address)}): both cannot listen on the same port`,
       );
     }
+    const healthAddress = this.#field(server, at, 'healthAddress', (v, p) => this.#address(p, v));
+    for (const [name, other] of [
+      ['address', address],
+      ['grpcAddress', grpcAddress],
+    ] as const) {
+      if (
+        healthAddress !== undefined &&
+        other !== undefined &&
+        healthAddress.port !== 0 &&
+        healthAddress.port === other.port &&
+        sameHost(healthAddress, other)
+      ) {
+        this.#fail(
+          [...at, 'healthAddress'],
+          `must differ from server.${name} (${formatAddress(other)}): both cannot listen on the same port`,
+        );
+      }
+    }
     const tls = this.#field(server, at, 'tls', (v, p) => {
       const obj = this.#object(p, v, TLS_KEYS);
       return {
@@ -269,6 +291,7 @@ class Reader {
     return {
       address,
       grpcAddress,
+      healthAddress,
       tls,
       requestTimeoutMs:
         this.#field(server, at, 'requestTimeoutMs', (v, p) => this.#integer(p, v, 1, MAX_REQUEST_TIMEOUT_MS)) ?? DEFAULT_REQUEST_TIMEOUT_MS,

@@ -39,6 +39,11 @@ export interface HttpServerOptions {
   readiness: () => { ready: boolean; detail?: unknown };
   /** How often TLS files are checked for changes (ms). */
   tlsReloadIntervalMs?: number;
+  /**
+   * 'health': only GET /healthz, /readyz and /metrics (the plain-HTTP `server.healthAddress`
+   * listener for probes and scrapers); the provider endpoints answer 404 there. Default 'all'.
+   */
+  routes?: 'all' | 'health';
 }
 
 /** Counts outcomes by code for logs and metrics: "verified", or the reason/error code. */
@@ -82,7 +87,7 @@ export class ProviderHttpServer {
       this.#tlsTimer = setInterval(() => void this.#reloadTls(), this.#options.tlsReloadIntervalMs ?? 5000);
       this.#tlsTimer.unref();
     } else {
-      logger.warn('serving plain HTTP: development only (Gatekeeper requires HTTPS with TLS 1.3)');
+      if (this.#options.routes !== 'health') logger.warn('serving plain HTTP: development only (Gatekeeper requires HTTPS with TLS 1.3)');
       this.#server = createHttpServer(handler);
     }
     // Gatekeeper keeps connections alive (IdleConnTimeout 90 s): stay a little longer than typical.
@@ -99,7 +104,8 @@ export class ProviderHttpServer {
     });
     const address = this.#server.address() as AddressInfo;
     const url = `${tls ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    logger.info({ url, tls: tls !== undefined, mtls: tls?.clientCAFile !== undefined }, 'provider HTTP server listening');
+    if (this.#options.routes === 'health') logger.info({ url }, 'health and metrics listener (plain HTTP) listening');
+    else logger.info({ url, tls: tls !== undefined, mtls: tls?.clientCAFile !== undefined }, 'provider HTTP server listening');
     return { host: address.address, port: address.port, url };
   }
 
@@ -178,6 +184,7 @@ export class ProviderHttpServer {
       }
       case '/v1/verify':
       case '/v1/mutate':
+        if (this.#options.routes === 'health') return sendJson(res, 404, { error: `${route} is not served on the health listener` });
         if (req.method !== 'POST') {
           res.setHeader('allow', 'POST');
           return send(res, 405, systemErrorResponse(`${route} accepts POST only`));

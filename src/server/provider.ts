@@ -17,6 +17,8 @@ export interface RunningProvider {
   url: string;
   /** host:port of the gRPC service, when configured. */
   grpcAddress: string | undefined;
+  /** Base URL of the plain-HTTP health/metrics listener, when `server.healthAddress` is set. */
+  healthUrl: string | undefined;
   engine: VerificationEngine;
   environments: EnvironmentSet;
   metrics: ProviderMetrics;
@@ -196,13 +198,28 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
       })
     : undefined;
 
-  let started: { url: string; grpcAddress: string | undefined };
+  const health = server.healthAddress
+    ? new ProviderHttpServer({
+        backend,
+        address: formatAddress(server.healthAddress),
+        routes: 'health',
+        requestTimeoutMs: server.requestTimeoutMs,
+        maxRequestBytes: server.maxRequestBytes,
+        maxKeys: server.maxKeys,
+        logger: logger.child({ module: 'server.health' }),
+        metrics,
+        readiness,
+      })
+    : undefined;
+
+  let started: { url: string; grpcAddress: string | undefined; healthUrl: string | undefined };
   try {
     const { url } = await http.listen();
     const grpcAddress = grpc ? (await grpc.listen()).address : undefined;
-    started = { url, grpcAddress };
+    const healthUrl = health ? (await health.listen()).url : undefined;
+    started = { url, grpcAddress, healthUrl };
   } catch (error) {
-    await Promise.allSettled([http.close(), grpc?.close()]);
+    await Promise.allSettled([http.close(), grpc?.close(), health?.close()]);
     await stack.close();
     throw error;
   }
@@ -214,7 +231,9 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
     metrics,
     close: async () => {
       // Stop accepting and drain both transports first; then stop background work and watchers.
+      // The health listener closes last, so probes see the pod until it stops serving.
       await Promise.allSettled([http.close(), grpc?.close()]);
+      await health?.close();
       await stack.close();
     },
   };

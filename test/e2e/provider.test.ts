@@ -10,6 +10,7 @@
 
 import { ANSWER_CODES } from '../../src/core/index.js';
 import test from 'ava';
+import { request } from 'undici';
 import { KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -195,6 +196,7 @@ test.before(async () => {
     server: {
       address: '127.0.0.1:0',
       grpcAddress: '127.0.0.1:0',
+      healthAddress: '127.0.0.1:0',
       tls: tls.files,
       requestTimeoutMs: 5000,
       maxRequestBytes: MAX_REQUEST_BYTES,
@@ -399,6 +401,24 @@ test.serial('mTLS: a client without a certificate is refused on HTTPS and gRPC',
   t.teardown(() => anonymousRpc.close());
   await t.throwsAsync(anonymousRpc.health('', 3000));
   t.is((await http.get('/healthz')).status, 200);
+});
+
+test.serial('health listener: probes and scrapers without a client certificate reach /healthz, /readyz and /metrics only', async (t) => {
+  t.regex(vouch.healthUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const get = async (path: string, method = 'GET') => {
+    const response = await request(`${vouch.healthUrl}${path}`, { method, body: method === 'POST' ? '{"request":{"keys":[]}}' : null });
+    return { status: response.statusCode, text: await response.body.text() };
+  };
+  t.is((await get('/healthz')).status, 200);
+  const ready = await get('/readyz');
+  t.is(ready.status, 200);
+  t.true((JSON.parse(ready.text) as { ready: boolean }).ready);
+  const metrics = await get('/metrics');
+  t.is(metrics.status, 200);
+  t.regex(metrics.text, /vouch_/);
+  // the provider endpoints are never served without TLS and the client certificate
+  t.is((await get('/v1/verify', 'POST')).status, 404);
+  t.is((await get('/v1/mutate', 'POST')).status, 404);
 });
 
 test.serial('bad input gets a clear answer and the server stays healthy', async (t) => {

@@ -26,7 +26,7 @@ export async function serveCommand(argv: string[], io: CommandIo, signals: NodeJ
   const logger = moduleLogger('server');
   const provider = await startProvider(config, { logger });
   io.err(
-    `vouch: serving ${provider.url}${provider.grpcAddress ? ` and gRPC on ${provider.grpcAddress}` : ''} (environments: ${provider.environments.names().join(', ')})`,
+    `vouch: serving ${provider.url}${provider.grpcAddress ? ` and gRPC on ${provider.grpcAddress}` : ''} (environments: ${provider.environments.names().join(', ')})${provider.healthUrl ? `; health and metrics on ${provider.healthUrl}` : ''}`,
   );
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -64,6 +64,8 @@ export interface VouchProcess {
   url: string;
   /** 127.0.0.1:PORT */
   grpcAddress: string;
+  /** http://127.0.0.1:PORT of the health/metrics listener (server.healthAddress), or ''. */
+  healthUrl: string;
   /** Every stdout/stderr line so far. */
   lines(): string[];
   /** The JSON (pino) lines so far. */
@@ -86,7 +88,8 @@ export interface StartVouchOptions {
   readyTimeoutMs?: number;
 }
 
-const SERVING = /vouch: serving (https?:\/\/[^\s]+)(?: and gRPC on ([^\s]+))? \(environments:/;
+const SERVING =
+  /vouch: serving (https?:\/\/[^\s]+)(?: and gRPC on ([^\s]+))? \(environments:[^)]*\)(?:; health and metrics on (http:\/\/[^\s]+))?/;
 
 export async function startVouch(options: StartVouchOptions): Promise<VouchProcess> {
   installExitHook();
@@ -163,6 +166,7 @@ export async function startVouch(options: StartVouchOptions): Promise<VouchProce
     pid: child.pid!,
     url: '',
     grpcAddress: '',
+    healthUrl: '',
     lines: () => [...lines],
     logs: () => [...logs],
     waitForLog: (match, timeoutMs = 10_000) => waitFor(() => logs.find(match), timeoutMs, 'a log line'),
@@ -194,6 +198,7 @@ export async function startVouch(options: StartVouchOptions): Promise<VouchProce
     );
     proc.url = match[1]!;
     proc.grpcAddress = match[2] ?? '';
+    proc.healthUrl = match[3] ?? '';
     // Ready means config and trust material loaded: poll /readyz over mTLS.
     const client = new HttpsClient(proc.url, options.tls);
     try {

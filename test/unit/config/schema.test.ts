@@ -101,6 +101,7 @@ test('parseConfig: defaults for everything optional', (t) => {
   t.deepEqual(config.server, {
     address: { host: '127.0.0.1', port: 8443 },
     grpcAddress: undefined,
+    healthAddress: undefined,
     tls: undefined,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
     maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
@@ -388,6 +389,25 @@ for (const [text, message] of badAddresses) {
     rejects(t, `${MINIMAL}server: { grpcAddress: "${text}" }\n`, 'server.grpcAddress', message);
   });
 }
+
+test('parseConfig: healthAddress (extension) is optional and must not clash with the other listeners', (t) => {
+  t.is(parse(MINIMAL).server.healthAddress, undefined);
+  const health = parse(`${MINIMAL}server: { address: "0.0.0.0:8443", healthAddress: "0.0.0.0:8080" }\n`);
+  t.is(health.server.healthAddress?.port, 8080);
+  rejects(
+    t,
+    `${MINIMAL}server: { address: "0.0.0.0:8443", healthAddress: "0.0.0.0:8443" }\n`,
+    'server.healthAddress',
+    /must differ from server.address/,
+  );
+  rejects(
+    t,
+    `${MINIMAL}server: { grpcAddress: "0.0.0.0:9443", healthAddress: "127.0.0.1:9443" }\n`,
+    'server.healthAddress',
+    /must differ from server.grpcAddress/,
+  );
+  rejects(t, `${MINIMAL}server: { healthAddress: "nope" }\n`, 'server.healthAddress', /./);
+});
 
 test('parseConfig: grpcAddress must not clash with address', (t) => {
   rejects(
