@@ -16,7 +16,16 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { VouchError, errorMessage } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
-import { FileTrustStore, readOciTrustPolicyFile, referencedTrustStores, TRUST_STORE_TYPES, type OciTrustPolicy } from '../trust/index.js';
+import {
+  FileTrustStore,
+  hasVolumeLayout,
+  isVolumeBookkeeping,
+  readOciTrustPolicyFile,
+  referencedTrustStores,
+  TRUST_STORE_TYPES,
+  volumeFileTarget,
+  type OciTrustPolicy,
+} from '../trust/index.js';
 import { formatConfigPath, type EnvironmentConfig, type VouchConfig } from './schema.js';
 
 /**
@@ -308,7 +317,9 @@ export class EnvironmentSet {
         }
         directories.push(storeDir);
         hash.update(`store\0${type}/${store}\0`);
+        const volume = await hasVolumeLayout(storeDir);
         for (const entry of entries) {
+          if (volume && isVolumeBookkeeping(entry)) continue;
           if (++files > MAX_STORE_FILES) break;
           hash.update(`file\0${entry}\0${await fileDigest(path.join(storeDir, entry))}\0`);
         }
@@ -381,7 +392,12 @@ async function fileDigest(file: string): Promise<string> {
   } catch (error) {
     return `error:${(error as NodeJS.ErrnoException).code ?? 'unknown'}`;
   }
-  if (info.isSymbolicLink()) return 'symlink';
+  if (info.isSymbolicLink()) {
+    // A Kubernetes ConfigMap/Secret volume's file: its content, read through the link (an update
+    // swaps the volume's `..data` link, so the content is what changes).
+    const target = await volumeFileTarget(path.dirname(file), path.basename(file));
+    return target === undefined ? 'symlink' : `volume:${await fileDigest(target)}`;
+  }
   if (info.isDirectory()) return 'directory';
   if (!info.isFile()) return 'special';
   try {

@@ -4,3 +4,4 @@ export * from './identity.js';
 export * from './policy.js';
 export * from './scope.js';
 export * from './store.js';
+export * from './volume-layout.js';

@@ -5,6 +5,7 @@
 // https://github.com/notaryproject/specifications/blob/main/specs/trust-store-trust-policy.md
 
 import { lstat, readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import {
   LEVELS,
   VouchError,
@@ -23,6 +24,7 @@ import {
 } from './identity.js';
 import { registryScopeError, WILDCARD_SCOPE } from './scope.js';
 import { isTrustStoreName, TRUST_STORE_TYPES, type TrustStoreType } from './store.js';
+import { volumeFileTarget } from './volume-layout.js';
 
 /** A `type:name` entry of a statement's trustStores. */
 export interface TrustStoreRef {
@@ -207,14 +209,16 @@ async function readPolicyFile(path: string, signal: AbortSignal | undefined): Pr
     }
     throw new VouchError('INVALID_CONFIG', `${path}: unable to read trust policy: ${(error as Error).message}`, { cause: error });
   }
-  if (info.isDirectory() || info.isSymbolicLink()) {
+  // A file of a Kubernetes ConfigMap/Secret volume is a link that stays inside the volume: allowed.
+  const target = info.isSymbolicLink() ? await volumeFileTarget(dirname(path), basename(path)) : path;
+  if (info.isDirectory() || target === undefined) {
     throw invalid(
       path,
-      `trust policy is not a regular file (symlinks are not supported). To create a trust policy, see: ${TRUST_POLICY_LINK}`,
+      `trust policy is not a regular file (symlinks are not supported, except a Kubernetes ConfigMap or Secret volume's own). To create a trust policy, see: ${TRUST_POLICY_LINK}`,
     );
   }
   try {
-    return await readFile(path, { signal });
+    return await readFile(target, { signal });
   } catch (error) {
     throwIfAborted(signal, path);
     throw new VouchError('INVALID_CONFIG', `${path}: unable to read trust policy: ${(error as Error).message}`, { cause: error });

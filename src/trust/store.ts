@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { VouchError, throwIfAborted, type ErrorReason } from '../core/index.js';
 import { Certificate, KEY_USAGE } from './certificate.js';
 import { toGoNameString } from './identity.js';
+import { hasVolumeLayout, isVolumeBookkeeping, volumeFileTarget } from './volume-layout.js';
 import type { TrustStoreRef } from './policy.js';
 
 export type TrustStoreType = 'ca' | 'signingAuthority' | 'tsa';
@@ -190,19 +191,28 @@ export class FileTrustStore implements TrustStore {
     }
     const parts = [`dir:${stamp(info)}`];
     const files: string[] = [];
+    // A Kubernetes ConfigMap/Secret volume: its bookkeeping entries are skipped and its links
+    // followed (volume-layout.ts); the files they reach decide the fingerprint.
+    const volume = await hasVolumeLayout(dir);
     for (const file of names) {
+      if (volume && isVolumeBookkeeping(file)) continue;
       let fileInfo;
+      let target: string | undefined = path.join(dir, file);
       try {
-        fileInfo = await lstat(path.join(dir, file), { bigint: true });
+        fileInfo = await lstat(target, { bigint: true });
+        if (volume && fileInfo.isSymbolicLink()) {
+          target = await volumeFileTarget(dir, file);
+          if (target !== undefined) fileInfo = await lstat(target, { bigint: true });
+        }
       } catch (error) {
         // Removed between readdir and lstat: the next call sees a new directory mtime.
         parts.push(`${file}:gone`);
         continue;
       }
-      parts.push(`${file}:${stamp(fileInfo)}`);
+      parts.push(`${file}:${target ?? ''}:${stamp(fileInfo)}`);
       // notation-go refuses directories and symlinks; other non-regular files (FIFOs, sockets, devices)
       // are refused too, where Go would try to read them.
-      if (!fileInfo.isFile()) {
+      if (target === undefined || !fileInfo.isFile()) {
         return {
           fingerprint: parts.join('|'),
           files: [],

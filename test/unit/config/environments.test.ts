@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { VouchError } from '../../../src/core/index.js';
 import { EnvironmentSet, loadConfig, type EnvironmentSetOptions, type VouchConfig } from '../../../src/config/index.js';
+import { writeKubernetesVolume } from '../../helpers/kubernetes-volume.js';
 
 const LOCALKEYS = path.resolve(process.cwd(), '../shared/vectors/notation/notation-cli-e2e/localkeys');
 const E2E_CERT = path.join(LOCALKEYS, 'e2e.crt');
@@ -318,4 +319,28 @@ test('EnvironmentSet: concurrent checkNow() calls coalesce and all resolve', asy
   await writeFile(f.policyFile, trustPolicy('concurrent'));
   await Promise.all([set.checkNow(), set.checkNow(), set.checkNow()]);
   t.is(set.get('prod')?.policy.statements[0]?.name, 'concurrent');
+});
+
+test('EnvironmentSet: trust material in Kubernetes ConfigMap volumes reloads when the kubelet swaps the payload', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vouch-config-volume-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const policyDir = path.join(dir, 'policy');
+  const storeDir = path.join(dir, 'truststore', 'x509', 'ca', 'e2e');
+  await writeKubernetesVolume(policyDir, { 'trustpolicy.json': trustPolicy('prod-images') });
+  await writeKubernetesVolume(storeDir, { 'e2e.crt': await readFile(E2E_CERT) });
+  const configFile = path.join(dir, 'vouch.yaml');
+  await writeFile(configFile, 'environments:\n  prod:\n    trustPolicy: policy/trustpolicy.json\n    trustStore: truststore\n');
+  const set = await open(t, await loadConfig(configFile), STATIC);
+  const before = set.get('prod')!;
+  t.is(before.policy.statements[0]?.name, 'prod-images');
+
+  await writeKubernetesVolume(policyDir, { 'trustpolicy.json': trustPolicy('renamed') });
+  await set.checkNow();
+  const renamed = set.get('prod')!;
+  t.true(renamed.generation > before.generation);
+  t.is(renamed.policy.statements[0]?.name, 'renamed');
+
+  await writeKubernetesVolume(storeDir, { 'e2e.crt': await readFile(NEW_E2E_CERT) });
+  await set.checkNow();
+  t.true(set.get('prod')!.generation > renamed.generation, 'a new certificate in the store volume is a new generation');
 });
