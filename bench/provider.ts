@@ -246,11 +246,7 @@ async function recordVouchRequests(s: Setup, image: SignedImage): Promise<string
     logger: log,
   });
   const engine = new VerificationEngine({
-    environments: {
-      get: (n) => environments.get(n),
-      names: () => environments.names(),
-      defaultEnvironment: environments.defaultEnvironment,
-    },
+    environments,
     client,
     logger: log,
   });
@@ -654,11 +650,7 @@ async function benchMemory(s: Setup): Promise<void> {
   // The provider's cache bounds (config defaults: 100 000 entries, 256 MiB).
   const cache = { maxEntries: Math.max(CACHE_ENTRIES, DEFAULT_CACHE.maxEntries), maxBytes: DEFAULT_CACHE.maxBytes };
   const engine = new VerificationEngine({
-    environments: {
-      get: (n) => environments.get(n),
-      names: () => environments.names(),
-      defaultEnvironment: environments.defaultEnvironment,
-    },
+    environments,
     client,
     sourceFor: (host) => (host === MEMORY_HOST ? (ref) => content.source(`memory:${ref.repository}`) : undefined),
     revocation: { offline: s.config.revocation.offline },

@@ -106,11 +106,7 @@ export async function createVerificationStack(
     return layout === undefined ? undefined : (ref: ImageReference) => new LayoutRepository(layout, `${ref.registry}/${ref.repository}`);
   };
   const engine = new VerificationEngine({
-    environments: {
-      get: (name) => environments.get(name),
-      names: () => environments.names(),
-      defaultEnvironment: environments.defaultEnvironment,
-    },
+    environments,
     client,
     sourceFor,
     isRegistryAllowed,
