@@ -47,6 +47,13 @@ export type ErrorReason =
   | 'ABORTED'
   | 'HTTP_STATUS'
   | 'REDIRECT'
+  // egress refused by vouch itself before any byte was sent (docs/security.md "Egress")
+  | 'REDIRECT_NOT_ALLOWED'
+  | 'REALM_NOT_ALLOWED'
+  | 'ADDRESS_NOT_ALLOWED'
+  | 'DOWNGRADE'
+  // vouch's own bounds
+  | 'OVERLOADED'
   // content from a registry or layout that cannot be trusted or read
   | 'DIGEST_MISMATCH'
   | 'SIZE_MISMATCH'
@@ -64,6 +71,7 @@ export type ErrorReason =
   | 'INSECURE_CREDENTIALS'
   // configuration and trust material
   | 'NOT_FOUND'
+  | 'WITHDRAWN'
   // everything else
   | 'UNSUPPORTED'
   | 'OTHER';
