@@ -4,7 +4,7 @@
 // ever produce (a bare word, a path, a scheme) is refused rather than silently never matching.
 
 import { isIPv4, isIPv6 } from 'node:net';
-import { DOCKER_HUB_HOST, parseReference } from '../core/index.js';
+import { DOCKER_HUB_HOST, canonicalRegistryHostName } from '../core/index.js';
 
 /** A TCP address to listen on. `port` 0 asks the system for any free port. */
 export interface ListenAddress {
@@ -48,22 +48,24 @@ function isHostName(host: string): boolean {
 }
 
 /**
- * The canonical form of a registry host as image references produce it: lowercase, Docker Hub's
+ * The canonical form of a registry host as image references produce it (core/reference.ts:
+ * lowercase, port without leading zeros, `:443` dropped, IPv6 in RFC 5952 form), Docker Hub's
  * aliases (`docker.io`, `index.docker.io`) folded into `registry-1.docker.io`. Returns a message
  * saying what is wrong for anything that is not a host[:port].
  */
 export function canonicalRegistryHost(text: string): string | { error: string } {
-  const host = text.toLowerCase();
   const example = 'expected host[:port], e.g. registry.example.com or 127.0.0.1:5000';
-  if (host.includes('/') || host.includes('@') || /\s/.test(host) || host === '') return { error: `not a registry host: ${example}` };
-  if (DOCKER_HUB_ALIASES.has(host)) return DOCKER_HUB_HOST;
-  let registry: string;
+  if (text.includes('/') || text.includes('@') || /\s/.test(text) || text === '') return { error: `not a registry host: ${example}` };
+  let host: string;
   try {
-    registry = parseReference(`${host}/vouch`).registry;
+    host = canonicalRegistryHostName(text);
   } catch (error) {
     return { error: `not a registry host (${(error as Error).message.replace(/^image reference "[^"]*" has /, '')}): ${example}` };
   }
-  if (registry !== host) {
+  if (DOCKER_HUB_ALIASES.has(host)) return DOCKER_HUB_HOST;
+  // A host only ever comes out of an image reference when it looks like one; a bare word would be
+  // read as a Docker Hub repository, so a key like `registry` could never match anything.
+  if (!host.includes('.') && !host.includes(':') && host !== 'localhost') {
     return {
       error: `not a registry host: image references only name a host that contains "." or ":" or is "localhost" (${example})`,
     };
@@ -81,10 +83,12 @@ export function canonicalRegistryPattern(text: string): string | { error: string
   if (text.startsWith('*.')) {
     const { name, port } = splitPort(text.slice(2).toLowerCase());
     if (!isHostName(name)) return { error: `${JSON.stringify(name)} after "*." is not a domain name` };
-    if (port !== undefined && (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    if (port === undefined) return `*.${name}`;
+    if (!/^[0-9]{1,16}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
       return { error: `port ${JSON.stringify(port)} is not a number from 1 to 65535` };
     }
-    return text.toLowerCase();
+    // The same port spelling as canonical hosts: a number, and 443 is the default (no port).
+    return Number(port) === 443 ? `*.${name}` : `*.${name}:${Number(port)}`;
   }
   if (text.includes('*')) return { error: 'a wildcard is only allowed as the first label, e.g. *.example.com' };
   return canonicalRegistryHost(text);

@@ -24,7 +24,7 @@ export {
   type ParseConfigOptions,
 } from './schema.js';
 export { loadConfig, configPathFrom, checkConfigPaths, CONFIG_ENV_VAR, type LoadConfigOptions } from './load.js';
-export { registryAllowed, canonicalRegistryHost, parseListenAddress } from './hosts.js';
+export { registryAllowed, canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress } from './hosts.js';
 export { registryHostConfigs, hostAllowedPredicate } from './registries.js';
 export {
   EnvironmentSet,

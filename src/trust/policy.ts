@@ -22,7 +22,7 @@ import {
   X509_SUBJECT_PREFIX,
   type DistinguishedName,
 } from './identity.js';
-import { registryScopeError, WILDCARD_SCOPE } from './scope.js';
+import { canonicalScope, registryScopeError, WILDCARD_SCOPE } from './scope.js';
 import { isTrustStoreName, TRUST_STORE_TYPES, type TrustStoreType } from './store.js';
 import { volumeFileTarget } from './volume-layout.js';
 
@@ -54,8 +54,13 @@ export interface TrustPolicyStatementBase {
 }
 
 export interface TrustPolicyStatement extends TrustPolicyStatementBase {
-  /** Exact `host[:port]/repository` scopes, or `["*"]`. */
+  /** Exact `host[:port]/repository` scopes, or `["*"]`, as written. */
   registryScopes: string[];
+  /**
+   * registryScopes in canonical form (canonicalScope: host lowercased, port normalised, Docker Hub
+   * aliases folded): what an artifact's canonical scope is matched against.
+   */
+  matchScopes: string[];
 }
 
 export interface BlobTrustPolicyStatement extends TrustPolicyStatementBase {
@@ -130,11 +135,31 @@ export function parseOciTrustPolicy(input: string | Uint8Array, source: string):
       );
     }
   }
+  // vouch matches scopes by canonical host (scope.ts canonicalScope), so two spellings of one
+  // repository (`Registry.example.com/app`, `registry.example.com:443/app`) would be one scope in two
+  // statements: refused, where notation-go (exact strings) would accept them.
+  const canonicalOwner = new Map<string, string>();
+  for (const raw of doc.statements) {
+    for (const scope of raw.registryScopes) {
+      const canonical = canonicalScope(scope);
+      const previous = canonicalOwner.get(canonical);
+      if (previous !== undefined && previous !== scope) {
+        fail(
+          `registry scopes ${q(previous)} and ${q(scope)} name the same repository ${q(canonical)} (hosts are matched case-insensitively, with the port as a number and :443 as the default), write it once`,
+        );
+      }
+      canonicalOwner.set(canonical, scope);
+    }
+  }
 
   return {
     version: '1.0',
     source,
-    statements: doc.statements.map((raw, i) => ({ ...cores[i]!, registryScopes: [...raw.registryScopes] })),
+    statements: doc.statements.map((raw, i) => ({
+      ...cores[i]!,
+      registryScopes: [...raw.registryScopes],
+      matchScopes: raw.registryScopes.map(canonicalScope),
+    })),
   };
 }
 

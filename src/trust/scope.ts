@@ -1,9 +1,12 @@
 // Which trust policy statement applies to an artifact (trust-store-trust-policy.md "Selecting a trust
-// policy based on artifact URI"), with notation-go's rules: registry scopes are matched by exact,
-// case-sensitive string equality on `host[:port]/repository`; an exact scope beats the `*` statement.
+// policy based on artifact URI"), with notation-go's rules: registry scopes are matched by exact
+// string equality on `host[:port]/repository`; an exact scope beats the `*` statement. One deliberate
+// difference: both sides are compared in canonical form (canonicalScope), because vouch sees image
+// references as pod authors write them, and `LOCALHOST:05557/app` is the image `localhost:5557/app`
+// (notation verifies the reference its user typed, vouch the one a runtime will pull).
 // Blob policies are selected by statement name, or the single globalPolicy statement.
 
-import { InvalidReferenceError } from '../core/index.js';
+import { InvalidReferenceError, canonicalRegistryHostName } from '../core/index.js';
 import type { BlobTrustPolicy, BlobTrustPolicyStatement, OciTrustPolicy, TrustPolicyStatement } from './policy.js';
 
 /** The wildcard registry scope. */
@@ -52,6 +55,32 @@ export function artifactPathFromReference(reference: string): string {
   return path;
 }
 
+const DOCKER_HUB_SCOPE_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/**
+ * A registry scope in the form artifact scopes are compared in: the host canonical as image
+ * references make it (lowercase, port without leading zeros, `:443` dropped, IPv6 in RFC 5952 form),
+ * Docker Hub's hosts written `docker.io` with the `library/` prefix for single-name repositories.
+ * `*`, and scopes whose host part is not a registry host (`local/…` for OCI layouts), are returned
+ * as written.
+ */
+export function canonicalScope(scope: string): string {
+  const slash = scope.indexOf('/');
+  if (scope === WILDCARD_SCOPE || slash <= 0) return scope;
+  let host: string;
+  try {
+    host = canonicalRegistryHostName(scope.slice(0, slash));
+  } catch {
+    return scope;
+  }
+  let repository = scope.slice(slash + 1);
+  if (DOCKER_HUB_SCOPE_ALIASES.has(host)) {
+    host = 'docker.io';
+    if (!repository.includes('/')) repository = `library/${repository}`;
+  }
+  return `${host}/${repository}`;
+}
+
 /**
  * The statement that applies to `repository` (`host[:port]/repo`, the reference before `@`, written the
  * way the user writes it for notation, e.g. `docker.io/library/alpine`): the statement listing exactly
@@ -61,11 +90,12 @@ export function artifactPathFromReference(reference: string): string {
 export function findApplicableStatement(policy: OciTrustPolicy, repository: string): TrustPolicyStatement | undefined {
   const problem = registryScopeError(repository);
   if (problem !== undefined) throw new InvalidReferenceError(problem);
+  const wanted = canonicalScope(repository);
   let wildcard: TrustPolicyStatement | undefined;
   let exact: TrustPolicyStatement | undefined;
   for (const statement of policy.statements) {
     if (statement.registryScopes.includes(WILDCARD_SCOPE)) wildcard = statement;
-    else if (statement.registryScopes.includes(repository)) exact = statement;
+    else if (statement.matchScopes.includes(wanted)) exact = statement;
   }
   return exact ?? wildcard;
 }

@@ -5,7 +5,7 @@
 import {
   DOCKER_HUB_HOST,
   formatReference,
-  repositoryName,
+  trustPolicyScope,
   withDigest,
   type AnswerCode,
   type Digest,
@@ -70,7 +70,7 @@ export interface VerificationResult {
  * written `docker.io/…` as users write it for notation (not the API host registry-1.docker.io).
  */
 export function policyRepository(ref: ImageReference): string {
-  return ref.registry === DOCKER_HUB_HOST ? `docker.io/${ref.repository}` : repositoryName(ref);
+  return trustPolicyScope(ref);
 }
 
 /**

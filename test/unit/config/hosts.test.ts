@@ -1,5 +1,5 @@
 import test from 'ava';
-import { canonicalRegistryHost, parseListenAddress, registryAllowed } from '../../../src/config/index.js';
+import { canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress, registryAllowed } from '../../../src/config/index.js';
 
 test('canonicalRegistryHost: lowercases and folds Docker Hub aliases', (t) => {
   t.is(canonicalRegistryHost('GHCR.io'), 'ghcr.io');
@@ -8,6 +8,11 @@ test('canonicalRegistryHost: lowercases and folds Docker Hub aliases', (t) => {
   t.is(canonicalRegistryHost('localhost'), 'localhost');
   t.is(canonicalRegistryHost('localhost:5000'), 'localhost:5000');
   t.is(canonicalRegistryHost('[::1]:5000'), '[::1]:5000');
+  t.is(canonicalRegistryHost('LocalHost:05000'), 'localhost:5000');
+  t.is(canonicalRegistryHost('registry.example.com:443'), 'registry.example.com');
+  t.is(canonicalRegistryHost('DOCKER.IO:443'), 'registry-1.docker.io');
+  const numeric = canonicalRegistryHost('127.000.0.1:5000');
+  t.regex(typeof numeric === 'string' ? numeric : numeric.error, /ambiguous numeric/);
   const bare = canonicalRegistryHost('registry');
   t.regex(typeof bare === 'string' ? bare : bare.error, /image references only name a host/);
   const empty = canonicalRegistryHost('');
@@ -23,7 +28,10 @@ const cases: Array<[string[] | undefined, string, boolean]> = [
   [undefined, 'anything.example', true],
   [['ghcr.io'], 'ghcr.io', true],
   [['ghcr.io'], 'GHCR.IO', true],
-  [['ghcr.io'], 'ghcr.io:443', false],
+  [['ghcr.io'], 'ghcr.io:443', true],
+  [['ghcr.io'], 'ghcr.io:0443', true],
+  [['ghcr.io'], 'ghcr.io:444', false],
+  [['localhost:5557'], 'LOCALHOST:05557', true],
   [['ghcr.io'], 'quay.io', false],
   [['ghcr.io'], 'evilghcr.io', false],
   [['*.example.com'], 'registry.example.com', true],
@@ -45,3 +53,9 @@ for (const [patterns, host, allowed] of cases) {
     t.is(registryAllowed(patterns, host), allowed);
   });
 }
+
+test('canonicalRegistryPattern: wildcard ports take the canonical host form', (t) => {
+  t.is(canonicalRegistryPattern('*.Example.com:05000'), '*.example.com:5000');
+  t.is(canonicalRegistryPattern('*.example.com:0443'), '*.example.com');
+  t.true(registryAllowed([canonicalRegistryPattern('*.example.com:0443') as string], 'registry.example.com:443'));
+});

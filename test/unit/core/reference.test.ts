@@ -18,8 +18,48 @@ const valid: Array<[string, { registry: string; repository: string; tag?: string
   ['registry.example.com/app:1.0@' + D, { registry: 'registry.example.com', repository: 'app', tag: '1.0', digest: D }],
   ['registry.example.com/app@' + D512, { registry: 'registry.example.com', repository: 'app', digest: D512 }],
   ['[::1]:5000/app:x', { registry: '[::1]:5000', repository: 'app', tag: 'x' }],
-  ['my-registry.local:443/a__b/c-d/e.f:tag_1', { registry: 'my-registry.local:443', repository: 'a__b/c-d/e.f', tag: 'tag_1' }],
+  ['my-registry.local:443/a__b/c-d/e.f:tag_1', { registry: 'my-registry.local', repository: 'a__b/c-d/e.f', tag: 'tag_1' }],
 ];
+
+// One endpoint, one spelling: the spellings a runtime pulls the same image for must give the same
+// registry (trust policy scopes, allowedRegistries, the cache and credentials all key on it).
+const hostSpellings: Array<[string, string]> = [
+  ['LOCALHOST:5557/good/app:evil', 'localhost:5557'],
+  ['Localhost:5557/good/app', 'localhost:5557'],
+  ['localhost:05557/good/app', 'localhost:5557'],
+  ['localhost:0005557/good/app', 'localhost:5557'],
+  ['LOCALHOST/app', 'localhost'],
+  ['Registry.Example.COM/team/app', 'registry.example.com'],
+  ['registry.example.com:443/team/app', 'registry.example.com'],
+  ['registry.example.com:0443/team/app', 'registry.example.com'],
+  ['registry.example.com:8443/team/app', 'registry.example.com:8443'],
+  ['[0:0:0:0:0:0:0:1]:5000/app', '[::1]:5000'],
+  ['[::FFFF:7F00:1]:5000/app', '[::ffff:7f00:1]:5000'],
+  ['[::1]:443/app', '[::1]'],
+  ['DOCKER.IO/library/alpine', 'registry-1.docker.io'],
+  ['index.docker.io:443/library/alpine', 'registry-1.docker.io'],
+];
+
+for (const [input, registry] of hostSpellings) {
+  test(`reference: canonical host for ${input}`, (t) => {
+    const ref = parseReference(input);
+    t.is(ref.registry, registry);
+    // Canonical text parses to itself.
+    t.is(parseReference(formatReference(ref)).registry, registry);
+  });
+}
+
+// Numbers that resolvers read differently (WHATWG URL and inet_aton take 0x and octal forms, Go does
+// not): refused instead of guessed.
+for (const input of ['127.000.0.1:5000/app', '0x7f.0.0.1/app', '2130706433:5000/app', '127.1:5000/app', '10.0.0.010/app', 'a.b.0x10/app']) {
+  test(`reference: refuses the ambiguous numeric host in ${input}`, (t) => {
+    t.throws(() => parseReference(input), { code: 'INVALID_REFERENCE' });
+  });
+}
+
+test('reference: refuses IPv6 zone identifiers', (t) => {
+  t.throws(() => parseReference('[fe80::1%eth0]:5000/app'), { code: 'INVALID_REFERENCE' });
+});
 
 for (const [input, expected] of valid) {
   test(`reference: parses ${input}`, (t) => {

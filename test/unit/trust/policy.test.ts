@@ -449,14 +449,77 @@ test('scope: an exact scope beats the wildcard, whatever the statement order', (
   }
 });
 
-test('scope: matching is exact string equality: no prefixes, no case folding', (t) => {
+test('scope: matching is exact on the repository: no prefixes, no sub-repositories', (t) => {
   const policy = parseOciTrustPolicy(readFileSync(path.join(E2E_POLICIES, 'registry_scope_trustpolicy.json')), 'x');
   const scope = policy.statements[0]!.registryScopes[0]!;
   t.is(findApplicableStatement(policy, scope)?.name, 'e2e');
   t.is(findApplicableStatement(policy, `${scope}/sub`), undefined);
   t.is(findApplicableStatement(policy, scope.slice(0, -1)), undefined);
-  t.is(findApplicableStatement(policy, scope.replace('localhost', 'LOCALHOST')), undefined);
   t.is(findApplicableStatement(policy, 'other.example.com/x'), undefined);
+});
+
+// The host is compared in canonical form on both sides (a deliberate difference from notation-go's
+// string equality): a pod author who writes the host in capitals or pads the port pulls the same
+// image, so must meet the same statement, never fall through to '*'.
+test('scope: host spellings of the same repository meet the exact statement, not "*"', (t) => {
+  for (const order of ['wildcard-first', 'exact-first'] as const) {
+    const policy = scopesPolicy(order);
+    for (const spelling of ['LOCALHOST:5000/test-repo', 'Localhost:5000/test-repo', 'localhost:05000/test-repo']) {
+      t.is(findApplicableStatement(policy, spelling)?.name, 'exact', spelling);
+    }
+    for (const spelling of ['REGISTRY.example.com/team/app', 'registry.example.com:443/team/app']) {
+      t.is(findApplicableStatement(policy, spelling)?.name, 'exact', spelling);
+    }
+    // A different port or repository is a different scope.
+    t.is(findApplicableStatement(policy, 'localhost:5001/test-repo')?.name, 'any');
+    t.is(findApplicableStatement(policy, 'registry.example.com:8443/team/app')?.name, 'any');
+  }
+});
+
+test('scope: a scope written with another host spelling matches the canonical repository', (t) => {
+  const policy = parseOciTrustPolicy(
+    JSON.stringify({
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'p',
+          registryScopes: ['Registry.Example.com:0443/app', 'docker.io/alpine'],
+          signatureVerification: { level: 'strict' },
+          trustStores: ['ca:s'],
+          trustedIdentities: ['*'],
+        },
+        { name: 'local', registryScopes: ['local/layout'], signatureVerification: { level: 'skip' } },
+      ],
+    }),
+    'x',
+  );
+  t.deepEqual(policy.statements[0]!.registryScopes, ['Registry.Example.com:0443/app', 'docker.io/alpine']);
+  t.is(findApplicableStatement(policy, 'registry.example.com/app')?.name, 'p');
+  t.is(findApplicableStatement(policy, 'docker.io/library/alpine')?.name, 'p');
+  t.is(findApplicableStatement(policy, 'local/layout')?.name, 'local');
+});
+
+test('scope: two spellings of one repository in different statements are refused', (t) => {
+  const doc = {
+    version: '1.0',
+    trustPolicies: [
+      {
+        name: 'a',
+        registryScopes: ['localhost:5000/app'],
+        signatureVerification: { level: 'strict' },
+        trustStores: ['ca:s'],
+        trustedIdentities: ['*'],
+      },
+      {
+        name: 'b',
+        registryScopes: ['LOCALHOST:05000/app'],
+        signatureVerification: { level: 'audit' },
+        trustStores: ['ca:s'],
+        trustedIdentities: ['*'],
+      },
+    ],
+  };
+  t.throws(() => parseOciTrustPolicy(JSON.stringify(doc), 'x'), { code: 'INVALID_CONFIG' });
 });
 
 test('scope: multi-statement e2e policy selects the exact statement over "*"', (t) => {
