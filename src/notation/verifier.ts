@@ -208,6 +208,13 @@ export class NotationVerifier {
     statement: TrustPolicyStatement,
     signal?: AbortSignal,
   ): Promise<void> {
+    // A store whose trust the operator withdrew (files removed or emptied after loading) fails every
+    // statement naming it, whatever its type and whether this signature would need it: the
+    // statement's trust is not what the operator last configured, so nothing under it is verified.
+    for (const ref of statement.trustStores) {
+      const withdrawn = this.#trustStore.withdrawal?.(ref.type, ref.name);
+      if (withdrawn !== undefined) throw new CheckFailure('UNTRUSTED_SIGNER', withdrawn.message);
+    }
     // Only stores of the type matching the scheme confer trust (an ordinary CA-issued certificate
     // must not claim signingAuthority semantics; trust-store-trust-policy.md "Trust Store").
     const type: TrustStoreType = envelope.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
