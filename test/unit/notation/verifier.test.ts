@@ -23,6 +23,7 @@ import {
   type TrustStore,
 } from '../../../src/trust/index.js';
 import { VouchError } from '../../../src/core/index.js';
+import { pino, type Logger } from 'pino';
 import { buildImage } from '../../helpers/oci-fixtures.js';
 import { generateChain, generateLeaf, NOTARY_KEY_SPECS, type GeneratedChain } from '../../helpers/pki.js';
 import { startRevocationServer } from '../../helpers/revocation-server.js';
@@ -67,6 +68,7 @@ async function verifyWith(
     subject?: Descriptor;
     tamper?: (bytes: Uint8Array) => Uint8Array;
     trustStore?: TrustStore;
+    logger?: Logger;
   } = {},
 ): Promise<SignatureVerification> {
   let { bytes, mediaType } = signEnvelope({
@@ -81,6 +83,7 @@ async function verifyWith(
     trustStore: options.trustStore ?? new FileTrustStore(await storeWith(options.store ?? { 'ca:test': [pki.root.certificate] })),
     revocation: options.revocation ?? new RevocationChecker({ offline: true }),
     ...(options.now ? { now: () => options.now! } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return verifier.verify({ mediaType, bytes, subject: options.subject ?? subject }, options.statement ?? statementOf());
 }
@@ -283,6 +286,40 @@ test('withdrawn store: a statement naming a withdrawn store never verifies, whic
     failedWith(t, result, 'UNTRUSTED_SIGNER');
     t.is(result.reasons[0]?.message, `authenticity: ${WITHDRAWN.message}`);
   }
+});
+
+test('identity: a leaf with two CNs matches on the last one (notation-go parity), with a warning in the log', async (t) => {
+  const pki = await generateChain({
+    length: 2,
+    leafKey: 'ec-p256',
+    root: { key: 'ec-p256' },
+    leaf: { subject: 'CN=dev,CN=release,O=Acme Rockets,ST=WA,C=US' },
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const identity = (dn: string) => statementOf({ trustedIdentities: [`x509.subject: ${dn}`] });
+
+  const release = await verifyWith(pki, {}, { statement: identity('CN=release, O=Acme Rockets, ST=WA, C=US'), logger });
+  t.true(release.verified, 'Go keeps the last CN');
+  t.is(lines.length, 1);
+  t.is(lines[0]?.['level'], 40);
+  t.is(lines[0]?.['trustPolicy'], 'generated');
+  t.deepEqual(lines[0]?.['attributes'], [{ type: 'CN', values: ['dev', 'release'], compared: 'release' }]);
+
+  lines.length = 0;
+  failedWith(t, await verifyWith(pki, {}, { statement: identity('CN=dev, O=Acme Rockets, ST=WA, C=US'), logger }), 'UNTRUSTED_SIGNER');
+  t.true((await verifyWith(pki, {}, { statement: identity('O=Acme Rockets, ST=WA, C=US'), logger })).verified);
+  t.true((await verifyWith(pki, {}, { logger })).verified, "'*'");
+  t.deepEqual(lines, [], 'no warning when the identity does not compare the CN, or for *');
+
+  const single = await generateChain({
+    length: 2,
+    leafKey: 'ec-p256',
+    root: { key: 'ec-p256' },
+    leaf: { subject: 'CN=release,O=Acme Rockets,ST=WA,C=US' },
+  });
+  t.true((await verifyWith(single, {}, { statement: identity('CN=release, O=Acme Rockets, ST=WA, C=US'), logger })).verified);
+  t.deepEqual(lines, [], 'no warning for a single CN');
 });
 
 test('EXPIRED: signature expiry, expired certificate, signingAuthority time outside validity', async (t) => {
