@@ -5,7 +5,8 @@
 //
 // After the start, trust only shrinks while files are invalid and grows only through a valid load
 // (docs/security.md "Trust withdrawal"):
-// - the trust policy: a valid file is served; a present but invalid one (a typo) keeps the last good
+// - the trust policy: a valid file is served; a present but invalid one (a typo, also a policy
+//   naming a store it did not name before that cannot be loaded, as at start) keeps the last good
 //   policy and reports the error; a file removed or emptied (0 bytes, whitespace) withdraws all trust
 //   of the environment: a policy without statements is served, so every image answers NO_TRUST_POLICY.
 // - each trust store the served policy references: a valid store is served as loaded; otherwise the
@@ -43,6 +44,7 @@ import {
   type TrustStore,
   type TrustStoreEntry,
   type TrustStoreRef,
+  type TrustStoreScan,
 } from '../trust/index.js';
 import { formatConfigPath, type EnvironmentConfig, type VouchConfig } from './schema.js';
 
@@ -373,11 +375,24 @@ export class EnvironmentSet {
       }
     }
 
-    // 2. Every trust store the served policy references.
+    // 2. Every trust store the served policy references. A new policy naming a store the served one
+    //    does not, which cannot be loaded, is refused like a typo (as at start, where it fails): the
+    //    last good policy stays. Trust grows only through a policy whose new stores all load.
+    const storeMessage = (error: VouchError): string =>
+      `${this.#at(environment, 'trustStore')}: ${environment.trustStore}: ${error.message} (referenced by ${environment.trustPolicy})`;
+    let scans = await scanStores(environment, served.policy);
+    if (state.policy !== undefined && served !== state.policy && served.withdrawn === undefined) {
+      const unloadable = scans.find((scan) => 'error' in scan.result && !state.stores.has(storeKey(scan)));
+      if (unloadable !== undefined && 'error' in unloadable.result) {
+        problems.push(`${storeMessage(unloadable.result.error)}; the last good trust policy stays`);
+        served = state.policy;
+        scans = await scanStores(environment, served.policy);
+      }
+    }
     const stores = new Map<string, StoreState>();
-    for (const ref of referencedTrustStores(served.policy)) {
-      const key = `${ref.type}:${ref.name}`;
-      const scan = await scanTrustStore(environment.trustStore, ref.type, ref.name);
+    for (const scan of scans) {
+      const key = storeKey(scan);
+      const ref: TrustStoreRef = { type: scan.type, name: scan.name };
       if ('certificates' in scan.result) {
         const certificates = scan.result.certificates;
         stores.set(key, {
@@ -392,11 +407,10 @@ export class EnvironmentSet {
         continue;
       }
       const error = scan.result.error;
-      const message = `${this.#at(environment, 'trustStore')}: ${environment.trustStore}: ${error.message} (referenced by ${environment.trustPolicy})`;
-      if (initial) throw new VouchError('INVALID_CONFIG', message, { reason: error.reason, cause: error });
-      problems.push(message);
-      // Never more than the last good load of this very store (none for a store the previous policy
-      // did not reference), and of that only what is still in a file valid on its own.
+      if (initial) throw new VouchError('INVALID_CONFIG', storeMessage(error), { reason: error.reason, cause: error });
+      problems.push(storeMessage(error));
+      // Never more than the last good load of this very store, and of that only what is still in a
+      // file valid on its own.
       const previous = state.stores.get(key);
       const lastGood = previous?.lastGood ?? [];
       const effective = lastGood.filter((cert) => scan.usable.some((usable) => usable.equals(cert)));
@@ -596,6 +610,15 @@ export class EnvironmentSet {
 
 function reasonOf(error: unknown): VouchError['reason'] {
   return error instanceof VouchError ? error.reason : 'OTHER';
+}
+
+const storeKey = (ref: { type: string; name: string }): string => `${ref.type}:${ref.name}`;
+
+/** Every trust store a policy references, read from disk now. */
+async function scanStores(environment: EnvironmentConfig, policy: OciTrustPolicy): Promise<TrustStoreScan[]> {
+  const scans: TrustStoreScan[] = [];
+  for (const ref of referencedTrustStores(policy)) scans.push(await scanTrustStore(environment.trustStore, ref.type, ref.name));
+  return scans;
 }
 
 /** Same stores, each serving the same certificates in the same state for the same reason. */

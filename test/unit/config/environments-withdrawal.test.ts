@@ -74,6 +74,8 @@ async function world(
     stores?: Record<string, GeneratedChain['root'][]>;
     policyStores?: string[];
     volume?: boolean;
+    /** Watch the files (fs.watch and a 50 ms poll) instead of calling checkNow(). */
+    watch?: boolean;
   } = {},
 ): Promise<World> {
   const { acme } = await pki();
@@ -104,7 +106,10 @@ async function world(
 
   const logs: Array<Record<string, unknown>> = [];
   const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const set = await EnvironmentSet.load(await loadConfig(configFile), { watch: false, logger });
+  const set = await EnvironmentSet.load(
+    await loadConfig(configFile),
+    options.watch ? { pollIntervalMs: 50, debounceMs: 10, logger } : { watch: false, logger },
+  );
   t.teardown(() => set.close());
 
   const layoutDir = path.join(dir, 'layout');
@@ -447,21 +452,53 @@ test('withdrawal: trust never grows while the store is invalid (a new root next 
   t.is(await w.answer(byNewcomer), 'verified', 'a valid load adds it');
 });
 
-test('withdrawal: a policy naming a store that is broken serves that store withdrawn', async (t) => {
+test('withdrawal: a new policy naming a new store that cannot be loaded is a typo: the last good policy stays', async (t) => {
   const { acme } = await pki();
   const w = await world(t);
   const key = await w.image(acme);
+  const before = w.set.get('prod');
   const other = path.join(w.storeRoot, 'x509', 'ca', 'other');
   await mkdir(other);
   await writeFile(path.join(other, 'root.pem'), '');
   await writeFile(w.policyFile, policyDocument(['ca:acme-prod', 'ca:other'], 'renamed'));
   await w.set.checkNow();
-  t.is(w.set.get('prod')?.policy.statements[0]?.name, 'renamed', 'the valid policy is served');
-  t.is(await w.answer(key), 'UNTRUSTED_SIGNER', 'a statement naming a withdrawn store verifies nothing');
+  t.is(w.set.get('prod'), before, 'the last good policy and stores, same generation');
+  t.is(await w.answer(key), 'verified');
+  t.is(w.status().state, 'reload-failed');
+  t.regex(w.status().error ?? '', /\bother\b.*last good trust policy stays/);
+
+  // Fixed: the new policy is served with both stores.
+  await writeFile(path.join(other, 'root.pem'), acme.root.certificate.toPem());
+  await w.set.checkNow();
+  t.is(w.set.get('prod')?.policy.statements[0]?.name, 'renamed');
+  t.is(w.status().state, 'ok');
+  t.is(await w.answer(key), 'verified');
+  // From now on ca:other has a last good load: removing its root withdraws it, and the statement with it.
+  await rm(path.join(other, 'root.pem'));
+  await w.set.checkNow();
+  t.is(w.set.get('prod')?.policy.statements[0]?.name, 'renamed');
+  t.is(await w.answer(key), 'UNTRUSTED_SIGNER');
   t.like(
     w.status().trustStores.find((s) => s.store === 'ca:other'),
     { state: 'withdrawn' },
   );
+});
+
+test('withdrawal: after a removed policy, a restored policy whose store is broken does not bring trust back', async (t) => {
+  const { acme } = await pki();
+  const w = await world(t);
+  const key = await w.image(acme);
+  const policy = await readFile(w.policyFile);
+  await rm(w.policyFile);
+  await writeFile(path.join(w.storeDir, 'junk.pem'), 'not a certificate');
+  await w.set.checkNow();
+  t.is(await w.answer(key), 'NO_TRUST_POLICY');
+  await writeFile(w.policyFile, policy);
+  await w.set.checkNow();
+  t.is(await w.answer(key), 'NO_TRUST_POLICY', 'its store is not fully valid: the withdrawal stays');
+  await rm(path.join(w.storeDir, 'junk.pem'));
+  await w.set.checkNow();
+  t.is(await w.answer(key), 'verified');
 });
 
 // ---- statements mixing stores; tsa -------------------------------------------------------------------
@@ -539,6 +576,21 @@ test('withdrawal: the trust policy key removed from its ConfigMap volume withdra
     () => writeKubernetesVolume(policyDir, { 'trustpolicy.json': policy }),
     { code: 'NO_TRUST_POLICY', check: policyWithdrawn('removed') },
   );
+});
+
+test('withdrawal: noticed by the watcher alone, within moments', async (t) => {
+  const { acme } = await pki();
+  const w = await world(t, { watch: true });
+  const key = await w.image(acme);
+  t.is(await w.answer(key), 'verified');
+  const started = Date.now();
+  await rm(path.join(w.storeDir, 'root.pem'));
+  while ((await w.answer(key)) !== 'UNTRUSTED_SIGNER') {
+    if (Date.now() - started > 5_000) return t.fail('not withdrawn within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  t.log(`withdrawn after ${Date.now() - started} ms`);
+  t.pass();
 });
 
 // ---- reported state ----------------------------------------------------------------------------------
