@@ -1,14 +1,28 @@
 // The trust material of every configured environment: its Notary Project trust policy and trust
 // store, loaded and validated at start (every trust store the policy references is loaded, so a
 // broken configuration fails before the first admission request), then reloaded without a restart
-// when the files change. A reload that fails validation keeps the last good material and reports
-// the error in status() (for /readyz) and the log.
+// when the files change.
+//
+// After the start, trust only shrinks while files are invalid and grows only through a valid load
+// (docs/security.md "Trust withdrawal"):
+// - the trust policy: a valid file is served; a present but invalid one (a typo, also a policy
+//   naming a store it did not name before that cannot be loaded, as at start) keeps the last good
+//   policy and reports the error; a file removed or emptied (0 bytes, whitespace) withdraws all trust
+//   of the environment: a policy without statements is served, so every image answers NO_TRUST_POLICY.
+// - each trust store the served policy references: a valid store is served as loaded; otherwise the
+//   last good certificates of that store that are still in a file valid on its own (a removed,
+//   emptied or broken root is untrusted at once, while a broken file added next to good ones costs
+//   nothing). When none is left the store is withdrawn: the served trust store answers
+//   INVALID_CONFIG / WITHDRAWN for it and the verifier fails every statement naming it.
+// "Keep the last good material" is right for a typo; it is wrong when the operator removed a
+// compromised root (notation itself fails verification with such files). Every change of what is
+// served gets a new generation, so no cached answer outlives it. status() says what is withdrawn.
 //
 // Changes are noticed two ways: fs.watch on the directories involved (the policy file's directory,
 // the trust store root and every x509/<type>/<name> directory under it; renames and atomic replaces
 // show up as directory events), and a periodic content check, because fs.watch is unreliable on
 // network filesystems and some container runtimes. Both only trigger the same check: hash the
-// policy file and every trust store file; when the hash differs from the loaded material's, rebuild.
+// policy file and every trust store file; when the hash differs from the last check's, re-evaluate.
 
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
@@ -17,14 +31,20 @@ import * as path from 'node:path';
 import { VouchError, errorMessage } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import {
-  FileTrustStore,
   hasVolumeLayout,
   isVolumeBookkeeping,
   readOciTrustPolicyFile,
   referencedTrustStores,
+  scanTrustStore,
   TRUST_STORE_TYPES,
+  TrustStoreSnapshot,
   volumeFileTarget,
+  type Certificate,
   type OciTrustPolicy,
+  type TrustStore,
+  type TrustStoreEntry,
+  type TrustStoreRef,
+  type TrustStoreScan,
 } from '../trust/index.js';
 import { formatConfigPath, type EnvironmentConfig, type VouchConfig } from './schema.js';
 
@@ -36,32 +56,67 @@ export interface LoadedEnvironment {
   readonly name: string;
   readonly policy: OciTrustPolicy;
   /**
-   * The trust store as loaded. It never looks at the filesystem again (a reload builds a new one),
-   * so a store broken on disk cannot affect the material being served.
+   * The trust stores the policy references, as decided at load time (TrustStoreSnapshot). It never
+   * looks at the filesystem, so a store broken on disk cannot affect the material being served
+   * beyond what the withdrawal rules above decide.
    */
-  readonly trustStore: FileTrustStore;
+  readonly trustStore: TrustStore;
   /**
-   * Changes whenever the trust policy file or any trust store file of this environment changes;
-   * never reused, across environments and EnvironmentSets, so caches can key results by it.
+   * Changes whenever the trust material served changes; never reused, across environments and
+   * EnvironmentSets, so caches can key results by it.
    */
   readonly generation: number;
   readonly loadedAt: Date;
+}
+
+/**
+ * trusted: served as loaded (the files may still hold a broken extra file: see `error`);
+ * degraded: some certificates of the last good load are no longer in valid files and no longer trusted;
+ * withdrawn: none is, the store trusts nothing and every statement naming it fails.
+ */
+export type TrustStoreState = 'trusted' | 'degraded' | 'withdrawn';
+
+export interface TrustStoreStatus {
+  /** As the trust policy names it: `ca:acme-prod`. */
+  store: string;
+  directory: string;
+  state: TrustStoreState;
+  /** Certificates trusted now. */
+  certificates: number;
+  /** Certificates of the last good load no longer trusted. */
+  withdrawnCertificates: number;
+  /** Since when the store has been in this state (not trusted only). */
+  since: Date | undefined;
+  /** Why (the first problem found, naming the file); not trusted only. */
+  why: string | undefined;
 }
 
 export interface EnvironmentStatus {
   name: string;
   /** Material is being served (always true after a successful EnvironmentSet.load). */
   loaded: boolean;
+  /**
+   * ok: serving the files as they are; reload-failed: some file is invalid, the last good material
+   * is served and nothing was withdrawn; degraded: trust was withdrawn (see policyWithdrawn and
+   * trustStores); not-loaded.
+   */
+  state: 'ok' | 'reload-failed' | 'degraded' | 'not-loaded';
   generation: number | undefined;
   loadedAt: Date | undefined;
-  /** Why the files on disk could not be loaded; cleared by the next successful reload. */
+  /** Why the files on disk could not be loaded as they are; cleared when they can. */
   error: string | undefined;
   errorSince: Date | undefined;
+  /** Set while the trust policy file is removed or empty: no statement is served. */
+  policyWithdrawn: { path: string; since: Date; why: string } | undefined;
+  /** Every trust store the served policy references. */
+  trustStores: TrustStoreStatus[];
 }
 
 export interface EnvironmentSetStatus {
   /** Every environment has material to serve. */
   ready: boolean;
+  /** Some environment serves less trust than its last good material (withdrawn policy or store). */
+  degraded: boolean;
   environments: EnvironmentStatus[];
 }
 
@@ -81,18 +136,47 @@ const DEFAULT_POLL_INTERVAL_MS = 3000;
 const DEFAULT_DEBOUNCE_MS = 100;
 /** Most files hashed in one trust store (a guard against pointing trustStore at a huge tree). */
 const MAX_STORE_FILES = 10_000;
+/** A policy file larger than this is never "emptied" (whitespace only), only invalid. */
+const MAX_BLANK_POLICY_BYTES = 64 * 1024;
+/** Attempts to read a policy file that keeps changing while it is read. */
+const POLICY_READ_ATTEMPTS = 3;
 
 let lastGeneration = 0;
 const nextGeneration = (): number => ++lastGeneration;
 
+/** The trust policy being served. */
+interface ServedPolicy {
+  readonly policy: OciTrustPolicy;
+  /** What it was built from (the file's digest, or the withdrawal): equal digests, equal policies. */
+  readonly digest: string;
+  /** Set while the policy file is removed or empty. */
+  readonly withdrawn: { path: string; since: Date; why: string } | undefined;
+}
+
+/** One trust store of the served policy. */
+interface StoreState {
+  readonly ref: TrustStoreRef;
+  readonly directory: string;
+  /** The certificates of the last valid load of this store: the most it is trusted for until the next one. */
+  readonly lastGood: readonly Certificate[];
+  /** Trusted now: lastGood, or the part of it still in valid files. */
+  readonly effective: readonly Certificate[];
+  readonly state: TrustStoreState;
+  readonly since: Date | undefined;
+  readonly why: string | undefined;
+}
+
 interface EnvironmentState {
   readonly config: EnvironmentConfig;
   current: LoadedEnvironment | undefined;
-  /** Content hash of the files the current material was built from. */
+  /** Content hash of the files as of the last evaluation. */
   stamp: string | undefined;
   error: { message: string; since: Date } | undefined;
   /** Directories worth watching, as of the last check. */
   directories: string[];
+  policy: ServedPolicy | undefined;
+  /** The stores `policy` references, keyed `type:name`. */
+  stores: Map<string, StoreState>;
 }
 
 interface Stamp {
@@ -130,22 +214,31 @@ export class EnvironmentSet {
     this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.#fsWatch = options.fsWatch ?? true;
     for (const [name, environment] of config.environments) {
-      this.#states.set(name, { config: environment, current: undefined, stamp: undefined, error: undefined, directories: [] });
+      this.#states.set(name, {
+        config: environment,
+        current: undefined,
+        stamp: undefined,
+        error: undefined,
+        directories: [],
+        policy: undefined,
+        stores: new Map(),
+      });
     }
   }
 
   /**
    * Loads every environment's trust policy and trust store and validates every referenced store.
    * Throws INVALID_CONFIG naming the configuration file, the field and the broken file on the first
-   * problem. Then, unless `watch: false`, starts watching for changes.
+   * problem (at start nothing is served from partial material). Then, unless `watch: false`, starts
+   * watching for changes.
    */
   static async load(config: VouchConfig, options: EnvironmentSetOptions = {}): Promise<EnvironmentSet> {
     const set = new EnvironmentSet(config, options);
     for (const state of set.#states.values()) {
       const stamp = await set.#stampOf(state.config);
       state.directories = stamp.directories;
-      const material = await set.#build(state.config);
-      set.#install(state, material, stamp.hash, false);
+      await set.#evaluate(state, true);
+      state.stamp = stamp.hash;
     }
     if (set.#watch) {
       set.#syncWatchers();
@@ -168,15 +261,36 @@ export class EnvironmentSet {
   }
 
   status(): EnvironmentSetStatus {
-    const environments = [...this.#states.values()].map((state): EnvironmentStatus => ({
-      name: state.config.name,
-      loaded: state.current !== undefined,
-      generation: state.current?.generation,
-      loadedAt: state.current?.loadedAt,
-      error: state.error?.message,
-      errorSince: state.error?.since,
-    }));
-    return { ready: environments.every((e) => e.loaded), environments };
+    const environments = [...this.#states.values()].map((state): EnvironmentStatus => {
+      const trustStores = [...state.stores.entries()].map(([store, s]): TrustStoreStatus => ({
+        store,
+        directory: s.directory,
+        state: s.state,
+        certificates: s.effective.length,
+        withdrawnCertificates: s.lastGood.length - s.effective.length,
+        since: s.since,
+        why: s.why,
+      }));
+      const withdrawn = state.policy?.withdrawn;
+      const loaded = state.current !== undefined;
+      const degraded = withdrawn !== undefined || trustStores.some((s) => s.state !== 'trusted');
+      return {
+        name: state.config.name,
+        loaded,
+        state: !loaded ? 'not-loaded' : degraded ? 'degraded' : state.error !== undefined ? 'reload-failed' : 'ok',
+        generation: state.current?.generation,
+        loadedAt: state.current?.loadedAt,
+        error: state.error?.message,
+        errorSince: state.error?.since,
+        policyWithdrawn: withdrawn === undefined ? undefined : { ...withdrawn },
+        trustStores,
+      };
+    });
+    return {
+      ready: environments.every((e) => e.loaded),
+      degraded: environments.some((e) => e.state === 'degraded'),
+      environments,
+    };
   }
 
   /**
@@ -215,40 +329,148 @@ export class EnvironmentSet {
   async #check(state: EnvironmentState): Promise<void> {
     const stamp = await this.#stampOf(state.config);
     state.directories = stamp.directories;
-    if (stamp.hash === state.stamp) {
-      // Unchanged since the material was loaded: a stale error (the files were broken and have been
-      // restored) is over.
-      if (state.error !== undefined) this.#recovered(state);
-      return;
-    }
-    let material: Material;
-    try {
-      material = await this.#build(state.config);
-    } catch (error) {
-      const message = errorMessage(error);
-      if (state.error?.message !== message) {
-        state.error = { message, since: new Date() };
-        this.#log.error(
-          { environment: state.config.name, err: message, generation: state.current?.generation },
-          'trust material reload failed; keeping the last good material',
-        );
-      }
-      return;
-    }
-    this.#install(state, material, stamp.hash, true);
+    // The evaluation depends on nothing but these files: unchanged files, unchanged outcome.
+    if (stamp.hash === state.stamp) return;
+    await this.#evaluate(state, false);
+    // Taken before evaluating, so a change racing with it is seen as a change by the next check.
+    state.stamp = stamp.hash;
   }
 
-  #install(state: EnvironmentState, material: Material, stamp: string, reload: boolean): void {
+  #at(environment: EnvironmentConfig, field: 'trustPolicy' | 'trustStore'): string {
+    return `${this.#file}: ${formatConfigPath(['environments', environment.name, field])}`;
+  }
+
+  // Decides what to serve from the files now on disk and the last good material (see the top of the
+  // file), installs it under a new generation when it differs from what is served, and logs every
+  // withdrawal and restoration. At start (`initial`) any problem throws INVALID_CONFIG naming the
+  // configuration field and the broken file; later only unexpected failures throw.
+  async #evaluate(state: EnvironmentState, initial: boolean): Promise<void> {
+    const environment = state.config;
+    const now = new Date();
+    const problems: string[] = [];
+
+    // 1. The trust policy.
+    const read = await readPolicy(environment.trustPolicy);
+    let served: ServedPolicy;
+    if ('policy' in read) {
+      served = { policy: read.policy, digest: read.digest, withdrawn: undefined };
+    } else {
+      // Trust policy messages already start with the policy file's path.
+      const message = `${this.#at(environment, 'trustPolicy')}: ${errorMessage(read.error)}`;
+      if (initial || state.policy === undefined) {
+        throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(read.error), cause: read.error });
+      }
+      if (read.absent !== undefined) {
+        const why = `the trust policy file ${environment.trustPolicy} was ${read.absent}, which withdraws all trust of environment ${JSON.stringify(environment.name)}`;
+        const previous = state.policy.withdrawn;
+        served = {
+          policy: { version: '1.0', source: environment.trustPolicy, statements: [], withdrawn: why },
+          digest: `withdrawn:${read.absent}`,
+          withdrawn: { path: environment.trustPolicy, since: previous?.why === why ? previous.since : now, why },
+        };
+      } else {
+        // A typo: the last good policy (which may be a withdrawal) stays.
+        problems.push(message);
+        served = state.policy;
+      }
+    }
+
+    // 2. Every trust store the served policy references. A new policy naming a store the served one
+    //    does not, which cannot be loaded, is refused like a typo (as at start, where it fails): the
+    //    last good policy stays. Trust grows only through a policy whose new stores all load.
+    const storeMessage = (error: VouchError): string =>
+      `${this.#at(environment, 'trustStore')}: ${environment.trustStore}: ${error.message} (referenced by ${environment.trustPolicy})`;
+    let scans = await scanStores(environment, served.policy);
+    if (state.policy !== undefined && served !== state.policy && served.withdrawn === undefined) {
+      const unloadable = scans.find((scan) => 'error' in scan.result && !state.stores.has(storeKey(scan)));
+      if (unloadable !== undefined && 'error' in unloadable.result) {
+        problems.push(`${storeMessage(unloadable.result.error)}; the last good trust policy stays`);
+        served = state.policy;
+        scans = await scanStores(environment, served.policy);
+      }
+    }
+    const stores = new Map<string, StoreState>();
+    for (const scan of scans) {
+      const key = storeKey(scan);
+      const ref: TrustStoreRef = { type: scan.type, name: scan.name };
+      if ('certificates' in scan.result) {
+        const certificates = scan.result.certificates;
+        stores.set(key, {
+          ref,
+          directory: scan.directory,
+          lastGood: certificates,
+          effective: certificates,
+          state: 'trusted',
+          since: undefined,
+          why: undefined,
+        });
+        continue;
+      }
+      const error = scan.result.error;
+      if (initial) throw new VouchError('INVALID_CONFIG', storeMessage(error), { reason: error.reason, cause: error });
+      problems.push(storeMessage(error));
+      // Never more than the last good load of this very store, and of that only what is still in a
+      // file valid on its own.
+      const previous = state.stores.get(key);
+      const lastGood = previous?.lastGood ?? [];
+      const effective = lastGood.filter((cert) => scan.usable.some((usable) => usable.equals(cert)));
+      const trust: TrustStoreState = effective.length === 0 ? 'withdrawn' : effective.length < lastGood.length ? 'degraded' : 'trusted';
+      stores.set(key, {
+        ref,
+        directory: scan.directory,
+        lastGood,
+        effective,
+        state: trust,
+        since: trust === 'trusted' ? undefined : previous?.state === trust ? previous.since : now,
+        why: trust === 'trusted' ? undefined : error.message,
+      });
+    }
+
+    const previousPolicy = state.policy;
+    const previousStores = state.stores;
+    const changed = state.current === undefined || previousPolicy?.digest !== served.digest || !sameStores(previousStores, stores);
+    state.policy = served;
+    state.stores = stores;
+    if (!initial) this.#logTransitions(environment, previousPolicy, served, previousStores, stores);
+    if (changed) this.#install(state, !initial);
+
+    const message = problems.length > 0 ? problems.join('; ') : undefined;
+    if (message === undefined) {
+      if (state.error !== undefined) {
+        state.error = undefined;
+        this.#log.info({ environment: environment.name, generation: state.current?.generation }, 'trust material files are valid again');
+      }
+    } else if (state.error?.message !== message) {
+      state.error = { message, since: now };
+      this.#log.error(
+        { environment: environment.name, err: message, generation: state.current?.generation },
+        'trust material reload failed; serving the last good material still present on disk',
+      );
+    }
+  }
+
+  #install(state: EnvironmentState, reload: boolean): void {
+    const name = state.config.name;
+    const entries = [...state.stores.entries()].map(([key, store]): [TrustStoreRef, TrustStoreEntry] => [
+      store.ref,
+      store.state === 'withdrawn'
+        ? {
+            error: new VouchError(
+              'INVALID_CONFIG',
+              `trust store ${key} of environment ${JSON.stringify(name)} (${store.directory}) is withdrawn: ${store.why ?? 'no certificate left'}`,
+              { reason: 'WITHDRAWN' },
+            ),
+          }
+        : { certificates: store.effective },
+    ]);
     const loaded: LoadedEnvironment = Object.freeze({
-      name: state.config.name,
-      policy: material.policy,
-      trustStore: material.trustStore,
+      name,
+      policy: state.policy!.policy,
+      trustStore: new TrustStoreSnapshot(entries),
       generation: nextGeneration(),
       loadedAt: new Date(),
     });
     state.current = loaded;
-    state.stamp = stamp;
-    state.error = undefined;
     const fields = {
       environment: loaded.name,
       generation: loaded.generation,
@@ -260,39 +482,51 @@ export class EnvironmentSet {
     else this.#log.debug(fields, 'trust material loaded');
   }
 
-  #recovered(state: EnvironmentState): void {
-    state.error = undefined;
-    this.#log.info({ environment: state.config.name, generation: state.current?.generation }, 'trust material files are valid again');
-  }
-
-  // Reads and validates the policy, then every store it references, into a store that will not look
-  // at the filesystem again. Errors name the configuration field and the broken file.
-  async #build(environment: EnvironmentConfig): Promise<Material> {
-    const at = (field: 'trustPolicy' | 'trustStore'): string =>
-      `${this.#file}: ${formatConfigPath(['environments', environment.name, field])}`;
-    let policy: OciTrustPolicy;
-    try {
-      policy = await readOciTrustPolicyFile(environment.trustPolicy);
-    } catch (error) {
-      // Trust policy messages already start with the policy file's path.
-      throw new VouchError('INVALID_CONFIG', `${at('trustPolicy')}: ${errorMessage(error)}`, { reason: reasonOf(error), cause: error });
-    }
-    const trustStore = new FileTrustStore(environment.trustStore, { recheckIntervalMs: Number.POSITIVE_INFINITY });
-    try {
-      await trustStore.validateReferences(referencedTrustStores(policy), { recheck: true });
-    } catch (error) {
-      throw new VouchError(
-        'INVALID_CONFIG',
-        `${at('trustStore')}: ${environment.trustStore}: ${errorMessage(error)} (referenced by ${environment.trustPolicy})`,
-        { reason: reasonOf(error), cause: error },
+  // Error lines when trust is withdrawn or reduced, info lines when it is back, each naming the
+  // environment and the policy file or the store (type:name) and its directory.
+  #logTransitions(
+    environment: EnvironmentConfig,
+    previousPolicy: ServedPolicy | undefined,
+    policy: ServedPolicy,
+    previousStores: ReadonlyMap<string, StoreState>,
+    stores: ReadonlyMap<string, StoreState>,
+  ): void {
+    const name = environment.name;
+    if (policy.withdrawn !== undefined && previousPolicy?.withdrawn?.why !== policy.withdrawn.why) {
+      this.#log.error(
+        { environment: name, trustPolicy: environment.trustPolicy, why: policy.withdrawn.why },
+        'trust withdrawn: the trust policy file was removed or emptied; every image of the environment answers NO_TRUST_POLICY',
       );
+    } else if (policy.withdrawn === undefined && previousPolicy?.withdrawn !== undefined) {
+      this.#log.info({ environment: name, trustPolicy: environment.trustPolicy }, 'trust restored: the trust policy file is valid again');
     }
-    return { policy, trustStore };
+    for (const [key, store] of stores) {
+      const previous = previousStores.get(key);
+      const fields = {
+        environment: name,
+        store: key,
+        directory: store.directory,
+        state: store.state,
+        certificates: store.effective.length,
+        withdrawnCertificates: store.lastGood.length - store.effective.length,
+        why: store.why,
+      };
+      if (store.state !== 'trusted') {
+        if (previous?.state === store.state && previous.effective.length === store.effective.length && previous.why === store.why) continue;
+        this.#log.error(
+          fields,
+          store.state === 'withdrawn'
+            ? 'trust withdrawn: no certificate of the trust store is trusted any more; statements naming it verify nothing'
+            : 'trust reduced: certificates removed from the trust store or broken on disk are no longer trusted',
+        );
+      } else if (previous !== undefined && previous.state !== 'trusted') {
+        this.#log.info(fields, 'trust restored: the trust store is valid again');
+      }
+    }
   }
 
   // A hash of everything the material is built from: the policy file's bytes and the name and bytes
-  // of every file under x509/<type>/<name>/ of the trust store. Taken before building, so a change
-  // racing with a build is seen as a change by the next check.
+  // of every file under x509/<type>/<name>/ of the trust store.
   async #stampOf(environment: EnvironmentConfig): Promise<Stamp> {
     const hash = createHash('sha256');
     const directories: string[] = [path.dirname(environment.trustPolicy)];
@@ -374,13 +608,69 @@ export class EnvironmentSet {
   }
 }
 
-interface Material {
-  policy: OciTrustPolicy;
-  trustStore: FileTrustStore;
-}
-
 function reasonOf(error: unknown): VouchError['reason'] {
   return error instanceof VouchError ? error.reason : 'OTHER';
+}
+
+const storeKey = (ref: { type: string; name: string }): string => `${ref.type}:${ref.name}`;
+
+/** Every trust store a policy references, read from disk now. */
+async function scanStores(environment: EnvironmentConfig, policy: OciTrustPolicy): Promise<TrustStoreScan[]> {
+  const scans: TrustStoreScan[] = [];
+  for (const ref of referencedTrustStores(policy)) scans.push(await scanTrustStore(environment.trustStore, ref.type, ref.name));
+  return scans;
+}
+
+/** Same stores, each serving the same certificates in the same state for the same reason. */
+function sameStores(a: ReadonlyMap<string, StoreState>, b: ReadonlyMap<string, StoreState>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, x] of a) {
+    const y = b.get(key);
+    if (y === undefined || x.state !== y.state || x.why !== y.why || x.effective.length !== y.effective.length) return false;
+    if (!x.effective.every((cert, i) => cert.equals(y.effective[i]!))) return false;
+  }
+  return true;
+}
+
+type PolicyRead = { policy: OciTrustPolicy; digest: string } | { error: unknown; absent: 'removed' | 'emptied' | undefined };
+
+// Reads and validates the trust policy, with the digest of the very bytes parsed (a file that
+// changes while it is read is read again), or says why not and whether the file is gone or empty.
+async function readPolicy(file: string): Promise<PolicyRead> {
+  let error: unknown;
+  for (let attempt = 0; attempt < POLICY_READ_ATTEMPTS; attempt++) {
+    const before = await fileDigest(file);
+    try {
+      const policy = await readOciTrustPolicyFile(file);
+      if ((await fileDigest(file)) === before) return { policy, digest: before };
+      error = new VouchError('INVALID_CONFIG', `${file}: the trust policy file kept changing while it was read`);
+    } catch (caught) {
+      return { error: caught, absent: await policyAbsence(file) };
+    }
+  }
+  return { error, absent: undefined };
+}
+
+// 'removed' when the policy file does not exist (also a Kubernetes volume key removed: its link is
+// gone), 'emptied' when it holds nothing but whitespace; undefined when it is there with content.
+async function policyAbsence(file: string): Promise<'removed' | 'emptied' | undefined> {
+  let info;
+  try {
+    info = await lstat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'removed' : undefined;
+  }
+  const target = info.isSymbolicLink() ? await volumeFileTarget(path.dirname(file), path.basename(file)) : file;
+  if (target === undefined) return undefined;
+  try {
+    const targetInfo = await lstat(target);
+    if (!targetInfo.isFile() || targetInfo.size > MAX_BLANK_POLICY_BYTES) return undefined;
+    // trim() also drops a byte order mark.
+    return (await readFile(target, 'utf8')).trim() === '' ? 'emptied' : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // sha256 of a regular file's bytes, or a marker for what is there instead (missing, a directory, a

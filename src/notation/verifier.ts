@@ -8,7 +8,9 @@
 
 import { isCriticalFailure, throwIfAborted, VouchError, type AnswerCode, type CheckResult, type CheckType } from '../core/index.js';
 import type { Descriptor } from '../oci/index.js';
+import { moduleLogger, type Logger } from '../log.js';
 import {
+  collapsedIdentityAttributes,
   matchesTrustedIdentities,
   type Certificate,
   type TrustPolicyStatement,
@@ -39,6 +41,8 @@ export interface NotationVerifierOptions {
    * so fails offline for public TSAs); 'skip' exists for air-gapped use and is off by default.
    */
   timestampRevocation?: 'check' | 'skip';
+  /** Where warnings go (a trusted identity matched on one of several values of an attribute). */
+  logger?: Logger;
 }
 
 export interface SignatureVerification {
@@ -80,12 +84,14 @@ export class NotationVerifier {
   readonly #revocation: RevocationChecker;
   readonly #now: () => Date;
   readonly #timestampRevocation: 'check' | 'skip';
+  readonly #log: Logger;
 
   constructor(options: NotationVerifierOptions) {
     this.#trustStore = options.trustStore;
     this.#revocation = options.revocation ?? new RevocationChecker();
     this.#now = options.now ?? (() => new Date());
     this.#timestampRevocation = options.timestampRevocation ?? 'check';
+    this.#log = options.logger ?? moduleLogger('notation.verifier');
   }
 
   /**
@@ -208,6 +214,13 @@ export class NotationVerifier {
     statement: TrustPolicyStatement,
     signal?: AbortSignal,
   ): Promise<void> {
+    // A store whose trust the operator withdrew (files removed or emptied after loading) fails every
+    // statement naming it, whatever its type and whether this signature would need it: the
+    // statement's trust is not what the operator last configured, so nothing under it is verified.
+    for (const ref of statement.trustStores) {
+      const withdrawn = this.#trustStore.withdrawal?.(ref.type, ref.name);
+      if (withdrawn !== undefined) throw new CheckFailure('UNTRUSTED_SIGNER', withdrawn.message);
+    }
     // Only stores of the type matching the scheme confer trust (an ordinary CA-issued certificate
     // must not claim signingAuthority semantics; trust-store-trust-policy.md "Trust Store").
     const type: TrustStoreType = envelope.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
@@ -233,6 +246,19 @@ export class NotationVerifier {
       throw new CheckFailure(
         'UNTRUSTED_SIGNER',
         `signer "${chain[0]!.subject}" is not among the trusted identities of trust policy "${statement.name}"`,
+      );
+    }
+    // notation-go parity: Go keeps the last CN (and serialNumber) of a subject, so a leaf with two CNs
+    // matches on the last one. Trusted all the same, but an operator should hear about it.
+    const collapsed = collapsedIdentityAttributes(statement, chain[0]!);
+    if (collapsed.length > 0) {
+      this.#log.warn(
+        {
+          trustPolicy: statement.name,
+          signer: chain[0]!.subject,
+          attributes: collapsed.map((a) => ({ type: a.type, values: a.values, compared: a.compared })),
+        },
+        'trusted identity matched a signing certificate whose subject has several values of one attribute; only the last was compared (as notation does)',
       );
     }
   }

@@ -63,7 +63,12 @@ export async function verifyNotationArtifact(
       verified: false,
       skippedByPolicy: false,
       signatures: [],
-      reasons: [{ code: 'NO_TRUST_POLICY', message: `no trust policy statement applies to repository "${repository}"` }],
+      reasons: [
+        {
+          code: 'NO_TRUST_POLICY',
+          message: `no trust policy statement applies to repository "${repository}"${policy.withdrawn !== undefined ? `: ${policy.withdrawn}` : ''}`,
+        },
+      ],
     };
   }
   if (statement.level.name === 'skip') {

@@ -35,8 +35,12 @@ export interface HttpServerOptions {
   maxKeys: number;
   logger: Logger;
   metrics: ProviderMetrics;
-  /** Readiness for /readyz: config and trust material loaded. */
-  readiness: () => { ready: boolean; detail?: unknown };
+  /**
+   * Readiness for /readyz: config and trust material loaded (`ready`, HTTP 200 or 503), a one-word
+   * `status`, the full `detail` (paths, error text) and `publicDetail`, the only detail the
+   * unauthenticated health listener shows (routes 'health').
+   */
+  readiness: () => { ready: boolean; status?: string; detail?: unknown; publicDetail?: unknown };
   /** How often TLS files are checked for changes (ms). */
   tlsReloadIntervalMs?: number;
   /**
@@ -171,9 +175,13 @@ export class ProviderHttpServer {
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz': {
         const state = readiness();
+        // The plain-HTTP health listener answers anyone who can reach it: no file paths or error
+        // text there (they name the trust material and its layout), only states.
+        const detail = this.#options.routes === 'health' ? state.publicDetail : state.detail;
         return sendJson(res, state.ready ? 200 : 503, {
           ready: state.ready,
-          ...(state.detail !== undefined ? { detail: state.detail } : {}),
+          ...(state.status !== undefined ? { status: state.status } : {}),
+          ...(detail !== undefined ? { detail } : {}),
         });
       }
       case '/metrics': {

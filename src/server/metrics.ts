@@ -1,8 +1,22 @@
 // Prometheus metrics (prom-client) for the provider: request latency, outcomes per code, registry
-// requests by host and status, cache hits and misses. One Registry per server instance, so tests
-// and embedded servers never share global state.
+// requests by host and status, cache hits and misses, trust material state. One Registry per server
+// instance, so tests and embedded servers never share global state.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The trust material state the trust gauges are read from at scrape time (EnvironmentSet.status()
+ * has this shape). Labels come from configuration only: environment names and the stores the served
+ * trust policies name, so their number is bounded by the configuration.
+ */
+export interface TrustMaterialState {
+  environments: ReadonlyArray<{
+    name: string;
+    error: string | undefined;
+    policyWithdrawn: unknown;
+    trustStores: ReadonlyArray<{ store: string; state: string; withdrawnCertificates: number }>;
+  }>;
+}
 
 export class ProviderMetrics {
   readonly registry = new Registry();
@@ -13,6 +27,12 @@ export class ProviderMetrics {
   readonly cacheEntries: Gauge;
   /** Read when /metrics is scraped: the number of cached verification results. */
   cacheEntriesSource: () => number = () => 0;
+  readonly trustStoreWithdrawn: Gauge<'environment' | 'store'>;
+  readonly trustStoreWithdrawnCertificates: Gauge<'environment' | 'store'>;
+  readonly trustPolicyWithdrawn: Gauge<'environment'>;
+  readonly trustReloadFailing: Gauge<'environment'>;
+  /** Read when /metrics is scraped: the trust material of every environment. */
+  trustStateSource: () => TrustMaterialState = () => ({ environments: [] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'vouch_' });
@@ -45,6 +65,52 @@ export class ProviderMetrics {
       name: 'vouch_cache_entries',
       help: 'Verification results currently cached.',
       registers: [this.registry],
+    });
+    // The trust gauges are set from trustStateSource on every scrape (a cheap in-memory summary).
+    const trustState = (): TrustMaterialState => this.trustStateSource();
+    this.trustStoreWithdrawn = new Gauge({
+      name: 'vouch_trust_store_withdrawn',
+      help: 'Trust stores named by a served trust policy whose trust is withdrawn (1): files removed, emptied or broken after the last good load, no certificate left.',
+      labelNames: ['environment', 'store'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const env of trustState().environments) {
+          for (const s of env.trustStores) this.set({ environment: env.name, store: s.store }, s.state === 'withdrawn' ? 1 : 0);
+        }
+      },
+    });
+    this.trustStoreWithdrawnCertificates = new Gauge({
+      name: 'vouch_trust_store_withdrawn_certificates',
+      help: 'Certificates of the last good load of a trust store that are no longer trusted (removed, emptied or broken on disk).',
+      labelNames: ['environment', 'store'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const env of trustState().environments) {
+          for (const s of env.trustStores) this.set({ environment: env.name, store: s.store }, s.withdrawnCertificates);
+        }
+      },
+    });
+    this.trustPolicyWithdrawn = new Gauge({
+      name: 'vouch_trust_policy_withdrawn',
+      help: 'Environments whose trust policy file is removed or empty (1): every image answers NO_TRUST_POLICY.',
+      labelNames: ['environment'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const env of trustState().environments) this.set({ environment: env.name }, env.policyWithdrawn === undefined ? 0 : 1);
+      },
+    });
+    this.trustReloadFailing = new Gauge({
+      name: 'vouch_trust_material_reload_failing',
+      help: 'Environments whose trust policy or trust store files cannot be loaded as they are (1); details in /readyz and the log.',
+      labelNames: ['environment'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const env of trustState().environments) this.set({ environment: env.name }, env.error === undefined ? 0 : 1);
+      },
     });
   }
 

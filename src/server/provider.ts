@@ -143,22 +143,35 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
   const stack = await createVerificationStack(config, { logger, watch: options.watch ?? true, metrics });
   const { engine, environments } = stack;
   metrics.cacheEntriesSource = () => engine.stats().entries;
+  metrics.trustStateSource = () => environments.status();
 
   const backend: ProviderBackend = {
     verify: async (keys, { deadline }) => (await engine.verify(keys, { deadline })) as KeyOutcome[],
     mutate: async (keys, { deadline }) => (await engine.mutate(keys, { deadline })) as Array<KeyOutcome<string>>,
   };
   const { server } = config;
+  // Withdrawn trust (a trust store or policy file removed or emptied) keeps /readyz at 200 with
+  // status "degraded": every replica reads the same ConfigMap, so a 503 would take all of them out
+  // of the Service and turn one withdrawn store into an outage of every environment, while the
+  // answers under the withdrawn trust already fail closed. 503 stays for material not loaded.
   const readiness = () => {
     const status = environments.status();
     return {
       ready: status.ready,
-      detail: status.environments.map((e) => ({
-        name: e.name,
-        loaded: e.loaded,
-        generation: e.generation,
-        ...(e.error ? { error: e.error } : {}),
-      })),
+      status: !status.ready ? 'not-ready' : status.degraded ? 'degraded' : 'ok',
+      detail: status.environments.map((e) => {
+        const withdrawn = e.trustStores.filter((s) => s.state !== 'trusted');
+        return {
+          name: e.name,
+          state: e.state,
+          loaded: e.loaded,
+          generation: e.generation,
+          ...(e.error ? { error: e.error } : {}),
+          ...(e.policyWithdrawn ? { policyWithdrawn: e.policyWithdrawn } : {}),
+          ...(withdrawn.length > 0 ? { withdrawn } : {}),
+        };
+      }),
+      publicDetail: status.environments.map((e) => ({ name: e.name, state: e.state })),
     };
   };
   // Both transports serve with the same certificate (and the same client CA for mTLS).

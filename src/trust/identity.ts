@@ -179,6 +179,46 @@ export function matchesTrustedIdentities(statement: IdentityConstraints, leaf: C
   return verifyTrustedIdentities(statement, leaf) === undefined;
 }
 
+/** A subject attribute Go keeps one value of, which a certificate gives several times. */
+export interface CollapsedSubjectAttribute {
+  /** As Go prints it: `CN` or `SERIALNUMBER`. */
+  type: string;
+  /** Every value, in certificate (DER) order. */
+  values: string[];
+  /** The value identity matching compared: the last one, as Go keeps it. */
+  compared: string;
+}
+
+/** Attributes that Go's pkix.Name holds in a single field, keeping the last value (FillFromRDNSequence). */
+const SINGLE_VALUED_TYPES: Readonly<Record<string, string>> = { '2.5.4.3': 'CN', '2.5.4.5': 'SERIALNUMBER' };
+
+/**
+ * The attributes of the leaf subject that a matching `x509.subject` identity names although the
+ * certificate carries several values of them. Go's pkix.Name keeps only the last CommonName and
+ * SerialNumber, so notation-go, and vouch for parity, compare that one: a leaf issued with `CN=dev`
+ * and `CN=release` matches an identity `CN=release`. Callers log such a match, since the issuing CA
+ * may have meant the other value. Empty for `*`, when no identity matched, or when the subject
+ * cannot be read (the identity check itself reports that).
+ */
+export function collapsedIdentityAttributes(statement: IdentityConstraints, leaf: Certificate): CollapsedSubjectAttribute[] {
+  if (statement.anyIdentity) return [];
+  let collapsed: CollapsedSubjectAttribute[];
+  let leafAttributes: Map<string, string>;
+  try {
+    const names = parseNameAttributes(leaf.rawSubject);
+    collapsed = Object.entries(SINGLE_VALUED_TYPES).flatMap(([oid, type]) => {
+      const values = names.filter((atv) => atv.oid === oid).map((atv) => atv.value);
+      return values.length > 1 ? [{ type, values, compared: values.at(-1)! }] : [];
+    });
+    if (collapsed.length === 0) return [];
+    leafAttributes = leafSubjectAttributes(leaf);
+  } catch {
+    return [];
+  }
+  const matched = statement.x509Subjects.filter((dn) => isSubsetDN(dn.attributes, leafAttributes));
+  return collapsed.filter((attribute) => matched.some((dn) => dn.attributes.has(attribute.type)));
+}
+
 /** Go's `%q` of a []map[string]string: `[map["C":"US" "O":"Acme"] …]`, keys sorted. For message parity. */
 export function formatIdentityMaps(dns: readonly DistinguishedName[]): string {
   const maps = dns.map((dn) => {

@@ -72,6 +72,12 @@ export interface OciTrustPolicy {
   /** Where the document came from (a file path), for messages. */
   source: string;
   statements: TrustPolicyStatement[];
+  /**
+   * Set (why, naming the file) when the operator withdrew all trust of an environment by removing
+   * or emptying its trust policy file: the document then has no statements, so every image answers
+   * NO_TRUST_POLICY with this explanation. parseOciTrustPolicy never sets it.
+   */
+  withdrawn?: string;
 }
 
 export interface BlobTrustPolicy {

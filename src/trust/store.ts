@@ -3,7 +3,9 @@
 // (verifier/truststore x509TrustStore.GetCertificates): every regular file is read whatever its name
 // (PEM, possibly several blocks, or DER), symlinks and sub-directories are errors, ca and
 // signingAuthority certificates must be CA or self-signed, tsa certificates must be self-signed root CAs.
-// Loaded stores are cached and reloaded when the directory or one of its files changes.
+// FileTrustStore caches loaded stores and reloads them when the directory or one of its files changes.
+// scanTrustStore also says which files are still valid on their own when a store is broken, and
+// TrustStoreSnapshot serves stores decided once (trust withdrawal: src/config/environments.ts).
 
 import * as asn1js from 'asn1js';
 import { lstat, readdir, readFile } from 'node:fs/promises';
@@ -44,6 +46,15 @@ export interface TrustStore {
    * when the store does not exist, BAD_CONTENT when it cannot be used.
    */
   getCertificates(type: TrustStoreType, name: string, options?: TrustStoreOptions): Promise<Certificate[]>;
+  /**
+   * The error of a store whose trust the operator withdrew (its files were removed, emptied or
+   * broken after they had been loaded: TrustStoreSnapshot), else undefined. Verifiers fail every
+   * statement that names a withdrawn store, also one the signature at hand would not need (a `tsa`
+   * store when no timestamp is required): withdrawing trust is an emergency action that must not
+   * depend on how a signature happens to be built. Stores read straight from disk (FileTrustStore)
+   * have no notion of withdrawal and leave this out.
+   */
+  withdrawal?(type: TrustStoreType, name: string): VouchError | undefined;
 }
 
 /**
@@ -122,17 +133,10 @@ export class FileTrustStore implements TrustStore {
   }
 
   async getCertificates(type: TrustStoreType, name: string, options: TrustStoreOptions = {}): Promise<Certificate[]> {
-    if (!TRUST_STORE_TYPES.includes(type)) {
-      throw new VouchError('INVALID_CONFIG', `unsupported trust store type: ${String(type)}`, { reason: 'BAD_CONTENT' });
-    }
-    if (!isTrustStoreName(name)) {
-      throw new VouchError('INVALID_CONFIG', `trust store name needs to follow [a-zA-Z0-9_.-]+ format, ${name} is invalid`, {
-        reason: 'BAD_CONTENT',
-      });
-    }
+    checkStoreRef(type, name);
     throwIfAborted(options.signal, `trust store ${type}:${name}`);
     const key = `${type}\0${name}`;
-    const dir = path.join(this.root, 'x509', type, name);
+    const dir = storeDirectory(this.root, type, name);
 
     const cached = this.cache.get(key);
     const now = Date.now();
@@ -140,148 +144,264 @@ export class FileTrustStore implements TrustStore {
       if ('error' in cached.result) throw cached.result.error;
       return [...cached.result.certificates];
     }
-    const snapshot = await this.snapshot(dir, type, name);
+    const snapshot = await snapshotStore(dir, type, name);
     let entry: CacheEntry;
     if (cached !== undefined && cached.fingerprint === snapshot.fingerprint) {
       entry = cached;
       entry.checkedAt = now;
     } else {
-      entry = { fingerprint: snapshot.fingerprint, checkedAt: now, result: await this.load(dir, type, name, snapshot, options.signal) };
+      entry = { fingerprint: snapshot.fingerprint, checkedAt: now, result: await loadStore(dir, type, name, snapshot, options.signal) };
       if (cached !== undefined && !sameResult(cached, entry)) this.counter++;
       this.cache.set(key, entry);
     }
     if ('error' in entry.result) throw entry.result.error;
     return [...entry.result.certificates];
   }
+}
 
-  // Directory and file metadata that decide whether a cached result is still good; also catches the
-  // structural errors (missing store, symlinks, sub-directories) so they are cached too.
-  private async snapshot(dir: string, type: TrustStoreType, name: string): Promise<Snapshot> {
-    let info;
-    try {
-      info = await lstat(dir, { bigint: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        return { fingerprint: 'missing', files: [], error: notFound(type, name, error) };
-      }
-      return {
-        fingerprint: `error:${(error as Error).message}`,
-        files: [],
-        error: storeError(`failed to access the trust store ${q(name)} of type ${q(type)}`, error),
-      };
+/** One trust store as read from disk, both strictly (as notation) and file by file. */
+export interface TrustStoreScan {
+  type: TrustStoreType;
+  name: string;
+  /** `<root>/x509/<type>/<name>` */
+  directory: string;
+  /** notation's verdict: every certificate of the store, or the first problem (FileTrustStore's answer). */
+  result: { certificates: Certificate[] } | { error: VouchError };
+  /**
+   * The certificates of the files that are valid on their own, whatever is wrong elsewhere in the
+   * store (equal to result's certificates when the store is valid). A missing, empty, unreadable or
+   * unparseable file, a certificate that is not a CA (or, for `tsa`, not a root CA), a symlink or a
+   * sub-directory contributes nothing; a missing store has no usable certificates.
+   */
+  usable: Certificate[];
+}
+
+/**
+ * Reads one trust store (`<root>/x509/<type>/<name>`) once, without caching: notation's all-or-nothing
+ * verdict and, for callers that must decide what is still trusted when the store is broken (trust
+ * withdrawal), the certificates of every file that is still valid on its own.
+ */
+export async function scanTrustStore(
+  root: string,
+  type: TrustStoreType,
+  name: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<TrustStoreScan> {
+  checkStoreRef(type, name);
+  const dir = storeDirectory(path.resolve(root), type, name);
+  const snapshot = await snapshotStore(dir, type, name);
+  const usable: Certificate[] = [];
+  let firstError: VouchError | undefined = snapshot.error;
+  for (const file of snapshot.files) {
+    throwIfAborted(options.signal, `trust store ${type}:${name}`);
+    const outcome = await readStoreFile(dir, file, type, name, options.signal);
+    if ('error' in outcome) firstError ??= outcome.error;
+    else usable.push(...outcome.certificates);
+  }
+  const result =
+    firstError !== undefined
+      ? { error: firstError }
+      : usable.length === 0
+        ? { error: noCertificates(type, name) }
+        : { certificates: [...usable] };
+  return { type, name, directory: dir, result, usable };
+}
+
+/** A trust store entry held in memory: certificates, or why the store cannot be used. */
+export type TrustStoreEntry = { certificates: readonly Certificate[] } | { error: VouchError };
+
+/**
+ * Trust stores held in memory, as decided when they were loaded; never looks at the filesystem. A
+ * store not given is NOT_FOUND. An entry whose error has reason WITHDRAWN is also reported by
+ * withdrawal(), so verifiers can fail every statement naming it.
+ */
+export class TrustStoreSnapshot implements TrustStore {
+  readonly #stores = new Map<string, TrustStoreEntry>();
+
+  constructor(entries: Iterable<readonly [TrustStoreRef, TrustStoreEntry]>) {
+    for (const [ref, entry] of entries) {
+      this.#stores.set(`${ref.type}\0${ref.name}`, 'error' in entry ? entry : { certificates: Object.freeze([...entry.certificates]) });
     }
-    if (!info.isDirectory() || info.isSymbolicLink()) {
-      return {
-        fingerprint: `not-dir:${stamp(info)}`,
-        files: [],
-        error: storeError(
-          `the trust store ${name} of type ${type} with path ${dir} is not a regular directory (symlinks are not supported)`,
-        ),
-      };
-    }
-    let names: string[];
-    try {
-      names = (await readdir(dir)).sort(compareBytes);
-    } catch (error) {
-      return {
-        fingerprint: `error:${(error as Error).message}`,
-        files: [],
-        error: storeError(`failed to access the trust store ${q(name)} of type ${q(type)}`, error),
-      };
-    }
-    const parts = [`dir:${stamp(info)}`];
-    const files: string[] = [];
-    // A Kubernetes ConfigMap/Secret volume: its bookkeeping entries are skipped and its links
-    // followed (volume-layout.ts); the files they reach decide the fingerprint.
-    const volume = await hasVolumeLayout(dir);
-    for (const file of names) {
-      if (volume && isVolumeBookkeeping(file)) continue;
-      let fileInfo;
-      let target: string | undefined = path.join(dir, file);
-      try {
-        fileInfo = await lstat(target, { bigint: true });
-        if (volume && fileInfo.isSymbolicLink()) {
-          target = await volumeFileTarget(dir, file);
-          if (target !== undefined) fileInfo = await lstat(target, { bigint: true });
-        }
-      } catch (error) {
-        // Removed between readdir and lstat: the next call sees a new directory mtime.
-        parts.push(`${file}:gone`);
-        continue;
-      }
-      parts.push(`${file}:${target ?? ''}:${stamp(fileInfo)}`);
-      // notation-go refuses directories and symlinks; other non-regular files (FIFOs, sockets, devices)
-      // are refused too, where Go would try to read them.
-      if (target === undefined || !fileInfo.isFile()) {
-        return {
-          fingerprint: parts.join('|'),
-          files: [],
-          error: storeError(
-            `trusted certificate ${file} in trust store ${name} of type ${type} is not a regular file (directories or symlinks are not supported)`,
-          ),
-        };
-      }
-      files.push(file);
-    }
-    return { fingerprint: parts.join('|'), files };
   }
 
-  private async load(
-    dir: string,
-    type: TrustStoreType,
-    name: string,
-    snapshot: Snapshot,
-    signal: AbortSignal | undefined,
-  ): Promise<CacheEntry['result']> {
-    if (snapshot.error !== undefined) return { error: snapshot.error };
-    const certificates: Certificate[] = [];
-    for (const file of snapshot.files) {
-      throwIfAborted(signal, `trust store ${type}:${name}`);
-      let bytes: Uint8Array;
-      let certs: Certificate[];
-      try {
-        bytes = await readFile(path.join(dir, file), { signal });
-        certs = readCertificateFile(bytes);
-      } catch (error) {
-        throwIfAborted(signal, `trust store ${type}:${name}`);
-        return {
-          error: storeError(
-            `failed to read the trusted certificate ${file} in trust store ${name} of type ${type}: ${(error as Error).message}`,
-            error,
-          ),
-        };
+  getCertificates(type: TrustStoreType, name: string, options: TrustStoreOptions = {}): Promise<Certificate[]> {
+    try {
+      checkStoreRef(type, name);
+      throwIfAborted(options.signal, `trust store ${type}:${name}`);
+      const entry = this.#stores.get(`${type}\0${name}`);
+      if (entry === undefined) {
+        throw new VouchError('INVALID_CONFIG', `the trust store ${q(name)} of type ${q(type)} is not loaded`, {
+          reason: TRUST_STORE_NOT_FOUND,
+        });
       }
-      if (certs.length === 0) {
-        return {
-          error: storeError(
-            `failed to validate the trusted certificate ${file} in trust store ${name} of type ${type}: input certs cannot be empty`,
-          ),
-        };
-      }
-      const invalidCa = certs.find((cert) => !cert.isCA && !cert.isSignedBy(cert));
-      if (invalidCa !== undefined) {
-        return {
-          error: storeError(
-            `failed to validate the trusted certificate ${file} in trust store ${name} of type ${type}: certificate with subject ${q(goSubject(invalidCa))} is not a CA certificate or self-signed signing certificate`,
-          ),
-        };
-      }
-      // TSA certificates in a trust store must be root CA certificates.
-      if (type === 'tsa') {
-        for (const cert of certs) {
-          const problem = rootCaProblem(cert);
-          if (problem !== undefined) {
-            return { error: storeError(`trusted certificate ${file} in trust store ${name} of type ${type} is invalid: ${problem}`) };
-          }
-        }
-      }
-      certificates.push(...certs);
+      if ('error' in entry) throw entry.error;
+      return Promise.resolve([...entry.certificates]);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    if (certificates.length === 0) {
-      return { error: storeError(`no x509 certificates were found in trust store ${q(name)} of type ${q(type)}`) };
-    }
-    return { certificates };
   }
+
+  withdrawal(type: TrustStoreType, name: string): VouchError | undefined {
+    const entry = this.#stores.get(`${type}\0${name}`);
+    return entry !== undefined && 'error' in entry && entry.error.reason === 'WITHDRAWN' ? entry.error : undefined;
+  }
+}
+
+function checkStoreRef(type: TrustStoreType, name: string): void {
+  if (!TRUST_STORE_TYPES.includes(type)) {
+    throw new VouchError('INVALID_CONFIG', `unsupported trust store type: ${String(type)}`, { reason: 'BAD_CONTENT' });
+  }
+  if (!isTrustStoreName(name)) {
+    throw new VouchError('INVALID_CONFIG', `trust store name needs to follow [a-zA-Z0-9_.-]+ format, ${name} is invalid`, {
+      reason: 'BAD_CONTENT',
+    });
+  }
+}
+
+function storeDirectory(root: string, type: TrustStoreType, name: string): string {
+  return path.join(root, 'x509', type, name);
+}
+
+// Directory and file metadata that decide whether a cached result is still good, the regular files
+// to read, and the first structural error (missing store, symlinks, sub-directories). Entries after
+// a structural error are still listed: scanTrustStore reads the files that are fine.
+async function snapshotStore(dir: string, type: TrustStoreType, name: string): Promise<Snapshot> {
+  let info;
+  try {
+    info = await lstat(dir, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { fingerprint: 'missing', files: [], error: notFound(type, name, error) };
+    }
+    return {
+      fingerprint: `error:${(error as Error).message}`,
+      files: [],
+      error: storeError(`failed to access the trust store ${q(name)} of type ${q(type)}`, error),
+    };
+  }
+  if (!info.isDirectory() || info.isSymbolicLink()) {
+    return {
+      fingerprint: `not-dir:${stamp(info)}`,
+      files: [],
+      error: storeError(`the trust store ${name} of type ${type} with path ${dir} is not a regular directory (symlinks are not supported)`),
+    };
+  }
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort(compareBytes);
+  } catch (error) {
+    return {
+      fingerprint: `error:${(error as Error).message}`,
+      files: [],
+      error: storeError(`failed to access the trust store ${q(name)} of type ${q(type)}`, error),
+    };
+  }
+  const parts = [`dir:${stamp(info)}`];
+  const files: string[] = [];
+  let problem: VouchError | undefined;
+  // A Kubernetes ConfigMap/Secret volume: its bookkeeping entries are skipped and its links
+  // followed (volume-layout.ts); the files they reach decide the fingerprint.
+  const volume = await hasVolumeLayout(dir);
+  for (const file of names) {
+    if (volume && isVolumeBookkeeping(file)) continue;
+    let fileInfo;
+    let target: string | undefined = path.join(dir, file);
+    try {
+      fileInfo = await lstat(target, { bigint: true });
+      if (volume && fileInfo.isSymbolicLink()) {
+        target = await volumeFileTarget(dir, file);
+        if (target !== undefined) fileInfo = await lstat(target, { bigint: true });
+      }
+    } catch {
+      // Removed between readdir and lstat: the next call sees a new directory mtime.
+      parts.push(`${file}:gone`);
+      continue;
+    }
+    parts.push(`${file}:${target ?? ''}:${stamp(fileInfo)}`);
+    // notation-go refuses directories and symlinks; other non-regular files (FIFOs, sockets, devices)
+    // are refused too, where Go would try to read them.
+    if (target === undefined || !fileInfo.isFile()) {
+      problem ??= storeError(
+        `trusted certificate ${file} in trust store ${name} of type ${type} is not a regular file (directories or symlinks are not supported)`,
+      );
+      continue;
+    }
+    files.push(file);
+  }
+  return { fingerprint: parts.join('|'), files, ...(problem !== undefined ? { error: problem } : {}) };
+}
+
+// notation's load: the first problem, else every certificate.
+async function loadStore(
+  dir: string,
+  type: TrustStoreType,
+  name: string,
+  snapshot: Snapshot,
+  signal: AbortSignal | undefined,
+): Promise<CacheEntry['result']> {
+  if (snapshot.error !== undefined) return { error: snapshot.error };
+  const certificates: Certificate[] = [];
+  for (const file of snapshot.files) {
+    throwIfAborted(signal, `trust store ${type}:${name}`);
+    const outcome = await readStoreFile(dir, file, type, name, signal);
+    if ('error' in outcome) return outcome;
+    certificates.push(...outcome.certificates);
+  }
+  if (certificates.length === 0) return { error: noCertificates(type, name) };
+  return { certificates };
+}
+
+// One trusted certificate file with notation-go's checks (x509TrustStore.GetCertificates): readable,
+// parseable, not empty, every certificate a CA or self-signed, and for `tsa` a root CA.
+async function readStoreFile(
+  dir: string,
+  file: string,
+  type: TrustStoreType,
+  name: string,
+  signal: AbortSignal | undefined,
+): Promise<{ certificates: Certificate[] } | { error: VouchError }> {
+  let certs: Certificate[];
+  try {
+    const bytes = await readFile(path.join(dir, file), { signal });
+    certs = readCertificateFile(bytes);
+  } catch (error) {
+    throwIfAborted(signal, `trust store ${type}:${name}`);
+    return {
+      error: storeError(
+        `failed to read the trusted certificate ${file} in trust store ${name} of type ${type}: ${(error as Error).message}`,
+        error,
+      ),
+    };
+  }
+  if (certs.length === 0) {
+    return {
+      error: storeError(
+        `failed to validate the trusted certificate ${file} in trust store ${name} of type ${type}: input certs cannot be empty`,
+      ),
+    };
+  }
+  const invalidCa = certs.find((cert) => !cert.isCA && !cert.isSignedBy(cert));
+  if (invalidCa !== undefined) {
+    return {
+      error: storeError(
+        `failed to validate the trusted certificate ${file} in trust store ${name} of type ${type}: certificate with subject ${q(goSubject(invalidCa))} is not a CA certificate or self-signed signing certificate`,
+      ),
+    };
+  }
+  // TSA certificates in a trust store must be root CA certificates.
+  if (type === 'tsa') {
+    for (const cert of certs) {
+      const problem = rootCaProblem(cert);
+      if (problem !== undefined) {
+        return { error: storeError(`trusted certificate ${file} in trust store ${name} of type ${type} is invalid: ${problem}`) };
+      }
+    }
+  }
+  return { certificates: certs };
+}
+
+function noCertificates(type: TrustStoreType, name: string): VouchError {
+  return storeError(`no x509 certificates were found in trust store ${q(name)} of type ${q(type)}`);
 }
 
 interface Snapshot {

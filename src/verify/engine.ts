@@ -557,6 +557,7 @@ export class VerificationEngine {
       revocation: this.#revocation,
       now: () => new Date(this.#now()),
       timestampRevocation: this.#timestampRevocation,
+      logger: this.#log,
     });
     this.#verifiers.set(env.name, { generation: env.generation, trustStore: env.trustStore, verifier });
     return verifier;

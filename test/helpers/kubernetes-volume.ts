@@ -1,7 +1,8 @@
 // Writes a directory the way the kubelet's atomic writer (kubernetes pkg/volume/util/atomic_writer.go)
 // lays out ConfigMap and Secret volumes: files in `..<timestamp>/`, `..data -> ..<timestamp>`, and
-// `name -> ..data/name`; an update writes a new timestamped directory and swaps `..data` by rename.
-import { mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+// `name -> ..data/name`; an update writes a new timestamped directory and swaps `..data` by rename,
+// then removes the links of names the update no longer has (a key removed from the ConfigMap).
+import { mkdir, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
 let sequence = 0;
@@ -24,5 +25,10 @@ export async function writeKubernetesVolume(dir: string, files: Record<string, s
       if (error.code !== 'EEXIST') throw error;
     });
   }
-  if (previous !== undefined) await rm(path.join(dir, previous), { recursive: true, force: true });
+  if (previous !== undefined) {
+    for (const name of await readdir(path.join(dir, previous))) {
+      if (!Object.hasOwn(files, name)) await rm(path.join(dir, name), { force: true });
+    }
+    await rm(path.join(dir, previous), { recursive: true, force: true });
+  }
 }

@@ -13,7 +13,17 @@ import { RevocationChecker } from '../../../src/notation/revocation.js';
 import { buildSignatureManifest, signEnvelope, type SignEnvelopeOptions } from '../../../src/notation/sign.js';
 import { NotationVerifier, type SignatureVerification } from '../../../src/notation/verifier.js';
 import { verifyNotationArtifact } from '../../../src/notation/verify-artifact.js';
-import { FileTrustStore, KEY_USAGE, parseOciTrustPolicy, type Certificate, type TrustPolicyStatement } from '../../../src/trust/index.js';
+import {
+  FileTrustStore,
+  KEY_USAGE,
+  parseOciTrustPolicy,
+  TrustStoreSnapshot,
+  type Certificate,
+  type TrustPolicyStatement,
+  type TrustStore,
+} from '../../../src/trust/index.js';
+import { VouchError } from '../../../src/core/index.js';
+import { pino, type Logger } from 'pino';
 import { buildImage } from '../../helpers/oci-fixtures.js';
 import { generateChain, generateLeaf, NOTARY_KEY_SPECS, type GeneratedChain } from '../../helpers/pki.js';
 import { startRevocationServer } from '../../helpers/revocation-server.js';
@@ -57,6 +67,8 @@ async function verifyWith(
     revocation?: RevocationChecker;
     subject?: Descriptor;
     tamper?: (bytes: Uint8Array) => Uint8Array;
+    trustStore?: TrustStore;
+    logger?: Logger;
   } = {},
 ): Promise<SignatureVerification> {
   let { bytes, mediaType } = signEnvelope({
@@ -68,9 +80,10 @@ async function verifyWith(
   });
   if (options.tamper) bytes = options.tamper(bytes);
   const verifier = new NotationVerifier({
-    trustStore: new FileTrustStore(await storeWith(options.store ?? { 'ca:test': [pki.root.certificate] })),
+    trustStore: options.trustStore ?? new FileTrustStore(await storeWith(options.store ?? { 'ca:test': [pki.root.certificate] })),
     revocation: options.revocation ?? new RevocationChecker({ offline: true }),
     ...(options.now ? { now: () => options.now! } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return verifier.verify({ mediaType, bytes, subject: options.subject ?? subject }, options.statement ?? statementOf());
 }
@@ -224,6 +237,89 @@ test('audit level: an untrusted signer is only logged', async (t) => {
   );
   t.true(result.verified);
   t.is(result.warnings[0]?.code, 'UNTRUSTED_SIGNER');
+});
+
+// ---- trust withdrawal (security issue, item 2) ---------------------------------------------------------
+
+const WITHDRAWN = new VouchError('INVALID_CONFIG', 'trust store withdrawn for the test', { reason: 'WITHDRAWN' });
+
+test('withdrawn store: a statement naming a withdrawn store never verifies, whichever store the chain is anchored in', async (t) => {
+  const pki = await generateChain({ length: 2, leafKey: 'ec-p256', root: { key: 'ec-p256' } });
+  const snapshot = (entries: Array<[string, Certificate[] | 'withdrawn']>) =>
+    new TrustStoreSnapshot(
+      entries.map(([ref, value]) => {
+        const [type, name] = ref.split(':') as ['ca' | 'tsa', string];
+        return [{ type, name }, value === 'withdrawn' ? { error: WITHDRAWN } : { certificates: value }] as const;
+      }),
+    );
+  const root = [pki.root.certificate];
+  t.true((await verifyWith(pki, {}, { trustStore: snapshot([['ca:test', root]]) })).verified, 'the control verifies');
+  failedWith(t, await verifyWith(pki, {}, { trustStore: snapshot([['ca:test', 'withdrawn']]) }), 'UNTRUSTED_SIGNER');
+  for (const stores of [
+    ['ca:test', 'ca:gone'],
+    ['ca:gone', 'ca:test'],
+  ]) {
+    const statement = statementOf({ trustStores: stores });
+    const trustStore = snapshot([
+      ['ca:test', root],
+      ['ca:gone', 'withdrawn'],
+    ]);
+    failedWith(t, await verifyWith(pki, {}, { trustStore, statement }), 'UNTRUSTED_SIGNER');
+  }
+  // A tsa store is not consulted without a timestamp (afterCertExpiry, certificates valid), yet its
+  // withdrawal fails the statement; under strict and permissive (authenticity is enforced in both).
+  for (const level of ['strict', 'permissive']) {
+    const statement = statementOf({
+      trustStores: ['ca:test', 'tsa:ts'],
+      signatureVerification: { level, verifyTimestamp: 'afterCertExpiry' },
+    });
+    const valid = snapshot([
+      ['ca:test', root],
+      ['tsa:ts', root],
+    ]);
+    t.true((await verifyWith(pki, {}, { trustStore: valid, statement })).verified, `${level}: the control verifies`);
+    const withdrawn = snapshot([
+      ['ca:test', root],
+      ['tsa:ts', 'withdrawn'],
+    ]);
+    const result = await verifyWith(pki, {}, { trustStore: withdrawn, statement });
+    failedWith(t, result, 'UNTRUSTED_SIGNER');
+    t.is(result.reasons[0]?.message, `authenticity: ${WITHDRAWN.message}`);
+  }
+});
+
+test('identity: a leaf with two CNs matches on the last one (notation-go parity), with a warning in the log', async (t) => {
+  const pki = await generateChain({
+    length: 2,
+    leafKey: 'ec-p256',
+    root: { key: 'ec-p256' },
+    leaf: { subject: 'CN=dev,CN=release,O=Acme Rockets,ST=WA,C=US' },
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const identity = (dn: string) => statementOf({ trustedIdentities: [`x509.subject: ${dn}`] });
+
+  const release = await verifyWith(pki, {}, { statement: identity('CN=release, O=Acme Rockets, ST=WA, C=US'), logger });
+  t.true(release.verified, 'Go keeps the last CN');
+  t.is(lines.length, 1);
+  t.is(lines[0]?.['level'], 40);
+  t.is(lines[0]?.['trustPolicy'], 'generated');
+  t.deepEqual(lines[0]?.['attributes'], [{ type: 'CN', values: ['dev', 'release'], compared: 'release' }]);
+
+  lines.length = 0;
+  failedWith(t, await verifyWith(pki, {}, { statement: identity('CN=dev, O=Acme Rockets, ST=WA, C=US'), logger }), 'UNTRUSTED_SIGNER');
+  t.true((await verifyWith(pki, {}, { statement: identity('O=Acme Rockets, ST=WA, C=US'), logger })).verified);
+  t.true((await verifyWith(pki, {}, { logger })).verified, "'*'");
+  t.deepEqual(lines, [], 'no warning when the identity does not compare the CN, or for *');
+
+  const single = await generateChain({
+    length: 2,
+    leafKey: 'ec-p256',
+    root: { key: 'ec-p256' },
+    leaf: { subject: 'CN=release,O=Acme Rockets,ST=WA,C=US' },
+  });
+  t.true((await verifyWith(single, {}, { statement: identity('CN=release, O=Acme Rockets, ST=WA, C=US'), logger })).verified);
+  t.deepEqual(lines, [], 'no warning for a single CN');
 });
 
 test('EXPIRED: signature expiry, expired certificate, signingAuthority time outside validity', async (t) => {

@@ -120,6 +120,35 @@ test('http: health, readiness and Prometheus metrics', async (t) => {
   t.regex(metrics, /vouch_key_outcomes_total\{route="\/v1\/verify",outcome="INVALID_REFERENCE"\} 1/);
 });
 
+test('http: /readyz on the health listener shows states only; the main listener the full detail', async (t) => {
+  const readiness = () => ({
+    ready: true,
+    status: 'degraded',
+    detail: [{ name: 'prod', state: 'degraded', withdrawn: [{ store: 'ca:acme', directory: '/etc/vouch/truststore/x509/ca/acme' }] }],
+    publicDetail: [{ name: 'prod', state: 'degraded' }],
+  });
+  const main = await start({ readiness });
+  t.teardown(() => main.server.close());
+  const health = await start({ readiness, routes: 'health' });
+  t.teardown(() => health.server.close());
+
+  const full = await fetch(`${main.url}/readyz`);
+  t.is(full.status, 200);
+  t.deepEqual(await full.json(), { ready: true, status: 'degraded', detail: readiness().detail });
+  const public_ = await fetch(`${health.url}/readyz`);
+  t.is(public_.status, 200);
+  const text = await public_.text();
+  t.deepEqual(JSON.parse(text), { ready: true, status: 'degraded', detail: [{ name: 'prod', state: 'degraded' }] });
+  t.false(text.includes('/etc/vouch'));
+
+  // Without a publicDetail, the health listener shows no detail at all.
+  const bare = await start({ readiness: () => ({ ready: false, detail: { secret: '/etc/vouch' } }), routes: 'health' });
+  t.teardown(() => bare.server.close());
+  const notReady = await fetch(`${bare.url}/readyz`);
+  t.is(notReady.status, 503);
+  t.deepEqual(await notReady.json(), { ready: false });
+});
+
 function httpsGet(url: string, options: { ca: string; cert?: string; key?: string }): Promise<{ status: number; fingerprint: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(`${url}/healthz`, { ...options, agent: false }, (res) => {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { VouchError } from '../../../src/core/index.js';
 import {
   Certificate,
+  collapsedIdentityAttributes,
   findOverlappingIdentities,
   isSubsetDN,
   leafSubjectAttributes,
@@ -270,4 +271,21 @@ test('identity: Go keeps the last CN only', async (t) => {
   t.is(toGoNameString(leaf.rawSubject), 'CN=second,O=Acme,ST=WA,C=US');
   t.true(matchesTrustedIdentities(statementWith(['x509.subject:C=US,ST=WA,O=Acme,CN=second']), leaf));
   t.false(matchesTrustedIdentities(statementWith(['x509.subject:C=US,ST=WA,O=Acme,CN=first']), leaf));
+});
+
+test('identity: collapsedIdentityAttributes names the multi-valued CN / SERIALNUMBER a matching identity compared', async (t) => {
+  const leaf = await selfSigned('C=US, ST=WA, O=Acme, CN=first, CN=second, 2.5.4.5=1, 2.5.4.5=2');
+  t.is(toGoNameString(leaf.rawSubject), 'SERIALNUMBER=2,CN=second,O=Acme,ST=WA,C=US');
+  t.deepEqual(collapsedIdentityAttributes(statementWith(['x509.subject:C=US,ST=WA,O=Acme,CN=second']), leaf), [
+    { type: 'CN', values: ['first', 'second'], compared: 'second' },
+  ]);
+  t.deepEqual(collapsedIdentityAttributes(statementWith(['x509.subject:C=US,ST=WA,O=Acme,CN=second,SERIALNUMBER=2']), leaf), [
+    { type: 'CN', values: ['first', 'second'], compared: 'second' },
+    { type: 'SERIALNUMBER', values: ['1', '2'], compared: '2' },
+  ]);
+  t.deepEqual(collapsedIdentityAttributes(statementWith(['x509.subject:C=US,ST=WA,O=Acme']), leaf), [], 'CN not compared');
+  t.deepEqual(collapsedIdentityAttributes(statementWith(['x509.subject:C=US,ST=WA,O=Acme,CN=first']), leaf), [], 'no match');
+  t.deepEqual(collapsedIdentityAttributes(statementWith(['*']), leaf), []);
+  const single = await selfSigned('C=US, ST=WA, O=Acme, CN=second');
+  t.deepEqual(collapsedIdentityAttributes(statementWith(['x509.subject:C=US,ST=WA,O=Acme,CN=second']), single), []);
 });

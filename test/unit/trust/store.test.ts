@@ -8,7 +8,9 @@ import {
   parseOciTrustPolicy,
   readCertificateFile,
   referencedTrustStores,
+  scanTrustStore,
   TRUST_STORE_NOT_FOUND,
+  TrustStoreSnapshot,
   validateTrustStoreReferences,
   type TrustStoreType,
 } from '../../../src/trust/index.js';
@@ -206,6 +208,75 @@ test('store: readCertificateFile follows notation-core-go', async (t) => {
   t.deepEqual(readCertificateFile(new Uint8Array()), []);
   t.throws(() => readCertificateFile(Buffer.concat([der, Buffer.from('junk')])));
   t.throws(() => readCertificateFile(Buffer.from('not a certificate')));
+});
+
+// ---- scanTrustStore: file by file, for trust withdrawal ------------------------------------------------
+
+test("scanTrustStore: a valid store gives notation's certificates, all of them usable", async (t) => {
+  const scan = await scanTrustStore(STORE_ROOT, 'ca', 'valid-trust-store');
+  t.is(scan.directory, path.join(X509, 'ca', 'valid-trust-store'));
+  t.true('certificates' in scan.result);
+  t.is(scan.usable.length, 6);
+  const strict = await vectors.getCertificates('ca', 'valid-trust-store');
+  t.true(scan.usable.every((cert, i) => cert.equals(strict[i]!)));
+});
+
+test("scanTrustStore: a broken store gives notation's error and the certificates of every file still valid on its own", async (t) => {
+  const root = await tempRoot(t, [['ca', 'valid-trust-store-2']]);
+  const dir = path.join(root, 'x509', 'ca', 'valid-trust-store-2');
+  const valid = await scanTrustStore(root, 'ca', 'valid-trust-store-2');
+  t.is(valid.usable.length, 2);
+
+  await writeFile(path.join(dir, 'GlobalSign.der'), ''); // truncated
+  await writeFile(path.join(dir, 'junk.pem'), 'not a certificate');
+  await mkdir(path.join(dir, 'sub'));
+  await cp(path.join(X509, 'ca', 'trust-store-with-leaf-certs', 'non-ca.crt'), path.join(dir, 'leaf.crt'));
+  const broken = await scanTrustStore(root, 'ca', 'valid-trust-store-2');
+  t.true('error' in broken.result);
+  if ('error' in broken.result) {
+    t.is(broken.result.error.code, 'INVALID_CONFIG');
+    t.is(broken.result.error.reason, 'BAD_CONTENT');
+  }
+  t.is(broken.usable.length, 1, 'only GlobalSignRootCA.crt is still valid');
+  t.true(broken.usable[0]!.equals(valid.usable[1]!));
+  // FileTrustStore (notation's rule) refuses the whole store.
+  await expectStoreError(t, new FileTrustStore(root, { recheckIntervalMs: 0 }), 'ca', 'valid-trust-store-2', 'BAD_CONTENT');
+});
+
+test('scanTrustStore: a missing store, an empty one and a tsa file that is not a root CA have nothing usable', async (t) => {
+  const root = await tempRoot(t, [['tsa', 'test-nonCA']]);
+  const missing = await scanTrustStore(root, 'ca', 'missing');
+  t.true('error' in missing.result && missing.result.error.reason === TRUST_STORE_NOT_FOUND);
+  t.deepEqual(missing.usable, []);
+  await mkdir(path.join(root, 'x509', 'ca', 'empty'));
+  const empty = await scanTrustStore(root, 'ca', 'empty');
+  t.true('error' in empty.result);
+  t.deepEqual(empty.usable, []);
+  const tsa = await scanTrustStore(root, 'tsa', 'test-nonCA');
+  t.true('error' in tsa.result);
+  t.deepEqual(tsa.usable, []);
+  await t.throwsAsync(scanTrustStore(root, 'ca', '../escape'), { instanceOf: VouchError });
+});
+
+test('TrustStoreSnapshot: serves what it was given, never the filesystem; withdrawn stores are reported', async (t) => {
+  const certs = await vectors.getCertificates('ca', 'valid-trust-store-2');
+  const withdrawn = new VouchError('INVALID_CONFIG', 'withdrawn', { reason: 'WITHDRAWN' });
+  const broken = new VouchError('INVALID_CONFIG', 'broken', { reason: 'BAD_CONTENT' });
+  const snapshot = new TrustStoreSnapshot([
+    [{ type: 'ca', name: 'good' }, { certificates: certs }],
+    [{ type: 'tsa', name: 'gone' }, { error: withdrawn }],
+    [{ type: 'ca', name: 'broken' }, { error: broken }],
+  ]);
+  t.is((await snapshot.getCertificates('ca', 'good')).length, 2);
+  (await snapshot.getCertificates('ca', 'good')).pop(); // callers get a copy
+  t.is((await snapshot.getCertificates('ca', 'good')).length, 2);
+  t.is(await t.throwsAsync(snapshot.getCertificates('tsa', 'gone')), withdrawn);
+  t.is(snapshot.withdrawal('tsa', 'gone'), withdrawn);
+  t.is(snapshot.withdrawal('ca', 'broken'), undefined, 'only WITHDRAWN is a withdrawal');
+  t.is(snapshot.withdrawal('ca', 'good'), undefined);
+  const missing = await t.throwsAsync(snapshot.getCertificates('signingAuthority', 'good'), { instanceOf: VouchError });
+  t.is(missing?.reason, TRUST_STORE_NOT_FOUND);
+  await t.throwsAsync(snapshot.getCertificates('ca', 'bad/name'), { instanceOf: VouchError });
 });
 
 // ---- caching ---------------------------------------------------------------------------------------
