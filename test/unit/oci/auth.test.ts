@@ -33,7 +33,7 @@ test('auth: garbage yields no usable challenge instead of throwing', (t) => {
 
 test('auth: token cache reuses until shortly before expiry and de-duplicates fetches', async (t) => {
   let now = 1_000_000;
-  const cache = new TokenCache(() => now);
+  const cache = new TokenCache({ now: () => now });
   let fetches = 0;
   const fetch = async () => {
     fetches++;
