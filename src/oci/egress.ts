@@ -160,16 +160,14 @@ export function createEgressAgent(options: EgressAgentOptions = {}): Agent {
   const guarded = build(guardedLookup(base, list));
   const connect: buildConnector.connector = (opts, callback) => {
     const host = opts.host ?? opts.hostname;
+    const literal = specialHostReason(list, opts.hostname);
     if (isExempt(host)) {
       plain(opts, callback);
-      return;
-    }
-    const literal = specialHostReason(list, opts.hostname);
-    if (literal !== undefined) {
+    } else if (literal !== undefined) {
       queueMicrotask(() => callback(addressRefused(host, literal), null));
-      return;
+    } else {
+      guarded(opts, callback);
     }
-    guarded(opts, callback);
   };
   return new Agent({
     connections: options.connections ?? 16,

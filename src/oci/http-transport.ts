@@ -194,9 +194,8 @@ export class HttpTransport {
    * again at connect time against what they resolve to (createEgressAgent).
    */
   #checkAddress(req: HttpRequest, url: URL, from: URL | undefined): void {
-    if (this.#isAddressExempt(url.host)) return;
     const reason = specialHostReason(this.#specialAddresses, url.hostname);
-    if (reason === undefined) return;
+    if (reason === undefined || this.#isAddressExempt(url.host)) return;
     const via = from === undefined ? '' : ` (redirected from ${from.host})`;
     throw new RegistryError(
       'REGISTRY_NOT_ALLOWED',
