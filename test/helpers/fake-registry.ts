@@ -447,7 +447,12 @@ export async function startFakeRegistry(initial: FakeRegistryOptions = {}): Prom
       else sendError(res, 500, 'UNKNOWN', err instanceof Error ? err.message : String(err));
     });
   };
-  const server = initial.tls ? createHttpsServer({ cert: initial.tls.cert, key: initial.tls.key }, listener) : createServer(listener);
+  // Go's net/http (distribution, zot) accepts 1 MiB of headers; Node's default of 16 KiB would turn a
+  // large bearer token into a 400 before the registry ever sees it.
+  const serverOptions = { maxHeaderSize: 1024 * 1024 };
+  const server = initial.tls
+    ? createHttpsServer({ ...serverOptions, cert: initial.tls.cert, key: initial.tls.key }, listener)
+    : createServer(serverOptions, listener);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();

@@ -123,6 +123,8 @@ export async function startHostileRegistry(options: FakeRegistryOptions = {}): P
       const prefix = `rot-${flood.tokensIssued}-`;
       const token = prefix + 'x'.repeat(Math.max(0, rotating.tokenBytes - prefix.length));
       rotating.unused.add(token);
+      // keep only the newest few: the helper must not be what grows in a memory measurement
+      if (rotating.unused.size > 16) rotating.unused.delete(rotating.unused.values().next().value!);
       const body = JSON.stringify({ token, expires_in: rotating.expiresIn });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
       res.end(body);
