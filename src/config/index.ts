@@ -25,7 +25,7 @@ export {
 } from './schema.js';
 export { loadConfig, configPathFrom, checkConfigPaths, CONFIG_ENV_VAR, type LoadConfigOptions } from './load.js';
 export { registryAllowed, canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress } from './hosts.js';
-export { registryHostConfigs, hostAllowedPredicate } from './registries.js';
+export { registryHostConfigs, hostAllowedPredicate, egressRules } from './registries.js';
 export {
   EnvironmentSet,
   type LoadedEnvironment,

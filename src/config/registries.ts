@@ -1,8 +1,9 @@
 // What the registry client needs from the configuration: per-host settings in the client's own
-// shape and the allowedRegistries predicate.
+// shape, the allowedRegistries predicate and the egress rules (allowedTokenRealms,
+// allowedRedirects, exact listings that exempt a link-local or metadata host).
 
-import type { RegistryHostConfig } from '../oci/index.js';
-import { registryAllowed } from './hosts.js';
+import type { EgressRules, RegistryHostConfig } from '../oci/index.js';
+import { canonicalRegistryHost, registryAllowed } from './hosts.js';
 import type { VouchConfig } from './schema.js';
 
 /**
@@ -26,4 +27,33 @@ export function registryHostConfigs(config: VouchConfig): Record<string, Registr
 export function hostAllowedPredicate(config: VouchConfig): (host: string) => boolean {
   const patterns = config.allowedRegistries;
   return (host) => registryAllowed(patterns, host);
+}
+
+/**
+ * The egress rules of RegistryClientOptions.egress (docs/security.md "Egress"):
+ * - a redirect hop may lead to a host of allowedRegistries or allowedRedirects (any host when
+ *   allowedRegistries is absent);
+ * - a token realm may be on a host of allowedRegistries or allowedTokenRealms (any host when
+ *   allowedRegistries is absent); the registry's own host is always allowed by the client;
+ * - credentials go only to realms on hosts of allowedTokenRealms (or the registry's own host);
+ * - a link-local or metadata host is exempt only when one of the three lists names it exactly,
+ *   never through a wildcard.
+ * Hosts arrive as URL.host spells them and are compared in the canonical form of the config.
+ */
+export function egressRules(config: VouchConfig): Required<EgressRules> {
+  const { allowedRegistries, allowedTokenRealms, allowedRedirects } = config;
+  const matches = (patterns: readonly string[] | undefined, host: string): boolean =>
+    patterns !== undefined && registryAllowed(patterns, host);
+  const exact = new Set(
+    [...(allowedRegistries ?? []), ...(allowedTokenRealms ?? []), ...(allowedRedirects ?? [])].filter((p) => !p.startsWith('*')),
+  );
+  return {
+    isRedirectAllowed: (host) => allowedRegistries === undefined || matches(allowedRegistries, host) || matches(allowedRedirects, host),
+    isRealmAllowed: (host) => allowedRegistries === undefined || matches(allowedRegistries, host) || matches(allowedTokenRealms, host),
+    mayReceiveCredentials: (host) => matches(allowedTokenRealms, host),
+    isAddressExempt: (host) => {
+      const canonical = canonicalRegistryHost(host);
+      return typeof canonical === 'string' && exact.has(canonical);
+    },
+  };
 }

@@ -105,8 +105,9 @@ export interface RevocationConfig {
 
 /**
  * A validated configuration (interface.md §2). Keys beyond the interface (all optional):
- * `server.maxRequestBytes`, `server.maxKeys`, `allowedRegistries`, `registries.<host>.ociLayout`,
- * `registries.<host>.passwordFromEnv`, `cache`, `revocation`.
+ * `server.maxRequestBytes`, `server.maxKeys`, `allowedRegistries`, `allowedTokenRealms`,
+ * `allowedRedirects`, `registries.<host>.ociLayout`, `registries.<host>.passwordFromEnv`, `cache`,
+ * `revocation`.
  *
  * - `defaultEnvironment` names a configured environment; it may be left out when exactly one
  *   environment is configured, which is then the default.
@@ -115,6 +116,21 @@ export interface RevocationConfig {
  *   `*.example.com:5000`, `*`) that may be contacted; absent allows every host. A key whose registry
  *   is not allowed is answered REGISTRY_NOT_ALLOWED. A pattern without a port only matches hosts
  *   without one.
+ * - `allowedTokenRealms` (extension, same syntax, `*` excepted): hosts a registry's Bearer challenge
+ *   may name as its token realm besides the registry host itself, and which may receive the
+ *   registry's configured credentials (e.g. `auth.docker.io` for Docker Hub). Without it a realm on
+ *   another host is only asked anonymously (and only when allowedRegistries is absent or allows
+ *   that host); credentials for it are refused (REGISTRY_AUTH). Credentials never go over plain
+ *   HTTP unless that exact realm host is configured `plainHttp` under `registries:`.
+ * - `allowedRedirects` (extension, same syntax): hosts a redirect may lead to besides the hosts of
+ *   allowedRegistries, typically blob storage (`*.s3.amazonaws.com`, `storage.googleapis.com`,
+ *   `*.blob.core.windows.net`, `production.cloudflare.docker.com`). Only consulted when
+ *   allowedRegistries is set (without it every host is allowed). A redirect elsewhere, or from
+ *   https to http, is refused (REGISTRY_NOT_ALLOWED).
+ *
+ * Link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, metadata.google.internal, …)
+ * are refused for every request, also when a name resolves to one, unless one of the three lists
+ * names that exact host (not through a wildcard).
  */
 export interface VouchConfig {
   /** Absolute path of the configuration file. */
@@ -127,6 +143,10 @@ export interface VouchConfig {
   registries: ReadonlyMap<string, RegistryConfig>;
   /** Canonical patterns; undefined allows every registry host. */
   allowedRegistries: readonly string[] | undefined;
+  /** Canonical patterns of token realm hosts besides the registry's own; undefined: none. */
+  allowedTokenRealms: readonly string[] | undefined;
+  /** Canonical patterns of redirect targets besides allowedRegistries; undefined: none. */
+  allowedRedirects: readonly string[] | undefined;
   cache: CacheConfig;
   revocation: RevocationConfig;
 }
@@ -159,7 +179,17 @@ const MAX_ENVIRONMENT_NAME_LENGTH = 63;
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const TOP_KEYS = ['server', 'defaultEnvironment', 'environments', 'registries', 'allowedRegistries', 'cache', 'revocation'] as const;
+const TOP_KEYS = [
+  'server',
+  'defaultEnvironment',
+  'environments',
+  'registries',
+  'allowedRegistries',
+  'allowedTokenRealms',
+  'allowedRedirects',
+  'cache',
+  'revocation',
+] as const;
 const SERVER_KEYS = ['address', 'grpcAddress', 'healthAddress', 'tls', 'requestTimeoutMs', 'maxRequestBytes', 'maxKeys'] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCAFile'] as const;
 const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
@@ -242,7 +272,12 @@ class Reader {
       defaultEnvironment: defaultName,
       environments,
       registries: this.#registries(top, env),
-      allowedRegistries: this.#allowedRegistries(top),
+      allowedRegistries: this.#hostPatterns(top, 'allowedRegistries', 'registry (remove the key to allow every registry)'),
+      allowedTokenRealms: this.#hostPatterns(top, 'allowedTokenRealms', 'host (remove the key to allow none)', {
+        // "*" would hand every registry's credentials to any host a challenge names.
+        noStar: 'would send registry credentials to any host a registry names; list the token service hosts',
+      }),
+      allowedRedirects: this.#hostPatterns(top, 'allowedRedirects', 'host (remove the key to allow none)'),
       cache: this.#cache(top),
       revocation: this.#revocation(top),
     };
@@ -380,15 +415,17 @@ class Reader {
     return out;
   }
 
-  #allowedRegistries(top: Obj): string[] | undefined {
-    return this.#field(top, [], 'allowedRegistries', (v, p) => {
+  /** A list of registry host patterns (allowedRegistries and the egress lists), canonical and de-duplicated. */
+  #hostPatterns(top: Obj, key: string, whenEmpty: string, options: { noStar?: string } = {}): string[] | undefined {
+    return this.#field(top, [], key, (v, p) => {
       const list = this.#list(p, v);
-      if (list.length === 0) this.#fail(p, 'must list at least one registry (remove the key to allow every registry)');
+      if (list.length === 0) this.#fail(p, `must list at least one ${whenEmpty}`);
       const out: string[] = [];
       list.forEach((item, i) => {
         const text = this.#string([...p, i], item);
         const pattern = canonicalRegistryPattern(text);
         if (typeof pattern !== 'string') this.#fail([...p, i], `${JSON.stringify(text)}: ${pattern.error}`);
+        if (pattern === '*' && options.noStar !== undefined) this.#fail([...p, i], `"*" is not allowed here: it ${options.noStar}`);
         if (!out.includes(pattern as string)) out.push(pattern as string);
       });
       return out;

@@ -4,6 +4,8 @@
 // (host, realm, service, scope) until shortly before they expire, so one admission burst costs one
 // token request per repository, not one per HTTP request.
 
+import { LRUCache } from 'lru-cache';
+
 export interface Challenge {
   scheme: string; // lowercased: "bearer", "basic"
   params: Record<string, string>; // keys lowercased
@@ -81,29 +83,64 @@ export function parseChallenges(header: string): Challenge[] {
   return challenges;
 }
 
-interface CachedToken {
-  token: string;
-  expiresAt: number;
+/** Bounds of the token cache: tokens come from registries and are as untrusted as any content. */
+export interface TokenCacheLimits {
+  /** Tokens kept (one per registry, realm, service and scope). */
+  maxEntries: number;
+  /** Total size of the cached tokens and their keys, in bytes (UTF-16 code units, which is bytes for the ASCII tokens accepted). */
+  maxBytes: number;
+  /** Longest token accepted (Docker Hub's JWTs are ~1-2 KiB; cloud registries' a few KiB). */
+  maxTokenBytes: number;
+  /** Longest time a token is reused, whatever its expires_in says. */
+  maxLifetimeSeconds: number;
 }
 
-/** Token cache with in-flight de-duplication: concurrent requests for one scope share one fetch. */
-export class TokenCache {
-  readonly #tokens = new Map<string, CachedToken>();
-  readonly #inflight = new Map<string, Promise<string>>();
-  readonly #now: () => number;
+export const DEFAULT_TOKEN_CACHE_LIMITS: Readonly<TokenCacheLimits> = Object.freeze({
+  maxEntries: 1000,
+  maxBytes: 8 * 1024 * 1024,
+  maxTokenBytes: 16 * 1024,
+  maxLifetimeSeconds: 3600,
+});
 
-  constructor(now: () => number = Date.now) {
-    this.#now = now;
+/** Largest token response body read (the token is capped at 16 KiB; the rest is a few fields). */
+export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+
+/** Docker token spec: a token without expires_in lives 60 s. */
+export const DEFAULT_TOKEN_LIFETIME_SECONDS = 60;
+
+export interface TokenCacheOptions extends Partial<TokenCacheLimits> {
+  /** Clock in ms (tests); default the cache's monotonic clock. */
+  now?: () => number;
+}
+
+/**
+ * Token cache with in-flight de-duplication: concurrent requests for one scope share one fetch.
+ * Bounded in entries and bytes (least recently used evicted first); each entry lives until
+ * shortly before its expires_in, capped at maxLifetimeSeconds; expired entries are purged
+ * whenever a token is added, so a registry handing out a new scope with every answer cannot
+ * grow memory (docs/security.md "Egress").
+ */
+export class TokenCache {
+  readonly limits: TokenCacheLimits;
+  readonly #tokens: LRUCache<string, string>;
+  readonly #inflight = new Map<string, Promise<string>>();
+
+  constructor(options: TokenCacheOptions = {}) {
+    const { now, ...limits } = options;
+    this.limits = { ...DEFAULT_TOKEN_CACHE_LIMITS, ...limits };
+    this.#tokens = new LRUCache<string, string>({
+      max: this.limits.maxEntries,
+      maxSize: this.limits.maxBytes,
+      sizeCalculation: (token, key) => Math.max(1, token.length + key.length),
+      // no timers: staleness is checked on read, and purged on write
+      ttlAutopurge: false,
+      ttlResolution: 0,
+      ...(now !== undefined ? { perf: { now } } : {}),
+    });
   }
 
   get(key: string): string | undefined {
-    const cached = this.#tokens.get(key);
-    if (cached === undefined) return undefined;
-    if (cached.expiresAt <= this.#now()) {
-      this.#tokens.delete(key);
-      return undefined;
-    }
-    return cached.token;
+    return this.#tokens.get(key);
   }
 
   /** Returns a cached token or runs `fetch` once for all concurrent callers of the same key. */
@@ -115,9 +152,13 @@ export class TokenCache {
     const promise = (async () => {
       try {
         const { token, expiresInSeconds } = await fetch();
+        const seconds = Math.min(expiresInSeconds, this.limits.maxLifetimeSeconds);
         // Renew a little early so a token never expires between our check and the registry's.
-        const lifetimeMs = Math.max(0, expiresInSeconds * 1000 - Math.min(10_000, expiresInSeconds * 100));
-        this.#tokens.set(key, { token, expiresAt: this.#now() + lifetimeMs });
+        const lifetimeMs = Math.floor(seconds * 1000 - Math.min(10_000, seconds * 100));
+        if (lifetimeMs >= 1 && token.length <= this.limits.maxTokenBytes) {
+          this.#tokens.purgeStale();
+          this.#tokens.set(key, token, { ttl: lifetimeMs });
+        }
         return token;
       } finally {
         this.#inflight.delete(key);
@@ -129,6 +170,11 @@ export class TokenCache {
 
   delete(key: string): void {
     this.#tokens.delete(key);
+  }
+
+  /** Cached tokens and their accounted size in bytes. */
+  stats(): { entries: number; bytes: number } {
+    return { entries: this.#tokens.size, bytes: this.#tokens.calculatedSize };
   }
 }
 

@@ -1,9 +1,12 @@
 // HTTP for the registry client: undici with keep-alive connection pools, manual redirects (so
-// credentials never follow a redirect to another origin), bounded body reads, and a timeout per
-// request combined with the caller's AbortSignal so callers can enforce their own deadline.
+// credentials never follow a redirect to another origin, and every hop is checked against the
+// egress rules before anything is sent to it), bounded body reads, and a timeout per request
+// combined with the caller's AbortSignal so callers can enforce their own deadline.
 
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { LookupFunction } from 'node:net';
+import { errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { RegistryError, VouchError } from '../core/index.js';
+import { createEgressAgent, specialAddressBlockList, specialHostReason, type EgressAgentOptions } from './egress.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -34,8 +37,20 @@ export interface HttpTransportOptions {
   /** Connections kept per origin. */
   connectionsPerOrigin?: number;
   userAgent?: string;
-  /** A custom undici dispatcher (tests, proxies). The transport closes only one it created. */
+  /**
+   * A custom undici dispatcher (tests, proxies). The transport closes only one it created. The
+   * connect-time check of resolved addresses is part of the dispatcher the transport creates
+   * (createEgressAgent); a custom one should be built with createEgressAgent too to keep it.
+   */
   dispatcher?: Dispatcher;
+  /** Whether a redirect hop may lead to this host (URL.host form). Default: every host. */
+  isRedirectAllowed?: (host: string) => boolean;
+  /** Hosts exempt from the link-local / cloud metadata refusal (URL.host form). Default: none. */
+  isAddressExempt?: (host: string) => boolean;
+  /** The resolver of the dispatcher the transport creates (tests). */
+  lookup?: LookupFunction;
+  /** TLS options of the dispatcher the transport creates (a private CA). */
+  tls?: EgressAgentOptions['tls'];
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -47,19 +62,25 @@ export class HttpTransport {
   readonly #timeoutMs: number;
   readonly #maxRedirects: number;
   readonly #userAgent: string;
+  readonly #isRedirectAllowed: (host: string) => boolean;
+  readonly #isAddressExempt: (host: string) => boolean;
+  readonly #specialAddresses = specialAddressBlockList();
 
   constructor(options: HttpTransportOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#maxRedirects = options.maxRedirects ?? 5;
     this.#userAgent = options.userAgent ?? 'vouch';
+    this.#isRedirectAllowed = options.isRedirectAllowed ?? (() => true);
+    this.#isAddressExempt = options.isAddressExempt ?? (() => false);
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
-      new Agent({
+      createEgressAgent({
         connections: options.connectionsPerOrigin ?? 16,
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 120_000,
-        connect: { timeout: Math.min(this.#timeoutMs, 5_000) },
+        connectTimeoutMs: Math.min(this.#timeoutMs, 5_000),
+        isAddressExempt: this.#isAddressExempt,
+        ...(options.lookup ? { lookup: options.lookup } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
       });
   }
 
@@ -79,6 +100,7 @@ export class HttpTransport {
     let method = req.method;
     let body = req.body;
     let headers: Record<string, string> = { 'user-agent': this.#userAgent, ...(req.headers ?? {}) };
+    this.#checkAddress(req, url, undefined);
 
     for (let hop = 0; ; hop++) {
       visited.add(url.href);
@@ -144,6 +166,7 @@ export class HttpTransport {
             url: redact(url),
           });
         }
+        this.#checkRedirect(req, url, next);
         if (next.origin !== origin) {
           headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'authorization'));
         }
@@ -163,6 +186,47 @@ export class HttpTransport {
           : await this.#readBody(response, req, url, success ? req.maxBytes : ERROR_BODY_BYTES, success);
       return { status: response.statusCode, headers: response.headers, body: bytes, url };
     }
+  }
+
+  /**
+   * Link-local and cloud metadata targets are refused for every request, whoever named them (a
+   * reference, a realm, a Location), unless configuration lists that exact host. Names are checked
+   * again at connect time against what they resolve to (createEgressAgent).
+   */
+  #checkAddress(req: HttpRequest, url: URL, from: URL | undefined): void {
+    const reason = specialHostReason(this.#specialAddresses, url.hostname);
+    if (reason === undefined || this.#isAddressExempt(url.host)) return;
+    const via = from === undefined ? '' : ` (redirected from ${from.host})`;
+    throw new RegistryError(
+      'REGISTRY_NOT_ALLOWED',
+      `${req.what}: refusing to contact ${url.host}${via}: ${reason} (list exactly "${url.host}" in allowedRegistries, allowedRedirects or allowedTokenRealms to allow it)`,
+      { reason: 'ADDRESS_NOT_ALLOWED', method: req.method, url: redact(from ?? url) },
+    );
+  }
+
+  /**
+   * A redirect hop must not downgrade https to http (the rest of the exchange, and whatever the
+   * Location carries, would travel in clear text and unauthenticated; curl's --proto-redir and
+   * browsers' mixed-content rules refuse the same), must not reach a special address, and must
+   * lead to the host the request was sent to or to a host the rules allow. Nothing is sent to a
+   * refused target.
+   */
+  #checkRedirect(req: HttpRequest, from: URL, next: URL): void {
+    const target = `${next.protocol}//${next.host}`;
+    if (from.protocol === 'https:' && next.protocol === 'http:') {
+      throw new RegistryError(
+        'REGISTRY_NOT_ALLOWED',
+        `${req.what}: ${from.host} redirected from https to plain http (${target}); downgrades are never followed`,
+        { reason: 'DOWNGRADE', method: req.method, url: redact(from) },
+      );
+    }
+    this.#checkAddress(req, next, from);
+    if (next.host === req.url.host || this.#isRedirectAllowed(next.host)) return;
+    throw new RegistryError(
+      'REGISTRY_NOT_ALLOWED',
+      `${req.what}: ${from.host} redirected to ${target}, a host not allowed by configuration (list "${next.host}" in allowedRedirects to allow it)`,
+      { reason: 'REDIRECT_NOT_ALLOWED', method: req.method, url: redact(from) },
+    );
   }
 
   async #readBody(response: Dispatcher.ResponseData, req: HttpRequest, url: URL, limit: number, strict: boolean): Promise<Uint8Array> {
@@ -210,6 +274,15 @@ export class HttpTransport {
   }
 
   #transportError(req: HttpRequest, url: URL, error: unknown): VouchError {
+    if (error instanceof VouchError && error.reason === 'ADDRESS_NOT_ALLOWED') {
+      // refused at connect time (createEgressAgent): say what was being fetched
+      return new RegistryError(error.code, `${req.what}: ${error.message}`, {
+        reason: error.reason,
+        method: req.method,
+        url: redact(url),
+        cause: error,
+      });
+    }
     if (error instanceof VouchError) return error;
     if (req.signal?.aborted) return abortedError(req, req.signal.reason, url);
     if (

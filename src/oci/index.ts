@@ -32,7 +32,9 @@ export {
   type RegistryHostConfig,
   type ReferrersCapability,
   type RegistryRequestObserver,
+  DEFAULT_MAX_HOSTS,
 } from './registry-client.js';
+export { createEgressAgent, type EgressRules, type EgressAgentOptions } from './egress.js';
 export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';
 export { OciLayoutWriter } from './oci-layout-writer.js';
 export { buildImageManifest, blobDescriptor, EMPTY_DESCRIPTOR, type BuiltManifestBytes, type ImageManifestParts } from './build.js';
@@ -51,4 +53,11 @@ export {
   type ReferrerNode,
   type ReferrerTree,
 } from './referrers.js';
-export { parseChallenges, type Challenge, type Credentials } from './auth.js';
+export {
+  parseChallenges,
+  DEFAULT_TOKEN_CACHE_LIMITS,
+  MAX_TOKEN_RESPONSE_BYTES,
+  type Challenge,
+  type Credentials,
+  type TokenCacheLimits,
+} from './auth.js';

@@ -4,6 +4,8 @@
 // process holds the connection pools, the token cache and what it learnt about each registry.
 
 import LinkHeader from 'http-link-header';
+import { LRUCache } from 'lru-cache';
+import type { LookupFunction } from 'node:net';
 import type { Dispatcher } from 'undici';
 import {
   RegistryError,
@@ -20,8 +22,19 @@ import {
   type ImageReference,
 } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
-import { basicAuthorization, parseChallenges, pullScope, TokenCache, type Challenge, type Credentials } from './auth.js';
+import {
+  basicAuthorization,
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  MAX_TOKEN_RESPONSE_BYTES,
+  parseChallenges,
+  pullScope,
+  TokenCache,
+  type Challenge,
+  type Credentials,
+  type TokenCacheLimits,
+} from './auth.js';
 import type { BlobFetchOptions, ContentSource, FetchOptions, ReferrerListing, ReferrerListOptions } from './content-source.js';
+import type { EgressAgentOptions, EgressRules } from './egress.js';
 import {
   HttpTransport,
   headerValue,
@@ -46,8 +59,18 @@ export interface RegistryHostConfig {
 /** What the client observed of a registry's Referrers API (oras-go keeps the same tri-state). */
 export type ReferrersCapability = 'unknown' | 'supported' | 'unsupported';
 
-/** Called after every HTTP exchange with a registry; the provider turns this into metrics. */
-export type RegistryRequestObserver = (event: { host: string; method: HttpMethod; status: number | 'error'; durationMs: number }) => void;
+/**
+ * Called after every HTTP exchange made for a registry; the provider turns this into metrics.
+ * `host` is always the registry host the request was made for, also for a token request to a realm
+ * on another host (`kind: 'token'`), so hosts named by registries never become label values.
+ */
+export type RegistryRequestObserver = (event: {
+  host: string;
+  kind: 'registry' | 'token';
+  method: HttpMethod;
+  status: number | 'error';
+  durationMs: number;
+}) => void;
 
 export interface RegistryClientOptions {
   hosts?: Record<string, RegistryHostConfig>;
@@ -58,9 +81,22 @@ export interface RegistryClientOptions {
   dispatcher?: Dispatcher;
   /** Returns false for hosts vouch must not contact (REGISTRY_NOT_ALLOWED). Default: all allowed. */
   isHostAllowed?: (host: string) => boolean;
+  /** Where redirects and token realms may lead, and which hosts may receive credentials (egress.ts). */
+  egress?: EgressRules;
+  /** Token cache bounds (defaults: DEFAULT_TOKEN_CACHE_LIMITS). */
+  tokenCache?: Partial<TokenCacheLimits>;
+  /** Registry hosts whose learnt state (auth scheme, referrers capability) is remembered (default 1000). */
+  maxHosts?: number;
+  /** Resolver of the connection pool the client creates (tests). Ignored with `dispatcher`. */
+  lookup?: LookupFunction;
+  /** TLS options of the connection pool the client creates (a private registry CA). Ignored with `dispatcher`. */
+  tls?: EgressAgentOptions['tls'];
   onRequest?: RegistryRequestObserver;
   logger?: Logger;
 }
+
+/** Registry hosts whose learnt state is remembered; hosts come from request keys when every registry is allowed. */
+export const DEFAULT_MAX_HOSTS = 1000;
 
 type HostAuthState = { scheme: 'bearer'; realm: string; service: string | undefined } | { scheme: 'basic' };
 
@@ -70,10 +106,12 @@ export class RegistryClient {
   readonly limits: OciLimits;
   readonly #transport: HttpTransport;
   readonly #hosts: Record<string, RegistryHostConfig>;
-  readonly #tokens = new TokenCache();
-  readonly #hostAuth = new Map<string, HostAuthState>();
-  readonly #capabilities = new Map<string, ReferrersCapability>();
+  readonly #tokens: TokenCache;
+  readonly #hostAuth: LRUCache<string, HostAuthState>;
+  readonly #capabilities: LRUCache<string, ReferrersCapability>;
   readonly #isHostAllowed: (host: string) => boolean;
+  readonly #isRealmAllowed: (host: string) => boolean;
+  readonly #mayReceiveCredentials: (host: string) => boolean;
   readonly #onRequest: RegistryRequestObserver | undefined;
   readonly log: Logger;
 
@@ -81,14 +119,36 @@ export class RegistryClient {
     this.limits = resolveLimits(options.limits);
     this.#hosts = options.hosts ?? {};
     this.#isHostAllowed = options.isHostAllowed ?? (() => true);
+    const egress = options.egress ?? {};
+    this.#isRealmAllowed = egress.isRealmAllowed ?? (() => true);
+    this.#mayReceiveCredentials = egress.mayReceiveCredentials ?? (() => false);
     this.#onRequest = options.onRequest;
     this.log = options.logger ?? moduleLogger('oci.registry');
+    this.#tokens = new TokenCache(options.tokenCache ?? {});
+    const maxHosts = options.maxHosts ?? DEFAULT_MAX_HOSTS;
+    // A realm is a registry-chosen string: size the map by it, not only by entries.
+    this.#hostAuth = new LRUCache<string, HostAuthState>({
+      max: maxHosts,
+      maxSize: 4 * 1024 * 1024,
+      sizeCalculation: (state, host) =>
+        host.length + (state.scheme === 'bearer' ? state.realm.length + (state.service?.length ?? 0) : 0) + 1,
+    });
+    this.#capabilities = new LRUCache<string, ReferrersCapability>({ max: maxHosts });
     this.#transport = new HttpTransport({
       timeoutMs: options.requestTimeoutMs ?? 10_000,
       maxRedirects: this.limits.maxRedirects,
       userAgent: options.userAgent ?? 'vouch/0.1',
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      ...(egress.isRedirectAllowed ? { isRedirectAllowed: egress.isRedirectAllowed } : {}),
+      ...(egress.isAddressExempt ? { isAddressExempt: egress.isAddressExempt } : {}),
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
     });
+  }
+
+  /** Sizes of what the client remembers (tests, diagnostics). */
+  stats(): { tokens: { entries: number; bytes: number }; hosts: { auth: number; capabilities: number } } {
+    return { tokens: this.#tokens.stats(), hosts: { auth: this.#hostAuth.size, capabilities: this.#capabilities.size } };
   }
 
   /** A content source for one repository. */
@@ -151,11 +211,12 @@ export class RegistryClient {
     if (bearer !== undefined) {
       const realm = bearer.params['realm'];
       if (!realm) throw authError('NO_CHALLENGE', `${request.what}: ${host} sent a Bearer challenge without realm`, url);
-      this.#hostAuth.set(host, { scheme: 'bearer', realm, service: bearer.params['service'] });
       const tokenScope = bearer.params['scope'] ?? scope;
       // A token we just used was refused: forget it and fetch a fresh one once.
       this.#tokens.delete(tokenKey(host, realm, bearer.params['service'], tokenScope));
       const token = await this.#token(host, bearer, tokenScope, credentials, options.signal);
+      // Remembered only once the realm has been accepted and answered.
+      this.#hostAuth.set(host, { scheme: 'bearer', realm, service: bearer.params['service'] });
       authorization = `Bearer ${token}`;
     } else if (basic !== undefined) {
       if (credentials === undefined) {
@@ -210,7 +271,7 @@ export class RegistryClient {
   ): Promise<HttpResponse> {
     const headers: Record<string, string> = { ...(request.headers ?? {}) };
     if (request.authorization !== undefined) headers['authorization'] = request.authorization;
-    return this.#observed(host, {
+    return this.#observed(host, 'registry', {
       method: request.method,
       url: request.url,
       headers,
@@ -222,14 +283,14 @@ export class RegistryClient {
   }
 
   /** Sends one HTTP request and reports it to the onRequest observer (metrics), success or not. */
-  async #observed(host: string, request: HttpRequest): Promise<HttpResponse> {
+  async #observed(host: string, kind: 'registry' | 'token', request: HttpRequest): Promise<HttpResponse> {
     const started = performance.now();
     try {
       const response = await this.#transport.send(request);
-      this.#onRequest?.({ host, method: request.method, status: response.status, durationMs: performance.now() - started });
+      this.#onRequest?.({ host, kind, method: request.method, status: response.status, durationMs: performance.now() - started });
       return response;
     } catch (error) {
-      this.#onRequest?.({ host, method: request.method, status: 'error', durationMs: performance.now() - started });
+      this.#onRequest?.({ host, kind, method: request.method, status: 'error', durationMs: performance.now() - started });
       throw error;
     }
   }
@@ -266,7 +327,14 @@ export class RegistryClient {
     }
   }
 
-  /** Docker token flow: GET realm?service=…&scope=…, Basic credentials when configured. */
+  /**
+   * Docker token flow: GET realm?service=…&scope=…, Basic credentials when configured. The realm
+   * is a URL the registry chose, so before anything is sent: it must be on the registry's own host
+   * or a host the egress rules allow (REGISTRY_NOT_ALLOWED, REALM_NOT_ALLOWED), and credentials go
+   * only to the registry's own host or a host configured to receive them (allowedTokenRealms), over
+   * https unless that exact host is configured plainHttp. A refusal is an error, never a silent
+   * anonymous retry.
+   */
   async #token(
     host: string,
     challenge: Challenge,
@@ -281,18 +349,58 @@ export class RegistryClient {
       try {
         realmUrl = new URL(realm);
       } catch (error) {
-        throw authError('TOKEN', `${host} named an invalid token realm "${realm}"`, undefined, error);
+        throw authError('TOKEN', `${host} named an invalid token realm "${realm.slice(0, 200)}"`, undefined, error);
       }
       if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') {
         throw authError('TOKEN', `${host} named a token realm with unsupported scheme ${realmUrl.protocol}`, realmUrl);
       }
-      if (credentials !== undefined) this.#assertSecureForCredentials(host, realmUrl);
+      const realmHost = realmUrl.host;
+      const ownHost = sameHostAndPort(realmUrl, new URL(this.baseUrl(host)));
+      if (!ownHost && !this.#isRealmAllowed(realmHost)) {
+        throw new RegistryError(
+          'REGISTRY_NOT_ALLOWED',
+          `token for ${scope}: ${host} named the token realm ${realmUrl.protocol}//${realmHost}, a host not allowed by configuration (list "${realmHost}" in allowedTokenRealms to allow it)`,
+          { reason: 'REALM_NOT_ALLOWED', url: redact(realmUrl) },
+        );
+      }
+      if (credentials !== undefined) {
+        if (!ownHost && !this.#mayReceiveCredentials(realmHost)) {
+          throw authError(
+            'REALM_NOT_ALLOWED',
+            `token for ${scope}: refusing to send the credentials configured for ${host} to the token realm on ${realmHost} (list "${realmHost}" in allowedTokenRealms to allow it)`,
+            realmUrl,
+          );
+        }
+        const plainHttpHost = ownHost ? host : realmHost;
+        if (realmUrl.protocol !== 'https:' && !(Object.hasOwn(this.#hosts, plainHttpHost) && this.#hosts[plainHttpHost]?.plainHttp)) {
+          throw authError(
+            'INSECURE_CREDENTIALS',
+            `token for ${scope}: refusing to send the credentials configured for ${host} over plain HTTP to ${realmHost} (only hosts configured with plainHttp get credentials without TLS)`,
+            realmUrl,
+          );
+        }
+      }
       if (service !== undefined) realmUrl.searchParams.set('service', service);
       for (const item of scope.split(' ').filter(Boolean)) realmUrl.searchParams.append('scope', item);
       const headers: Record<string, string> = { accept: 'application/json' };
       if (credentials !== undefined) headers['authorization'] = basicAuthorization(credentials);
-      const what = `token for ${scope} from ${realmUrl.host}`;
-      const response = await this.#observed(realmUrl.host, { method: 'GET', url: realmUrl, headers, maxBytes: 1024 * 1024, signal, what });
+      const what = `token for ${scope} from ${realmHost}`;
+      let response: HttpResponse;
+      try {
+        response = await this.#observed(host, 'token', {
+          method: 'GET',
+          url: realmUrl,
+          headers,
+          maxBytes: MAX_TOKEN_RESPONSE_BYTES,
+          signal,
+          what,
+        });
+      } catch (error) {
+        if (error instanceof RegistryError && error.reason === 'SIZE_LIMIT') {
+          throw authError('SIZE_LIMIT', error.message, realmUrl, error);
+        }
+        throw error;
+      }
       if (response.status === 401 || response.status === 403) {
         throw authError(
           'DENIED',
@@ -323,12 +431,30 @@ export class RegistryClient {
       if (typeof token !== 'string' || token.length === 0) {
         throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: token response has no token`, { reason: 'TOKEN', url: redact(realmUrl) });
       }
+      const maxTokenBytes = this.#tokens.limits.maxTokenBytes;
+      if (token.length > maxTokenBytes) {
+        throw authError('SIZE_LIMIT', `${what}: the token is ${token.length} bytes, more than the limit of ${maxTokenBytes}`, realmUrl);
+      }
+      // It goes into an Authorization header: visible ASCII only (RFC 6750 §2.1 b64token is narrower still).
+      if (!/^[\x21-\x7e]+$/.test(token)) {
+        throw new RegistryError('REGISTRY_UNAVAILABLE', `${what}: the token contains characters not allowed in a header`, {
+          reason: 'TOKEN',
+          url: redact(realmUrl),
+        });
+      }
       const expiresIn = record['expires_in'];
-      // Docker token spec: default lifetime 60 s when expires_in is absent.
-      const expiresInSeconds = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 60;
+      // Docker token spec: default lifetime 60 s when expires_in is absent; the cache caps it.
+      const expiresInSeconds =
+        typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_TOKEN_LIFETIME_SECONDS;
       return { token, expiresInSeconds };
     });
   }
+}
+
+/** Same host and same effective port (URL.host drops default ports, which differ between http and https). */
+function sameHostAndPort(a: URL, b: URL): boolean {
+  const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
+  return a.hostname === b.hostname && port(a) === port(b);
 }
 
 function tokenKey(host: string, realm: string, service: string | undefined, scope: string): string {
@@ -336,7 +462,7 @@ function tokenKey(host: string, realm: string, service: string | undefined, scop
 }
 
 function authError(
-  reason: 'NO_CHALLENGE' | 'UNSUPPORTED_CHALLENGE' | 'TOKEN' | 'DENIED' | 'INSECURE_CREDENTIALS',
+  reason: 'NO_CHALLENGE' | 'UNSUPPORTED_CHALLENGE' | 'TOKEN' | 'DENIED' | 'INSECURE_CREDENTIALS' | 'REALM_NOT_ALLOWED' | 'SIZE_LIMIT',
   message: string,
   url?: URL,
   cause?: unknown,

@@ -4,6 +4,7 @@
 
 import { isDigest, type ImageReference } from '../core/index.js';
 import { EnvironmentSet, formatAddress, hostAllowedPredicate, registryHostConfigs, type VouchConfig } from '../config/index.js';
+import { egressRules } from '../config/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import { OciLayoutSource, RegistryClient, type ContentSource, type Descriptor, type FetchOptions } from '../oci/index.js';
 import { VerificationEngine, type ContentSourceFactory } from '../verify/index.js';
@@ -89,6 +90,7 @@ export async function createVerificationStack(
   const client = new RegistryClient({
     hosts: registryHostConfigs(config),
     isHostAllowed: isRegistryAllowed,
+    egress: egressRules(config),
     logger: logger.child({ module: 'oci.registry' }),
     ...(metrics ? { onRequest: (e) => metrics.registryRequests.inc({ host: e.host, method: e.method, status: String(e.status) }) } : {}),
   });

@@ -4,6 +4,7 @@
 // constants with src/, so a wrong media type in the client is not mirrored by the fake.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeRegistryOptions {
@@ -17,6 +18,8 @@ export interface FakeRegistryOptions {
     | { kind: 'basic'; username: string; password: string }
     | { kind: 'bearer'; username?: string; password?: string; tokenTtlSeconds?: number; anonymous?: boolean }
     | { kind: 'challenge-less-401' };
+  /** Serve HTTPS with this certificate (PEM) instead of plain HTTP; fixed at start. */
+  tls?: { cert: string; key: string };
 }
 
 export interface RecordedRequest {
@@ -35,7 +38,7 @@ export interface RecordedTokenRequest {
 export type Interceptor = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
 export interface FakeRegistry {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with the tls option) */
   url: string;
   /** 127.0.0.1:PORT */
   host: string;
@@ -437,13 +440,19 @@ export async function startFakeRegistry(initial: FakeRegistryOptions = {}): Prom
     sendError(res, 405, 'UNSUPPORTED', `${method} not supported on ${kind}`);
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       // Never crash the test process: report a 500 if we still can, otherwise drop the connection.
       if (res.headersSent) res.destroy();
       else sendError(res, 500, 'UNKNOWN', err instanceof Error ? err.message : String(err));
     });
-  });
+  };
+  // Go's net/http (distribution, zot) accepts 1 MiB of headers; Node's default of 16 KiB would turn a
+  // large bearer token into a 400 before the registry ever sees it.
+  const serverOptions = { maxHeaderSize: 1024 * 1024 };
+  const server = initial.tls
+    ? createHttpsServer({ ...serverOptions, cert: initial.tls.cert, key: initial.tls.key }, listener)
+    : createServer(serverOptions, listener);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -454,7 +463,7 @@ export async function startFakeRegistry(initial: FakeRegistryOptions = {}): Prom
   });
   const { port } = server.address() as AddressInfo;
   const host = `127.0.0.1:${port}`;
-  url = `http://${host}`;
+  url = `${initial.tls ? 'https' : 'http'}://${host}`;
 
   return {
     url,

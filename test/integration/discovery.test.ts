@@ -49,7 +49,15 @@ test.after.always(async () => {
 });
 
 function clientFor(registry: RunningRegistry, config: RegistryHostConfig = {}, limits = {}): RegistryClient {
-  return new RegistryClient({ hosts: { [registry.host]: { plainHttp: true, ...config } }, limits });
+  // A token-auth registry's token server listens on its own port: a realm on another host, which
+  // gets the registry's credentials only when configured to (allowedTokenRealms), and over plain
+  // HTTP only when that host is configured plainHttp.
+  const tokenHost = registry.tokenServer === undefined ? undefined : new URL(registry.tokenServer.url).host;
+  return new RegistryClient({
+    hosts: { [registry.host]: { plainHttp: true, ...config }, ...(tokenHost ? { [tokenHost]: { plainHttp: true } } : {}) },
+    limits,
+    ...(tokenHost ? { egress: { mayReceiveCredentials: (host: string) => host === tokenHost } } : {}),
+  });
 }
 
 const uniqueRepo = (prefix: string) => `vouch/${prefix}-${randomBytes(4).toString('hex')}`;

@@ -571,6 +571,38 @@ for (const [pattern, message] of [
   });
 }
 
+// ---- allowedTokenRealms, allowedRedirects ------------------------------------------------------------
+
+test('parseConfig: allowedTokenRealms and allowedRedirects are canonical host patterns, absent by default', (t) => {
+  const absent = parse(MINIMAL);
+  t.is(absent.allowedTokenRealms, undefined);
+  t.is(absent.allowedRedirects, undefined);
+  const config = parse(
+    `${MINIMAL}allowedTokenRealms: [Auth.Docker.IO, "*.auth.example.com", auth.docker.io]\n` +
+      `allowedRedirects: ["*.s3.amazonaws.com", storage.googleapis.com, "*.blob.core.windows.net", "127.0.0.1:9000", "*"]\n`,
+  );
+  t.deepEqual(config.allowedTokenRealms, ['auth.docker.io', '*.auth.example.com']);
+  t.deepEqual(config.allowedRedirects, ['*.s3.amazonaws.com', 'storage.googleapis.com', '*.blob.core.windows.net', '127.0.0.1:9000', '*']);
+});
+
+for (const key of ['allowedTokenRealms', 'allowedRedirects'] as const) {
+  test(`parseConfig: ${key} must be a non-empty list of host patterns`, (t) => {
+    rejects(t, `${MINIMAL}${key}: []\n`, key, /at least one host/);
+    rejects(t, `${MINIMAL}${key}: auth.docker.io\n`, key, /expected a list, got the string/);
+    rejects(t, `${MINIMAL}${key}: [auth.docker.io, 5]\n`, `${key}[1]`, /expected a string, got the number 5/);
+    rejects(t, `${MINIMAL}${key}: [auth.docker.io, "https://auth.docker.io/token"]\n`, `${key}[1]`, /not a registry host/);
+    rejects(t, `${MINIMAL}${key}: ["auth.*.io"]\n`, `${key}[0]`, /wildcard is only allowed as the first label/);
+  });
+}
+
+test('parseConfig: "*" is refused in allowedTokenRealms (it would send credentials to any realm a registry names)', (t) => {
+  rejects(t, `${MINIMAL}allowedTokenRealms: [auth.docker.io, "*"]\n`, 'allowedTokenRealms[1]', /credentials/);
+});
+
+test('parseConfig: a misspelt egress key is an unknown key with a suggestion', (t) => {
+  rejects(t, `${MINIMAL}allowedRedirect: [storage.googleapis.com]\n`, 'allowedRedirect', /did you mean allowedRedirects/);
+});
+
 // ---- syntax -----------------------------------------------------------------------------------------------
 
 test('parseConfig: YAML syntax errors name the file and line:col', (t) => {

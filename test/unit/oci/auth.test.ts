@@ -33,7 +33,7 @@ test('auth: garbage yields no usable challenge instead of throwing', (t) => {
 
 test('auth: token cache reuses until shortly before expiry and de-duplicates fetches', async (t) => {
   let now = 1_000_000;
-  const cache = new TokenCache(() => now);
+  const cache = new TokenCache({ now: () => now });
   let fetches = 0;
   const fetch = async () => {
     fetches++;
@@ -56,4 +56,43 @@ test('auth: a failed token fetch is not cached', async (t) => {
   const cache = new TokenCache();
   await t.throwsAsync(cache.getOrFetch('k', async () => Promise.reject(new Error('boom'))));
   t.is(await cache.getOrFetch('k', async () => ({ token: 'ok', expiresInSeconds: 60 })), 'ok');
+});
+
+test('auth: the token cache is bounded in entries and bytes, least recently used first out', async (t) => {
+  const byEntries = new TokenCache({ maxEntries: 3 });
+  for (let i = 0; i < 10; i++) await byEntries.getOrFetch(`k${i}`, async () => ({ token: `t${i}`, expiresInSeconds: 1e9 }));
+  t.is(byEntries.stats().entries, 3);
+  t.is(byEntries.get('k9'), 't9');
+  t.is(byEntries.get('k0'), undefined);
+
+  const byBytes = new TokenCache({ maxBytes: 1000 });
+  for (let i = 0; i < 100; i++) await byBytes.getOrFetch(`k${i}`, async () => ({ token: 'x'.repeat(100), expiresInSeconds: 1e9 }));
+  t.true(byBytes.stats().bytes <= 1000, `${byBytes.stats().bytes} bytes`);
+  t.true(byBytes.stats().entries <= 10);
+});
+
+test('auth: token lifetimes are capped at an hour, default to 60 s, and expired entries are purged', async (t) => {
+  let now = 1_000_000;
+  const cache = new TokenCache({ now: () => now });
+  await cache.getOrFetch('long', async () => ({ token: 'forever', expiresInSeconds: 1e9 }));
+  now += 3_590_000 - 1; // 1 h minus the 10 s renewal margin
+  t.is(cache.get('long'), 'forever');
+  now += 2;
+  t.is(cache.get('long'), undefined);
+
+  await cache.getOrFetch('short', async () => ({ token: 'minute', expiresInSeconds: 60 }));
+  await cache.getOrFetch('other', async () => ({ token: 'other', expiresInSeconds: 3600 }));
+  now += 55_000; // past 60 s minus the 6 s margin
+  t.is(cache.stats().entries, 2);
+  // adding a token purges what has expired, without anyone reading it
+  await cache.getOrFetch('new', async () => ({ token: 'new', expiresInSeconds: 60 }));
+  t.is(cache.stats().entries, 2);
+  t.is(cache.get('short'), undefined);
+  t.is(cache.get('other'), 'other');
+});
+
+test('auth: a token over the size cap is handed back but never cached', async (t) => {
+  const cache = new TokenCache({ maxTokenBytes: 16 });
+  t.is(await cache.getOrFetch('k', async () => ({ token: 'x'.repeat(17), expiresInSeconds: 60 })), 'x'.repeat(17));
+  t.deepEqual(cache.stats(), { entries: 0, bytes: 0 });
 });

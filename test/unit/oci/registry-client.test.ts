@@ -556,6 +556,64 @@ test('policy: hosts not allowed by configuration are never contacted', async (t)
   await close();
 });
 
+test('policy: a redirect back to the host asked is always followed; another host only when the rules allow it', async (t) => {
+  const { registry, repo, close } = await setup({}, { egress: { isRedirectAllowed: () => false } });
+  const image = buildImage();
+  const digest = store(registry, image, 'v1');
+  const other = await otherOrigin((_req, res) => {
+    res.writeHead(500);
+    res.end();
+  });
+  t.teardown(() => {
+    other.server.closeAllConnections();
+    other.server.close();
+  });
+  registry.intercept((req, res) => {
+    if (req.url === `/v2/${REPO}/manifests/moved`) {
+      res.writeHead(301, { location: `/v2/${REPO}/manifests/${digest}` });
+      res.end();
+      return true;
+    }
+    if (req.url === `/v2/${REPO}/manifests/away`) {
+      res.writeHead(302, { location: `${other.url}/v2/${REPO}/manifests/${digest}` });
+      res.end();
+      return true;
+    }
+    return false;
+  });
+  t.is((await repo.fetchManifest('moved')).descriptor.digest, digest);
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest('away'))), { code: 'REGISTRY_NOT_ALLOWED', reason: 'REDIRECT_NOT_ALLOWED' });
+  await close();
+});
+
+test('policy: a token request is reported under the registry host, marked as a token request', async (t) => {
+  const events: Array<{ host: string; kind: string; status: number | string }> = [];
+  const { registry, repo, close } = await setup(
+    { auth: { kind: 'bearer', anonymous: true } },
+    { onRequest: (e) => events.push({ host: e.host, kind: e.kind, status: e.status }) },
+  );
+  store(registry, buildImage(), 'v1');
+  await repo.fetchManifest('v1');
+  t.deepEqual(events, [
+    { host: registry.host, kind: 'registry', status: 401 },
+    { host: registry.host, kind: 'token', status: 200 },
+    { host: registry.host, kind: 'registry', status: 200 },
+  ]);
+  await close();
+});
+
+test('policy: what the client learns per registry host is bounded', (t) => {
+  const client = new RegistryClient({ maxHosts: 10 });
+  for (let i = 0; i < 50; i++) client.setReferrersCapability(`registry-${i}.example.com`, 'supported');
+  t.is(client.stats().hosts.capabilities, 10);
+  t.is(client.referrersCapability('registry-49.example.com'), 'supported');
+  t.is(client.referrersCapability('registry-0.example.com'), 'unknown');
+  // the default bound
+  const defaults = new RegistryClient();
+  for (let i = 0; i < 1500; i++) defaults.setReferrersCapability(`registry-${i}.example.com`, 'unsupported');
+  t.is(defaults.stats().hosts.capabilities, 1000);
+});
+
 test('push: blobs and manifests round-trip byte for byte; OCI-Subject avoids the tag schema', async (t) => {
   const { registry, repo, close } = await setup({ referrers: 'api' });
   const image = buildImage();
