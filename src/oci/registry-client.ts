@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { LookupFunction } from 'node:net';
 import type { Dispatcher } from 'undici';
 import {
+  DOCKER_HUB_HOST,
   RegistryError,
   VouchError,
   computeDigest,
@@ -355,7 +356,7 @@ export class RegistryClient {
         throw authError('TOKEN', `${host} named a token realm with unsupported scheme ${realmUrl.protocol}`, realmUrl);
       }
       const realmHost = realmUrl.host;
-      const ownHost = sameHostAndPort(realmUrl, new URL(this.baseUrl(host)));
+      const ownHost = sameHostAndPort(realmUrl, new URL(this.baseUrl(host))) || isWellKnownRealm(host, realmUrl);
       if (!ownHost && !this.#isRealmAllowed(realmHost)) {
         throw new RegistryError(
           'REGISTRY_NOT_ALLOWED',
@@ -455,6 +456,16 @@ export class RegistryClient {
 function sameHostAndPort(a: URL, b: URL): boolean {
   const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
   return a.hostname === b.hostname && port(a) === port(b);
+}
+
+/**
+ * Docker Hub's token service lives on its own host, https://auth.docker.io/token, for the
+ * registry registry-1.docker.io: the one pairing every Docker client builds in. It counts as the
+ * registry's own host (realm allowed, credentials may go there, over HTTPS only), so Docker Hub
+ * works without allowedTokenRealms; any other realm host must be configured.
+ */
+function isWellKnownRealm(registryHost: string, realm: URL): boolean {
+  return registryHost === DOCKER_HUB_HOST && realm.protocol === 'https:' && realm.host === 'auth.docker.io';
 }
 
 function tokenKey(host: string, realm: string, service: string | undefined, scope: string): string {

@@ -652,3 +652,50 @@ test('push: the tag schema index gains each referrer once', async (t) => {
   }
   await close();
 });
+
+// Docker Hub cannot be reached from the tests: undici's MockAgent stands in for the two hosts, with
+// the challenge and token exchange Docker Hub documents (https://docs.docker.com/registry/spec/auth/token/).
+test('realm: Docker Hub credentials go to https://auth.docker.io without allowedTokenRealms, and nowhere else', async (t) => {
+  const { MockAgent } = await import('undici');
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  t.teardown(() => agent.close());
+  const image = buildImage();
+  const challenge = (realm: string) => ({
+    headers: { 'www-authenticate': `Bearer realm="${realm}",service="registry.docker.io",scope="repository:library/app:pull"` },
+  });
+  const hub = agent.get('https://registry-1.docker.io');
+  hub
+    .intercept({ path: `/v2/library/app/manifests/${image.descriptor.digest}`, method: 'GET' })
+    .reply(401, '', challenge('https://auth.docker.io/token'));
+  const tokenRequests: Array<string | undefined> = [];
+  agent
+    .get('https://auth.docker.io')
+    .intercept({ path: (p) => p.startsWith('/token?'), method: 'GET' })
+    .reply(200, (opts) => {
+      tokenRequests.push((opts.headers as Record<string, string>)['authorization']);
+      return { token: 'hub-token', expires_in: 300 };
+    });
+  hub
+    .intercept({
+      path: `/v2/library/app/manifests/${image.descriptor.digest}`,
+      method: 'GET',
+      headers: { authorization: 'Bearer hub-token' },
+    })
+    .reply(200, Buffer.from(image.bytes), { headers: { 'content-type': image.descriptor.mediaType } });
+  const client = new RegistryClient({ dispatcher: agent, hosts: { 'registry-1.docker.io': { username: 'alice', password: 's3cret' } } });
+  t.teardown(() => client.close());
+  const fetched = await client.repository('registry-1.docker.io', 'library/app').fetchManifest(image.descriptor.digest);
+  t.is(fetched.descriptor.digest, image.descriptor.digest);
+  t.deepEqual(tokenRequests, [`Basic ${Buffer.from('alice:s3cret').toString('base64')}`]);
+
+  // The pairing is exact: another realm host named by Docker Hub, or auth.docker.io over http, gets nothing.
+  for (const realm of ['https://auth.docker.io.evil.example/token', 'http://auth.docker.io/token']) {
+    const other = new RegistryClient({ dispatcher: agent, hosts: { 'registry-1.docker.io': { username: 'alice', password: 's3cret' } } });
+    hub.intercept({ path: `/v2/library/app/manifests/${image.descriptor.digest}`, method: 'GET' }).reply(401, '', challenge(realm));
+    const error = await t.throwsAsync(other.repository('registry-1.docker.io', 'library/app').fetchManifest(image.descriptor.digest));
+    t.is((error as VouchError).code, 'REGISTRY_AUTH', realm);
+    await other.close();
+  }
+  t.is(tokenRequests.length, 1);
+});
