@@ -91,6 +91,24 @@ export interface CacheConfig {
 }
 
 /**
+ * `limits:` (extension) bounds the registry work vouch does in the background for undecided keys,
+ * and so the memory a flood of such keys can hold (docs/security.md).
+ *
+ * - `concurrencyPerRegistry` (default 8, 1..256): verifications running at once against one registry host.
+ * - `maxPendingPerRegistry` (default 256, 1..1000000): background jobs (verifications and tag
+ *   resolutions, running or queued) for one registry host.
+ * - `maxPending` (default 2048, 1..1000000): background jobs over all registry hosts.
+ *
+ * A key that would start a job beyond either limit is answered at once with DEADLINE_EXCEEDED
+ * (reason OVERLOADED) and starts nothing; a key whose work is already running always joins it.
+ */
+export interface LimitsConfig {
+  concurrencyPerRegistry: number;
+  maxPendingPerRegistry: number;
+  maxPending: number;
+}
+
+/**
  * `revocation:` (extension).
  *
  * - `offline` (default false): never contact OCSP responders or CRL distribution points.
@@ -106,7 +124,7 @@ export interface RevocationConfig {
 /**
  * A validated configuration (interface.md §2). Keys beyond the interface (all optional):
  * `server.maxRequestBytes`, `server.maxKeys`, `allowedRegistries`, `registries.<host>.ociLayout`,
- * `registries.<host>.passwordFromEnv`, `cache`, `revocation`.
+ * `registries.<host>.passwordFromEnv`, `cache`, `limits`, `revocation`.
  *
  * - `defaultEnvironment` names a configured environment; it may be left out when exactly one
  *   environment is configured, which is then the default.
@@ -128,6 +146,7 @@ export interface VouchConfig {
   /** Canonical patterns; undefined allows every registry host. */
   allowedRegistries: readonly string[] | undefined;
   cache: CacheConfig;
+  limits: LimitsConfig;
   revocation: RevocationConfig;
 }
 
@@ -147,6 +166,11 @@ export const DEFAULT_CACHE: Readonly<CacheConfig> = Object.freeze({
   undecidedTtlMs: 0,
   tagTtlMs: 10_000,
 });
+export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze({
+  concurrencyPerRegistry: 8,
+  maxPendingPerRegistry: 256,
+  maxPending: 2048,
+});
 export const DEFAULT_REVOCATION: Readonly<RevocationConfig> = Object.freeze({
   offline: false,
   crlDirectory: undefined,
@@ -159,12 +183,22 @@ const MAX_ENVIRONMENT_NAME_LENGTH = 63;
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const TOP_KEYS = ['server', 'defaultEnvironment', 'environments', 'registries', 'allowedRegistries', 'cache', 'revocation'] as const;
+const TOP_KEYS = [
+  'server',
+  'defaultEnvironment',
+  'environments',
+  'registries',
+  'allowedRegistries',
+  'cache',
+  'limits',
+  'revocation',
+] as const;
 const SERVER_KEYS = ['address', 'grpcAddress', 'healthAddress', 'tls', 'requestTimeoutMs', 'maxRequestBytes', 'maxKeys'] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCAFile'] as const;
 const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
 const REGISTRY_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv', 'ociLayout'] as const;
 const CACHE_KEYS = ['maxEntries', 'maxBytes', 'undecidedTtlMs', 'tagTtlMs'] as const;
+const LIMITS_KEYS = ['concurrencyPerRegistry', 'maxPendingPerRegistry', 'maxPending'] as const;
 const REVOCATION_KEYS = ['offline', 'crlDirectory', 'timestampRevocation'] as const;
 
 /** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
@@ -244,6 +278,7 @@ class Reader {
       registries: this.#registries(top, env),
       allowedRegistries: this.#allowedRegistries(top),
       cache: this.#cache(top),
+      limits: this.#limits(top),
       revocation: this.#revocation(top),
     };
   }
@@ -405,6 +440,18 @@ class Reader {
       maxBytes: int('maxBytes', Number.MAX_SAFE_INTEGER),
       undecidedTtlMs: int('undecidedTtlMs', DAY_MS),
       tagTtlMs: int('tagTtlMs', DAY_MS),
+    };
+  }
+
+  #limits(top: Obj): LimitsConfig {
+    const at: Path = ['limits'];
+    const limits = this.#field(top, [], 'limits', (v, p) => this.#object(p, v, LIMITS_KEYS)) ?? {};
+    const int = (key: (typeof LIMITS_KEYS)[number], max: number): number =>
+      this.#field(limits, at, key, (v, p) => this.#integer(p, v, 1, max)) ?? DEFAULT_LIMITS[key];
+    return {
+      concurrencyPerRegistry: int('concurrencyPerRegistry', 256),
+      maxPendingPerRegistry: int('maxPendingPerRegistry', 1_000_000),
+      maxPending: int('maxPending', 1_000_000),
     };
   }
 
