@@ -12,6 +12,7 @@ export {
   DEFAULT_MAX_REQUEST_BYTES,
   DEFAULT_MAX_KEYS,
   DEFAULT_CACHE,
+  DEFAULT_LIMITS,
   DEFAULT_REVOCATION,
   type VouchConfig,
   type ServerConfig,
@@ -20,12 +21,20 @@ export {
   type EnvironmentConfig,
   type RegistryConfig,
   type CacheConfig,
+  type LimitsConfig,
   type RevocationConfig,
   type ParseConfigOptions,
 } from './schema.js';
 export { loadConfig, configPathFrom, checkConfigPaths, CONFIG_ENV_VAR, type LoadConfigOptions } from './load.js';
 export { registryAllowed, canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress } from './hosts.js';
-export { registryHostConfigs, hostAllowedPredicate, egressRules } from './registries.js';
+export {
+  registryHostConfigs,
+  hostAllowedPredicate,
+  egressRules,
+  registryMetricLabel,
+  OTHER_REGISTRY_LABEL,
+  MAX_REGISTRY_LABELS,
+} from './registries.js';
 export {
   EnvironmentSet,
   type LoadedEnvironment,

@@ -1,6 +1,7 @@
 // What the registry client needs from the configuration: per-host settings in the client's own
 // shape, the allowedRegistries predicate and the egress rules (allowedTokenRealms,
-// allowedRedirects, exact listings that exempt a link-local or metadata host).
+// allowedRedirects, exact listings that exempt a link-local or metadata host); and the registry
+// host label of metrics.
 
 import type { EgressRules, RegistryHostConfig } from '../oci/index.js';
 import { canonicalRegistryHost, registryAllowed } from './hosts.js';
@@ -55,5 +56,35 @@ export function egressRules(config: VouchConfig): Required<EgressRules> {
       const canonical = canonicalRegistryHost(host);
       return typeof canonical === 'string' && exact.has(canonical);
     },
+  };
+}
+
+/**
+ * The label value of hosts that get none of their own. It can never be a registry host: image
+ * references only name hosts that contain "." or ":" or are "localhost".
+ */
+export const OTHER_REGISTRY_LABEL = 'other';
+/** Distinct host label values at most from allowedRegistries patterns (`*`, `*.example.com`, …). */
+export const MAX_REGISTRY_LABELS = 100;
+
+/**
+ * The `host` label of registry metrics, from the configuration. Hosts come from keys and (for token
+ * requests) from registries' challenges, so a label per host would let whoever sends keys or runs a
+ * registry create series without bound. A host keeps its name when it is configured under
+ * `registries:` or matches an explicit `allowedRegistries` list, the latter for the first `maxHosts`
+ * distinct hosts only (a `*` pattern must not reopen the hole); every other host is `other`.
+ */
+export function registryMetricLabel(config: VouchConfig, maxHosts = MAX_REGISTRY_LABELS): (host: string) => string {
+  const configured = new Set(config.registries.keys());
+  const patterns = config.allowedRegistries;
+  const named = new Set<string>();
+  return (host) => {
+    if (configured.has(host) || named.has(host)) return host;
+    const canonical = canonicalRegistryHost(host);
+    if (typeof canonical !== 'string') return OTHER_REGISTRY_LABEL;
+    if (configured.has(canonical) || named.has(canonical)) return canonical;
+    if (patterns === undefined || named.size >= maxHosts || !registryAllowed(patterns, canonical)) return OTHER_REGISTRY_LABEL;
+    named.add(canonical);
+    return canonical;
   };
 }

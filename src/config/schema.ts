@@ -91,6 +91,24 @@ export interface CacheConfig {
 }
 
 /**
+ * `limits:` (extension) bounds the registry work vouch does in the background for undecided keys,
+ * and so the memory a flood of such keys can hold (docs/security.md).
+ *
+ * - `concurrencyPerRegistry` (default 8, 1..256): verifications running at once against one registry host.
+ * - `maxPendingPerRegistry` (default 256, 1..1000000): background jobs (verifications and tag
+ *   resolutions, running or queued) for one registry host.
+ * - `maxPending` (default 2048, 1..1000000): background jobs over all registry hosts.
+ *
+ * A key that would start a job beyond either limit is answered at once with DEADLINE_EXCEEDED
+ * (reason OVERLOADED) and starts nothing; a key whose work is already running always joins it.
+ */
+export interface LimitsConfig {
+  concurrencyPerRegistry: number;
+  maxPendingPerRegistry: number;
+  maxPending: number;
+}
+
+/**
  * `revocation:` (extension).
  *
  * - `offline` (default false): never contact OCSP responders or CRL distribution points.
@@ -107,7 +125,7 @@ export interface RevocationConfig {
  * A validated configuration (interface.md §2). Keys beyond the interface (all optional):
  * `server.maxRequestBytes`, `server.maxKeys`, `allowedRegistries`, `allowedTokenRealms`,
  * `allowedRedirects`, `registries.<host>.ociLayout`, `registries.<host>.passwordFromEnv`, `cache`,
- * `revocation`.
+ * `limits`, `revocation`.
  *
  * - `defaultEnvironment` names a configured environment; it may be left out when exactly one
  *   environment is configured, which is then the default.
@@ -148,6 +166,7 @@ export interface VouchConfig {
   /** Canonical patterns of redirect targets besides allowedRegistries; undefined: none. */
   allowedRedirects: readonly string[] | undefined;
   cache: CacheConfig;
+  limits: LimitsConfig;
   revocation: RevocationConfig;
 }
 
@@ -166,6 +185,11 @@ export const DEFAULT_CACHE: Readonly<CacheConfig> = Object.freeze({
   maxBytes: 256 * 1024 * 1024,
   undecidedTtlMs: 0,
   tagTtlMs: 10_000,
+});
+export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze({
+  concurrencyPerRegistry: 8,
+  maxPendingPerRegistry: 256,
+  maxPending: 2048,
 });
 export const DEFAULT_REVOCATION: Readonly<RevocationConfig> = Object.freeze({
   offline: false,
@@ -188,6 +212,7 @@ const TOP_KEYS = [
   'allowedTokenRealms',
   'allowedRedirects',
   'cache',
+  'limits',
   'revocation',
 ] as const;
 const SERVER_KEYS = ['address', 'grpcAddress', 'healthAddress', 'tls', 'requestTimeoutMs', 'maxRequestBytes', 'maxKeys'] as const;
@@ -195,6 +220,7 @@ const TLS_KEYS = ['certFile', 'keyFile', 'clientCAFile'] as const;
 const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
 const REGISTRY_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv', 'ociLayout'] as const;
 const CACHE_KEYS = ['maxEntries', 'maxBytes', 'undecidedTtlMs', 'tagTtlMs'] as const;
+const LIMITS_KEYS = ['concurrencyPerRegistry', 'maxPendingPerRegistry', 'maxPending'] as const;
 const REVOCATION_KEYS = ['offline', 'crlDirectory', 'timestampRevocation'] as const;
 
 /** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
@@ -279,6 +305,7 @@ class Reader {
       }),
       allowedRedirects: this.#hostPatterns(top, 'allowedRedirects', 'host (remove the key to allow none)'),
       cache: this.#cache(top),
+      limits: this.#limits(top),
       revocation: this.#revocation(top),
     };
   }
@@ -442,6 +469,18 @@ class Reader {
       maxBytes: int('maxBytes', Number.MAX_SAFE_INTEGER),
       undecidedTtlMs: int('undecidedTtlMs', DAY_MS),
       tagTtlMs: int('tagTtlMs', DAY_MS),
+    };
+  }
+
+  #limits(top: Obj): LimitsConfig {
+    const at: Path = ['limits'];
+    const limits = this.#field(top, [], 'limits', (v, p) => this.#object(p, v, LIMITS_KEYS)) ?? {};
+    const int = (key: (typeof LIMITS_KEYS)[number], max: number): number =>
+      this.#field(limits, at, key, (v, p) => this.#integer(p, v, 1, max)) ?? DEFAULT_LIMITS[key];
+    return {
+      concurrencyPerRegistry: int('concurrencyPerRegistry', 256),
+      maxPendingPerRegistry: int('maxPendingPerRegistry', 1_000_000),
+      maxPending: int('maxPending', 1_000_000),
     };
   }
 

@@ -1,6 +1,9 @@
 // Prometheus metrics (prom-client) for the provider: request latency, outcomes per code, registry
-// requests by host and status, cache hits and misses, trust material state. One Registry per server
-// instance, so tests and embedded servers never share global state.
+// requests by host and status, cache hits and misses, background work, trust material state. One
+// Registry per server instance, so tests and embedded servers never share global state. Label values
+// never come straight from a registry or a key: each series costs memory here and in Prometheus, so
+// hosts are bucketed by the configuration (config registryMetricLabel) and statuses by
+// registryStatusLabel.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -33,6 +36,10 @@ export class ProviderMetrics {
   readonly trustReloadFailing: Gauge<'environment'>;
   /** Read when /metrics is scraped: the trust material of every environment. */
   trustStateSource: () => TrustMaterialState = () => ({ environments: [] });
+  readonly backgroundJobs: Gauge;
+  /** Read when /metrics is scraped: background jobs (verifications, tag resolutions) running or queued. */
+  backgroundJobsSource: () => number = () => 0;
+  readonly overloadedKeys: Counter<'limit'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'vouch_' });
@@ -61,9 +68,28 @@ export class ProviderMetrics {
       labelNames: ['result'],
       registers: [this.registry],
     });
+    // prom-client calls `collect` with the gauge as `this` on every scrape.
+    const sources = this;
     this.cacheEntries = new Gauge({
       name: 'vouch_cache_entries',
       help: 'Verification results currently cached.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.cacheEntriesSource());
+      },
+    });
+    this.backgroundJobs = new Gauge({
+      name: 'vouch_background_jobs',
+      help: 'Background jobs (verifications and tag resolutions) running or queued; at most limits.maxPending.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.backgroundJobsSource());
+      },
+    });
+    this.overloadedKeys = new Counter({
+      name: 'vouch_overloaded_keys_total',
+      help: 'Keys answered DEADLINE_EXCEEDED (reason OVERLOADED) without starting work, by the limit reached: registry (limits.maxPendingPerRegistry) or total (limits.maxPending).',
+      labelNames: ['limit'],
       registers: [this.registry],
     });
     // The trust gauges are set from trustStateSource on every scrape (a cheap in-memory summary).
@@ -117,4 +143,20 @@ export class ProviderMetrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** HTTP statuses a registry commonly answers (distribution-spec v1.1 and RFC 9110), kept as they are. */
+const KNOWN_STATUSES = new Set([
+  200, 201, 202, 204, 206, 301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 409, 416, 429, 500, 502, 503, 504,
+]);
+
+/**
+ * The `status` label of vouch_registry_requests_total: a common status as is, any other by its class
+ * (`2xx`…`5xx`, `other` outside 100..599), `error` when no answer came. A registry chooses the status
+ * it sends, so an unbounded label would let it create series at will.
+ */
+export function registryStatusLabel(status: number | 'error'): string {
+  if (status === 'error') return 'error';
+  if (KNOWN_STATUSES.has(status)) return String(status);
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'other';
 }

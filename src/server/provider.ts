@@ -3,14 +3,21 @@
 // the demo run this; tests start it in-process or as a real process.
 
 import { isDigest, type ImageReference } from '../core/index.js';
-import { EnvironmentSet, formatAddress, hostAllowedPredicate, registryHostConfigs, type VouchConfig } from '../config/index.js';
-import { egressRules } from '../config/index.js';
+import {
+  EnvironmentSet,
+  egressRules,
+  formatAddress,
+  hostAllowedPredicate,
+  registryHostConfigs,
+  registryMetricLabel,
+  type VouchConfig,
+} from '../config/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import { OciLayoutSource, RegistryClient, type ContentSource, type Descriptor, type FetchOptions } from '../oci/index.js';
 import { VerificationEngine, type ContentSourceFactory } from '../verify/index.js';
 import { ProviderGrpcServer } from './grpc.js';
 import { ProviderHttpServer } from './http.js';
-import { ProviderMetrics } from './metrics.js';
+import { ProviderMetrics, registryStatusLabel } from './metrics.js';
 import type { KeyOutcome, ProviderBackend } from './provider-protocol.js';
 
 export interface RunningProvider {
@@ -87,12 +94,19 @@ export async function createVerificationStack(
   const { logger, metrics } = options;
   const environments = await EnvironmentSet.load(config, { watch: options.watch, logger: logger.child({ module: 'config' }) });
   const isRegistryAllowed = hostAllowedPredicate(config);
+  // Label values bounded by the configuration (docs/security.md "Metrics"); other event fields are ignored.
+  const hostLabel = registryMetricLabel(config);
   const client = new RegistryClient({
     hosts: registryHostConfigs(config),
     isHostAllowed: isRegistryAllowed,
     egress: egressRules(config),
     logger: logger.child({ module: 'oci.registry' }),
-    ...(metrics ? { onRequest: (e) => metrics.registryRequests.inc({ host: e.host, method: e.method, status: String(e.status) }) } : {}),
+    ...(metrics
+      ? {
+          onRequest: (e) =>
+            metrics.registryRequests.inc({ host: hostLabel(e.host), method: e.method, status: registryStatusLabel(e.status) }),
+        }
+      : {}),
   });
   const layouts = new Map<string, OciLayoutSource>();
   try {
@@ -117,6 +131,9 @@ export async function createVerificationStack(
       ...(config.revocation.crlDirectory ? { localCrls: config.revocation.crlDirectory } : {}),
     },
     timestampRevocation: config.revocation.timestampRevocation,
+    concurrencyPerRegistry: config.limits.concurrencyPerRegistry,
+    maxPendingPerRegistry: config.limits.maxPendingPerRegistry,
+    maxPending: config.limits.maxPending,
     cache: {
       maxEntries: config.cache.maxEntries,
       maxBytes: config.cache.maxBytes,
@@ -124,7 +141,12 @@ export async function createVerificationStack(
       tagTtlMs: config.cache.tagTtlMs,
     },
     ...(metrics
-      ? { observer: { cacheLookup: (e: { hit: boolean }) => metrics.cacheLookups.inc({ result: e.hit ? 'hit' : 'miss' }) } }
+      ? {
+          observer: {
+            cacheLookup: (e: { hit: boolean }) => metrics.cacheLookups.inc({ result: e.hit ? 'hit' : 'miss' }),
+            overloaded: (e: { limit: 'registry' | 'total' }) => metrics.overloadedKeys.inc({ limit: e.limit }),
+          },
+        }
       : {}),
     logger: logger.child({ module: 'verify' }),
   });
@@ -146,6 +168,7 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
   const { engine, environments } = stack;
   metrics.cacheEntriesSource = () => engine.stats().entries;
   metrics.trustStateSource = () => environments.status();
+  metrics.backgroundJobsSource = () => engine.stats().pending;
 
   const backend: ProviderBackend = {
     verify: async (keys, { deadline }) => (await engine.verify(keys, { deadline })) as KeyOutcome[],

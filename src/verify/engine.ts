@@ -4,10 +4,14 @@
 //   environment's trust policy and store → VerificationResult
 // Answers are deadline-aware: a key not decided by the request's deadline is DEADLINE_EXCEEDED, while
 // its work carries on in the background (bounded) and lands in the cache for Gatekeeper's retry.
+// Background work is bounded in number too (maxPendingPerRegistry, maxPending): a key that would start
+// a job beyond either limit is answered at once as DEADLINE_EXCEEDED (reason OVERLOADED) and starts
+// nothing, so a flood of undecided keys holds a stated amount of memory (docs/security.md).
 // Results are cached per (environment, trust generation, repository, digest), so new trust material
 // takes effect at once; identical work is done once across concurrent requests; each registry host
 // gets a bounded number of concurrent verifications. Nothing here reads files or configuration.
 
+import { LRUCache } from 'lru-cache';
 import {
   RegistryError,
   UNDECIDED_CODES,
@@ -18,6 +22,7 @@ import {
   repositoryName,
   type Digest,
   type ErrorCode,
+  type ErrorReason,
   type ImageReference,
 } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
@@ -27,8 +32,14 @@ import type { OciTrustPolicy, TrustStore } from '../trust/index.js';
 import { LruCache, estimateBytes } from './cache.js';
 import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
 
-/** Distinct keys whose parse is remembered. */
+/**
+ * Distinct keys whose parse is remembered, at most by count and by estimated heap bytes. Heap
+ * measured after GC for 50 000 parsed keys of 99 and of 582 characters: about 250 B plus 1.1 B a
+ * key character (key, ParsedKey, map slot), so the memo stays under 16 MiB whatever keys a flood
+ * sends (about 44 000 keys of 100 characters fit, or 17 000 of the longest valid ones, ~600).
+ */
 const PARSED_KEYS_MAX = 50_000;
+const PARSED_KEYS_MAX_BYTES = 16 * 1024 * 1024;
 import {
   canonicalReference,
   deepFreeze,
@@ -105,6 +116,12 @@ export interface VerificationObserver {
   }): void;
   /** A verification (the registry and crypto work for one image) finished, maybe after its request gave up. */
   verificationFinished?(event: { environment: string; registry: string; outcome: KeyOutcome; durationMs: number }): void;
+  /**
+   * A key was refused new background work (DEADLINE_EXCEEDED, reason OVERLOADED) because `limit`
+   * was reached: `registry` (maxPendingPerRegistry for that host) or `total` (maxPending).
+   * `registry` is the host named by the key: untrusted, never a metric label.
+   */
+  overloaded?(event: { registry: string; limit: 'registry' | 'total'; pending: number }): void;
 }
 
 export interface VerificationEngineOptions {
@@ -130,6 +147,14 @@ export interface VerificationEngineOptions {
   cache?: VerificationCacheOptions;
   /** Verifications running at once against one registry host (default 8). */
   concurrencyPerRegistry?: number;
+  /**
+   * Background jobs (verifications and tag resolutions, running or queued for a slot) for one
+   * registry host at most (default 256). A key that would start one more is answered at once with
+   * DEADLINE_EXCEEDED, reason OVERLOADED; joining a job already running is always allowed.
+   */
+  maxPendingPerRegistry?: number;
+  /** Background jobs over all registry hosts at most (default 2048); beyond it, as maxPendingPerRegistry. */
+  maxPending?: number;
   /** How long work for a key may go on in total, past its request's deadline, in ms (default 30 000). */
   backgroundTimeoutMs?: number;
   /** Clock in epoch ms, for deadlines, cache expiry and certificate validity (default Date.now). */
@@ -146,6 +171,8 @@ export interface RequestOptions {
 export interface KeyError {
   code: ErrorCode;
   message: string;
+  /** The finer, stable reason (VouchError.reason) when known, e.g. OVERLOADED under DEADLINE_EXCEEDED. */
+  reason?: ErrorReason;
 }
 
 /** One item per request key: `value` for a definitive answer, `error` when vouch could not decide. */
@@ -163,8 +190,12 @@ export interface EngineStats {
   misses: number;
   /** Misses that joined a verification already running instead of starting one. */
   deduplicated: number;
-  /** Verifications running now. */
+  /** Verifications running now (or queued for a slot). */
   inFlight: number;
+  /** Background jobs (verifications and tag resolutions) running or queued for a slot. */
+  pending: number;
+  /** Keys refused new background work so far (DEADLINE_EXCEEDED, reason OVERLOADED). */
+  overloaded: number;
   tagEntries: number;
   tagHits: number;
   tagMisses: number;
@@ -186,6 +217,8 @@ const DEFAULTS = {
   tagTtlMs: 30_000,
   tagMaxEntries: 10_000,
   concurrencyPerRegistry: 8,
+  maxPendingPerRegistry: 256,
+  maxPending: 2048,
   backgroundTimeoutMs: 30_000,
   maxSignatures: 100,
 } as const;
@@ -200,12 +233,18 @@ export class VerificationEngine {
   readonly #maxSignatures: number;
   readonly #cacheOptions: Required<VerificationCacheOptions>;
   readonly #backgroundTimeoutMs: number;
+  readonly #maxPendingPerRegistry: number;
+  readonly #maxPending: number;
   readonly #now: () => number;
   readonly #observer: VerificationObserver;
   readonly #log: Logger;
 
   readonly #results: LruCache<Outcome>;
-  readonly #parsedKeys = new Map<string, ParsedKey>();
+  readonly #parsedKeys = new LRUCache<string, ParsedKey>({
+    max: PARSED_KEYS_MAX,
+    maxSize: PARSED_KEYS_MAX_BYTES,
+    sizeCalculation: (_parsed, key) => 256 + Math.ceil(1.2 * key.length),
+  });
   readonly #tags: LruCache<Descriptor>;
   readonly #inFlight = new Map<string, Promise<Decision>>();
   readonly #tagsInFlight = new Map<string, Promise<TagOutcome>>();
@@ -214,6 +253,12 @@ export class VerificationEngine {
   readonly #closing = new AbortController();
   /** Controllers of the background jobs now running, aborted together by close(). */
   readonly #running = new Set<AbortController>();
+  /**
+   * Background jobs per registry host (hosts with none are dropped, so the map has at most
+   * maxPending entries); `#running.size` is the total.
+   */
+  readonly #pendingByHost = new Map<string, number>();
+  #overloaded = 0;
   #hits = 0;
   #misses = 0;
   #deduplicated = 0;
@@ -245,6 +290,8 @@ export class VerificationEngine {
     this.#results = new LruCache({ maxEntries: this.#cacheOptions.maxEntries, maxBytes: this.#cacheOptions.maxBytes });
     this.#tags = new LruCache({ maxEntries: this.#cacheOptions.tagMaxEntries, maxBytes: Number.MAX_SAFE_INTEGER });
     this.#semaphore = new KeyedSemaphore(options.concurrencyPerRegistry ?? DEFAULTS.concurrencyPerRegistry);
+    this.#maxPendingPerRegistry = positiveInteger('maxPendingPerRegistry', options.maxPendingPerRegistry ?? DEFAULTS.maxPendingPerRegistry);
+    this.#maxPending = positiveInteger('maxPending', options.maxPending ?? DEFAULTS.maxPending);
     const revocation = options.revocation;
     this.#revocation =
       revocation instanceof RevocationChecker ? revocation : new RevocationChecker({ now: () => new Date(this.#now()), ...revocation });
@@ -284,6 +331,8 @@ export class VerificationEngine {
       misses: this.#misses,
       deduplicated: this.#deduplicated,
       inFlight: this.#inFlight.size,
+      pending: this.#running.size,
+      overloaded: this.#overloaded,
       tagEntries: this.#tags.size,
       tagHits: this.#tagHits,
       tagMisses: this.#tagMisses,
@@ -377,7 +426,6 @@ export class VerificationEngine {
       let parsed = this.#parsedKeys.get(key);
       if (parsed === undefined) {
         parsed = parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined);
-        if (this.#parsedKeys.size >= PARSED_KEYS_MAX) this.#parsedKeys.delete(this.#parsedKeys.keys().next().value!);
         this.#parsedKeys.set(key, parsed);
       }
       environment = parsed.environment;
@@ -444,6 +492,9 @@ export class VerificationEngine {
       this.#deduplicated++;
       return running;
     }
+    const refused = this.#admit(ref.registry);
+    // Refused work is not cached: the next retry may find room.
+    if (refused !== undefined) return Promise.resolve({ cached: false, error: toKeyError(refused, this.#log) });
     const started = this.#now();
     const verifier = this.#verifierFor(env);
     const job = this.#inBackground(ref.registry, async (signal) => {
@@ -492,6 +543,8 @@ export class VerificationEngine {
     this.#tagMisses++;
     const running = this.#tagsInFlight.get(key);
     if (running !== undefined) return running;
+    const refused = this.#admit(ref.registry);
+    if (refused !== undefined) return Promise.resolve({ error: refused });
     const job = this.#inBackground(ref.registry, (signal) => this.#sourceOf(ref).resolve(tag, { signal })).then(
       (descriptor): TagOutcome => {
         this.#tagsInFlight.delete(key);
@@ -510,8 +563,35 @@ export class VerificationEngine {
   }
 
   /**
+   * Whether one more background job for `host` fits maxPendingPerRegistry and maxPending: undefined
+   * when it does, else the OVERLOADED error to answer with. Callers start the job (#inBackground)
+   * synchronously after a successful check, so the count cannot change in between.
+   */
+  #admit(host: string): VouchError | undefined {
+    const total = this.#running.size;
+    const forHost = this.#pendingByHost.get(host) ?? 0;
+    let limit: 'registry' | 'total';
+    let message: string;
+    if (forHost >= this.#maxPendingPerRegistry) {
+      limit = 'registry';
+      message = `${forHost} background jobs are pending for registry ${quote(host)}, the limit (maxPendingPerRegistry ${this.#maxPendingPerRegistry})`;
+    } else if (total >= this.#maxPending) {
+      limit = 'total';
+      message = `${total} background jobs are pending, the limit (maxPending ${this.#maxPending})`;
+    } else {
+      return undefined;
+    }
+    this.#overloaded++;
+    this.#notify('overloaded', () => this.#observer.overloaded?.({ registry: host, limit, pending: limit === 'total' ? total : forHost }));
+    return new VouchError('DEADLINE_EXCEEDED', `vouch is overloaded: ${message}; nothing was started for this key, retry later`, {
+      reason: 'OVERLOADED',
+    });
+  }
+
+  /**
    * Runs registry work under the host's concurrency limit and the background budget (not the
-   * request's deadline: a request that gives up leaves the work to finish and be cached).
+   * request's deadline: a request that gives up leaves the work to finish and be cached). Counted
+   * as pending for `host` from this call until it settles; callers check #admit first.
    */
   async #inBackground<T>(host: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     // One controller per job, aborted by its own timer or by close() (which walks #running):
@@ -523,6 +603,7 @@ export class VerificationEngine {
     const timer = setTimeout(() => controller.abort(new Error('background budget exhausted')), this.#backgroundTimeoutMs);
     timer.unref();
     this.#running.add(controller);
+    this.#pendingByHost.set(host, (this.#pendingByHost.get(host) ?? 0) + 1);
     try {
       const release = await this.#semaphore.acquire(host, signal);
       try {
@@ -540,7 +621,13 @@ export class VerificationEngine {
       throw error;
     } finally {
       clearTimeout(timer);
+      // Whatever the job started and did not wait for (a request raced by a failing one) stops now:
+      // nothing of a job outlives its place in the pending counts.
+      controller.abort(new Error('background job finished'));
       this.#running.delete(controller);
+      const left = (this.#pendingByHost.get(host) ?? 1) - 1;
+      if (left > 0) this.#pendingByHost.set(host, left);
+      else this.#pendingByHost.delete(host);
     }
   }
 
@@ -626,7 +713,7 @@ function deadlineDecision(key: unknown): { error: KeyError } {
 function toKeyError(error: unknown, log: Logger): KeyError {
   if (error instanceof VouchError) {
     if ((UNDECIDED_CODES as readonly string[]).includes(error.code) || error.code === 'NOT_FOUND') {
-      return { code: error.code, message: error.message };
+      return { code: error.code, message: error.message, reason: error.reason };
     }
     log.error({ code: error.code, reason: error.reason, err: error.message }, 'unexpected error code while deciding a key');
     return { code: 'INTERNAL', message: `${error.code}: ${error.message}` };
@@ -640,6 +727,13 @@ function outcomeOf(decision: { value: unknown } | { error: KeyError }, operation
   if (operation === 'mutate') return 'PINNED';
   const value = decision.value as VerificationResult;
   return value.verified ? 'VERIFIED' : (value.reasons[0]?.code ?? 'INVALID_SIGNATURE');
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new VouchError('INVALID_CONFIG', `${name} must be a positive integer, got ${String(value)}`, { reason: 'BAD_CONTENT' });
+  }
+  return value;
 }
 
 function nonNegative(name: string, value: number): number {

@@ -1,7 +1,9 @@
 // Counting semaphores keyed by registry host, so that one slow registry can hold at most `permits`
 // verifications at a time and never starve the others. Waiters are served first come, first served;
 // a waiter whose AbortSignal fires leaves the queue with DEADLINE_EXCEEDED. Idle keys are dropped,
-// so hosts named by untrusted keys do not accumulate.
+// so hosts named by untrusted keys do not accumulate. The queue is a Set (insertion-ordered): a
+// waiter leaves it in O(1), so many waiters aborting at once (a background budget running out for
+// a whole burst) cost linear, not quadratic, time.
 
 import { VouchError } from '../core/index.js';
 
@@ -11,7 +13,7 @@ interface Waiter {
 
 interface Slot {
   active: number;
-  waiters: Waiter[];
+  waiters: Set<Waiter>;
 }
 
 export class KeyedSemaphore {
@@ -30,14 +32,19 @@ export class KeyedSemaphore {
   /** Permits held and waiters queued for `key`. */
   usage(key: string): { active: number; waiting: number } {
     const slot = this.#slots.get(key);
-    return { active: slot?.active ?? 0, waiting: slot?.waiters.length ?? 0 };
+    return { active: slot?.active ?? 0, waiting: slot?.waiters.size ?? 0 };
+  }
+
+  /** Keys with a permit held or a waiter queued (idle keys are not kept). */
+  get size(): number {
+    return this.#slots.size;
   }
 
   /** Resolves with a release function once a permit for `key` is held. Release is idempotent. */
   acquire(key: string, signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(abortError(key, signal));
     let slot = this.#slots.get(key);
-    if (slot === undefined) this.#slots.set(key, (slot = { active: 0, waiters: [] }));
+    if (slot === undefined) this.#slots.set(key, (slot = { active: 0, waiters: new Set() }));
     const held = slot;
     const releaser = (): (() => void) => {
       let released = false;
@@ -53,8 +60,7 @@ export class KeyedSemaphore {
     }
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
-        const index = held.waiters.indexOf(waiter);
-        if (index !== -1) held.waiters.splice(index, 1);
+        held.waiters.delete(waiter);
         this.#dropIfIdle(key, held);
         reject(abortError(key, signal!));
       };
@@ -64,21 +70,24 @@ export class KeyedSemaphore {
           resolve(releaser());
         },
       };
-      held.waiters.push(waiter);
+      held.waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   #release(key: string, slot: Slot): void {
-    const next = slot.waiters.shift();
+    const next = slot.waiters.values().next();
     // Hand the permit straight to the next waiter: `active` stays the same.
-    if (next !== undefined) return next.grant();
+    if (next.done !== true) {
+      slot.waiters.delete(next.value);
+      return next.value.grant();
+    }
     slot.active--;
     this.#dropIfIdle(key, slot);
   }
 
   #dropIfIdle(key: string, slot: Slot): void {
-    if (slot.active === 0 && slot.waiters.length === 0 && this.#slots.get(key) === slot) this.#slots.delete(key);
+    if (slot.active === 0 && slot.waiters.size === 0 && this.#slots.get(key) === slot) this.#slots.delete(key);
   }
 }
 

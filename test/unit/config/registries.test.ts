@@ -1,5 +1,8 @@
+// registryMetricLabel: the `host` label of registry metrics, bounded by the configuration (attack
+// item 6: hosts named by keys or by registries' token challenges must not create series at will).
+
 import test from 'ava';
-import { egressRules, parseConfig } from '../../../src/config/index.js';
+import { egressRules, MAX_REGISTRY_LABELS, OTHER_REGISTRY_LABEL, parseConfig, registryMetricLabel } from '../../../src/config/index.js';
 
 const ENVIRONMENTS = 'environments:\n  prod: { trustPolicy: tp.json, trustStore: store }\n';
 const rulesOf = (yaml: string) => egressRules(parseConfig(`${ENVIRONMENTS}${yaml}`, '/c/vouch.yaml'));
@@ -52,4 +55,50 @@ test('egressRules: a metadata host is exempt only when a list names it exactly, 
     t.false(exact.isAddressExempt('169.254.169.254:8080'), key);
     t.false(exact.isAddressExempt('169.254.170.2'), key);
   }
+});
+
+// registryMetricLabel
+
+const MINIMAL = `
+environments:
+  prod: { trustPolicy: trustpolicy.json, trustStore: truststore }
+registries:
+  "127.0.0.1:5000": { plainHttp: true }
+  docker.io: {}
+`;
+
+const configWith = (extra = '') => parseConfig(`${MINIMAL}${extra}`, '/etc/vouch/config.yaml', { env: {} });
+const strangers = (count: number) => Array.from({ length: count }, (_, i) => `registry-${i}.attacker.example`);
+
+test('registry labels: configured hosts keep their name, every other host is `other`', (t) => {
+  const label = registryMetricLabel(configWith());
+  t.is(label('127.0.0.1:5000'), '127.0.0.1:5000');
+  t.is(label('registry-1.docker.io'), 'registry-1.docker.io');
+  t.is(label('docker.io'), 'registry-1.docker.io', 'aliases fold into the canonical host');
+  t.is(label('127.0.0.1:5001'), OTHER_REGISTRY_LABEL);
+  t.is(label('auth.docker.io'), OTHER_REGISTRY_LABEL, 'a token realm host is not a configured registry');
+  t.is(label('not a host'), OTHER_REGISTRY_LABEL);
+  t.is(label(''), OTHER_REGISTRY_LABEL);
+  const values = new Set(strangers(300).map(label));
+  t.deepEqual([...values], [OTHER_REGISTRY_LABEL]);
+});
+
+test('registry labels: hosts matching allowedRegistries keep their name, at most MAX_REGISTRY_LABELS of them', (t) => {
+  const label = registryMetricLabel(configWith('allowedRegistries: ["*.example.com", ghcr.io]\n'));
+  t.is(label('ghcr.io'), 'ghcr.io');
+  t.is(label('a.example.com'), 'a.example.com');
+  t.is(label('a.example.com:5000'), OTHER_REGISTRY_LABEL, 'a pattern without a port matches no host with one');
+  t.is(label('quay.io'), OTHER_REGISTRY_LABEL);
+  t.is(label('127.0.0.1:5000'), '127.0.0.1:5000', 'configured hosts are labelled even when not allowed');
+
+  // `*` allows every host: the first MAX_REGISTRY_LABELS distinct hosts are named, then `other`;
+  // configured hosts and hosts already named keep their label.
+  const everything = registryMetricLabel(configWith('allowedRegistries: ["*"]\n'));
+  const values = new Set(strangers(300).map(everything));
+  t.is(values.size, MAX_REGISTRY_LABELS + 1);
+  t.true(values.has(OTHER_REGISTRY_LABEL));
+  t.is(everything('registry-0.attacker.example'), 'registry-0.attacker.example');
+  t.is(everything('registry-299.attacker.example'), OTHER_REGISTRY_LABEL);
+  t.is(everything('127.0.0.1:5000'), '127.0.0.1:5000');
+  t.is(registryMetricLabel(configWith('allowedRegistries: ["*"]\n'), 2)('ghcr.io'), 'ghcr.io');
 });

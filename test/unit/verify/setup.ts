@@ -101,11 +101,18 @@ export interface Harness {
 }
 
 export async function harness(
-  options: { registry?: FakeRegistryOptions; engine?: Partial<VerificationEngineOptions>; trustedStore?: boolean } = {},
+  options: {
+    registry?: FakeRegistryOptions;
+    engine?: Partial<VerificationEngineOptions>;
+    trustedStore?: boolean;
+    /** More plain-HTTP registry hosts the client may reach, and its request timeout (default 2 s). */
+    client?: { plainHttpHosts?: string[]; requestTimeoutMs?: number };
+  } = {},
 ): Promise<Harness> {
   const { trusted } = await pki();
   const registry = await startFakeRegistry(options.registry);
-  const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } }, requestTimeoutMs: 2_000 });
+  const hosts = Object.fromEntries([registry.host, ...(options.client?.plainHttpHosts ?? [])].map((host) => [host, { plainHttp: true }]));
+  const client = new RegistryClient({ hosts, requestTimeoutMs: options.client?.requestTimeoutMs ?? 2_000 });
   const repo = client.repository(registry.host, REPO);
   const environments = new TestEnvironments();
   const store = await trustStoreWith([trusted.root.certificate]);

@@ -1,0 +1,57 @@
+// `limits:` (extension): the bounds on background work, validated like `cache:` (integers in range,
+// unknown keys refused with the path of the key).
+
+import test from 'ava';
+import { VouchError } from '../../../src/core/index.js';
+import { DEFAULT_LIMITS, parseConfig } from '../../../src/config/index.js';
+
+const FILE = '/etc/vouch/config.yaml';
+const MINIMAL = `
+environments:
+  prod:
+    trustPolicy: trustpolicy.json
+    trustStore: truststore
+`;
+
+function rejects(t: import('ava').ExecutionContext, text: string, path: string, what: RegExp): void {
+  const error = t.throws(() => parseConfig(text, FILE, { env: {} }), { instanceOf: VouchError });
+  t.is(error?.code, 'INVALID_CONFIG');
+  const prefix = `${FILE}: ${path}: `;
+  t.true(error?.message.startsWith(prefix), `expected prefix ${prefix}, got: ${error?.message}`);
+  t.regex(error?.message ?? '', what);
+}
+
+test('limits: defaults when absent', (t) => {
+  const config = parseConfig(MINIMAL, FILE, { env: {} });
+  t.deepEqual(config.limits, { ...DEFAULT_LIMITS });
+  t.deepEqual(config.limits, { concurrencyPerRegistry: 8, maxPendingPerRegistry: 256, maxPending: 2048 });
+});
+
+test('limits: every key can be set; the others keep their defaults', (t) => {
+  const all = parseConfig(`${MINIMAL}limits:\n  concurrencyPerRegistry: 4\n  maxPendingPerRegistry: 64\n  maxPending: 512\n`, FILE, {
+    env: {},
+  });
+  t.deepEqual(all.limits, { concurrencyPerRegistry: 4, maxPendingPerRegistry: 64, maxPending: 512 });
+  const one = parseConfig(`${MINIMAL}limits: { maxPending: 100000 }\n`, FILE, { env: {} });
+  t.deepEqual(one.limits, { concurrencyPerRegistry: 8, maxPendingPerRegistry: 256, maxPending: 100_000 });
+  const empty = parseConfig(`${MINIMAL}limits: {}\n`, FILE, { env: {} });
+  t.deepEqual(empty.limits, { ...DEFAULT_LIMITS });
+});
+
+const invalid: Array<[string, string, string, RegExp]> = [
+  ['unknown key', 'limits: { maxpending: 1 }', 'limits.maxpending', /unknown key \(did you mean maxPending\?\)/],
+  ['not a mapping', 'limits: 5', 'limits', /expected a mapping, got the number 5/],
+  ['no value', 'limits:\n  maxPending:', 'limits.maxPending', /has no value/],
+  ['zero', 'limits: { maxPending: 0 }', 'limits.maxPending', /must be from 1 to 1000000, got 0/],
+  ['negative', 'limits: { maxPendingPerRegistry: -1 }', 'limits.maxPendingPerRegistry', /must be from 1 to 1000000/],
+  ['too big', 'limits: { maxPending: 1000001 }', 'limits.maxPending', /must be from 1 to 1000000/],
+  ['concurrency too big', 'limits: { concurrencyPerRegistry: 257 }', 'limits.concurrencyPerRegistry', /must be from 1 to 256/],
+  ['fraction', 'limits: { concurrencyPerRegistry: 2.5 }', 'limits.concurrencyPerRegistry', /expected an integer from 1 to 256/],
+  ['string', 'limits: { maxPending: "2048" }', 'limits.maxPending', /expected an integer from 1 to 1000000, got the string "2048"/],
+];
+
+for (const [what, yaml, path, message] of invalid) {
+  test(`limits: ${what} is an error naming ${path}`, (t) => {
+    rejects(t, `${MINIMAL}${yaml}\n`, path, message);
+  });
+}

@@ -1,0 +1,28 @@
+// ProviderMetrics label values and scrape-time gauges.
+
+import test from 'ava';
+import { ProviderMetrics, registryStatusLabel } from '../../../src/server/metrics.js';
+
+test('metrics: registry statuses are bounded label values', (t) => {
+  t.is(registryStatusLabel(200), '200');
+  t.is(registryStatusLabel(404), '404');
+  t.is(registryStatusLabel('error'), 'error');
+  t.is(registryStatusLabel(299), '2xx');
+  t.is(registryStatusLabel(599), '5xx');
+  t.is(registryStatusLabel(999), 'other');
+  t.is(registryStatusLabel(42), 'other');
+  const values = new Set(Array.from({ length: 1000 }, (_, status) => registryStatusLabel(status)));
+  t.true(values.size <= 30, `${values.size} values`);
+});
+
+test('metrics: gauges read their sources when scraped', async (t) => {
+  const metrics = new ProviderMetrics({ defaultMetrics: false });
+  let jobs = 3;
+  metrics.backgroundJobsSource = () => jobs;
+  metrics.cacheEntriesSource = () => 7;
+  t.regex((await metrics.render()).body, /^vouch_background_jobs 3$/m);
+  jobs = 0;
+  const body = (await metrics.render()).body;
+  t.regex(body, /^vouch_background_jobs 0$/m);
+  t.regex(body, /^vouch_cache_entries 7$/m);
+});
