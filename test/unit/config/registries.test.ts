@@ -1,5 +1,5 @@
-// registryMetricLabel: the `host` label of registry metrics, bounded by the configuration (attack
-// item 6: hosts named by keys or by registries' token challenges must not create series at will).
+// Configuration → registry client and metrics: the egress rules (allowedRegistries, allowedTokenRealms,
+// allowedRedirects) and the `host` label of registry metrics, bounded by the configuration (attack item 6).
 
 import test from 'ava';
 import { egressRules, MAX_REGISTRY_LABELS, OTHER_REGISTRY_LABEL, parseConfig, registryMetricLabel } from '../../../src/config/index.js';
