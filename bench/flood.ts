@@ -4,10 +4,12 @@
 // connections on loopback and never answer, so every verification stays pending until the 30 s
 // background budget runs out. The stack is the provider's own (parseConfig → createVerificationStack,
 // registry client included): with the limits effectively off (the behaviour before `limits:`), with
-// the defaults, and with the defaults over so many registries that every pending job also holds a
-// connection (the worst case). Each variant runs in a fresh child process, so none sees another's
-// garbage. Reported: RSS and heap before, at peak and after the background work ended, the heap a
-// pending job holds, and how fast a further request of new keys is answered while the work is pending.
+// the defaults, and over so many registries that every pending job could run at once, holding a
+// connection (the worst case), once with maxConcurrent effectively off (4096, the behaviour before
+// it) and once with the defaults (64). Each variant runs in a fresh child process, so none sees
+// another's garbage. Reported: jobs running and sockets open to the registries at most, RSS and
+// heap before, at peak and after the background work ended, the heap a pending job holds, and how
+// fast a further request of new keys is answered while the work is pending.
 
 import { fork } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,7 +27,7 @@ import { printTable } from './stats.js';
 const KEYS = Number(process.env['BENCH_FLOOD_KEYS'] ?? 40_000);
 /** Hung registries of the first two variants: more than maxPending / maxPendingPerRegistry, so the total limit binds. */
 const HOSTS = Number(process.env['BENCH_FLOOD_HOSTS'] ?? 10);
-/** Hung registries of the worst case: more than maxPending / concurrencyPerRegistry, so every pending job runs. */
+/** Hung registries of the worst case: more than maxPending / concurrencyPerRegistry, so every pending job could run. */
 const WIDE_HOSTS = Number(process.env['BENCH_FLOOD_WIDE_HOSTS'] ?? 300);
 const KEYS_PER_REQUEST = 1_000;
 const REQUEST_BUDGET_MS = 2_900;
@@ -37,13 +39,21 @@ interface Variant {
   hosts: number;
 }
 
+/** The largest maxConcurrent the configuration accepts: no cap below maxPending, as before the setting. */
+const UNCAPPED = 4096;
+
 const VARIANTS: Variant[] = [
   {
     name: `limits off (before), ${HOSTS} registries`,
-    limits: { ...DEFAULT_LIMITS, maxPendingPerRegistry: 1_000_000, maxPending: 1_000_000 },
+    limits: { ...DEFAULT_LIMITS, maxPendingPerRegistry: 1_000_000, maxPending: 1_000_000, maxConcurrent: UNCAPPED },
     hosts: HOSTS,
   },
   { name: `limits: defaults, ${HOSTS} registries`, limits: { ...DEFAULT_LIMITS }, hosts: HOSTS },
+  {
+    name: `maxConcurrent off (before), ${WIDE_HOSTS} registries`,
+    limits: { ...DEFAULT_LIMITS, maxConcurrent: UNCAPPED },
+    hosts: WIDE_HOSTS,
+  },
   { name: `limits: defaults, ${WIDE_HOSTS} registries`, limits: { ...DEFAULT_LIMITS }, hosts: WIDE_HOSTS },
 ];
 
@@ -63,8 +73,18 @@ interface VariantResult {
   /** After GC, once every background job ended (the parsed-key memo is all that is left). */
   after: Memory;
   pendingAtPeak: number;
+  /** Jobs running (holding a slot) at most, sampled every 20 ms from the burst until the work ended. */
+  runningPeak: number;
   /** Connections the hung registries had accepted when every request was answered. */
   connections: number;
+  /** Connections open to the hung registries when every request was answered. */
+  socketsAtAnswer: number;
+  /**
+   * Connections open to the hung registries at most (sampled every 20 ms by the parent). Includes
+   * the ones closing when the background budget runs out: a slot freed by an expiring job goes to a
+   * queued job whose own budget expires a moment later; it connects and is aborted at once.
+   */
+  socketsPeak: number;
   overloaded: number;
   /** From the first request of the burst to the last answer. */
   answerMs: number;
@@ -92,7 +112,8 @@ async function runVariant(limits: LimitsConfig, hosts: string[], dir: string): P
   const text =
     `environments:\n  bench: { trustPolicy: policy.json, trustStore: store }\n` +
     `registries:\n${registries}\n` +
-    `limits: { concurrencyPerRegistry: ${limits.concurrencyPerRegistry}, maxPendingPerRegistry: ${limits.maxPendingPerRegistry}, maxPending: ${limits.maxPending} }\n`;
+    `limits: { concurrencyPerRegistry: ${limits.concurrencyPerRegistry}, maxConcurrent: ${limits.maxConcurrent}, ` +
+    `maxPendingPerRegistry: ${limits.maxPendingPerRegistry}, maxPending: ${limits.maxPending} }\n`;
   const config = parseConfig(text, join(dir, 'vouch.yaml'), { env: {} });
   const stack = await createVerificationStack(config, { logger: moduleLogger('bench'), watch: false });
   const keyOf = (i: number) => `${hosts[i % hosts.length]}/flood/app-${i}@sha256:${i.toString(16).padStart(64, '0')}`;
@@ -101,7 +122,9 @@ async function runVariant(limits: LimitsConfig, hosts: string[], dir: string): P
     const before = await snapshot();
 
     const sampledPeak: Memory = { ...before };
+    let runningPeak = 0;
     const sampler = setInterval(() => {
+      runningPeak = Math.max(runningPeak, stack.engine.stats().running);
       const m = process.memoryUsage();
       sampledPeak.rss = Math.max(sampledPeak.rss, m.rss);
       sampledPeak.heapUsed = Math.max(sampledPeak.heapUsed, m.heapUsed);
@@ -130,7 +153,22 @@ async function runVariant(limits: LimitsConfig, hosts: string[], dir: string): P
     const drainMs = performance.now() - drainStarted;
     clearInterval(sampler);
     const after = await snapshot();
-    return { variant: '', before, sampledPeak, peak, after, pendingAtPeak, connections: 0, overloaded, answerMs, retryMs, drainMs };
+    return {
+      variant: '',
+      before,
+      sampledPeak,
+      peak,
+      after,
+      pendingAtPeak,
+      runningPeak,
+      connections: 0,
+      socketsAtAnswer: 0,
+      socketsPeak: 0,
+      overloaded,
+      answerMs,
+      retryMs,
+      drainMs,
+    };
   } finally {
     await stack.close();
   }
@@ -149,7 +187,11 @@ function runChild(variant: Variant, servers: HungServer[], dir: string): Promise
   const used = servers.slice(0, variant.hosts);
   const accepted = () => used.reduce((sum, s) => sum + s.connections, 0);
   const initially = accepted();
+  const open = () => used.reduce((sum, s) => sum + s.open, 0);
   let connections = 0;
+  let socketsAtAnswer = 0;
+  let socketsPeak = 0;
+  const sampler = setInterval(() => (socketsPeak = Math.max(socketsPeak, open())), 20);
   return new Promise((resolve, reject) => {
     const hosts = used.map((s) => s.host);
     const child = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, JSON.stringify([variant.limits, hosts, dir])], {
@@ -158,11 +200,22 @@ function runChild(variant: Variant, servers: HungServer[], dir: string): Promise
     });
     let result: VariantResult | undefined;
     child.on('message', (message: ChildMessage) => {
-      if (message.stage === 'peak') connections = accepted() - initially;
-      else result = { ...message.result, variant: variant.name, connections };
+      if (message.stage === 'peak') {
+        connections = accepted() - initially;
+        socketsAtAnswer = open();
+      } else {
+        result = { ...message.result, variant: variant.name, connections, socketsAtAnswer, socketsPeak };
+      }
     });
-    child.on('error', reject);
-    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`flood bench child exited ${String(code)} without a result`))));
+    child.on('error', (error) => {
+      clearInterval(sampler);
+      reject(error);
+    });
+    child.on('exit', (code) => {
+      clearInterval(sampler);
+      if (result) resolve(result);
+      else reject(new Error(`flood bench child exited ${String(code)} without a result`));
+    });
   });
 }
 
@@ -199,12 +252,18 @@ export async function benchFlood(): Promise<void> {
     console.log(
       `\nFlood: ${KEYS} distinct undecided digest keys on hung loopback registries, ${KEYS / KEYS_PER_REQUEST} concurrent requests ` +
         `of ${KEYS_PER_REQUEST} keys with a ${REQUEST_BUDGET_MS} ms budget. Memory in MiB: "peak" after GC while the work is ` +
-        `pending, "sampled" the highest seen without GC; "retry" a further request of ${KEYS_PER_REQUEST} new keys meanwhile.`,
+        `pending, "sampled" the highest seen without GC; "retry" a further request of ${KEYS_PER_REQUEST} new keys meanwhile; ` +
+        `"running" the most jobs running at once; "sockets" the connections open to the registries when every request ` +
+        `was answered, "max" the most at any time (including ones closing as the budget runs out), "conns" the ` +
+        `connections accepted until every request was answered.`,
     );
     printTable([
       [
         '',
         'pending',
+        'running',
+        'sockets',
+        'max',
         'conns',
         'OVERLOADED',
         'answered',
@@ -221,6 +280,9 @@ export async function benchFlood(): Promise<void> {
       ...results.map((r) => [
         r.variant,
         String(r.pendingAtPeak),
+        String(r.runningPeak),
+        String(r.socketsAtAnswer),
+        String(r.socketsPeak),
         String(r.connections),
         String(r.overloaded),
         s(r.answerMs),

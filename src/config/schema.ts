@@ -95,6 +95,9 @@ export interface CacheConfig {
  * and so the memory a flood of such keys can hold (docs/security.md).
  *
  * - `concurrencyPerRegistry` (default 8, 1..256): verifications running at once against one registry host.
+ * - `maxConcurrent` (default 64, 1..4096): background jobs running at once over all registry hosts
+ *   (each holds up to two registry connections and bodies); a freed slot goes round-robin to the
+ *   hosts with queued jobs.
  * - `maxPendingPerRegistry` (default 256, 1..1000000): background jobs (verifications and tag
  *   resolutions, running or queued) for one registry host.
  * - `maxPending` (default 2048, 1..1000000): background jobs over all registry hosts.
@@ -104,6 +107,7 @@ export interface CacheConfig {
  */
 export interface LimitsConfig {
   concurrencyPerRegistry: number;
+  maxConcurrent: number;
   maxPendingPerRegistry: number;
   maxPending: number;
 }
@@ -188,6 +192,7 @@ export const DEFAULT_CACHE: Readonly<CacheConfig> = Object.freeze({
 });
 export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze({
   concurrencyPerRegistry: 8,
+  maxConcurrent: 64,
   maxPendingPerRegistry: 256,
   maxPending: 2048,
 });
@@ -220,7 +225,7 @@ const TLS_KEYS = ['certFile', 'keyFile', 'clientCAFile'] as const;
 const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
 const REGISTRY_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv', 'ociLayout'] as const;
 const CACHE_KEYS = ['maxEntries', 'maxBytes', 'undecidedTtlMs', 'tagTtlMs'] as const;
-const LIMITS_KEYS = ['concurrencyPerRegistry', 'maxPendingPerRegistry', 'maxPending'] as const;
+const LIMITS_KEYS = ['concurrencyPerRegistry', 'maxConcurrent', 'maxPendingPerRegistry', 'maxPending'] as const;
 const REVOCATION_KEYS = ['offline', 'crlDirectory', 'timestampRevocation'] as const;
 
 /** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
@@ -479,6 +484,7 @@ class Reader {
       this.#field(limits, at, key, (v, p) => this.#integer(p, v, 1, max)) ?? DEFAULT_LIMITS[key];
     return {
       concurrencyPerRegistry: int('concurrencyPerRegistry', 256),
+      maxConcurrent: int('maxConcurrent', 4096),
       maxPendingPerRegistry: int('maxPendingPerRegistry', 1_000_000),
       maxPending: int('maxPending', 1_000_000),
     };

@@ -39,6 +39,9 @@ export class ProviderMetrics {
   readonly backgroundJobs: Gauge;
   /** Read when /metrics is scraped: background jobs (verifications, tag resolutions) running or queued. */
   backgroundJobsSource: () => number = () => 0;
+  readonly backgroundJobsRunning: Gauge;
+  /** Read when /metrics is scraped: background jobs running (holding a slot of limits.maxConcurrent). */
+  backgroundJobsRunningSource: () => number = () => 0;
   readonly overloadedKeys: Counter<'limit'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -84,6 +87,14 @@ export class ProviderMetrics {
       registers: [this.registry],
       collect() {
         this.set(sources.backgroundJobsSource());
+      },
+    });
+    this.backgroundJobsRunning = new Gauge({
+      name: 'vouch_background_jobs_running',
+      help: 'Background jobs running (the rest of vouch_background_jobs is queued for a slot); at most limits.maxConcurrent.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.backgroundJobsRunningSource());
       },
     });
     this.overloadedKeys = new Counter({

@@ -132,6 +132,7 @@ export async function createVerificationStack(
     },
     timestampRevocation: config.revocation.timestampRevocation,
     concurrencyPerRegistry: config.limits.concurrencyPerRegistry,
+    maxConcurrent: config.limits.maxConcurrent,
     maxPendingPerRegistry: config.limits.maxPendingPerRegistry,
     maxPending: config.limits.maxPending,
     cache: {
@@ -169,6 +170,7 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
   metrics.cacheEntriesSource = () => engine.stats().entries;
   metrics.trustStateSource = () => environments.status();
   metrics.backgroundJobsSource = () => engine.stats().pending;
+  metrics.backgroundJobsRunningSource = () => engine.stats().running;
 
   const backend: ProviderBackend = {
     verify: async (keys, { deadline }) => (await engine.verify(keys, { deadline })) as KeyOutcome[],

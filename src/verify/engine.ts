@@ -9,7 +9,8 @@
 // nothing, so a flood of undecided keys holds a stated amount of memory (docs/security.md).
 // Results are cached per (environment, trust generation, repository, digest), so new trust material
 // takes effect at once; identical work is done once across concurrent requests; each registry host
-// gets a bounded number of concurrent verifications. Nothing here reads files or configuration.
+// gets a bounded number of concurrent verifications, and all hosts together maxConcurrent, shared
+// round-robin between hosts. Nothing here reads files or configuration.
 
 import { LRUCache } from 'lru-cache';
 import {
@@ -148,6 +149,13 @@ export interface VerificationEngineOptions {
   /** Verifications running at once against one registry host (default 8). */
   concurrencyPerRegistry?: number;
   /**
+   * Background jobs running at once over all registry hosts (default 64), on top of
+   * concurrencyPerRegistry: each running job holds registry connections and bodies, so this bounds
+   * them whatever number of hosts keys name. A freed slot goes round-robin to the hosts with queued
+   * jobs (KeyedSemaphore), so hosts with long queues do not starve the others.
+   */
+  maxConcurrent?: number;
+  /**
    * Background jobs (verifications and tag resolutions, running or queued for a slot) for one
    * registry host at most (default 256). A key that would start one more is answered at once with
    * DEADLINE_EXCEEDED, reason OVERLOADED; joining a job already running is always allowed.
@@ -194,6 +202,8 @@ export interface EngineStats {
   inFlight: number;
   /** Background jobs (verifications and tag resolutions) running or queued for a slot. */
   pending: number;
+  /** Of those, the ones running (holding a slot): at most maxConcurrent. */
+  running: number;
   /** Keys refused new background work so far (DEADLINE_EXCEEDED, reason OVERLOADED). */
   overloaded: number;
   tagEntries: number;
@@ -217,6 +227,7 @@ const DEFAULTS = {
   tagTtlMs: 30_000,
   tagMaxEntries: 10_000,
   concurrencyPerRegistry: 8,
+  maxConcurrent: 64,
   maxPendingPerRegistry: 256,
   maxPending: 2048,
   backgroundTimeoutMs: 30_000,
@@ -289,7 +300,9 @@ export class VerificationEngine {
     };
     this.#results = new LruCache({ maxEntries: this.#cacheOptions.maxEntries, maxBytes: this.#cacheOptions.maxBytes });
     this.#tags = new LruCache({ maxEntries: this.#cacheOptions.tagMaxEntries, maxBytes: Number.MAX_SAFE_INTEGER });
-    this.#semaphore = new KeyedSemaphore(options.concurrencyPerRegistry ?? DEFAULTS.concurrencyPerRegistry);
+    this.#semaphore = new KeyedSemaphore(options.concurrencyPerRegistry ?? DEFAULTS.concurrencyPerRegistry, {
+      total: positiveInteger('maxConcurrent', options.maxConcurrent ?? DEFAULTS.maxConcurrent),
+    });
     this.#maxPendingPerRegistry = positiveInteger('maxPendingPerRegistry', options.maxPendingPerRegistry ?? DEFAULTS.maxPendingPerRegistry);
     this.#maxPending = positiveInteger('maxPending', options.maxPending ?? DEFAULTS.maxPending);
     const revocation = options.revocation;
@@ -332,6 +345,7 @@ export class VerificationEngine {
       deduplicated: this.#deduplicated,
       inFlight: this.#inFlight.size,
       pending: this.#running.size,
+      running: this.#semaphore.totals().active,
       overloaded: this.#overloaded,
       tagEntries: this.#tags.size,
       tagHits: this.#tagHits,
@@ -589,9 +603,9 @@ export class VerificationEngine {
   }
 
   /**
-   * Runs registry work under the host's concurrency limit and the background budget (not the
-   * request's deadline: a request that gives up leaves the work to finish and be cached). Counted
-   * as pending for `host` from this call until it settles; callers check #admit first.
+   * Runs registry work under the concurrency limits (per host and total) and the background budget
+   * (not the request's deadline: a request that gives up leaves the work to finish and be cached).
+   * Counted as pending for `host` from this call until it settles; callers check #admit first.
    */
   async #inBackground<T>(host: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     // One controller per job, aborted by its own timer or by close() (which walks #running):

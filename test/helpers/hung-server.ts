@@ -10,6 +10,8 @@ export interface HungServer {
   host: string;
   /** Connections accepted so far. */
   readonly connections: number;
+  /** Connections open now. */
+  readonly open: number;
   close(): Promise<void>;
 }
 
@@ -33,6 +35,9 @@ export async function startHungServer(): Promise<HungServer> {
     host: `127.0.0.1:${port}`,
     get connections() {
       return connections;
+    },
+    get open() {
+      return sockets.size;
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

@@ -24,16 +24,21 @@ function rejects(t: import('ava').ExecutionContext, text: string, path: string, 
 test('limits: defaults when absent', (t) => {
   const config = parseConfig(MINIMAL, FILE, { env: {} });
   t.deepEqual(config.limits, { ...DEFAULT_LIMITS });
-  t.deepEqual(config.limits, { concurrencyPerRegistry: 8, maxPendingPerRegistry: 256, maxPending: 2048 });
+  t.deepEqual(config.limits, { concurrencyPerRegistry: 8, maxConcurrent: 64, maxPendingPerRegistry: 256, maxPending: 2048 });
 });
 
 test('limits: every key can be set; the others keep their defaults', (t) => {
-  const all = parseConfig(`${MINIMAL}limits:\n  concurrencyPerRegistry: 4\n  maxPendingPerRegistry: 64\n  maxPending: 512\n`, FILE, {
-    env: {},
-  });
-  t.deepEqual(all.limits, { concurrencyPerRegistry: 4, maxPendingPerRegistry: 64, maxPending: 512 });
+  const all = parseConfig(
+    `${MINIMAL}limits:\n  concurrencyPerRegistry: 4\n  maxConcurrent: 32\n  maxPendingPerRegistry: 64\n  maxPending: 512\n`,
+    FILE,
+    { env: {} },
+  );
+  t.deepEqual(all.limits, { concurrencyPerRegistry: 4, maxConcurrent: 32, maxPendingPerRegistry: 64, maxPending: 512 });
   const one = parseConfig(`${MINIMAL}limits: { maxPending: 100000 }\n`, FILE, { env: {} });
-  t.deepEqual(one.limits, { concurrencyPerRegistry: 8, maxPendingPerRegistry: 256, maxPending: 100_000 });
+  t.deepEqual(one.limits, { concurrencyPerRegistry: 8, maxConcurrent: 64, maxPendingPerRegistry: 256, maxPending: 100_000 });
+  const bounds = parseConfig(`${MINIMAL}limits: { maxConcurrent: 1 }\n`, FILE, { env: {} });
+  t.is(bounds.limits.maxConcurrent, 1);
+  t.is(parseConfig(`${MINIMAL}limits: { maxConcurrent: 4096 }\n`, FILE, { env: {} }).limits.maxConcurrent, 4096);
   const empty = parseConfig(`${MINIMAL}limits: {}\n`, FILE, { env: {} });
   t.deepEqual(empty.limits, { ...DEFAULT_LIMITS });
 });
@@ -48,6 +53,10 @@ const invalid: Array<[string, string, string, RegExp]> = [
   ['concurrency too big', 'limits: { concurrencyPerRegistry: 257 }', 'limits.concurrencyPerRegistry', /must be from 1 to 256/],
   ['fraction', 'limits: { concurrencyPerRegistry: 2.5 }', 'limits.concurrencyPerRegistry', /expected an integer from 1 to 256/],
   ['string', 'limits: { maxPending: "2048" }', 'limits.maxPending', /expected an integer from 1 to 1000000, got the string "2048"/],
+  ['maxConcurrent zero', 'limits: { maxConcurrent: 0 }', 'limits.maxConcurrent', /must be from 1 to 4096, got 0/],
+  ['maxConcurrent too big', 'limits: { maxConcurrent: 4097 }', 'limits.maxConcurrent', /must be from 1 to 4096, got 4097/],
+  ['maxConcurrent fraction', 'limits: { maxConcurrent: 1.5 }', 'limits.maxConcurrent', /expected an integer from 1 to 4096/],
+  ['maxConcurrent misspelt', 'limits: { maxconcurrent: 8 }', 'limits.maxconcurrent', /unknown key \(did you mean maxConcurrent\?\)/],
 ];
 
 for (const [what, yaml, path, message] of invalid) {

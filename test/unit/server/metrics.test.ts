@@ -19,10 +19,13 @@ test('metrics: gauges read their sources when scraped', async (t) => {
   const metrics = new ProviderMetrics({ defaultMetrics: false });
   let jobs = 3;
   metrics.backgroundJobsSource = () => jobs;
+  metrics.backgroundJobsRunningSource = () => Math.min(jobs, 2);
   metrics.cacheEntriesSource = () => 7;
   t.regex((await metrics.render()).body, /^vouch_background_jobs 3$/m);
+  t.regex((await metrics.render()).body, /^vouch_background_jobs_running 2$/m);
   jobs = 0;
   const body = (await metrics.render()).body;
   t.regex(body, /^vouch_background_jobs 0$/m);
+  t.regex(body, /^vouch_background_jobs_running 0$/m);
   t.regex(body, /^vouch_cache_entries 7$/m);
 });

@@ -2,7 +2,8 @@
 // - metric labels chosen by keys or registries (attack item 6): registry hosts named by keys become
 //   `vouch_registry_requests_total` series only when configured; every other host is `other`;
 // - background work (attack item 7): `limits:` reaches the engine, refused keys are counted in
-//   `vouch_overloaded_keys_total` and pending jobs are visible as `vouch_background_jobs`.
+//   `vouch_overloaded_keys_total`, pending jobs are visible as `vouch_background_jobs` and the ones
+//   running (at most limits.maxConcurrent) as `vouch_background_jobs_running`.
 
 import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -116,11 +117,11 @@ test('provider: registry hosts named by keys get no series of their own unless c
   }
 });
 
-test('provider: `limits:` bounds background jobs; refused keys and pending jobs are in the metrics', async (t) => {
+test('provider: `limits:` bounds background jobs; refused keys, pending and running jobs are in the metrics', async (t) => {
   const hung: HungServer = await startHungServer();
   try {
     await withProvider(
-      () => `registries:\n  "${hung.host}": { plainHttp: true }\nlimits: { maxPendingPerRegistry: 5, maxPending: 10 }\n`,
+      () => `registries:\n  "${hung.host}": { plainHttp: true }\nlimits: { maxPendingPerRegistry: 5, maxPending: 10, maxConcurrent: 2 }\n`,
       async (provider) => {
         const keys = Array.from({ length: 20 }, (_, i) => `${hung.host}/team/app@sha256:${i.toString(16).padStart(64, '0')}`);
         const items = await post(provider, keys);
@@ -128,8 +129,11 @@ test('provider: `limits:` bounds background jobs; refused keys and pending jobs 
         t.true(items.every((item) => item.error?.startsWith('DEADLINE_EXCEEDED: ')));
         t.is(provider.engine.stats().overloaded, 15);
         t.is(provider.engine.stats().pending, 5);
+        t.is(provider.engine.stats().running, 2);
+        t.true(hung.connections <= 4, `${hung.connections} connections to the hung registry`);
         const exposition = (await provider.metrics.render()).body;
         t.regex(exposition, /^vouch_background_jobs 5$/m);
+        t.regex(exposition, /^vouch_background_jobs_running 2$/m);
         t.regex(exposition, /^vouch_overloaded_keys_total\{limit="registry"\} 15$/m);
         t.regex(exposition, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="DEADLINE_EXCEEDED"\} 20$/m);
       },

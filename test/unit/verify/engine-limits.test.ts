@@ -22,11 +22,19 @@ interface Flood {
   hung: HungServer[];
 }
 
-/** The harness (a working fake registry) plus `hungCount` hung registries its client may reach. */
-async function withFlood(hungCount: number, engine: Partial<VerificationEngineOptions>, fn: (f: Flood) => Promise<void>): Promise<void> {
+/**
+ * The harness (a working fake registry) plus `hungCount` hung registries its client may reach; the
+ * client gives up on a request after `requestTimeoutMs` (default: never within a test).
+ */
+async function withFlood(
+  hungCount: number,
+  engine: Partial<VerificationEngineOptions>,
+  fn: (f: Flood) => Promise<void>,
+  requestTimeoutMs = 60_000,
+): Promise<void> {
   const hung = await Promise.all(Array.from({ length: hungCount }, () => startHungServer()));
   try {
-    const h = await harness({ engine, client: { plainHttpHosts: hung.map((s) => s.host), requestTimeoutMs: 60_000 } });
+    const h = await harness({ engine, client: { plainHttpHosts: hung.map((s) => s.host), requestTimeoutMs } });
     try {
       await fn({ h, hung });
     } finally {
@@ -56,7 +64,7 @@ test('engine limits: a flood of undecided keys holds at most maxPendingPerRegist
 
     // More new keys for the full registry: refused at once, long before the request's deadline.
     const started = Date.now();
-    const second = await h.engine.verify(digestKeys(slow!.host, 100, 1_000), { deadline: h.clock.now + 5_000 });
+    const second = await h.engine.verify(digestKeys(slow!.host, 100, 1_000), { deadline: h.clock.now + 8_000 });
     const elapsed = Date.now() - started;
     t.true(elapsed < 1_000, `answered after ${elapsed} ms`);
     t.is(overloaded(second), 100);
@@ -134,10 +142,61 @@ test('engine limits: once the background jobs end, new work is accepted again', 
   });
 });
 
+test('engine limits: maxConcurrent bounds the running jobs over many hosts; a good registry still gets a slot in turn', async (t) => {
+  // 42 hung registries with 10 jobs each (no allowedRegistries: keys may name any host), 16 slots in
+  // total. Each hung request gives up after 250 ms, so a hung job ends after about a second and
+  // slots free steadily. Served first come, first served, the good registry's job would queue
+  // behind ~400 hung ones (~25 s); round-robin between hosts gives it a slot after at most one
+  // grant per other waiting host (42 grants: ~3 s).
+  const maxConcurrent = 16;
+  const jobsPerHost = 10;
+  await withFlood(
+    42,
+    { maxConcurrent, concurrencyPerRegistry: 4 },
+    async ({ h, hung }) => {
+      const image = await h.image();
+      let peakRunning = 0;
+      let peakSockets = 0;
+      const sample = (): void => {
+        peakRunning = Math.max(peakRunning, h.engine.stats().running);
+        peakSockets = Math.max(
+          peakSockets,
+          hung.reduce((sum, s) => sum + s.open, 0),
+        );
+      };
+      const sampler = setInterval(sample, 5);
+      try {
+        const flood = hung.flatMap((s, i) => digestKeys(s.host, jobsPerHost, i * jobsPerHost));
+        const first = await h.engine.verify(flood, { deadline: h.clock.now + 100 });
+        t.true(first.every((r) => r.error?.code === 'DEADLINE_EXCEEDED' && r.error.reason === undefined));
+        sample();
+        t.is(h.engine.stats().pending, flood.length, 'every job admitted (the pending limits are not what binds)');
+        t.is(h.engine.stats().running, maxConcurrent);
+
+        const started = Date.now();
+        const [good] = await h.engine.verify([h.key(image.digest)], { deadline: h.clock.now + 8_000 });
+        const elapsed = Date.now() - started;
+        t.true(good?.value?.verified, `good registry: ${JSON.stringify(good?.error)} after ${elapsed} ms`);
+        t.log(`good registry verified after ${elapsed} ms; ${h.engine.stats().pending} hung jobs still pending`);
+        t.true(h.engine.stats().pending > 10 * maxConcurrent, 'the hung hosts still hold queued work');
+        sample();
+      } finally {
+        clearInterval(sampler);
+      }
+      t.log(`peak: ${peakRunning} jobs running, ${peakSockets} sockets open to the hung registries`);
+      t.true(peakRunning <= maxConcurrent, `${peakRunning} jobs running at once`);
+      t.true(peakRunning >= maxConcurrent - 1);
+      // A running job holds at most two connections (the subject's manifest and the referrers).
+      t.true(peakSockets <= 2 * maxConcurrent, `${peakSockets} sockets open to the hung registries at once`);
+    },
+    250,
+  );
+});
+
 test('engine limits: limits must be positive integers', (t) => {
   const client = new RegistryClient();
   for (const bad of [0, -1, 1.5, Number.NaN]) {
-    for (const option of ['maxPendingPerRegistry', 'maxPending', 'concurrencyPerRegistry'] as const) {
+    for (const option of ['maxPendingPerRegistry', 'maxPending', 'concurrencyPerRegistry', 'maxConcurrent'] as const) {
       const error = t.throws(
         () =>
           new VerificationEngine({
