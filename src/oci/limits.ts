@@ -12,6 +12,12 @@ export interface OciLimits {
   maxReferrers: number;
   /** Redirects followed for one request. */
   maxRedirects: number;
+  /**
+   * Bytes of referrer manifests one discovery holds at most (their descriptors' sizes, reserved
+   * before fetching). Without it a registry listing 256 referrers of 4 MiB each makes one
+   * verification hold 1 GiB; real signature manifests are about 1 KiB each.
+   */
+  maxReferrerBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<OciLimits> = Object.freeze({
@@ -20,6 +26,7 @@ export const DEFAULT_LIMITS: Readonly<OciLimits> = Object.freeze({
   maxReferrerPages: 20,
   maxReferrers: 256,
   maxRedirects: 5,
+  maxReferrerBytes: 4 * 1024 * 1024,
 });
 
 export function resolveLimits(partial: Partial<OciLimits> | undefined): OciLimits {

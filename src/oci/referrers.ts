@@ -4,7 +4,8 @@
 // asked about, and its kind is decided from the manifest itself. One bad referrer is recorded and
 // skipped; it never hides the others (../shared/docs/oci-and-cosign.md §6).
 
-import { VouchError, type Digest, type ErrorCode, type ErrorReason } from '../core/index.js';
+import { RegistryError, VouchError, type Digest, type ErrorCode, type ErrorReason } from '../core/index.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind, type SignatureKind } from './artifact-kind.js';
 import type { ContentSource, FetchOptions, ReferrerSourceKind } from './content-source.js';
 import { parseManifest, referrerDescriptor, type Descriptor, type FetchedManifest, type ImageIndex } from './manifest.js';
@@ -47,6 +48,8 @@ export interface DiscoverOptions extends FetchOptions {
   cosignLegacyTag?: boolean;
   /** Referrer manifests fetched at once (default 8). */
   concurrency?: number;
+  /** Total bytes of referrer manifests fetched (default DEFAULT_LIMITS.maxReferrerBytes). */
+  maxReferrerBytes?: number;
 }
 
 /** The listing artifactTypes each signature kind is found under (cosign-legacy has none: it is a tag). */
@@ -79,6 +82,17 @@ export async function discoverReferrers(source: ContentSource, subject: Digest, 
     return wanted === undefined || d.artifactType === undefined || wanted.includes(d.artifactType);
   });
 
+  // Every fetched manifest is held until the discovery ends, so their total is bounded, reserved
+  // from the listed sizes before any fetch (fetchManifest refuses a body longer than its descriptor).
+  const budget = options.maxReferrerBytes ?? DEFAULT_LIMITS.maxReferrerBytes;
+  const listedBytes = candidates.reduce((sum, d) => sum + Math.max(0, d.size), 0);
+  if (listedBytes > budget) {
+    throw new RegistryError(
+      'REGISTRY_UNAVAILABLE',
+      `referrers of ${subject} in ${source.location}: the ${candidates.length} listed signature manifests total ${listedBytes} bytes, more than the limit of ${budget}`,
+      { reason: 'SIZE_LIMIT' },
+    );
+  }
   const artifacts: Array<DiscoveredArtifact | undefined> = new Array(candidates.length);
   await mapBounded(candidates, options.concurrency ?? 8, async (listed, index) => {
     try {

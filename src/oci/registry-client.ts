@@ -582,7 +582,14 @@ export class RegistryRepository implements ContentSource {
     const response = await this.client.send(
       this.host,
       this.name,
-      { method: 'GET', path: `/v2/${this.name}/manifests/${ref}`, headers: { accept: MANIFEST_ACCEPT }, maxBytes: limit, what },
+      // By descriptor, never read more than it promises: a longer body is wrong whatever it holds.
+      {
+        method: 'GET',
+        path: `/v2/${this.name}/manifests/${ref}`,
+        headers: { accept: MANIFEST_ACCEPT },
+        maxBytes: expected?.size ?? limit,
+        what,
+      },
       options,
     );
     if (response.status !== 200) throw statusError(response, 'GET', what, this.location);

@@ -699,3 +699,52 @@ test('realm: Docker Hub credentials go to https://auth.docker.io without allowed
   }
   t.is(tokenRequests.length, 1);
 });
+
+// A registry can list referrers whose manifests are as large as any manifest may be (4 MiB): 256 of
+// them held by one verification is 1 GiB. The listed sizes are reserved before anything is fetched.
+test('discovery: referrer manifests past the byte budget are refused before any is fetched', async (t) => {
+  const { registry, repo, close } = await setup();
+  t.teardown(close);
+  const image = buildImage();
+  store(registry, image);
+  const huge = Array.from({ length: 8 }, (_, i) => ({
+    mediaType: MEDIA_TYPE.ociManifest,
+    artifactType: MEDIA_TYPE.notarySignature,
+    digest: `sha256:${String(i).repeat(64).slice(0, 64)}`,
+    size: 3 * 1024 * 1024,
+  }));
+  registry.intercept((req, res) => {
+    if (req.url?.includes('/referrers/')) {
+      res.writeHead(200, { 'content-type': MEDIA_TYPE.ociIndex });
+      res.end(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: huge }));
+      return true;
+    }
+    return false;
+  });
+  t.deepEqual(code(t, await t.throwsAsync(findSignatures(repo, image.descriptor.digest, { kinds: ['notation'] }))), {
+    code: 'REGISTRY_UNAVAILABLE',
+    reason: 'SIZE_LIMIT',
+  });
+  t.is(registry.requests.filter((r) => r.path.includes('/manifests/sha256:') && !r.path.includes(image.descriptor.digest)).length, 0);
+  // Within the budget the same listing is fetched (and each entry judged on its own).
+  const small = await discoverReferrers(repo, image.descriptor.digest, { maxReferrerBytes: 64 * 1024 * 1024 });
+  t.is(small.artifacts.length, 0);
+  t.is(small.skipped.length, huge.length);
+});
+
+test('client: a manifest body longer than its descriptor is cut off at the descriptor size', async (t) => {
+  const { registry, repo, close } = await setup();
+  t.teardown(close);
+  const image = buildImage();
+  const padded = new Uint8Array(image.bytes.length + 1024 * 1024);
+  padded.set(image.bytes);
+  registry.intercept((req, res) => {
+    if (req.url?.includes(`/manifests/${image.descriptor.digest}`)) {
+      res.writeHead(200, { 'content-type': MEDIA_TYPE.ociManifest });
+      res.end(padded);
+      return true;
+    }
+    return false;
+  });
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest(image.descriptor))), { code: 'REGISTRY_UNAVAILABLE', reason: 'SIZE_LIMIT' });
+});
