@@ -12,7 +12,7 @@
 // fast a further request of new keys is answered while the work is pending.
 
 import { fork } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,7 +21,7 @@ import { DEFAULT_LIMITS, parseConfig, type LimitsConfig } from '../src/config/in
 import { moduleLogger } from '../src/log.js';
 import { createVerificationStack } from '../src/server/provider.js';
 import { startHungServer, type HungServer } from '../test/helpers/hung-server.js';
-import { generateRoot } from '../test/helpers/pki.js';
+import { writeTrustMaterial } from '../test/helpers/trust-material.js';
 import { printTable } from './stats.js';
 
 const KEYS = Number(process.env['BENCH_FLOOD_KEYS'] ?? 40_000);
@@ -223,24 +223,7 @@ export async function benchFlood(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vouch-bench-flood-'));
   const servers: HungServer[] = [];
   try {
-    const root = await generateRoot();
-    await mkdir(join(dir, 'store', 'x509', 'ca', 'bench'), { recursive: true });
-    await writeFile(join(dir, 'store', 'x509', 'ca', 'bench', 'root.pem'), root.certificate.toPem());
-    await writeFile(
-      join(dir, 'policy.json'),
-      JSON.stringify({
-        version: '1.0',
-        trustPolicies: [
-          {
-            name: 'all',
-            registryScopes: ['*'],
-            signatureVerification: { level: 'strict' },
-            trustStores: ['ca:bench'],
-            trustedIdentities: ['*'],
-          },
-        ],
-      }),
-    );
+    await writeTrustMaterial(dir, { store: 'bench' });
     const most = Math.max(...VARIANTS.map((v) => v.hosts));
     for (let i = 0; i < most; i++) servers.push(await startHungServer());
 

@@ -8,7 +8,7 @@
 
 import test from 'ava';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LookupFunction } from 'node:net';
@@ -19,7 +19,7 @@ import { createEgressAgent, RegistryClient, type RegistryClientOptions } from '.
 import { createVerificationStack } from '../../src/server/provider.js';
 import { startCanary, startHostileRegistry, startTokenService, type Canary, type HostileRegistry } from '../helpers/hostile-registry.js';
 import { buildImage } from '../helpers/oci-fixtures.js';
-import { generateRoot } from '../helpers/pki.js';
+import { writeTrustMaterial } from '../helpers/trust-material.js';
 import { createTlsMaterial, keyPemOf, pemOf } from '../helpers/tls.js';
 
 const REPO = 'team/app';
@@ -490,24 +490,7 @@ test('engine: a redirect off the allowlist is answered REGISTRY_NOT_ALLOWED thro
   const image = storeImage(registry);
   registry.redirect(/\/manifests\/|\/referrers\//, `${canary.url}/steal`);
   const dir = await mkdtemp(join(tmpdir(), 'vouch-hostile-'));
-  const root = await generateRoot({ key: 'ec-p256', subject: 'CN=hostile test root' });
-  await mkdir(join(dir, 'store', 'x509', 'ca', 'test'), { recursive: true });
-  await writeFile(join(dir, 'store', 'x509', 'ca', 'test', 'root.pem'), root.certificate.toPem());
-  await writeFile(
-    join(dir, 'policy.json'),
-    JSON.stringify({
-      version: '1.0',
-      trustPolicies: [
-        {
-          name: 'all',
-          registryScopes: ['*'],
-          signatureVerification: { level: 'strict' },
-          trustStores: ['ca:test'],
-          trustedIdentities: ['*'],
-        },
-      ],
-    }),
-  );
+  await writeTrustMaterial(dir, { subject: 'CN=hostile test root' });
   const config = configOf(`allowedRegistries: ["${registry.host}"]\nregistries:\n  "${registry.host}": { plainHttp: true }\n`, dir);
   const stack = await createVerificationStack(config, { logger: pino({ level: 'silent' }), watch: false });
   try {

@@ -6,7 +6,7 @@
 //   running (at most limits.maxConcurrent) as `vouch_background_jobs_running`.
 
 import test from 'ava';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,30 +14,13 @@ import { parseConfig } from '../../../src/config/index.js';
 import { startProvider, type RunningProvider } from '../../../src/server/provider.js';
 import { startFakeRegistry, type FakeRegistry } from '../../helpers/fake-registry.js';
 import { startHungServer, type HungServer } from '../../helpers/hung-server.js';
-import { generateRoot } from '../../helpers/pki.js';
+import { writeTrustMaterial } from '../../helpers/trust-material.js';
 
 const MISSING = `sha256:${'0'.repeat(64)}`;
 
 /** A configuration file's text with one environment (trust material written to `dir`) plus `extra` YAML. */
 async function configText(dir: string, extra: string): Promise<string> {
-  const root = await generateRoot();
-  await mkdir(join(dir, 'store', 'x509', 'ca', 'test'), { recursive: true });
-  await writeFile(join(dir, 'store', 'x509', 'ca', 'test', 'root.pem'), root.certificate.toPem());
-  await writeFile(
-    join(dir, 'policy.json'),
-    JSON.stringify({
-      version: '1.0',
-      trustPolicies: [
-        {
-          name: 'all',
-          registryScopes: ['*'],
-          signatureVerification: { level: 'strict' },
-          trustStores: ['ca:test'],
-          trustedIdentities: ['*'],
-        },
-      ],
-    }),
-  );
+  await writeTrustMaterial(dir);
   return `server:\n  address: 127.0.0.1:0\n  requestTimeoutMs: 400\nenvironments:\n  prod: { trustPolicy: policy.json, trustStore: store }\n${extra}`;
 }
 
