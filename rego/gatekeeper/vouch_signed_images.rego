@@ -45,9 +45,14 @@ _response := vouch.verify(_provider, _keys)
 
 _findings := vouch.decision(_images, _environment, vouch.answers(_response), vouch.system_error(_response), _params)
 
+# The answers again, for the messages: they name the signers vouch saw (lib.vouch.violation).
+_answers := vouch.answers(_response)
+
 # METADATA
 # entrypoint: true
-# description: One violation per finding of lib.vouch.decision, with the finding as details.
-violation contains {"msg": vouch.message(finding), "details": finding} if {
+# description: |
+#   One violation per finding of lib.vouch.decision: msg for the Pod's author, details the finding
+#   plus signers, check, detail, advice and admin_advice (lib.vouch.violation).
+violation contains vouch.violation(finding, _answers) if {
 	some finding in _findings
 }

@@ -41,8 +41,22 @@ _fake_vouch(request) := {"responses": responses, "errors": errors, "status_code"
 
 _unsigned_reasons := [{"code": "NO_SIGNATURE", "message": "no Notary Project signature refers to it"}]
 
+_staging_signer := "CN=ci-staging,O=Acme"
+
+_untrusted_reasons := [{
+	"code": "UNTRUSTED_SIGNER",
+	"message": "no signature from a signer trusted for environment prod: authenticity: ...",
+	"check": "authenticity",
+	"detail": sprintf("signer %q is not among the trusted identities of trust policy \"prod-images\"", [_staging_signer]),
+}]
+
 _fake_value(key) := _result(key, false, _unsigned_reasons) if {
 	contains(key, "unsigned")
+} else := object.union(
+	_result(key, false, _untrusted_reasons),
+	{"signatures": [{"signer": _staging_signer, "verified": false}]},
+) if {
+	contains(key, "staging-signed")
 } else := "verified" if {
 	contains(key, "malformed")
 } else := _result(key, true, [])
@@ -74,10 +88,9 @@ test_unsigned_image_is_denied_with_its_details if {
 	violations := vouchsignedimages.violation with input as _input(_pod([_api, "ghcr.io/acme/unsigned:1"]), _params)
 		with external_data as _fake_vouch
 	violations == {{
-		"msg": concat("", [
-			"image \"ghcr.io/acme/unsigned:1\" (container \"c1\", spec.containers[1].image) failed signature verification for ",
-			"environment \"prod\": NO_SIGNATURE: no Notary Project signature refers to it. ",
-			"Sign it with a key trusted for environment \"prod\", or exempt it in the constraint's exemptImages.",
+		"msg": concat(" ", [
+			"image \"ghcr.io/acme/unsigned:1\" in container \"c1\" is not allowed in environment \"prod\":",
+			"it has no Notary Project signature. Sign it with a key trusted for this environment. (NO_SIGNATURE)",
 		]),
 		"details": {
 			"image": "ghcr.io/acme/unsigned:1",
@@ -88,8 +101,27 @@ test_unsigned_image_is_denied_with_its_details if {
 			"undecided": false,
 			"container": "c1",
 			"path": "spec.containers[1].image",
+			"signers": [],
+			"signer_count": 0,
+			"check": "",
+			"detail": "no Notary Project signature refers to it",
+			"advice": "Sign it with a key trusted for this environment.",
+			"admin_advice": "A cluster admin can exempt the image in the constraint's exemptImages if it need not be signed.",
 		},
 	}}
+}
+
+test_untrusted_signer_is_named_in_the_message if {
+	violations := vouchsignedimages.violation with input as _input(_pod(["ghcr.io/acme/staging-signed:1"]), _params)
+		with external_data as _fake_vouch
+	some v in violations
+	v.details.signers == [_staging_signer]
+	v.details.check == "authenticity"
+	v.msg == concat(" ", [
+		"image \"ghcr.io/acme/staging-signed:1\" in container \"c0\" is not allowed in environment \"prod\":",
+		"it is signed by \"CN=ci-staging,O=Acme\", not by a signer trusted there.",
+		"Have it signed with a key trusted for this environment. (UNTRUSTED_SIGNER)",
+	])
 }
 
 test_provider_error_is_an_undecided_violation if {
@@ -98,7 +130,8 @@ test_provider_error_is_an_undecided_violation if {
 	some v in violations
 	v.details.code == "REGISTRY_UNAVAILABLE"
 	v.details.undecided == true
-	startswith(v.msg, "vouch could not verify image \"ghcr.io/acme/unreachable:1\"")
+	startswith(v.msg, "vouch could not check image \"ghcr.io/acme/unreachable:1\" in container \"c0\" for environment")
+	endswith(v.msg, "a cluster admin should check that vouch can reach the registry. (REGISTRY_UNAVAILABLE)")
 }
 
 test_malformed_value_is_denied if {
@@ -234,7 +267,7 @@ test_no_environment_means_unprefixed_keys if {
 		with external_data as _fake_vouch
 	{[v.details.key, v.details.environment] | some v in violations} == {["ghcr.io/acme/unsigned:1", ""]}
 	some v in violations
-	contains(v.msg, "for the default environment: NO_SIGNATURE")
+	contains(v.msg, "is not allowed in the default environment: it has no Notary Project signature.")
 }
 
 test_namespace_from_the_object_when_review_has_none if {

@@ -1,4 +1,4 @@
-# Tests of lib.vouch's decision/5 and message/1 (fixtures in vouch_test.rego, same package).
+# Tests of lib.vouch's decision/5 (fixtures in vouch_test.rego, same package; messages: vouch_message_test.rego).
 package lib.vouch_test
 
 import data.lib.vouch
@@ -145,57 +145,4 @@ test_undecided_ignore_drops_undecided_findings if {
 test_undecided_only_keeps_undecided_findings if {
 	findings := vouch.decision(_mixed_images, "prod", _mixed, "", {"undecided": "only"})
 	{f.code | some f in findings} == {"REGISTRY_UNAVAILABLE"}
-}
-
-# --- message/1 -----------------------------------------------------------------------------------
-
-test_message_of_a_definitive_finding if {
-	finding := _expected("NO_SIGNATURE", "no Notary Project signature refers to sha256:9b2e.", false)
-	vouch.message(finding) == concat("", [
-		"image \"", _api, "\" (container \"api\", spec.containers[0].image) failed signature verification for ",
-		"environment \"prod\": NO_SIGNATURE: no Notary Project signature refers to sha256:9b2e. ",
-		"Sign it with a key trusted for environment \"prod\", or exempt it in the constraint's exemptImages.",
-	])
-}
-
-test_message_of_an_undecided_finding_in_the_default_environment if {
-	finding := object.union(_expected("DEADLINE_EXCEEDED", "not decided in time", true), {"environment": ""})
-	msg := vouch.message(finding)
-	startswith(msg, sprintf("vouch could not verify image %q (container \"api\", spec.containers[0].image)", [_api]))
-	contains(msg, "for the default environment: DEADLINE_EXCEEDED: not decided in time. ")
-	endswith(msg, "retry shortly (verification continues meanwhile).")
-}
-
-test_message_advice_for_every_code if {
-	every code, advice in {
-		"NO_SIGNATURE": "Sign it with a key trusted for environment \"prod\"",
-		"UNTRUSTED_SIGNER": "trusted identity of environment \"prod\"",
-		"INVALID_SIGNATURE": "sign the image again",
-		"EXPIRED": "trusted TSA",
-		"REVOKED": "revoked",
-		"NO_TRUST_POLICY": "Add a trust policy statement for this repository to the trust policy of environment \"prod\"",
-		"NOT_FOUND": "check the repository, tag and digest",
-		"INVALID_REFERENCE": "valid image reference",
-		"UNKNOWN_ENVIRONMENT": "Fix the constraint's environment mapping",
-		"REGISTRY_UNAVAILABLE": "retry",
-		"REGISTRY_AUTH": "credentials",
-		"REGISTRY_NOT_ALLOWED": "allowed registry",
-		"DEADLINE_EXCEEDED": "retry",
-		"SYSTEM_ERROR": "Provider resource",
-		"NO_ANSWER": "provider name",
-		"PROVIDER_ERROR": "vouch's logs",
-		"NOT_VERIFIED": "Sign it with a key trusted for",
-		"SOMETHING_NEW": "Check the provider's logs.",
-	} {
-		contains(vouch.message(_expected(code, "detail", false)), advice)
-	}
-}
-
-test_message_without_container if {
-	finding := {
-		"image": _api, "environment": "prod", "key": _prod_api, "code": "NO_ANSWER", "message": "m",
-		"undecided": true, "container": "", "path": "",
-	}
-	prefix := sprintf("vouch could not verify image %q for environment \"prod\": NO_ANSWER: m. ", [_api])
-	startswith(vouch.message(finding), prefix)
 }

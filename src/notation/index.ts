@@ -33,7 +33,13 @@ export {
   type CertificateRevocation,
   type CheckChainOptions,
 } from './revocation.js';
-export { NotationVerifier, type NotationVerifierOptions, type SignatureVerification, type EnvelopeInput } from './verifier.js';
+export {
+  NotationVerifier,
+  type NotationVerifierOptions,
+  type SignatureVerification,
+  type EnvelopeInput,
+  type NotationReason,
+} from './verifier.js';
 export {
   verifyNotationArtifact,
   mostRelevantFailure,

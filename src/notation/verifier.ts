@@ -57,9 +57,24 @@ export interface SignatureVerification {
   timestamp?: VerifiedTimestamp;
   checks: CheckResult[];
   /** Enforced failures: why the signature is not verified. */
-  reasons: Array<{ code: AnswerCode; message: string }>;
+  reasons: NotationReason[];
   /** Failures the level only logs (permissive/audit); reported, never decisive. */
-  warnings: Array<{ code: AnswerCode; message: string }>;
+  warnings: NotationReason[];
+}
+
+/**
+ * A failed check: `message` is `<check>: <detail>`; `check` and `detail` carry the two parts apart so
+ * that a reader (the Rego library's messages) can tell, say, a signature's own expiry (`expiry`)
+ * from a certificate's (`authenticTimestamp`) without parsing text. Both are optional: reasons not
+ * produced by a check (no signature, no trust policy) have no `check`.
+ */
+export interface NotationReason {
+  code: AnswerCode;
+  message: string;
+  /** The Notary Project verification check that failed (trust-store-trust-policy.md "Signature Verification details"). */
+  check?: CheckType;
+  /** The failure without the check prefix (and, in a VerificationResult, without the environment summary). */
+  detail?: string;
 }
 
 export interface EnvelopeInput {
@@ -122,8 +137,14 @@ export class NotationVerifier {
         ? { type, outcome: 'fail', action, code: failure.code, message: failure.message }
         : { type, outcome: 'pass', action };
       result.checks.push(check);
-      if (failure)
-        (action === 'enforce' ? result.reasons : result.warnings).push({ code: failure.code, message: `${type}: ${failure.message}` });
+      if (failure) {
+        (action === 'enforce' ? result.reasons : result.warnings).push({
+          code: failure.code,
+          message: `${type}: ${failure.message}`,
+          check: type,
+          detail: failure.message,
+        });
+      }
       return !isCriticalFailure(check);
     };
     const run = async <T>(type: CheckType, fn: () => T | Promise<T>): Promise<{ ok: boolean; value?: T }> => {

@@ -7,7 +7,7 @@ import { CHECK_TYPES, VouchError, type AnswerCode, type Digest } from '../core/i
 import { findSignatures, type ContentSource, type Descriptor, type DiscoveredArtifact } from '../oci/index.js';
 import { findApplicableStatement, type OciTrustPolicy, type TrustPolicyStatement } from '../trust/index.js';
 import { ENVELOPE_MEDIA_TYPES } from './parse-envelope.js';
-import type { NotationVerifier, SignatureVerification } from './verifier.js';
+import type { NotationReason, NotationVerifier, SignatureVerification } from './verifier.js';
 
 export interface NotationSignatureReport extends SignatureVerification {
   /** Digest of the signature manifest. */
@@ -22,7 +22,7 @@ export interface NotationArtifactResult {
   skippedByPolicy: boolean;
   signatures: NotationSignatureReport[];
   /** Why the artifact is not verified (empty when verified). */
-  reasons: Array<{ code: AnswerCode; message: string }>;
+  reasons: NotationReason[];
 }
 
 /** A subject whose manifest is still being fetched: its digest is known, its descriptor pending. */
@@ -124,7 +124,7 @@ async function verifyCandidate(
     trustPolicy: statement.name,
     level: statement.level.name,
     checks: [{ type: 'integrity', outcome: 'fail', action: 'enforce', code: 'INVALID_SIGNATURE', message }],
-    reasons: [{ code: 'INVALID_SIGNATURE', message: `integrity: ${message}` }],
+    reasons: [{ code: 'INVALID_SIGNATURE', message: `integrity: ${message}`, check: 'integrity', detail: message }],
     warnings: [],
   });
   // signature-specification.md "Storage": one layer, the envelope, of a supported media type.
@@ -161,8 +161,8 @@ function isContentFault(reason: string): boolean {
  * The failure of the signature that got furthest through the checks: an expired signature by a
  * trusted signer says more than an unrelated signature with bad bytes.
  */
-export function mostRelevantFailure(signatures: SignatureVerification[]): { code: AnswerCode; message: string } {
-  let best: { rank: number; reason: { code: AnswerCode; message: string } } | undefined;
+export function mostRelevantFailure(signatures: SignatureVerification[]): NotationReason {
+  let best: { rank: number; reason: NotationReason } | undefined;
   for (const signature of signatures) {
     const failed = signature.checks.find((c) => c.outcome === 'fail' && c.action === 'enforce');
     const reason = signature.reasons[0];

@@ -332,7 +332,7 @@ export class VerificationEngine {
     const decisions = await this.#answerAll('mutate', keys, options.deadline, (key) => this.#decideMutate(key));
     return keys.map((key): MutateResult => {
       const decision = decisions.get(key) ?? deadlineDecision(key);
-      return 'error' in decision ? { key, error: decision.error } : { key, value: decision.value };
+      return 'error' in decision ? { key, error: namingImage(key, decision.error) } : { key, value: decision.value };
     });
   }
 
@@ -718,9 +718,29 @@ function deadlineDecision(key: unknown): { error: KeyError } {
   return {
     error: {
       code: 'DEADLINE_EXCEEDED',
-      message: `${quote(String(key))} was not decided within the request deadline; the work continues, retry shortly`,
+      // No key and no advice here: the caller names the image (the Rego library, the mutate prefix
+      // below) and says what to do once.
+      message: 'not decided within the request deadline; the work continues in the background',
     },
   };
+}
+
+/**
+ * A mutate error whose message starts with the image it is about. Gatekeeper's mutation system
+ * reports an error item as `failed to retrieve external data item from provider <name>: <error>`
+ * without the key (Gatekeeper v3.20 pkg/mutation, resolving external data placeholders), so the error
+ * must name the image itself: `CODE: "<image>": message` once the server adds the code (the code
+ * stays first, where the Rego library's parse_error looks for it). The image is the key's reference
+ * as sent (an `[environment]` prefix dropped), quoted: keys are untrusted text.
+ */
+function namingImage(key: string, error: KeyError): KeyError {
+  let image: string = key;
+  try {
+    image = splitKey(key).reference;
+  } catch {
+    // a malformed key is named as sent
+  }
+  return { ...error, message: `${quote(image)}: ${error.message}` };
 }
 
 /** Codes an error item may carry (interface.md §3 table, answer codes for mutate, INTERNAL). */

@@ -8,6 +8,7 @@ import {
   trustPolicyScope,
   withDigest,
   type AnswerCode,
+  type CheckType,
   type Digest,
   type ImageReference,
 } from '../core/index.js';
@@ -15,7 +16,18 @@ import type { NotationArtifactResult, NotationSignatureReport } from '../notatio
 
 export interface Reason {
   code: AnswerCode;
+  /** Human-readable; for a top-level reason it names the environment, for a signature's it starts with the check. */
   message: string;
+  /**
+   * The Notary Project verification check that failed (integrity, authenticity, expiry,
+   * authenticTimestamp, revocation), when a check failed. It tells causes under one code apart:
+   * EXPIRED from `expiry` is the signature's own expiry (the signer's "best by" time; only signing
+   * again helps), EXPIRED from `authenticTimestamp` is a certificate's validity (a new certificate,
+   * or a timestamp from a trusted TSA, helps).
+   */
+  check?: CheckType;
+  /** The failure itself, without the environment summary or the check prefix (for messages that say those once). */
+  detail?: string;
 }
 
 /** One signature that refers to the image, as checked under the environment's trust policy. */
@@ -129,7 +141,15 @@ export function toVerificationResult(
   const [decisive, ...rest] = artifact.reasons;
   // Fail closed even if notation ever said "not verified" without saying why.
   const first = decisive ?? { code: 'INVALID_SIGNATURE' as const, message: 'no signature could be verified' };
-  result.reasons = [{ code: first.code, message: summarise(first, environment) }, ...rest.map(copyReason)];
+  result.reasons = [
+    {
+      code: first.code,
+      message: summarise(first, environment),
+      ...(first.check !== undefined ? { check: first.check } : {}),
+      detail: first.detail ?? first.message,
+    },
+    ...rest.map(copyReason),
+  ];
   return result;
 }
 
@@ -142,7 +162,7 @@ export function notFoundResult(environment: string, ref: ImageReference, message
     reference: digest !== undefined ? canonicalReference(ref, digest) : canonicalReference({ ...ref, tag: ref.tag ?? 'latest' }),
     ...(digest !== undefined ? { digest } : {}),
     signatures: [],
-    reasons: [{ code: 'NOT_FOUND', message }],
+    reasons: [{ code: 'NOT_FOUND', message, detail: message }],
     warnings: [],
   };
 }
@@ -169,7 +189,12 @@ function summarise(reason: Reason, environment: string): string {
 }
 
 function copyReason(reason: Reason): Reason {
-  return { code: reason.code, message: reason.message };
+  return {
+    code: reason.code,
+    message: reason.message,
+    ...(reason.check !== undefined ? { check: reason.check } : {}),
+    ...(reason.detail !== undefined ? { detail: reason.detail } : {}),
+  };
 }
 
 /** Freezes a result and everything in it: cached results are shared between requests. */

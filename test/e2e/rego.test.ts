@@ -4,7 +4,7 @@
 // external_data is replaced by the answer converted the way Gatekeeper converts a ProviderResponse
 // (frameworks externaldata NewRegoResponse): items with an error → errors, the others → responses.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -99,7 +99,31 @@ interface TemplateDoc {
 
 interface Violation {
   msg: string;
-  details: { image: string; environment: string; code: string; undecided: boolean; key: string };
+  details: {
+    image: string;
+    environment: string;
+    code: string;
+    undecided: boolean;
+    key: string;
+    container: string;
+    signers: string[];
+    check: string;
+    advice: string;
+    admin_advice: string;
+  };
+}
+
+/** What every message must do: name the image and container, the environment once, never the provider key, the code last. */
+function assertReadable(t: ExecutionContext, v: Violation) {
+  t.true(
+    v.msg.includes(`image ${JSON.stringify(v.details.image)} in `) && v.msg.includes(`container ${JSON.stringify(v.details.container)}`),
+    v.msg,
+  );
+  t.is(v.msg.split(`environment "${v.details.environment}"`).length, 2, v.msg);
+  t.false(v.msg.includes(`[${v.details.environment}]`), v.msg);
+  t.true(v.msg.endsWith(` (${v.details.code})`), v.msg);
+  t.true(v.msg.includes(v.details.advice), v.msg);
+  t.is(v.msg.includes(v.details.admin_advice), v.details.undecided || v.details.admin_advice === '', v.msg);
 }
 
 /** What Gatekeeper's external_data returns for the provider's answer (frameworks NewRegoResponse). */
@@ -183,8 +207,17 @@ test("prod: only the prod-signed image is admitted; every other image is denied 
   for (const v of violations) {
     t.is(v.details.environment, 'prod');
     t.false(v.details.undecided);
-    t.true(v.msg.includes(v.details.image) && v.msg.includes(v.details.code) && v.msg.includes('prod'), v.msg);
+    assertReadable(t, v);
   }
+  // The signer vouch found is named: what tells the author which key to sign with instead.
+  const untrusted = violations.find((v) => v.details.code === 'UNTRUSTED_SIGNER')!;
+  t.is(untrusted.details.signers.length, 1);
+  t.regex(untrusted.details.signers[0]!, /CN=ci-staging/);
+  t.is(untrusted.details.check, 'authenticity');
+  t.true(
+    untrusted.msg.includes(`it is signed by ${JSON.stringify(untrusted.details.signers[0])}, not by a signer trusted there.`),
+    untrusted.msg,
+  );
 });
 
 test('staging (by namespace mapping): the staging signer is trusted, the prod signer is not', async (t) => {
@@ -204,6 +237,8 @@ test('undecided: an unreachable registry denies by default, and is left to anoth
   const denied = await admit(pod(images), 'team-a', { environment: 'prod' }, keys);
   t.deepEqual(byImage(denied), { [image['unreachable']!]: 'REGISTRY_UNAVAILABLE' });
   t.true(denied[0]!.details.undecided);
+  assertReadable(t, denied[0]!);
+  t.is(denied[0]!.msg.split('retry').length, 2, denied[0]!.msg);
   t.deepEqual(await admit(pod(images), 'team-a', { environment: 'prod', undecided: 'ignore' }, keys), []);
   t.deepEqual(byImage(await admit(pod(images), 'team-a', { environment: 'prod', undecided: 'only' }, keys)), {
     [image['unreachable']!]: 'REGISTRY_UNAVAILABLE',

@@ -377,6 +377,30 @@ test('EXPIRED: signature expiry, expired certificate, signingAuthority time outs
   t.true(saOk.verified, JSON.stringify(saOk.reasons));
 });
 
+test("EXPIRED: the failed check tells a signature's own expiry from a certificate's (reason check and detail)", async (t) => {
+  const pki = await generateChain({
+    length: 2,
+    leafKey: 'ec-p256',
+    root: { notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2040-01-01T00:00:00Z') },
+    leaf: { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2026-06-01T00:00:00Z') },
+  });
+  const signingTime = new Date('2026-02-01T00:00:00Z');
+  const signatureExpired = await verifyWith(
+    pki,
+    { signingTime, expiry: new Date('2026-02-02T00:00:00Z') },
+    { now: new Date('2026-03-01T00:00:00Z') },
+  );
+  const certificateExpired = await verifyWith(pki, { signingTime }, { now: new Date('2026-07-01T00:00:00Z') });
+  const reasonOf = (r: SignatureVerification) => {
+    const reason = r.reasons[0]!;
+    // message stays `<check>: <detail>` for readers of the older field
+    t.is(reason.message, `${reason.check}: ${reason.detail}`);
+    return [reason.code, reason.check];
+  };
+  t.deepEqual(reasonOf(signatureExpired), ['EXPIRED', 'expiry']);
+  t.deepEqual(reasonOf(certificateExpired), ['EXPIRED', 'authenticTimestamp']);
+});
+
 test('REVOKED: a revoked leaf (CRL and OCSP), logged under permissive', async (t) => {
   const server = await startRevocationServer();
   t.teardown(() => server.close());

@@ -99,6 +99,10 @@ test('engine: a signature by an untrusted signer is an UNTRUSTED_SIGNER answer',
     t.false(value.verified);
     t.is(value.reasons[0]?.code, 'UNTRUSTED_SIGNER');
     t.regex(value.reasons[0]?.message ?? '', /^no signature from a signer trusted for environment prod/);
+    // check and detail: the failure without the environment summary, for messages that name it once
+    t.is(value.reasons[0]?.check, 'authenticity');
+    t.is(value.reasons[0]?.detail, value.signatures[0]!.reasons[0]?.detail);
+    t.false((value.reasons[0]?.detail ?? 'environment').includes('environment'));
     t.is(value.signatures.length, 1);
     t.false(value.signatures[0]!.verified);
     t.is(value.signatures[0]!.reasons[0]?.code, 'UNTRUSTED_SIGNER');
@@ -471,6 +475,20 @@ test('engine: mutate pins references to their digest', async (t) => {
     );
     t.is(h.count('/manifests/v1'), 1);
     t.is(h.count(`/manifests/${MISSING}`), 0);
+  });
+});
+
+test('engine: a mutate error names the image as sent (environment prefix dropped), after its code', async (t) => {
+  await withHarness({}, async (h) => {
+    const keys = [`[prod]${h.registry.host}/${REPO}:nope`, '127.0.0.1:1/app:v1', 'Bad Reference'];
+    const results = await h.engine.mutate(keys, later(h));
+    t.deepEqual(
+      results.map((r) => r.error?.code),
+      ['NOT_FOUND', 'REGISTRY_UNAVAILABLE', 'INVALID_REFERENCE'],
+    );
+    // Gatekeeper's mutation system drops the key from the error it reports: the message must carry it.
+    const images = [`${h.registry.host}/${REPO}:nope`, '127.0.0.1:1/app:v1', 'Bad Reference'];
+    results.forEach((r, i) => t.true(r.error?.message.startsWith(`${JSON.stringify(images[i])}: `), r.error?.message));
   });
 });
 
