@@ -132,7 +132,7 @@ system_error(rego_response) := _text(err) if {
 #   "message"}} (the shape of answers/1). vouch leaves such keys out of its items, because
 #   Gatekeeper caches every item, errors included, and never caches systemError; it names them in
 #   systemError as the JSON document {"message": "...", "undecided": [{"key", "error"}]}
-#   (README "Gatekeeper external data provider"). Undefined for any other system error.
+#   (README "Undecided keys"). Undefined for any other system error.
 undecided_keys(sys_error) := _merge([[item.key, {"error": parse_error(item.error)}] |
 	some item in doc.undecided
 	is_string(item.key)
