@@ -34,8 +34,10 @@ GO_TOOLS=(
   "cosign|cosign|github.com/sigstore/cosign/v2/cmd/cosign|github.com/sigstore/cosign/v2|"
   "gator|gator|github.com/open-policy-agent/gatekeeper/v3/cmd/gator|github.com/open-policy-agent/gatekeeper/v3|-X github.com/open-policy-agent/gatekeeper/v3/pkg/version.Version={V}"
   "kustomize|kustomize|sigs.k8s.io/kustomize/kustomize/v5|sigs.k8s.io/kustomize/kustomize/v5|-X sigs.k8s.io/kustomize/api/provenance.version={V}"
+  # vouch's own: Gatekeeper v3.20.1's rego driver, response cache and mutation system (test/gatekeeper)
+  "gatekeeper-harness|gatekeeper-harness|.|github.com/open-policy-agent/gatekeeper/v3|"
 )
-ALL_NAMES=(olareg-serve notation opa regal cosign gator kustomize docker-registry)
+ALL_NAMES=(olareg-serve notation opa regal cosign gator kustomize gatekeeper-harness docker-registry)
 
 usage() {
   echo "usage: bash scripts/tools.sh [tool...]   (tools: ${ALL_NAMES[*]}; default: all)" >&2

@@ -162,6 +162,26 @@ test_system_error_with_null_lists_denies_every_non_exempt_image if {
 	}
 }
 
+# What vouch answers (through Gatekeeper's builtin) when one key is undecided for now: the other
+# key, from Gatekeeper's cache or from vouch, is an item; the undecided one is named in systemError.
+_partly_undecided(request) := {"responses": responses, "errors": [], "status_code": 200, "system_error": sys} if {
+	request.provider == "vouch"
+	responses := [[key, _result(_api, true, [])] | some key in request.keys; endswith(key, _api)]
+	sys := json.marshal({"message": "vouch could not decide 1 key for now", "undecided": [{
+		"key": "[prod]ghcr.io/acme/hung:1",
+		"error": "DEADLINE_EXCEEDED: not decided within the request deadline",
+	}]})
+}
+
+test_undecided_key_in_system_error_is_denied_and_the_others_decided if {
+	violations := vouchsignedimages.violation with input as _input(_pod([_api, "ghcr.io/acme/hung:1"]), _params)
+		with external_data as _partly_undecided
+	{[v.details.image, v.details.code, v.details.undecided] | some v in violations} == {[
+		"ghcr.io/acme/hung:1",
+		"DEADLINE_EXCEEDED", true,
+	]}
+}
+
 test_external_data_without_result_fails_closed if {
 	# The fake answers only provider "vouch": for another provider the call is undefined.
 	violations := vouchsignedimages.violation with input as _input(_pod([_api]), _with({"provider": "other"}))

@@ -128,6 +128,23 @@ system_error(rego_response) := _text(err) if {
 
 # METADATA
 # description: |
+#   The keys a /v1/verify systemError names as undecided for now, as key → {"error": {"code",
+#   "message"}} (the shape of answers/1). vouch leaves such keys out of its items, because
+#   Gatekeeper caches every item, errors included, and never caches systemError; it names them in
+#   systemError as the JSON document {"message": "...", "undecided": [{"key", "error"}]}
+#   (README "Undecided keys"). Undefined for any other system error.
+undecided_keys(sys_error) := _merge([[item.key, {"error": parse_error(item.error)}] |
+	some item in doc.undecided
+	is_string(item.key)
+]) if {
+	is_string(sys_error)
+	json.is_valid(sys_error)
+	doc := json.unmarshal(sys_error)
+	is_array(doc.undecided)
+}
+
+# METADATA
+# description: |
 #   Splits a provider error "CODE: message" (interface.md §3). An error without a known code is
 #   kept whole as the message of a PROVIDER_ERROR.
 parse_error(text) := {"code": code, "message": trim_space(substring(text, i + 1, -1))} if {
@@ -190,11 +207,17 @@ _keep("only", true) := true
 
 _keep(mode, _) if not mode in {"ignore", "only"}
 
-# A system error means no answer can be trusted; a key without an answer (or answers that are no
-# object) is undecided.
-_verdict(image, env, by_key, sys_error) := _finding(image, env, "SYSTEM_ERROR", _text(sys_error), true) if {
+# A system error that is vouch's undecided document (undecided_keys/1) answers the keys it names and
+# leaves the items' answers to the others (a key named there wins over an item for it: fail
+# closed). Any other system error means no answer can be trusted. A key without an answer (or
+# answers that are no object) is undecided.
+_verdict(image, env, by_key, sys_error) := _keyed_verdict(image, env, object.union(_object(by_key), undecided)) if {
+	undecided := undecided_keys(sys_error)
+} else := _finding(image, env, "SYSTEM_ERROR", _text(sys_error), true) if {
 	not sys_error in {null, ""}
-} else := verdict if {
+} else := _keyed_verdict(image, env, by_key)
+
+_keyed_verdict(image, env, by_key) := verdict if {
 	verdict := _answer_verdict(image, env, by_key[key(env, image.image)])
 } else := _finding(image, env, "NO_ANSWER", "the provider returned no answer for this key", true)
 
@@ -464,6 +487,10 @@ _admin_advice_text := {
 _list(x) := x if {
 	is_array(x)
 } else := []
+
+_object(x) := x if {
+	is_object(x)
+} else := {}
 
 _param(params, name, fallback) := params[name] if {
 	params[name] != null

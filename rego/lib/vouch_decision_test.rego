@@ -74,6 +74,54 @@ test_system_error_overrides_answers if {
 	_decide(response) == {_expected("SYSTEM_ERROR", "partial", true)}
 }
 
+# vouch's /v1/verify leaves keys it could not decide for now out of the items (Gatekeeper caches
+# every item) and names them in systemError, which Gatekeeper never caches.
+_undecided_doc(entries) := json.marshal({"message": "vouch could not decide 1 key for now", "undecided": entries})
+
+test_undecided_document_answers_the_keys_it_names if {
+	sys := _undecided_doc([{"key": _prod_api, "error": "DEADLINE_EXCEEDED: not decided within the request deadline"}])
+	response := object.union(_response([], []), {"system_error": sys})
+	_decide(response) == {_expected("DEADLINE_EXCEEDED", "not decided within the request deadline", true)}
+}
+
+test_undecided_document_leaves_items_to_decide_the_other_keys if {
+	other := "ghcr.io/acme/other:1"
+	images := {_api_image, _img(other, "other", "initContainers", "spec.initContainers[0].image")}
+	sys := _undecided_doc([{"key": "[prod]ghcr.io/acme/other:1", "error": "REGISTRY_UNAVAILABLE: connection refused"}])
+	response := object.union(_response([[_prod_api, _verified_result("prod", _api)]], []), {"system_error": sys})
+	findings := vouch.decision(images, "prod", vouch.answers(response), vouch.system_error(response), {})
+	expected := [other, "REGISTRY_UNAVAILABLE", "connection refused", true]
+	{[f.image, f.code, f.message, f.undecided] | some f in findings} == {expected}
+}
+
+test_undecided_document_wins_over_an_item_for_the_same_key if {
+	sys := _undecided_doc([{"key": _prod_api, "error": "REGISTRY_UNAVAILABLE: connection refused"}])
+	response := object.union(_response([[_prod_api, _verified_result("prod", _api)]], []), {"system_error": sys})
+	_decide(response) == {_expected("REGISTRY_UNAVAILABLE", "connection refused", true)}
+}
+
+test_undecided_document_key_named_nowhere_is_no_answer if {
+	sys := _undecided_doc([{"key": "[prod]ghcr.io/acme/other:1", "error": "DEADLINE_EXCEEDED: late"}])
+	_decide(object.union(_response([], []), {"system_error": sys})) == {_expected(
+		"NO_ANSWER",
+		"the provider returned no answer for this key",
+		true,
+	)}
+}
+
+test_undecided_document_conflicting_entries_are_a_provider_error if {
+	sys := _undecided_doc([
+		{"key": _prod_api, "error": "DEADLINE_EXCEEDED: late"},
+		{"key": _prod_api, "error": "REGISTRY_UNAVAILABLE: down"},
+	])
+	[f.code | some f in _decide(object.union(_response([], []), {"system_error": sys}))] == ["PROVIDER_ERROR"]
+}
+
+test_json_system_error_that_is_no_undecided_document_denies_every_key if {
+	response := object.union(_response([[_prod_api, _verified_result("prod", _api)]], []), {"system_error": "{\"a\":1}"})
+	_decide(response) == {_expected("SYSTEM_ERROR", "{\"a\":1}", true)}
+}
+
 test_missing_key_is_undecided if {
 	response := _response([["[prod]ghcr.io/acme/other:1", _verified_result("prod", "ghcr.io/acme/other:1")]], [])
 	_decide(response) == {_expected("NO_ANSWER", "the provider returned no answer for this key", true)}

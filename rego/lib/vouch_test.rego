@@ -277,6 +277,16 @@ test_parse_error_without_a_known_code if {
 	vouch.parse_error(42) == {"code": "PROVIDER_ERROR", "message": "42"}
 }
 
+test_undecided_keys_reads_only_the_undecided_document if {
+	entries := [{"key": "[prod]a:1", "error": "DEADLINE_EXCEEDED: late"}, {"key": 7, "error": "x"}]
+	doc := json.marshal({"undecided": entries})
+	vouch.undecided_keys(doc) == {"[prod]a:1": {"error": {"code": "DEADLINE_EXCEEDED", "message": "late"}}}
+	not vouch.undecided_keys("failed to send external data request")
+	not vouch.undecided_keys("{\"undecided\": 1}")
+	not vouch.undecided_keys("")
+	not vouch.undecided_keys(null)
+}
+
 test_system_error_is_a_string if {
 	vouch.system_error({"system_error": "failed to send external data request"}) == "failed to send external data request"
 	vouch.system_error({"system_error": ""}) == ""

@@ -14,6 +14,7 @@ import {
   parseProviderRequest,
   systemErrorResponse,
   toProviderResponse,
+  toVerifyResponse,
   type KeyOutcome,
   type ProviderBackend,
   type ProviderResponse,
@@ -232,7 +233,7 @@ export class ProviderHttpServer {
       { route, keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes: byCode },
       'provider request',
     );
-    return send(res, 200, toProviderResponse(outcomes));
+    return send(res, 200, route === '/v1/verify' ? toVerifyResponse(outcomes) : toProviderResponse(outcomes));
   }
 }
 

@@ -70,7 +70,12 @@ export function parseProviderRequest(body: Uint8Array, maxKeys: number): string[
   return keys as string[];
 }
 
-/** Outcomes → ProviderResponse, one item per key in order; an item error is "CODE: message". */
+/**
+ * Outcomes → ProviderResponse, one item per key in order; an item error is "CODE: message". This is
+ * the /v1/mutate answer: Gatekeeper's mutation system has no response cache, and a systemError
+ * fails every key of the batch (gatekeeper pkg/mutation/system_external_data.go,
+ * validateExternalDataResponse), so undecided keys stay items there.
+ */
 export function toProviderResponse(outcomes: KeyOutcome[]): ProviderResponse {
   return {
     apiVersion: PROVIDER_API_VERSION,
@@ -82,6 +87,55 @@ export function toProviderResponse(outcomes: KeyOutcome[]): ProviderResponse {
       ),
     },
   };
+}
+
+/**
+ * Error codes that are decided for good: Gatekeeper may cache them like verdicts, because asking
+ * again gives the same answer (the reference, the environment or the registry allow-list would
+ * have to change first). Every other error code is undecided *for now*.
+ */
+export const CACHEABLE_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'INVALID_REFERENCE',
+  'UNKNOWN_ENVIRONMENT',
+  'REGISTRY_NOT_ALLOWED',
+]);
+
+/** The systemError document of a /v1/verify answer that leaves undecided keys out of its items. */
+export interface UndecidedDocument {
+  message: string;
+  undecided: Array<{ key: string; error: string }>;
+}
+
+/**
+ * Outcomes → the /v1/verify ProviderResponse. Gatekeeper's `external_data` builtin (frameworks
+ * constraint/pkg/client/drivers/rego/builtin.go, externalDataBuiltin) stores every returned item,
+ * errors included, in its response cache for --external-data-provider-response-cache-ttl (3 min)
+ * and asks the provider only for keys not cached; it never caches `systemError`, and it still
+ * hands the items of a response that also has a systemError to the template
+ * (externaldata.NewRegoResponse → {responses, errors, system_error}). So verdicts and permanent
+ * errors are items (cacheable), and a key vouch could not decide for now is left out of the items
+ * and named in `systemError` as a JSON document (UndecidedDocument), which the Rego library
+ * (lib.vouch.decision) reads per key: the next admission asks vouch again, whose own cache
+ * (`cache.undecidedTtlMs`) then answers.
+ */
+export function toVerifyResponse(outcomes: KeyOutcome[]): ProviderResponse {
+  const items: ProviderItem[] = [];
+  const undecided: UndecidedDocument['undecided'] = [];
+  for (const o of outcomes) {
+    if (!('error' in o)) items.push({ key: o.key, value: o.value });
+    else if (CACHEABLE_ERROR_CODES.has(o.error.code)) items.push({ key: o.key, error: `${o.error.code}: ${o.error.message}` });
+    else undecided.push({ key: o.key, error: `${o.error.code}: ${o.error.message}` });
+  }
+  const response: ProviderResponse['response'] = { idempotent: true, items };
+  if (undecided.length > 0) {
+    const n = undecided.length;
+    const document: UndecidedDocument = {
+      message: `vouch could not decide ${n} key${n === 1 ? '' : 's'} for now; they are not in items, so ask again`,
+      undecided,
+    };
+    response.systemError = JSON.stringify(document);
+  }
+  return { apiVersion: PROVIDER_API_VERSION, kind: 'ProviderResponse', response };
 }
 
 export function systemErrorResponse(message: string): ProviderResponse {

@@ -20,7 +20,8 @@ import { stringify as toYaml } from 'yaml';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Tools that scripts/tools.sh installs; all but docker-registry live in .tools/bin. */
-export type ToolName = 'olareg-serve' | 'notation' | 'opa' | 'regal' | 'cosign' | 'gator' | 'kustomize' | 'docker-registry';
+export type ToolName =
+  'olareg-serve' | 'notation' | 'opa' | 'regal' | 'cosign' | 'gator' | 'kustomize' | 'gatekeeper-harness' | 'docker-registry';
 
 export interface TokenRequestRecord {
   /** Every `scope` value of the request, split on spaces, in order. */

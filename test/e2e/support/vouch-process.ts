@@ -289,6 +289,31 @@ export interface ProviderResponseJson {
   response: { idempotent?: boolean; items?: ProviderItem[]; systemError?: string };
 }
 
+/**
+ * The keys a /v1/verify systemError names as undecided for now (vouch leaves them out of the items,
+ * which Gatekeeper caches): {} when systemError is absent or not that document.
+ */
+export function undecidedOf(body: ProviderResponseJson): Record<string, string> {
+  const text = body.response.systemError;
+  if (text === undefined) return {};
+  try {
+    const doc = JSON.parse(text) as { undecided?: Array<{ key: string; error: string }> };
+    return Object.fromEntries((doc.undecided ?? []).map((u) => [u.key, u.error]));
+  } catch {
+    return {};
+  }
+}
+
+/** One item per key in request order, from the items and the undecided document (missing keys are absent). */
+export function answersOf(keys: string[], body: ProviderResponseJson): ProviderItem[] {
+  const items = new Map((body.response.items ?? []).map((i) => [i.key, i]));
+  const undecided = undecidedOf(body);
+  return keys.flatMap((key) => {
+    const item = items.get(key) ?? (undecided[key] !== undefined ? { key, error: undecided[key] } : undefined);
+    return item ? [item] : [];
+  });
+}
+
 /** An HTTPS client presenting the test client certificate; one connection pool per instance. */
 export class HttpsClient {
   readonly #agent: Agent;
@@ -351,12 +376,17 @@ export class HttpsClient {
     return { status: answer.status, body: answer.json as ProviderResponseJson, durationMs: answer.durationMs, headers: answer.headers };
   }
 
+  /**
+   * POST /v1/verify. `items` is one answer per requested key in request order: the response's items,
+   * and for each key vouch left out as undecided for now, an item made from the systemError document.
+   * `body` is the answer as sent.
+   */
   async verify(
     keys: string[],
   ): Promise<{ items: ProviderItem[]; durationMs: number; body: ProviderResponseJson; headers: HttpAnswer['headers'] }> {
     const { status, body, durationMs, headers } = await this.provider('/v1/verify', keys);
     if (status !== 200) throw new Error(`POST /v1/verify answered ${status}: ${JSON.stringify(body)}`);
-    return { items: body.response.items ?? [], durationMs, body, headers };
+    return { items: answersOf(keys, body), durationMs, body, headers };
   }
 
   #closed: Promise<void> | undefined;

@@ -11,6 +11,7 @@ import { connect } from 'node:tls';
 import { pino } from 'pino';
 import { ProviderHttpServer } from '../../../src/server/http.js';
 import { ProviderMetrics } from '../../../src/server/metrics.js';
+import type { ErrorCode } from '../../../src/core/index.js';
 import type { KeyOutcome, ProviderBackend } from '../../../src/server/provider-protocol.js';
 import { generateRoot } from '../../helpers/pki.js';
 import { keyPemOf, pemOf, tlsCertificate } from '../../helpers/tls.js';
@@ -69,6 +70,68 @@ test('http: /v1/verify answers one item per key, in order, errors as "CODE: mess
   t.true(body.response.items[0]?.value?.verified);
   t.is(body.response.items[1]?.error, 'INVALID_REFERENCE: nope');
   t.false(body.response.items[2]?.value?.verified);
+});
+
+// What each code does on the wire (README "Undecided keys"): Gatekeeper caches every item, errors
+// included, and never caches systemError (frameworks drivers/rego/builtin.go externalDataBuiltin).
+const CODE_CASES: Array<[string, ErrorCode | 'verdict', 'item' | 'undecided']> = [
+  ['k/verdict', 'verdict', 'item'],
+  ['k/invalid', 'INVALID_REFERENCE', 'item'],
+  ['k/unknown-env', 'UNKNOWN_ENVIRONMENT', 'item'],
+  ['k/not-allowed', 'REGISTRY_NOT_ALLOWED', 'item'],
+  ['k/deadline', 'DEADLINE_EXCEEDED', 'undecided'],
+  ['k/unavailable', 'REGISTRY_UNAVAILABLE', 'undecided'],
+  ['k/auth', 'REGISTRY_AUTH', 'undecided'],
+  ['k/internal', 'INTERNAL', 'undecided'],
+];
+
+const codedBackend: ProviderBackend = {
+  async verify(keys) {
+    return keys.map((key): KeyOutcome => {
+      const code = CODE_CASES.find(([k]) => k === key)![1];
+      return code === 'verdict' ? { key, value: { verified: false, reasons: [] } } : { key, error: { code, message: `m ${key}` } };
+    });
+  },
+  async mutate(keys) {
+    return keys.map((key): KeyOutcome<string> => ({ key, error: { code: 'DEADLINE_EXCEEDED', message: 'late' } }));
+  },
+};
+
+test('http: /v1/verify leaves keys undecided for now out of items and names them in systemError; decided keys stay items', async (t) => {
+  const { server, url } = await start({ backend: codedBackend });
+  t.teardown(() => server.close());
+  const keys = CODE_CASES.map(([k]) => k);
+  const response = await fetch(`${url}/v1/verify`, { method: 'POST', body: providerRequest(keys) });
+  t.is(response.status, 200);
+  const body = (await response.json()) as {
+    response: { idempotent: boolean; items: Array<{ key: string; value?: unknown; error?: string }>; systemError?: string };
+  };
+  t.true(body.response.idempotent);
+  t.deepEqual(
+    body.response.items.map((i) => i.key),
+    CODE_CASES.filter(([, , wire]) => wire === 'item').map(([k]) => k),
+  );
+  t.is(body.response.items[1]?.error, 'INVALID_REFERENCE: m k/invalid');
+  const doc = JSON.parse(body.response.systemError!) as { message: string; undecided: Array<{ key: string; error: string }> };
+  t.deepEqual(
+    doc.undecided,
+    CODE_CASES.filter(([, , wire]) => wire === 'undecided').map(([k, code]) => ({ key: k, error: `${code}: m ${k}` })),
+  );
+  // Every key decided: no systemError at all.
+  const decided = (await (await fetch(`${url}/v1/verify`, { method: 'POST', body: providerRequest(['k/verdict']) })).json()) as {
+    response: { systemError?: string };
+  };
+  t.is(decided.response.systemError, undefined);
+});
+
+test('http: /v1/mutate keeps undecided keys as items (the mutation system has no response cache; a systemError fails the batch)', async (t) => {
+  const { server, url } = await start({ backend: codedBackend });
+  t.teardown(() => server.close());
+  const body = (await (await fetch(`${url}/v1/mutate`, { method: 'POST', body: providerRequest(['r/a:1']) })).json()) as {
+    response: { items: Array<{ key: string; error?: string }>; systemError?: string };
+  };
+  t.deepEqual(body.response.items, [{ key: 'r/a:1', error: 'DEADLINE_EXCEEDED: late' }]);
+  t.is(body.response.systemError, undefined);
 });
 
 test('http: /v1/mutate answers pinned references, idempotent', async (t) => {

@@ -45,8 +45,15 @@ async function post(provider: RunningProvider, keys: string[]): Promise<Array<{ 
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ apiVersion: 'externaldata.gatekeeper.sh/v1beta1', kind: 'ProviderRequest', request: { keys } }),
   });
-  const body = (await response.json()) as { response: { items: Array<{ key: string; value?: unknown; error?: string }> } };
-  return body.response.items;
+  const body = (await response.json()) as {
+    response: { items?: Array<{ key: string; value?: unknown; error?: string }>; systemError?: string };
+  };
+  // Keys undecided for now are not items but named in systemError (README "Undecided keys").
+  const undecided =
+    body.response.systemError === undefined
+      ? []
+      : (JSON.parse(body.response.systemError) as { undecided: Array<{ key: string; error: string }> }).undecided;
+  return [...(body.response.items ?? []), ...undecided];
 }
 
 /** The label sets of every series of `metric` in a Prometheus text exposition. */
