@@ -29,7 +29,14 @@ const backend: ProviderBackend = {
                   trustPolicy: 'p',
                   signer: 'CN=x',
                   signingTime: '2026-01-01T00:00:00.000Z',
-                  reasons: [],
+                  reasons: [
+                    {
+                      code: 'EXPIRED',
+                      message: 'expiry: the signature expired at …',
+                      check: 'expiry',
+                      detail: 'the signature expired at …',
+                    },
+                  ],
                 },
               ],
               reasons: [],
@@ -71,6 +78,10 @@ test('grpc: Verify answers one result per reference in order, with the environme
   t.is(response.results.length, 2);
   t.true(response.results[0]?.['verified']);
   t.is((response.results[0]?.['signatures'] as Array<Record<string, unknown>>)[0]?.['trustPolicy'], 'p');
+  // Reasons keep the failed check and its detail (proto Reason fields 3 and 4).
+  t.deepEqual((response.results[0]?.['signatures'] as Array<{ reasons: unknown[] }>)[0]?.reasons, [
+    { code: 'EXPIRED', message: 'expiry: the signature expired at …', check: 'expiry', detail: 'the signature expired at …' },
+  ]);
   t.false(response.results[1]?.['verified']);
   t.deepEqual(response.results[1]?.['error'], { code: 'INVALID_REFERENCE', message: 'nope' });
 
