@@ -683,7 +683,11 @@ test('manifests: cert-manager issues vouch-tls for the names the Providers dial'
   const serving = only(certificates, 'Certificate', 'vouch-tls').value;
   t.is(serving['spec']['secretName'], 'vouch-tls');
   const host = new URL(providers[0]!['spec']['url']).hostname;
-  t.deepEqual(serving['spec']['dnsNames'], [host, `${host}.cluster.local`]);
+  t.is(host, 'vouch.vouch-system.svc');
+  t.deepEqual(serving['spec']['dnsNames'], [host, 'vouch.vouch-system', `${host}.cluster.local`]);
+  t.is(serving['spec']['commonName'], host);
+  // cheap handshakes: Gatekeeper makes a full one per call (same key type as scripts/gen-tls.sh)
+  t.deepEqual(serving['spec']['privateKey'], { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' });
   t.is(serving['spec']['issuerRef']['kind'], 'Issuer');
   const issuer = only(allDocs, 'Issuer', serving['spec']['issuerRef']['name']).value;
   const ca = certificates.find((d) => d.value['spec']['secretName'] === issuer['spec']['ca']['secretName'])?.value;
