@@ -7,7 +7,9 @@
 //      thread: latency percentiles and keys/s, next to a minimal provider answering the same items
 //      from a Map, plus an in-process breakdown (engine, JSON);
 //  (c) 100 distinct uncached images in one request, next to the same images' bare round trips;
-//  (d) heap and RSS with 100 000 cached verification results (run first, for a clean RSS baseline).
+//  (d) heap and RSS with 100 000 cached verification results (run first, for a clean RSS baseline);
+//  (e) Gatekeeper's connection pattern: a cached 10-key request over a new TLS 1.3 mTLS connection
+//      per request, next to a minimal node:https server, and the sockets left open (fresh-connections.ts).
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -46,6 +48,7 @@ import { PROVIDER_API_VERSION, type ProviderItem, type ProviderResponse } from '
 import { VerificationEngine, type VerificationResult } from '../src/verify/index.js';
 import { buildImage, pushManifest, pushReferrer } from '../test/helpers/oci-fixtures.js';
 import { startReferrersRegistry, type RunningRegistry } from '../test/helpers/registries.js';
+import { benchFreshConnections } from './fresh-connections.js';
 import { startLatencyProxy } from './latency-proxy.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { formatMs, measureTimed, printTable, summarize, type Sample } from './stats.js';
@@ -54,8 +57,8 @@ const COLD_ITERATIONS = Number(process.env['BENCH_PROVIDER_COLD_ITERATIONS'] ?? 
 const LOAD_REQUESTS = Number(process.env['BENCH_PROVIDER_LOAD_REQUESTS'] ?? 2000);
 const BATCH_ITERATIONS = Number(process.env['BENCH_PROVIDER_BATCH_ITERATIONS'] ?? 8);
 const CACHE_ENTRIES = Number(process.env['BENCH_PROVIDER_CACHE_ENTRIES'] ?? 100_000);
-/** Which parts to run, e.g. `BENCH_PROVIDER_PARTS=ab` (default: all four). */
-const PARTS = process.env['BENCH_PROVIDER_PARTS'] ?? 'abcd';
+/** Which parts to run, e.g. `BENCH_PROVIDER_PARTS=ab` (default: all five). */
+const PARTS = process.env['BENCH_PROVIDER_PARTS'] ?? 'abcde';
 const IMAGES = 100;
 const CLIENTS = 4;
 const MEMORY_HOST = 'memory.bench';
@@ -722,6 +725,8 @@ export async function benchProvider(): Promise<void> {
     if (PARTS.includes('a')) await benchCold(s);
     if (PARTS.includes('b')) await benchCached(s);
     if (PARTS.includes('c')) await benchBatch(s);
+    if (PARTS.includes('e'))
+      await benchFreshConnections({ dir: s.dir, registryHost: s.registry.host, keys: s.images.map((i) => i.key), log });
   } finally {
     await s.registry.stop();
     await rm(s.dir, { recursive: true, force: true });

@@ -17,8 +17,11 @@
 #                                            # print a throwaway certificate, base64 (deploy/provider.yaml)
 #
 # Files (in --out, default .tmp/vouch-tls under the repository, git-ignored): ca.crt, ca.key (ECDSA P-256,
-# 10 years), tls.crt, tls.key (ECDSA P-256, --days, SANs <service>.<namespace>.svc and
-# <service>.<namespace>.svc.<cluster domain>, serverAuth). Existing files are reused: the CA is kept (so
+# 10 years), tls.crt, tls.key (ECDSA P-256, --days, serverAuth, SANs <service>.<namespace>,
+# <service>.<namespace>.svc, <service>.<namespace>.svc.<cluster domain> and any --san). ECDSA P-256
+# because Gatekeeper opens a new connection, and so does a full TLS handshake, for every call: the
+# server's signature is the costly part of it, and a P-256 signature is far cheaper than an RSA one
+# (an RSA-2048 signature costs about 20 times as much CPU). Existing files are reused: the CA is kept (so
 # the Providers' caBundle stays valid) and the serving certificate is reissued only when it is missing, no
 # longer matches the CA or the names, or expires within 30 days. --force starts over. Idempotent: run it
 # again after every `kubectl apply -k deploy/` (which puts the placeholder caBundle back) and to renew.
@@ -40,6 +43,7 @@ PROVIDERS=(vouch vouch-mutate)
 MODE=print
 FORCE=0
 CA_FROM_SECRET=0
+EXTRA_SANS=()
 KUBECTL="${KUBECTL:-kubectl}"
 # Reissue the serving certificate when it expires within this many seconds.
 RENEW_BEFORE_SECONDS=$((30 * 24 * 3600))
@@ -55,6 +59,8 @@ usage: scripts/gen-tls.sh [--apply | --generate-only] [options]
   --service NAME            vouch's Service (default: $SERVICE)
   --cluster-domain DOMAIN   the cluster's DNS domain (default: $CLUSTER_DOMAIN)
   --days N                  validity of the serving certificate in days (default: $DAYS)
+  --san NAME|IPV4           another subject alternative name, e.g. localhost or 127.0.0.1 for local
+                            use (repeatable)
   --force                   generate a new CA and serving certificate even if the files exist
   --apply                   create/update Secret vouch-tls and Secret gatekeeper-ca, patch the Providers
   --generate-only           write the files, touch nothing else
@@ -78,6 +84,7 @@ while [[ $# -gt 0 ]]; do
     --service) SERVICE="${2:?--service needs a value}"; shift 2 ;;
     --cluster-domain) CLUSTER_DOMAIN="${2:?--cluster-domain needs a value}"; shift 2 ;;
     --days) DAYS="${2:?--days needs a number}"; shift 2 ;;
+    --san) EXTRA_SANS+=("${2:?--san needs a DNS name or an IPv4 address}"); shift 2 ;;
     --gatekeeper-namespace) GATEKEEPER_NAMESPACE="${2:?--gatekeeper-namespace needs a value}"; shift 2 ;;
     --force) FORCE=1; shift ;;
     --apply) MODE=apply; shift ;;
@@ -93,7 +100,17 @@ done
 [[ $CA_FROM_SECRET -eq 1 && $MODE == generate ]] && die "--ca-from-secret and --generate-only exclude each other"
 command -v openssl >/dev/null 2>&1 || die "openssl is required"
 
-DNS_NAMES=("$SERVICE.$NAMESPACE.svc" "$SERVICE.$NAMESPACE.svc.$CLUSTER_DOMAIN")
+DNS_NAMES=("$SERVICE.$NAMESPACE" "$SERVICE.$NAMESPACE.svc" "$SERVICE.$NAMESPACE.svc.$CLUSTER_DOMAIN")
+IP_ADDRESSES=()
+for name in "${EXTRA_SANS[@]+"${EXTRA_SANS[@]}"}"; do
+  if [[ "$name" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; then
+    IP_ADDRESSES+=("$name")
+  elif [[ "$name" =~ ^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$ ]]; then
+    DNS_NAMES+=("$name")
+  else
+    die "--san: expected a DNS name or an IPv4 address, got '$name'"
+  fi
+done
 
 # base64 on one line, with GNU and BSD base64 alike.
 b64() { base64 <"$1" | tr -d '\n'; }
@@ -133,11 +150,12 @@ generate_ca() {
 }
 
 issue_serving() {
-  note "issuing the serving certificate $OUT/tls.crt for ${DNS_NAMES[*]}"
+  note "issuing the serving certificate $OUT/tls.crt for ${DNS_NAMES[*]} ${IP_ADDRESSES[*]+"${IP_ADDRESSES[*]}"}"
   local csr ext san="" name
   csr="$(mktemp)"
   ext="$(mktemp)"
   for name in "${DNS_NAMES[@]}"; do san+="${san:+, }DNS:$name"; done
+  for name in "${IP_ADDRESSES[@]+"${IP_ADDRESSES[@]}"}"; do san+="${san:+, }IP:$name"; done
   cat >"$ext" <<EOF
 [v3_server]
 basicConstraints = critical, CA:FALSE
@@ -154,17 +172,22 @@ EOF
   rm -f "$csr" "$ext"
 }
 
-# True when tls.crt/tls.key exist, belong together, chain to ca.crt, name every DNS name and stay valid
-# for RENEW_BEFORE_SECONDS.
+# True when tls.crt/tls.key exist, belong together, chain to ca.crt, have an ECDSA P-256 key, name every
+# DNS name and IP address, and stay valid for RENEW_BEFORE_SECONDS (an RSA certificate of an earlier run
+# is reissued).
 serving_usable() {
   [[ -s "$OUT/tls.crt" && -s "$OUT/tls.key" ]] || return 1
   openssl verify -CAfile "$OUT/ca.crt" "$OUT/tls.crt" >/dev/null 2>&1 || return 1
   openssl x509 -in "$OUT/tls.crt" -noout -checkend "$RENEW_BEFORE_SECONDS" >/dev/null 2>&1 || return 1
   [[ "$(openssl x509 -in "$OUT/tls.crt" -noout -pubkey)" == "$(openssl pkey -in "$OUT/tls.key" -pubout)" ]] || return 1
+  openssl pkey -in "$OUT/tls.key" -noout -text 2>/dev/null | grep -q 'NIST CURVE: P-256' || return 1
   local sans name
   sans="$(openssl x509 -in "$OUT/tls.crt" -noout -ext subjectAltName 2>/dev/null)" || return 1
   for name in "${DNS_NAMES[@]}"; do
-    grep -Eq "DNS:${name//./\\.}(,|\$)" <<<"$sans" || return 1
+    tr ',' '\n' <<<"$sans" | sed 's/^ *//' | grep -Fxq "DNS:$name" || return 1
+  done
+  for name in "${IP_ADDRESSES[@]+"${IP_ADDRESSES[@]}"}"; do
+    tr ',' '\n' <<<"$sans" | sed 's/^ *//' | grep -Fxiq "IP Address:$name" || return 1
   done
 }
 

@@ -30,7 +30,16 @@ export interface ServerTlsConfig {
  *   /metrics, for kubelet probes and Prometheus, which cannot present client certificates when
  *   mTLS is on. Absent: those endpoints are served on `address` only.
  * - `tls` {certFile, keyFile, clientCAFile?}: absent serves plain HTTP (development only).
- * - `requestTimeoutMs` (default 2900, 1..60000): budget for one provider request.
+ * - `requestTimeoutMs` (default 1500, 1..60000): budget for one /v1/verify request (and gRPC Verify).
+ *   Below the `vouch` Provider's `spec.timeout` (2 s) with room for the connection (Gatekeeper opens a
+ *   new one per call) and a busy event loop; deploy/README.md "Timeouts".
+ * - `mutateTimeoutMs` (extension, default: requestTimeoutMs, 1..60000): budget for one /v1/mutate
+ *   request, for a mutating webhook timeout that differs from the validating one.
+ * - `keepAliveTimeoutMs` (extension, default 5000, 0..600000): how long a connection stays open idle
+ *   after an answer. Gatekeeper never reuses a connection, so each of its calls leaves one socket open
+ *   this long.
+ * - `maxConnections` (extension, default 1000, 1..1000000): most connections open at once; at the cap,
+ *   idle ones are closed first, then new ones are refused (vouch_connections_refused_total).
  * - `maxRequestBytes` (extension, default 1 MiB): largest request body accepted.
  * - `maxKeys` (extension, default 1000): most keys (image references) in one request.
  */
@@ -40,6 +49,9 @@ export interface ServerConfig {
   healthAddress: ListenAddress | undefined;
   tls: ServerTlsConfig | undefined;
   requestTimeoutMs: number;
+  mutateTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
   maxRequestBytes: number;
   maxKeys: number;
 }
@@ -180,7 +192,9 @@ export interface ParseConfigOptions {
 }
 
 export const DEFAULT_SERVER_ADDRESS = '127.0.0.1:8443';
-export const DEFAULT_REQUEST_TIMEOUT_MS = 2900;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1500;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_CONNECTIONS = 1000;
 export const MAX_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_KEYS = 1000;
@@ -220,7 +234,18 @@ const TOP_KEYS = [
   'limits',
   'revocation',
 ] as const;
-const SERVER_KEYS = ['address', 'grpcAddress', 'healthAddress', 'tls', 'requestTimeoutMs', 'maxRequestBytes', 'maxKeys'] as const;
+const SERVER_KEYS = [
+  'address',
+  'grpcAddress',
+  'healthAddress',
+  'tls',
+  'requestTimeoutMs',
+  'mutateTimeoutMs',
+  'keepAliveTimeoutMs',
+  'maxConnections',
+  'maxRequestBytes',
+  'maxKeys',
+] as const;
 const TLS_KEYS = ['certFile', 'keyFile', 'clientCAFile'] as const;
 const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
 const REGISTRY_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv', 'ociLayout'] as const;
@@ -355,13 +380,19 @@ class Reader {
         clientCAFile: this.#field(obj, p, 'clientCAFile', (w, q) => this.#path(q, w)),
       };
     });
+    const requestTimeoutMs =
+      this.#field(server, at, 'requestTimeoutMs', (v, p) => this.#integer(p, v, 1, MAX_REQUEST_TIMEOUT_MS)) ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return {
       address,
       grpcAddress,
       healthAddress,
       tls,
-      requestTimeoutMs:
-        this.#field(server, at, 'requestTimeoutMs', (v, p) => this.#integer(p, v, 1, MAX_REQUEST_TIMEOUT_MS)) ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      requestTimeoutMs,
+      mutateTimeoutMs:
+        this.#field(server, at, 'mutateTimeoutMs', (v, p) => this.#integer(p, v, 1, MAX_REQUEST_TIMEOUT_MS)) ?? requestTimeoutMs,
+      keepAliveTimeoutMs:
+        this.#field(server, at, 'keepAliveTimeoutMs', (v, p) => this.#integer(p, v, 0, 600_000)) ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: this.#field(server, at, 'maxConnections', (v, p) => this.#integer(p, v, 1, 1_000_000)) ?? DEFAULT_MAX_CONNECTIONS,
       maxRequestBytes:
         this.#field(server, at, 'maxRequestBytes', (v, p) => this.#integer(p, v, 1, 64 * 1024 * 1024)) ?? DEFAULT_MAX_REQUEST_BYTES,
       maxKeys: this.#field(server, at, 'maxKeys', (v, p) => this.#integer(p, v, 1, 100_000)) ?? DEFAULT_MAX_KEYS,

@@ -15,6 +15,9 @@ import type { KeyOutcome, ProviderBackend } from './provider-protocol.js';
 /** Where the proto lives: `<package root>/proto`, both from src/ (tsx) and from dist/. */
 export const PROTO_FILE = fileURLToPath(new URL('../../proto/vouch/v1/verifier.proto', import.meta.url));
 
+/** A gRPC connection with no call for this long is closed (GOAWAY); its client reconnects on demand. */
+const GRPC_MAX_CONNECTION_IDLE_MS = 5 * 60_000;
+
 export interface GrpcServerOptions {
   backend: ProviderBackend;
   address: string;
@@ -58,7 +61,10 @@ export function toVerifyResult(reference: string, outcome: KeyOutcome): Record<s
 
 export class ProviderGrpcServer {
   readonly #options: GrpcServerOptions;
-  readonly #server = new grpc.Server();
+  // gRPC clients keep one HTTP/2 connection per channel and multiplex calls on it, so the problem of
+  // Gatekeeper's one-connection-per-call client does not arise here; still, a client that goes away
+  // without closing must not hold a connection for ever (grpc-js's default idle limit is none).
+  readonly #server = new grpc.Server({ 'grpc.max_connection_idle_ms': GRPC_MAX_CONNECTION_IDLE_MS });
   readonly #health = new HealthImplementation({ '': 'NOT_SERVING', 'vouch.v1.Verifier': 'NOT_SERVING' });
   #certificates: grpc.experimental.FileWatcherCertificateProvider | undefined;
 

@@ -6,7 +6,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { ProviderMetrics } from './metrics.js';
 import {
@@ -31,7 +32,22 @@ export interface HttpServerOptions {
   /** host:port; port 0 picks a free port. */
   address: string;
   tls?: TlsFiles;
+  /** Budget for one /v1/verify request (server.requestTimeoutMs). */
   requestTimeoutMs: number;
+  /** Budget for one /v1/mutate request (server.mutateTimeoutMs); default requestTimeoutMs. */
+  mutateTimeoutMs?: number;
+  /**
+   * How long a connection may stay idle after an answer (server.keepAliveTimeoutMs, default
+   * {@link DEFAULT_KEEP_ALIVE_TIMEOUT_MS}). Gatekeeper never reuses a connection, so this is how long
+   * each of its calls leaves a socket open here.
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Most TCP connections open at once (server.maxConnections, default {@link DEFAULT_MAX_CONNECTIONS}).
+   * At the cap, connections idle after an answer are closed first; if none is, the new connection is
+   * closed before its TLS handshake, logged and counted (vouch_connections_refused_total).
+   */
+  maxConnections?: number;
   maxRequestBytes: number;
   maxKeys: number;
   logger: Logger;
@@ -61,9 +77,29 @@ export function outcomeLabel(outcome: KeyOutcome): string {
   return typeof code === 'string' ? code : 'not_verified';
 }
 
+/**
+ * A client has this long to complete the TLS handshake (Node's default is 120 s), and then to send a
+ * request's headers. Gatekeeper sends its request right after the handshake and gives up after the
+ * Provider's timeout (a few seconds), so a connection still silent after this is of no use to anyone.
+ */
+const HANDSHAKE_TIMEOUT_MS = 5000;
+const HEADERS_TIMEOUT_MS = 5000;
+/** The whole request, headers and body; a request of at most maxRequestBytes needs far less. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** How often Node checks headersTimeout and requestTimeout (its default is 30 s, too late for them). */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
+/** At most one "connection refused" log line per this interval (with the count since the last one). */
+const REFUSAL_LOG_INTERVAL_MS = 5000;
+
 export class ProviderHttpServer {
   readonly #options: HttpServerOptions;
   #server: Server | HttpsServer | undefined;
+  /** Every open TCP connection (handshaking, busy or idle), for server.maxConnections. */
+  readonly #sockets = new Set<Socket>();
+  /** Connections that have answered a request and wait for another: the first to go at the cap. */
+  readonly #idle = new Set<Socket>();
+  #refusedSinceLog = 0;
+  #lastRefusalLog = -Infinity;
   #tlsStamp = '';
   #tlsTimer: NodeJS.Timeout | undefined;
   #inflight = 0;
@@ -77,15 +113,23 @@ export class ProviderHttpServer {
   async listen(): Promise<{ host: string; port: number; url: string }> {
     const { tls, logger } = this.#options;
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    const timeouts = {
+      keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
+    };
     if (tls) {
       const material = await readTls(tls);
       this.#tlsStamp = await tlsStamp(tls);
       this.#server = createHttpsServer(
         {
           ...material,
+          ...timeouts,
           minVersion: 'TLSv1.3',
           requestCert: tls.clientCAFile !== undefined,
           rejectUnauthorized: tls.clientCAFile !== undefined,
+          handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
         },
         handler,
       );
@@ -93,12 +137,18 @@ export class ProviderHttpServer {
       this.#tlsTimer.unref();
     } else {
       if (this.#options.routes !== 'health') logger.warn('serving plain HTTP: development only (Gatekeeper requires HTTPS with TLS 1.3)');
-      this.#server = createHttpServer(handler);
+      this.#server = createHttpServer(timeouts, handler);
     }
-    // Gatekeeper keeps connections alive (IdleConnTimeout 90 s): stay a little longer than typical.
-    this.#server.keepAliveTimeout = 65_000;
-    this.#server.headersTimeout = 10_000;
-    this.#server.requestTimeout = Math.max(30_000, this.#options.requestTimeoutMs * 2);
+    // Gatekeeper (frameworks pkg/externaldata/request.go, DefaultSendRequestToProvider) builds a new
+    // http.Client and http.Transport for every call, without IdleConnTimeout: it never reuses a
+    // connection and never closes the idle one it leaves behind. The server's keep-alive timeout is
+    // therefore all that bounds those sockets (about request rate × keepAliveTimeout of them, here and
+    // in Gatekeeper): keep it short. Clients that do reuse connections lose nothing but a handshake.
+    // (Node closes an idle connection about 1 s after keepAliveTimeout, a grace for clients racing it.)
+    this.#server.keepAliveTimeout = timeouts.keepAliveTimeout;
+    this.#server.headersTimeout = timeouts.headersTimeout;
+    this.#server.requestTimeout = timeouts.requestTimeout;
+    this.#server.on('connection', (socket: Socket) => this.#admit(socket));
     const [host, portText] = splitAddress(this.#options.address);
     await new Promise<void>((resolve, reject) => {
       this.#server!.once('error', reject);
@@ -120,8 +170,8 @@ export class ProviderHttpServer {
     const server = this.#server;
     if (!server) return;
     // From now on every answer says `Connection: close` (see #handle), so connections busy now are
-    // closed once answered; idle keep-alive connections are closed right away. Gatekeeper keeps
-    // connections open for 90 s, which would otherwise outlast the pod's grace period.
+    // closed once answered; idle keep-alive connections are closed right away, rather than staying
+    // until keepAliveTimeout.
     this.#closing = true;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -131,6 +181,57 @@ export class ProviderHttpServer {
 
   get inflight(): number {
     return this.#inflight;
+  }
+
+  /** TCP connections open now (handshaking, busy or idle). */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /**
+   * A new TCP connection, before its TLS handshake. At server.maxConnections, connections idle after
+   * an answer are closed to make room (Gatekeeper would never use them again); when every open
+   * connection is busy, the new one is closed at once: cheaper than a handshake, and the client sees
+   * its connection closed (Go: "EOF" or "connection reset by peer"), which the template turns into a
+   * denial (fail closed). Logged (at most every few seconds, with the count) and counted.
+   */
+  #admit(socket: Socket): void {
+    const cap = this.#options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (this.#sockets.size >= cap) {
+      for (const idle of this.#idle) {
+        if (this.#sockets.size < cap) break;
+        this.#forget(idle);
+        idle.destroy();
+      }
+    }
+    if (this.#sockets.size >= cap) {
+      socket.destroy();
+      this.#options.metrics.connectionsRefused.inc();
+      this.#refusedSinceLog++;
+      const now = performance.now();
+      if (now - this.#lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+        this.#options.logger.warn(
+          { refused: this.#refusedSinceLog, open: this.#sockets.size, maxConnections: cap, remote: socket.remoteAddress },
+          'connection refused: server.maxConnections reached and no connection is idle',
+        );
+        this.#lastRefusalLog = now;
+        this.#refusedSinceLog = 0;
+      }
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#forget(socket));
+  }
+
+  #forget(socket: Socket): void {
+    this.#sockets.delete(socket);
+    this.#idle.delete(socket);
+  }
+
+  /** The TCP socket under a request (for TLS, the socket the TLSSocket wraps). */
+  static #tcp(req: IncomingMessage): Socket {
+    const socket = req.socket as Socket & { _parent?: Socket | null };
+    return socket._parent ?? socket;
   }
 
   async #reloadTls(): Promise<void> {
@@ -152,9 +253,12 @@ export class ProviderHttpServer {
     const started = performance.now();
     const route = routeOf(req.url);
     this.#inflight++;
+    const tcp = ProviderHttpServer.#tcp(req);
+    this.#idle.delete(tcp);
     if (this.#closing) res.setHeader('connection', 'close');
     // A request in flight when closing began leaves its connection idle once answered: close it then.
     res.once('finish', () => {
+      if (this.#sockets.has(tcp) && !tcp.destroyed) this.#idle.add(tcp);
       if (this.#closing) setImmediate(() => this.#server?.closeIdleConnections());
     });
     let status = 500;
@@ -208,7 +312,8 @@ export class ProviderHttpServer {
     const { backend, requestTimeoutMs, maxRequestBytes, maxKeys, logger, metrics } = this.#options;
     const started = performance.now();
     // The budget starts when the request arrives, so the answer leaves before Gatekeeper gives up.
-    const deadline = Date.now() + requestTimeoutMs;
+    const budget = route === '/v1/mutate' ? (this.#options.mutateTimeoutMs ?? requestTimeoutMs) : requestTimeoutMs;
+    const deadline = Date.now() + budget;
     let keys: string[];
     try {
       keys = parseProviderRequest(await readBody(req, maxRequestBytes), maxKeys);

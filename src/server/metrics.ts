@@ -43,6 +43,10 @@ export class ProviderMetrics {
   /** Read when /metrics is scraped: background jobs running (holding a slot of limits.maxConcurrent). */
   backgroundJobsRunningSource: () => number = () => 0;
   readonly overloadedKeys: Counter<'limit'>;
+  readonly connectionsRefused: Counter;
+  readonly openConnections: Gauge;
+  /** Read when /metrics is scraped: TCP connections open on the provider listener. */
+  openConnectionsSource: () => number = () => 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'vouch_' });
@@ -102,6 +106,19 @@ export class ProviderMetrics {
       help: 'Keys answered DEADLINE_EXCEEDED (reason OVERLOADED) without starting work, by the limit reached: registry (limits.maxPendingPerRegistry) or total (limits.maxPending).',
       labelNames: ['limit'],
       registers: [this.registry],
+    });
+    this.connectionsRefused = new Counter({
+      name: 'vouch_connections_refused_total',
+      help: 'Connections closed on arrival, before the TLS handshake, because server.maxConnections were open and none was idle.',
+      registers: [this.registry],
+    });
+    this.openConnections = new Gauge({
+      name: 'vouch_open_connections',
+      help: 'TCP connections open on the provider listener (handshaking, busy or idle); at most server.maxConnections.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.openConnectionsSource());
+      },
     });
     // The trust gauges are set from trustStateSource on every scrape (a cheap in-memory summary).
     const trustState = (): TrustMaterialState => this.trustStateSource();

@@ -216,12 +216,16 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
     address: formatAddress(server.address),
     ...tls,
     requestTimeoutMs: server.requestTimeoutMs,
+    mutateTimeoutMs: server.mutateTimeoutMs,
+    keepAliveTimeoutMs: server.keepAliveTimeoutMs,
+    maxConnections: server.maxConnections,
     maxRequestBytes: server.maxRequestBytes,
     maxKeys: server.maxKeys,
     logger: logger.child({ module: 'server.http' }),
     metrics,
     readiness,
   });
+  metrics.openConnectionsSource = () => http.connections;
   const grpc = server.grpcAddress
     ? new ProviderGrpcServer({
         backend,

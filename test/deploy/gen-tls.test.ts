@@ -53,7 +53,7 @@ test('gen-tls: --generate-only writes a CA and a serving certificate for the Ser
   t.is(ca.subject, ca.issuer);
   t.true(ca.verify(ca.publicKey), 'the CA is self-signed');
   t.false(cert.ca);
-  t.is(cert.subjectAltName, 'DNS:vouch.vouch-system.svc, DNS:vouch.vouch-system.svc.cluster.local');
+  t.is(cert.subjectAltName, 'DNS:vouch.vouch-system, DNS:vouch.vouch-system.svc, DNS:vouch.vouch-system.svc.cluster.local');
   t.true(cert.checkIssued(ca), 'issued by the CA');
   t.true(cert.verify(ca.publicKey), 'signed by the CA');
   t.deepEqual(cert.keyUsage, [SERVER_AUTH]);
@@ -89,6 +89,64 @@ test('gen-tls: the generated certificate serves TLS 1.3 to a client that trusts 
   t.is(protocol, 'TLSv1.3');
 });
 
+test('gen-tls: --san adds names for local use; TLS 1.3 handshakes for them with a P-256 server key', async (t) => {
+  const out = join(await tempDir(t), 'tls');
+  await genTls(['--generate-only', '--out', out, '--san', 'localhost', '--san', '127.0.0.1']);
+  const { ca, cert, caPem, certPem, keyPem } = await readMaterial(out);
+  t.is(
+    cert.subjectAltName,
+    'DNS:vouch.vouch-system, DNS:vouch.vouch-system.svc, DNS:vouch.vouch-system.svc.cluster.local, DNS:localhost, IP Address:127.0.0.1',
+  );
+  t.is(cert.publicKey.asymmetricKeyType, 'ec');
+  t.is(cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+  t.true(cert.checkIssued(ca));
+  // a TLS 1.3 handshake for each name, as a client that trusts only the CA
+  const server = createServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.3' }, (_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  for (const name of ['localhost', '127.0.0.1', 'vouch.vouch-system']) {
+    const protocol = await new Promise<string | null>((resolve, reject) => {
+      const options = name === '127.0.0.1' ? {} : { servername: name };
+      const socket = connect({ host: '127.0.0.1', port, ...options, ca: caPem, minVersion: 'TLSv1.3' }, () => {
+        const version = socket.getProtocol();
+        socket.end();
+        resolve(version);
+      });
+      socket.on('error', reject);
+    });
+    t.is(protocol, 'TLSv1.3', name);
+  }
+  // a wrong --san is refused, naming the value
+  const error = await t.throwsAsync(genTls(['--generate-only', '--out', out, '--san', 'not a name']));
+  t.regex((error as Error & { stderr: string }).stderr, /--san: expected a DNS name or an IPv4 address, got 'not a name'/);
+});
+
+test('gen-tls: a serving certificate with an RSA key (an older run, by hand) is reissued as ECDSA P-256', async (t) => {
+  const out = join(await tempDir(t), 'tls');
+  await genTls(['--generate-only', '--out', out]);
+  const before = await readMaterial(out);
+  // the same names and CA, but an RSA-2048 key
+  const csr = join(out, 'rsa.csr');
+  const ext = join(out, 'ext.cnf');
+  await writeFile(
+    ext,
+    '[v3]\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:vouch.vouch-system, DNS:vouch.vouch-system.svc, DNS:vouch.vouch-system.svc.cluster.local\n',
+  );
+  await run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', join(out, 'tls.key')]);
+  await run('openssl', ['req', '-new', '-key', join(out, 'tls.key'), '-subj', '/CN=vouch.vouch-system.svc', '-out', csr]);
+  await run('openssl', [
+    'x509', '-req', '-in', csr, '-CA', join(out, 'ca.crt'), '-CAkey', join(out, 'ca.key'), '-set_serial', '7', '-days', '200',
+    '-extfile', ext, '-extensions', 'v3', '-out', join(out, 'tls.crt'),
+  ]); // prettier-ignore
+  t.is((await readMaterial(out)).cert.publicKey.asymmetricKeyType, 'rsa');
+  const { stderr } = await genTls(['--generate-only', '--out', out]);
+  t.regex(stderr, /issuing the serving certificate/);
+  const after = await readMaterial(out);
+  t.is(after.cert.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+  t.is(after.ca.fingerprint256, before.ca.fingerprint256, 'the CA (the Providers caBundle) is kept');
+});
+
 test('gen-tls: a second run reuses the CA and the certificate; --force starts over', async (t) => {
   const out = join(await tempDir(t), 'tls');
   await genTls(['--generate-only', '--out', out]);
@@ -113,7 +171,7 @@ test('gen-tls: other names reissue the serving certificate under the same CA', a
   await genTls(['--generate-only', '--out', out, '--namespace', 'policy', '--service', 'signatures', '--cluster-domain', 'k8s.example']);
   const second = await readMaterial(out);
   t.is(second.ca.fingerprint256, first.ca.fingerprint256, 'the Providers caBundle stays valid');
-  t.is(second.cert.subjectAltName, 'DNS:signatures.policy.svc, DNS:signatures.policy.svc.k8s.example');
+  t.is(second.cert.subjectAltName, 'DNS:signatures.policy, DNS:signatures.policy.svc, DNS:signatures.policy.svc.k8s.example');
   t.true(second.cert.checkIssued(second.ca));
 });
 

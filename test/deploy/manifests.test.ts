@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { EnvironmentSet, loadConfig } from '../../src/config/index.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, EnvironmentSet, loadConfig } from '../../src/config/index.js';
 import { parseOciTrustPolicy, readCertificateFile, referencedTrustStores } from '../../src/trust/index.js';
 import { REPO_ROOT } from '../helpers/registries.js';
 import { generateRoot } from '../helpers/pki.js';
@@ -251,7 +251,10 @@ test('manifests: the container has ports https 8443, grpc 9443, health 8080, pro
 });
 
 test('manifests: the grace period outlasts the preStop pause plus one request budget', (t) => {
-  const requestTimeoutMs: number = config['server']['requestTimeoutMs'] ?? 2900;
+  const requestTimeoutMs: number = Math.max(
+    config['server']['requestTimeoutMs'] ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    config['server']['mutateTimeoutMs'] ?? 0,
+  );
   const preStopMs = (container['lifecycle']?.['preStop']?.['sleep']?.['seconds'] ?? 0) * 1000;
   t.true(podSpec['terminationGracePeriodSeconds'] * 1000 > preStopMs + requestTimeoutMs);
 });
@@ -346,11 +349,19 @@ test('manifests: the NetworkPolicy admits Gatekeeper to https, anyone to health,
 // ---------------------------------------------------------------------------------------------------
 // Providers
 
+/**
+ * Gatekeeper's webhook timeouts (seconds): the validating webhook's default in Gatekeeper's chart
+ * (`validatingWebhookTimeoutSeconds: 3`) and the mutating timeout deploy/README.md asks for (the chart's
+ * default is 1 s). They carry the API server -> Gatekeeper hop too.
+ */
+const WEBHOOK_TIMEOUT_S = { vouch: 3, 'vouch-mutate': 3 } as const;
+/** What vouch's answer needs inside the Provider's timeout: a new TLS connection per call, a busy pod. */
+const MIN_MARGIN_MS = 400;
+
 test('manifests: the Providers call the Service over HTTPS at /v1/verify and /v1/mutate, within vouch budget', (t) => {
   t.deepEqual(providers.map((p) => p['metadata']['name']).sort(), ['vouch', 'vouch-mutate']);
   const httpsPort = (service['spec']['ports'] as Obj[]).find((p) => p['targetPort'] === 'https')!['port'];
   const host = `${service['metadata']['name']}.${service['metadata']['namespace']}.svc`;
-  const requestTimeoutMs: number = config['server']['requestTimeoutMs'] ?? 2900;
   for (const provider of providers) {
     const name = provider['metadata']['name'];
     t.is(provider['apiVersion'], 'externaldata.gatekeeper.sh/v1beta1');
@@ -359,12 +370,30 @@ test('manifests: the Providers call the Service over HTTPS at /v1/verify and /v1
     t.is(url.hostname, host, name);
     t.is(Number(url.port), httpsPort, name);
     t.is(url.pathname, name === 'vouch' ? '/v1/verify' : '/v1/mutate');
-    t.true(Number.isInteger(provider['spec']['timeout']), name);
+  }
+});
+
+test('manifests: timeouts nest: vouch budget < Provider timeout < webhook timeout, with margins', (t) => {
+  const server = config['server'];
+  const verifyBudget: number = server['requestTimeoutMs'] ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const budgets: Record<string, number> = { vouch: verifyBudget, 'vouch-mutate': server['mutateTimeoutMs'] ?? verifyBudget };
+  for (const provider of providers) {
+    const name: 'vouch' | 'vouch-mutate' = provider['metadata']['name'];
+    const timeout = provider['spec']['timeout'];
+    t.true(Number.isInteger(timeout) && timeout >= 1, `${name}: spec.timeout is whole seconds`);
+    // A hung or unreachable vouch must fail Gatekeeper's call (the template denies: fail closed) before
+    // the API server gives up on the webhook (then the failure policy, by default Ignore, decides).
+    t.true(timeout < WEBHOOK_TIMEOUT_S[name], `${name}: timeout ${timeout} s vs webhook ${WEBHOOK_TIMEOUT_S[name]} s`);
+    // vouch answers undecided keys itself, before Gatekeeper's deadline.
     t.true(
-      provider['spec']['timeout'] * 1000 > requestTimeoutMs,
-      `${name}: timeout ${provider['spec']['timeout']} s vs ${requestTimeoutMs} ms`,
+      timeout * 1000 - budgets[name]! >= MIN_MARGIN_MS,
+      `${name}: budget ${budgets[name]} ms leaves less than ${MIN_MARGIN_MS} ms of the Provider's ${timeout} s`,
     );
   }
+  // the config states the budget (the ConfigMap is where an operator changes it)
+  t.is(server['requestTimeoutMs'], DEFAULT_REQUEST_TIMEOUT_MS);
+  t.true(server['keepAliveTimeoutMs'] <= 10_000, 'idle connections from Gatekeeper go soon');
+  t.true(Number.isInteger(server['maxConnections']));
 });
 
 test('manifests: the Providers caBundle passes Gatekeeper validation and is the marked placeholder', (t) => {
@@ -388,7 +417,6 @@ test('manifests: config.yaml listens on the container ports', (t) => {
   t.is<number | undefined, number | undefined>(portOf(server['address']), containerPort('https'));
   t.is<number | undefined, number | undefined>(portOf(server['grpcAddress']), containerPort('grpc'));
   t.is<number | undefined, number | undefined>(portOf(server['healthAddress']), containerPort('health'));
-  t.true(server['requestTimeoutMs'] < 3000);
 });
 
 test('manifests: every file config.yaml names lies under a mount that provides it', (t) => {
@@ -683,7 +711,11 @@ test('manifests: cert-manager issues vouch-tls for the names the Providers dial'
   const serving = only(certificates, 'Certificate', 'vouch-tls').value;
   t.is(serving['spec']['secretName'], 'vouch-tls');
   const host = new URL(providers[0]!['spec']['url']).hostname;
-  t.deepEqual(serving['spec']['dnsNames'], [host, `${host}.cluster.local`]);
+  t.is(host, 'vouch.vouch-system.svc');
+  t.deepEqual(serving['spec']['dnsNames'], [host, 'vouch.vouch-system', `${host}.cluster.local`]);
+  t.is(serving['spec']['commonName'], host);
+  // cheap handshakes: Gatekeeper makes a full one per call (same key type as scripts/gen-tls.sh)
+  t.deepEqual(serving['spec']['privateKey'], { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' });
   t.is(serving['spec']['issuerRef']['kind'], 'Issuer');
   const issuer = only(allDocs, 'Issuer', serving['spec']['issuerRef']['name']).value;
   const ca = certificates.find((d) => d.value['spec']['secretName'] === issuer['spec']['ca']['secretName'])?.value;

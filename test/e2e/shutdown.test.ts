@@ -138,7 +138,8 @@ test.serial('SIGTERM: in-flight HTTPS and gRPC requests get their answers; new c
   t.true(answered - signalled >= SLOW_MS - 1000, 'the answers came after SIGTERM, from the drain');
 });
 
-// Gatekeeper keeps connections alive (Go's IdleConnTimeout 90 s): once closing, the server answers
+// A client may keep its connection open indefinitely (Gatekeeper's per-call Go transport has no idle
+// timeout and never closes it): once closing, the server answers
 // with `Connection: close` and closes idle connections, so the process exits right after the drain
 // instead of waiting for the client or keepAliveTimeout.
 test.serial('the process exits soon after the drain, although the client keeps its idle keep-alive connection', async (t) => {

@@ -2,6 +2,8 @@ import test from 'ava';
 import { VouchError } from '../../../src/core/index.js';
 import {
   DEFAULT_CACHE,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_KEYS,
   DEFAULT_MAX_REQUEST_BYTES,
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -104,10 +106,16 @@ test('parseConfig: defaults for everything optional', (t) => {
     healthAddress: undefined,
     tls: undefined,
     requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+    mutateTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: DEFAULT_MAX_CONNECTIONS,
     maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
     maxKeys: DEFAULT_MAX_KEYS,
   });
-  t.is(config.server.requestTimeoutMs, 2900);
+  // 500 ms inside the `vouch` Provider's 2 s (deploy/provider.yaml; test/deploy checks the pair).
+  t.is(config.server.requestTimeoutMs, 1500);
+  t.is(config.server.keepAliveTimeoutMs, 5000);
+  t.is(config.server.maxConnections, 1000);
   t.is(config.server.maxRequestBytes, 1024 * 1024);
   t.is(config.server.maxKeys, 1000);
   t.is(config.defaultEnvironment, 'prod', 'the only environment is the default');
@@ -115,6 +123,15 @@ test('parseConfig: defaults for everything optional', (t) => {
   t.deepEqual(config.cache, { ...DEFAULT_CACHE });
   t.deepEqual(config.cache, { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, undecidedTtlMs: 0, tagTtlMs: 10_000 });
   t.deepEqual(config.revocation, { offline: false, crlDirectory: undefined, timestampRevocation: 'check' });
+});
+
+test('parseConfig: server connection keys; mutateTimeoutMs follows requestTimeoutMs unless given', (t) => {
+  const config = parse(`${MINIMAL}server: { requestTimeoutMs: 1200, keepAliveTimeoutMs: 0, maxConnections: 20 }\n`);
+  t.is(config.server.requestTimeoutMs, 1200);
+  t.is(config.server.mutateTimeoutMs, 1200);
+  t.is(config.server.keepAliveTimeoutMs, 0);
+  t.is(config.server.maxConnections, 20);
+  t.is(parse(`${MINIMAL}server: { requestTimeoutMs: 1200, mutateTimeoutMs: 600 }\n`).server.mutateTimeoutMs, 600);
 });
 
 test('parseConfig: the same configuration as JSON', (t) => {
@@ -232,6 +249,15 @@ const wrongTypes: Array<[string, string, string, RegExp]> = [
   ['requestTimeoutMs fraction', `${MINIMAL}server: { requestTimeoutMs: 1.5 }\n`, 'server.requestTimeoutMs', /expected an integer/],
   ['requestTimeoutMs zero', `${MINIMAL}server: { requestTimeoutMs: 0 }\n`, 'server.requestTimeoutMs', /must be from 1 to 60000, got 0/],
   ['requestTimeoutMs too big', `${MINIMAL}server: { requestTimeoutMs: 60001 }\n`, 'server.requestTimeoutMs', /must be from 1 to 60000/],
+  ['mutateTimeoutMs zero', `${MINIMAL}server: { mutateTimeoutMs: 0 }\n`, 'server.mutateTimeoutMs', /must be from 1 to 60000, got 0/],
+  [
+    'keepAliveTimeoutMs negative',
+    `${MINIMAL}server: { keepAliveTimeoutMs: -1 }\n`,
+    'server.keepAliveTimeoutMs',
+    /must be from 0 to 600000/,
+  ],
+  ['keepAliveTimeoutMs string', `${MINIMAL}server: { keepAliveTimeoutMs: 5s }\n`, 'server.keepAliveTimeoutMs', /expected an integer/],
+  ['maxConnections zero', `${MINIMAL}server: { maxConnections: 0 }\n`, 'server.maxConnections', /must be from 1 to 1000000, got 0/],
   ['requestTimeoutMs negative', `${MINIMAL}server: { requestTimeoutMs: -5 }\n`, 'server.requestTimeoutMs', /must be from 1/],
   ['maxKeys zero', `${MINIMAL}server: { maxKeys: 0 }\n`, 'server.maxKeys', /must be from 1/],
   ['maxRequestBytes list', `${MINIMAL}server: { maxRequestBytes: [1] }\n`, 'server.maxRequestBytes', /got a list/],

@@ -264,3 +264,29 @@ test('https: TLS 1.3 only, mTLS when a client CA is set, certificates reloaded w
   }
   t.not(seen, ok.fingerprint);
 });
+
+test('http: /v1/verify has requestTimeoutMs, /v1/mutate mutateTimeoutMs (default: the same)', async (t) => {
+  const budgets: Record<string, number> = {};
+  const recording: ProviderBackend = {
+    async verify(keys, options) {
+      budgets['verify'] = options.deadline - Date.now();
+      return backend.verify(keys, options);
+    },
+    async mutate(keys, options) {
+      budgets['mutate'] = options.deadline - Date.now();
+      return backend.mutate(keys, options);
+    },
+  };
+  for (const [mutateTimeoutMs, expected] of [
+    [undefined, 2000],
+    [700, 700],
+  ] as const) {
+    const { server, url } = await start({ backend: recording, ...(mutateTimeoutMs ? { mutateTimeoutMs } : {}) });
+    for (const route of ['verify', 'mutate']) {
+      t.is((await fetch(`${url}/v1/${route}`, { method: 'POST', body: providerRequest(['good/a']) })).status, 200);
+    }
+    await server.close();
+    t.true(budgets['verify']! > 1900 && budgets['verify']! <= 2000, `verify budget ${budgets['verify']}`);
+    t.true(budgets['mutate']! > expected - 100 && budgets['mutate']! <= expected, `mutate budget ${budgets['mutate']} vs ${expected}`);
+  }
+});
