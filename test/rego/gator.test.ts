@@ -4,7 +4,7 @@
 // compile there; the suite runs generated copies that add one stub lib defining external_data (scripts/build-rego.ts).
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -102,7 +102,11 @@ test('template › embeds the Rego sources as a v1 code block, without the legac
   const source = regoSource(template);
   t.is(source.version, 'v1');
   t.is(source.rego, await readFile(join(REPO_ROOT, 'rego', 'gatekeeper', 'vouch_signed_images.rego'), 'utf8'));
-  t.deepEqual(source.libs, [await readFile(join(REPO_ROOT, 'rego', 'lib', 'vouch.rego'), 'utf8')]);
+  // Every library file (tests excluded), in name order, as scripts/build-rego.ts embeds them.
+  const libDir = join(REPO_ROOT, 'rego', 'lib');
+  const libFiles = (await readdir(libDir)).filter((name) => name.endsWith('.rego') && !name.endsWith('_test.rego')).sort();
+  t.deepEqual(libFiles, ['vouch.rego', 'vouch_messages.rego']);
+  t.deepEqual(source.libs, await Promise.all(libFiles.map((name) => readFile(join(libDir, name), 'utf8'))));
 });
 
 test('template › gator copies differ from the real template only by one stub lib defining external_data', async (t) => {

@@ -83,7 +83,8 @@ test('grpc: Verify answers one result per reference in order, with the environme
     { code: 'EXPIRED', message: 'expiry: the signature expired at …', check: 'expiry', detail: 'the signature expired at …' },
   ]);
   t.false(response.results[1]?.['verified']);
-  t.deepEqual(response.results[1]?.['error'], { code: 'INVALID_REFERENCE', message: 'nope' });
+  // error is a Reason too; check and detail are empty (proto3 defaults) for an error.
+  t.deepEqual(response.results[1]?.['error'], { code: 'INVALID_REFERENCE', message: 'nope', check: '', detail: '' });
 
   await verify({ references: ['r.example/a:1'] });
   t.deepEqual(seen.at(-1), ['r.example/a:1']);
