@@ -187,7 +187,7 @@ test_golden_not_verified if {
 test_golden_invalid_reference if {
 	# vouch quotes the key it was sent; the message names the image instead.
 	_msg(_error(sprintf("INVALID_REFERENCE: reference %q: tag is longer than 128 characters", [_key]))) == concat("", [
-		_undecided_in_prod,
+		_denied_in_prod,
 		"it is not a valid image reference: reference \"ghcr.io/acme/api:1.0\": tag is longer than 128 characters. ",
 		"Fix the image reference. (INVALID_REFERENCE)",
 	])
@@ -195,7 +195,7 @@ test_golden_invalid_reference if {
 
 test_golden_unknown_environment if {
 	_msg(_error(sprintf("UNKNOWN_ENVIRONMENT: environment \"prod\" of key %q is not configured", [_key]))) == concat("", [
-		_undecided_in_prod,
+		_denied_in_prod,
 		"vouch has no such environment. This is not a verdict on the image; retrying will not help. ",
 		"A cluster admin should configure the environment in vouch or fix the constraint's environment mapping. ",
 		"(UNKNOWN_ENVIRONMENT)",
@@ -216,7 +216,8 @@ test_golden_registry_unavailable if {
 test_golden_registry_auth if {
 	_msg(_error("REGISTRY_AUTH: registry ghcr.io refused the credentials (401)")) == concat("", [
 		_undecided_in_prod,
-		"its registry refused vouch's credentials: registry ghcr.io refused the credentials (401). ",
+		"its registry refused vouch access (credentials missing or refused): ",
+		"registry ghcr.io refused the credentials (401). ",
 		"This is not a verdict on the image; retry later. ",
 		"If it persists, a cluster admin should fix the registry's credentials in vouch's configuration. (REGISTRY_AUTH)",
 	])
@@ -224,7 +225,7 @@ test_golden_registry_auth if {
 
 test_golden_registry_not_allowed if {
 	_msg(_error("REGISTRY_NOT_ALLOWED: registry ghcr.io is not in registries")) == concat("", [
-		_undecided_in_prod,
+		_denied_in_prod,
 		"vouch is not allowed to contact its registry. Use an image from a registry vouch may contact. ",
 		"A cluster admin can allow the registry in vouch's configuration if it should be. (REGISTRY_NOT_ALLOWED)",
 	])

@@ -47,10 +47,20 @@ _msg(finding, facts) := _sentences(
 	[facts.advice, facts.admin_advice], finding.code,
 ) if {
 	finding.undecided == true
+	not _refusal_codes[finding.code]
+} else := _sentences(
+	sprintf("image %q%s is not allowed in %s: %s.", _headline_args(finding, facts)),
+	[facts.advice, facts.admin_advice], finding.code,
+) if {
+	finding.undecided == true
 } else := _sentences(
 	sprintf("image %q%s is not allowed in %s: %s.", _headline_args(finding, facts)),
 	[facts.advice], finding.code,
 )
+
+# Errors that are decided, not temporary: vouch will not check such an image however often the Pod is
+# submitted (Gatekeeper caches them too), so the headline must not read as "try again".
+_refusal_codes := {"INVALID_REFERENCE", "UNKNOWN_ENVIRONMENT", "REGISTRY_NOT_ALLOWED"}
 
 _headline_args(finding, facts) := [image, where, env, problem] if {
 	image := finding.image
@@ -132,7 +142,7 @@ _problem_text := {
 	"INVALID_REFERENCE": "it is not a valid image reference: %s",
 	"UNKNOWN_ENVIRONMENT": "vouch has no such environment",
 	"REGISTRY_UNAVAILABLE": "its registry could not be reached: %s",
-	"REGISTRY_AUTH": "its registry refused vouch's credentials: %s",
+	"REGISTRY_AUTH": "its registry refused vouch access (credentials missing or refused): %s",
 	"REGISTRY_NOT_ALLOWED": "vouch is not allowed to contact its registry",
 	"DEADLINE_EXCEEDED": "vouch did not finish in time and goes on checking in the background",
 	"SYSTEM_ERROR": "the call to vouch failed: %s",
