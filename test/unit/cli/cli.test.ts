@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { main } from '../../../src/cli/main.js';
+import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
 
 function capture() {
   const out: string[] = [];
@@ -10,7 +11,7 @@ function capture() {
   return { io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) }, out, err };
 }
 
-const vectors = path.resolve(process.cwd(), '../shared/vectors/notation/notation-cli-e2e/oci_layout');
+const vectors = path.join(NOTATION_VECTORS, 'notation-cli-e2e/oci_layout');
 
 test('cli: usage errors exit 2', async (t) => {
   const c = capture();

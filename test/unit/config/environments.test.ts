@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { VouchError } from '../../../src/core/index.js';
 import { EnvironmentSet, loadConfig, type EnvironmentSetOptions, type VouchConfig } from '../../../src/config/index.js';
 import { writeKubernetesVolume } from '../../helpers/kubernetes-volume.js';
+import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
 
-const LOCALKEYS = path.resolve(process.cwd(), '../shared/vectors/notation/notation-cli-e2e/localkeys');
+const LOCALKEYS = path.join(NOTATION_VECTORS, 'notation-cli-e2e/localkeys');
 const E2E_CERT = path.join(LOCALKEYS, 'e2e.crt');
 const NEW_E2E_CERT = path.join(LOCALKEYS, 'new_e2e.crt');
 

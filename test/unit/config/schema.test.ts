@@ -183,14 +183,14 @@ test('parseConfig: relative paths resolve against the config file directory, abs
   const config = parse(
     `
 environments:
-  prod: { trustPolicy: ../shared/tp.json, trustStore: /var/lib/vouch/store }
+  prod: { trustPolicy: ../policies/tp.json, trustStore: /var/lib/vouch/store }
 revocation: { crlDirectory: ./crl }
 server: { tls: { certFile: certs/tls.crt, keyFile: /secrets/tls.key } }
 `,
     {},
     '/opt/app/conf/vouch.yaml',
   );
-  t.is(config.environments.get('prod')?.trustPolicy, '/opt/app/shared/tp.json');
+  t.is(config.environments.get('prod')?.trustPolicy, '/opt/app/policies/tp.json');
   t.is(config.environments.get('prod')?.trustStore, '/var/lib/vouch/store');
   t.is(config.revocation.crlDirectory, '/opt/app/conf/crl');
   t.is(config.server.tls?.certFile, '/opt/app/conf/certs/tls.crt');

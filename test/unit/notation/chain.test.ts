@@ -4,7 +4,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { VouchError, type ErrorCode, type ErrorReason } from '../../../src/core/index.js';
 import { KEY_USAGE, OID, parseCertificates, type Certificate } from '../../../src/trust/index.js';
 import { validateSigningChain, validateTimestampingChain, type ChainOptions } from '../../../src/notation/chain.js';
@@ -19,8 +19,8 @@ import {
   type CertificateOptions,
   type GeneratedCertificate,
 } from '../../helpers/pki.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
-const VECTORS = resolve(process.cwd(), '../shared/vectors/notation');
 const load = (...files: string[]): Certificate[] => files.flatMap((file) => parseCertificates(readFileSync(join(VECTORS, file)), file));
 const ders = (certs: Array<Certificate | GeneratedCertificate>): Uint8Array[] => certs.map((c) => c.der);
 

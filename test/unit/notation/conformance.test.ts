@@ -1,11 +1,11 @@
-// Conformance with notation on the real vectors in ../shared/vectors/notation: every case whose
+// Conformance with notation on the real vectors in test/fixtures/vectors/notation: every case whose
 // README gives an expected outcome produces that outcome here. Trust stores are assembled in a
 // temporary directory from the vectors' certificates at run time (nothing is copied into the repo).
 
 import test from 'ava';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import type { AnswerCode } from '../../../src/core/index.js';
 import { findSignatures, MEDIA_TYPE, OciLayoutSource, type Descriptor } from '../../../src/oci/index.js';
 import { NotationVerifier } from '../../../src/notation/verifier.js';
@@ -13,8 +13,8 @@ import { verifyNotationArtifact } from '../../../src/notation/verify-artifact.js
 import { RevocationChecker } from '../../../src/notation/revocation.js';
 import { parseEnvelope } from '../../../src/notation/parse-envelope.js';
 import { FileTrustStore, parseOciTrustPolicy } from '../../../src/trust/index.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
-const VECTORS = resolve(process.cwd(), '../shared/vectors/notation');
 const E2E = join(VECTORS, 'notation-cli-e2e');
 const LAYOUTS = join(E2E, 'oci_layout');
 const POLICIES = join(E2E, 'trustpolicies');

@@ -1,4 +1,4 @@
-// Envelope parsing (JWS and COSE) against every real notation envelope in ../shared/vectors, the
+// Envelope parsing (JWS and COSE) against every real notation envelope in test/fixtures/vectors, the
 // primitive signature check with each envelope's own leaf key, and the integrity rules on crafted
 // bad input: every failure is INVALID_SIGNATURE with a stable reason, never a crash.
 
@@ -6,7 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { decode, Encoder, Tag } from 'cbor-x';
 import { constants, sign as cryptoSign } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { VouchError, type ErrorCode, type ErrorReason } from '../../../src/core/index.js';
 import { Certificate } from '../../../src/trust/index.js';
 import { hashForAlgorithm, signatureAlgorithmForKey, verifySignatureBytes } from '../../../src/notation/algorithms.js';
@@ -14,8 +14,8 @@ import { parseRfc3339 } from '../../../src/notation/envelope-jws.js';
 import { MAX_ENVELOPE_BYTES, parseEnvelope, parsePayload } from '../../../src/notation/parse-envelope.js';
 import type { SignatureEnvelope } from '../../../src/notation/envelope.js';
 import { generateKeys, generateLeaf } from '../../helpers/pki.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
-const VECTORS = resolve(process.cwd(), '../shared/vectors/notation');
 const JWS = 'application/jose+json';
 const COSE = 'application/cose';
 const PAYLOAD_TYPE = 'application/vnd.cncf.notary.payload.v1+json';

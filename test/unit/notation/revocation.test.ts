@@ -12,8 +12,9 @@ import { VouchError } from '../../../src/core/index.js';
 import { RevocationChecker, type CertificateRevocation, type RevocationOptions } from '../../../src/notation/revocation.js';
 import { parseCertificates, type Certificate } from '../../../src/trust/index.js';
 import { startRevocationServer, type RevocationPkiOptions, type RevocationServer } from '../../helpers/revocation-server.js';
+import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
 
-const CRL_DIR = path.resolve(process.cwd(), '../shared/vectors/notation/notation-cli-e2e/crl');
+const CRL_DIR = path.join(NOTATION_VECTORS, 'notation-cli-e2e/crl');
 const crlFile = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(CRL_DIR, name)));
 const vectorChain = (): Certificate[] => parseCertificates(crlFile('certchain_with_crl.pem'), 'certchain_with_crl.pem');
 

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { VouchError, computeDigest, type Digest, type ErrorCode, type ErrorReason } from '../../../src/core/index.js';
 import { classifyReferrer, parseManifest, EMPTY_JSON, EMPTY_JSON_DIGEST, MEDIA_TYPE, type Descriptor } from '../../../src/oci/index.js';
@@ -20,10 +20,10 @@ import { parseEnvelope, parsePayload } from '../../../src/notation/parse-envelop
 import { buildSignatureManifest, signEnvelope, type SignEnvelopeOptions } from '../../../src/notation/sign.js';
 import { generateChain, generateKeys, generateLeaf, NOTARY_KEY_SPECS, type GeneratedCertificate } from '../../helpers/pki.js';
 import { toolPath } from '../../helpers/registries.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
 const run = promisify(execFile);
 
-const VECTORS = resolve(process.cwd(), '../shared/vectors/notation');
 const SCHEME = 'io.cncf.notary.signingScheme';
 const SIGNING_TIME = 'io.cncf.notary.signingTime';
 const EXPIRY = 'io.cncf.notary.expiry';

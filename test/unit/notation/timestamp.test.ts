@@ -21,10 +21,10 @@ import {
   type VerifiedTimestamp,
 } from '../../../src/notation/timestamp.js';
 import { Certificate, parseCertificates } from '../../../src/trust/index.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-const VECTORS = path.resolve(process.cwd(), '../shared/vectors/notation');
 const read = (rel: string): Uint8Array => new Uint8Array(readFileSync(path.join(VECTORS, rel)));
 const certs = (rel: string): Certificate[] => parseCertificates(read(rel), rel);
 

@@ -1,4 +1,4 @@
-// OciLayoutSource over the OCI layouts the real notation CLI wrote (../shared/vectors, read in
+// OciLayoutSource over the OCI layouts the real notation CLI wrote (test/fixtures/vectors, read in
 // place) and over small layouts generated here for the failure cases.
 
 import test, { type ExecutionContext } from 'ava';
@@ -6,13 +6,13 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { VouchError, type Digest, type ErrorCode, type ErrorReason } from '../../../src/core/index.js';
 import type { Descriptor } from '../../../src/oci/manifest.js';
 import { MEDIA_TYPE } from '../../../src/oci/media-types.js';
 import { OciLayoutSource } from '../../../src/oci/oci-layout.js';
+import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
 
-const VECTORS = fileURLToPath(new URL('../../../../shared/vectors/notation/notation-cli-e2e/oci_layout/', import.meta.url));
+const VECTORS = path.join(NOTATION_VECTORS, 'notation-cli-e2e/oci_layout');
 
 const SUBJECT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
 const TAG_SCHEMA = 'sha256-b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';

@@ -20,8 +20,8 @@ import {
   type DistinguishedName,
   type TrustPolicyStatement,
 } from '../../../src/trust/index.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
-const VECTORS = path.resolve(process.cwd(), '../shared/vectors/notation');
 const E2E_POLICIES = path.join(VECTORS, 'notation-cli-e2e/trustpolicies');
 
 function loadCert(relative: string): Certificate {

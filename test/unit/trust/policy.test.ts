@@ -14,8 +14,8 @@ import {
   referencedTrustStores,
   type OciTrustPolicy,
 } from '../../../src/trust/index.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
-const VECTORS = path.resolve(process.cwd(), '../shared/vectors/notation');
 const E2E_POLICIES = path.join(VECTORS, 'notation-cli-e2e/trustpolicies');
 
 interface DerivedCase {

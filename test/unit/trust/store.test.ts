@@ -14,8 +14,8 @@ import {
   validateTrustStoreReferences,
   type TrustStoreType,
 } from '../../../src/trust/index.js';
+import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 
-const VECTORS = path.resolve(process.cwd(), '../shared/vectors/notation');
 const STORE_ROOT = path.join(VECTORS, 'notation-go/truststore');
 const X509 = path.join(STORE_ROOT, 'x509');
 
@@ -400,7 +400,7 @@ test('store: within the recheck interval a loaded store is reused without lookin
 });
 
 // notation-cli-e2e/timestamp/: what `notation cert add --type tsa` accepts and refuses.
-const E2E_TSA = path.resolve(process.cwd(), '../shared/vectors/notation/notation-cli-e2e/timestamp');
+const E2E_TSA = path.join(VECTORS, 'notation-cli-e2e/timestamp');
 for (const [file, ok] of [
   ['DigiCertTSARootSHA384.cer', true],
   ['globalsignTSARoot.cer', true],

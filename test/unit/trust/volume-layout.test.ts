@@ -7,8 +7,9 @@ import * as path from 'node:path';
 import { VouchError } from '../../../src/core/index.js';
 import { FileTrustStore, readOciTrustPolicyFile, volumeFileTarget } from '../../../src/trust/index.js';
 import { writeKubernetesVolume } from '../../helpers/kubernetes-volume.js';
+import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
 
-const STORE = path.resolve(process.cwd(), '../shared/vectors/notation/notation-go/truststore/x509/ca/valid-trust-store');
+const STORE = path.join(NOTATION_VECTORS, 'notation-go/truststore/x509/ca/valid-trust-store');
 const POLICY = (name: string) =>
   JSON.stringify({
     version: '1.0',
