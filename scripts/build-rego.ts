@@ -1,4 +1,4 @@
-// Generates the files that must not drift from rego/ (interface.md §5):
+// Generates the files that must not drift from rego/ (README "Policies: Gatekeeper and Rego"):
 //   deploy/gatekeeper/template.yaml  the ConstraintTemplate, embedding rego/gatekeeper/vouch_signed_images.rego and
 //                                    every rego/lib/*.rego (tests excluded) as its libs
 //   deploy/gatekeeper/gator/template-*.yaml
@@ -44,7 +44,8 @@ const EXTERNAL_DATA_BUILTIN = {
 const GATOR_STUBS: Array<{ file: string; lib: string }> = [
   {
     // What Gatekeeper's builtin returns when the constraint's Provider does not exist: frameworks
-    // externaldata.HandleError(400, ProviderCache.Get's error), with null lists (gatekeeper-and-anchors.md §3.5).
+    // externaldata.HandleError(400, ProviderCache.Get's error), with null lists (Gatekeeper docs,
+    // "External Data": https://open-policy-agent.github.io/gatekeeper/website/docs/externaldata/).
     file: 'template-provider-missing.yaml',
     lib: [
       '# gator-only stub (scripts/build-rego.ts): external_data as Gatekeeper answers for a missing Provider.',

@@ -2,7 +2,7 @@
 # title: vouch
 # description: |
 #   Functions for policies that ask vouch whether container images are signed by a signer trusted
-#   for an environment (../../README.md, interface.md §3 and §5). The Gatekeeper template
+#   for an environment (../../README.md, docs/api.md). The Gatekeeper template
 #   (rego/gatekeeper) and the WASM entrypoint share decision/5, so every host decides alike.
 #   Every function is total (an `else` or a default for each input), because an undefined
 #   result in an admission rule would mean "no violation", i.e. fail open.
@@ -23,7 +23,7 @@ _pod_spec_paths := {
 
 _container_kinds := ["containers", "initContainers", "ephemeralContainers"]
 
-# Codes a provider error may start with (interface.md §3 "Codes"; INTERNAL is what vouch's engine
+# Codes a provider error may start with (docs/api.md "Codes"; INTERNAL is what vouch's engine
 # reports for faults it cannot classify). Anything else becomes PROVIDER_ERROR.
 _known_codes := {
 	"NO_SIGNATURE", "INVALID_SIGNATURE", "UNTRUSTED_SIGNER", "EXPIRED", "REVOKED", "NO_TRUST_POLICY", "NOT_FOUND",
@@ -72,7 +72,7 @@ environment(params, namespace, inventory) := env if {
 
 # METADATA
 # description: |
-#   The provider key for an image (interface.md §3): "[environment]image", or the bare image for
+#   The provider key for an image (docs/api.md "Keys"): "[environment]image", or the bare image for
 #   vouch's defaultEnvironment. The environment is part of the key so that Gatekeeper's per-key
 #   cache never mixes environments.
 key(env, image) := image if {
@@ -91,7 +91,8 @@ exempt(params, image) if {
 
 # METADATA
 # description: |
-#   Gatekeeper's external_data result (gatekeeper-and-anchors.md §3.5) as an object key →
+#   Gatekeeper's external_data result (Gatekeeper docs, "External Data":
+#   https://open-policy-agent.github.io/gatekeeper/website/docs/externaldata/) as an object key →
 #   {"value": v} or {"error": {"code", "message"}}. responses/errors may be null (Gatekeeper-side
 #   failure); a key answered twice with different answers becomes an error, never a verdict.
 answers(rego_response) := _merge(array.concat(
@@ -145,7 +146,7 @@ undecided_keys(sys_error) := _merge([[item.key, {"error": parse_error(item.error
 
 # METADATA
 # description: |
-#   Splits a provider error "CODE: message" (interface.md §3). An error without a known code is
+#   Splits a provider error "CODE: message" (docs/api.md "ProviderResponse"). An error without a known code is
 #   kept whole as the message of a PROVIDER_ERROR.
 parse_error(text) := {"code": code, "message": trim_space(substring(text, i + 1, -1))} if {
 	is_string(text)
@@ -257,7 +258,7 @@ _error_message(error) := _text(error.message) if {
 	error.message
 } else := _text(error)
 
-# The first reason of a VerificationResult (interface.md §3); a value without one (a string, or
+# The first reason of a VerificationResult (docs/api.md "VerificationResult"); a value without one (a string, or
 # verified as the string "true") is still a denial.
 _reason_code(value) := value.reasons[0].code if {
 	is_string(value.reasons[0].code)

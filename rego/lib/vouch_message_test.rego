@@ -1,5 +1,5 @@
 # Tests of lib.vouch's messages (violation/2, message/1): the fields that build them, and one golden
-# text per answer and error code (interface.md §3), from a realistic answer through decision/5, as
+# text per answer and error code (docs/api.md "Codes"), from a realistic answer through decision/5, as
 # Gatekeeper's external_data returns it. A wording change fails here on purpose: review the text.
 package lib.vouch_message_test
 

@@ -8,7 +8,7 @@ package lib.vouch
 #   Pod was denied: the image as written in the spec and its container, the environment once, what
 #   vouch found (the signers of the signatures it saw), what to do, and the code last. details is
 #   the finding plus "signers" (deduplicated, sorted, at most 10), "check" and "detail" (from the
-#   answer's first reason, interface.md §3), "advice" (for the Pod's author) and "admin_advice"
+#   answer's first reason, docs/api.md "VerificationResult"), "advice" (for the Pod's author) and "admin_advice"
 #   (for cluster admins: it reaches msg only for undecided findings). by_key is what decision/5
 #   was given (answers/1 or answers_from_items/1).
 violation(finding, by_key) := {"msg": _msg(finding, facts), "details": object.union(finding, facts)} if {

@@ -1,5 +1,6 @@
-# Tests of lib.vouch. Answers are realistic VerificationResults (interface.md §3) in the shapes
-# Gatekeeper's external_data returns (gatekeeper-and-anchors.md §3.5).
+# Tests of lib.vouch. Answers are realistic VerificationResults (docs/api.md "VerificationResult")
+# in the shapes Gatekeeper's external_data returns
+# (https://open-policy-agent.github.io/gatekeeper/website/docs/externaldata/).
 package lib.vouch_test
 
 import data.lib.vouch

@@ -1,4 +1,4 @@
-// vouch's command line (../shared/interface.md §1). Parses the command, runs it, maps failures to
+// vouch's command line (docs/api.md "Commands"). Parses the command, runs it, maps failures to
 // exit codes: 0 success, 1 a negative or undecided answer, 2 bad usage or bad configuration.
 
 import { VouchError } from '../core/index.js';

@@ -1,4 +1,4 @@
-// Public face of config: the configuration file (interface.md §2) and the per-environment trust
+// Public face of config: the configuration file (docs/configuration.md) and the per-environment trust
 // material it names, loaded, validated and kept up to date.
 
 export {

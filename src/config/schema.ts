@@ -1,4 +1,4 @@
-// The vouch configuration file (interface.md §2), YAML or JSON, parsed and validated strictly:
+// The vouch configuration file (docs/configuration.md), YAML or JSON, parsed and validated strictly:
 // unknown keys, wrong types and missing required keys are errors naming the key's full path, so a
 // typo can never silently weaken trust. Relative paths are resolved against the file's directory.
 // Every error is VouchError INVALID_CONFIG with the message `<file>: <path>: <what is wrong>`
@@ -138,7 +138,7 @@ export interface RevocationConfig {
 }
 
 /**
- * A validated configuration (interface.md §2). Keys beyond the interface (all optional):
+ * A validated configuration (docs/configuration.md). Extension keys (all optional):
  * `server.maxRequestBytes`, `server.maxKeys`, `allowedRegistries`, `allowedTokenRealms`,
  * `allowedRedirects`, `registries.<host>.ociLayout`, `registries.<host>.passwordFromEnv`, `cache`,
  * `limits`, `revocation`.
@@ -256,7 +256,7 @@ const REVOCATION_KEYS = ['offline', 'crlDirectory', 'timestampRevocation'] as co
 /** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
 const NOT_YET: Readonly<Record<string, string>> = {
   'environments.*.policy':
-    'unknown key: per-environment decision policies (interface.md §5) are not supported yet; remove it (the built-in rule applies: one trusted signature suffices)',
+    'unknown key: per-environment decision policies are not supported yet; remove it (the built-in rule applies: one trusted signature suffices)',
 };
 
 type Segment = string | number;

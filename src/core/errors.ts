@@ -1,9 +1,9 @@
 // The one error base class of vouch. Every failure that crosses a module boundary is a VouchError
-// with a stable `code` from ../shared/interface.md §3 ("Codes"); transports map codes to wire
-// answers in exactly one place each, and tests assert codes, never message text.
+// with a stable `code` from docs/api.md "Codes"; transports map codes to wire answers in exactly
+// one place each, and tests assert codes, never message text.
 
 /**
- * Stable public codes (interface.md §3). "answer" codes describe a definitive verdict about an
+ * Stable public codes (docs/api.md "Codes"). "answer" codes describe a definitive verdict about an
  * image; "error" codes mean vouch could not decide.
  */
 export const ANSWER_CODES = [

@@ -46,7 +46,7 @@ export interface CheckResult {
   type: CheckType;
   outcome: CheckOutcome;
   action: CheckAction;
-  /** Stable code (interface.md §3) when the check failed. */
+  /** Stable code (docs/api.md "Codes") when the check failed. */
   code?: AnswerCode;
   message?: string;
 }

@@ -12,7 +12,7 @@ function chainError(message: string, cause?: unknown): VouchError {
   return new VouchError('INVALID_SIGNATURE', `certificate-chain is invalid: ${message}`, { reason: 'BAD_CONTENT', cause });
 }
 
-/** A weak or forbidden key or algorithm: interface.md lists these under UNTRUSTED_SIGNER. */
+/** A weak or forbidden key or algorithm: docs/api.md "Codes" lists these under UNTRUSTED_SIGNER. */
 function weakAlgorithmError(message: string): VouchError {
   return new VouchError('UNTRUSTED_SIGNER', `certificate-chain is invalid: ${message}`, { reason: 'UNSUPPORTED' });
 }

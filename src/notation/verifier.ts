@@ -1,6 +1,6 @@
 // Notary Project signature verification, check by check, as the specification orders it
-// (https://github.com/notaryproject/specifications/blob/main/specs/trust-store-trust-policy.md
-// "Signature Verification details"; ../shared/docs/notary.md §9):
+// (https://github.com/notaryproject/specifications/blob/main/specs/trust-store-trust-policy.md#signature-verification-details
+// "Signature Verification details"):
 //   integrity → authenticity → expiry → authenticTimestamp → revocation
 // Each check yields a CheckResult; the statement's level says whether a failure is enforced or
 // only logged. The outcome is data (notation-go's VerificationOutcome), never an exception: only

@@ -1,7 +1,7 @@
 // Which verifier a referrer belongs to, decided from the fetched manifest itself (never from the
 // listing's descriptor, which is an untrusted hint). Rules: Notary Project signature-specification
 // "Storage" (both manifest forms notation-go accepts), cosign SIGNATURE_SPEC.md and cosign v3's
-// bundle referrers; see ../shared/docs/oci-and-cosign.md §4.
+// bundle referrers (README "How discovery works", step 6).
 
 import { artifactTypeOf, type Manifest } from './manifest.js';
 import { MEDIA_TYPE } from './media-types.js';

@@ -2,7 +2,8 @@
 // API, referrers tag schema, OCI layout) plus cosign's legacy `.sig` tag. Listings are untrusted
 // hints: each referrer manifest is fetched by digest (verified), its `subject` must be the digest
 // asked about, and its kind is decided from the manifest itself. One bad referrer is recorded and
-// skipped; it never hides the others (../shared/docs/oci-and-cosign.md §6).
+// skipped; it never hides the others (README "How discovery works"; OCI distribution-spec v1.1.1
+// "Listing Referrers", https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#listing-referrers).
 
 import { RegistryError, VouchError, type Digest, type ErrorCode, type ErrorReason } from '../core/index.js';
 import { DEFAULT_LIMITS } from './limits.js';

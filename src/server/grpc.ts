@@ -1,4 +1,4 @@
-// The gRPC face of the provider (interface.md §4): vouch.v1.Verifier/Verify, loaded from
+// The gRPC face of the provider (docs/api.md "gRPC"): vouch.v1.Verifier/Verify, loaded from
 // proto/vouch/v1/verifier.proto at run time, plus the standard grpc.health.v1.Health service.
 // Same backend and same results as the HTTP endpoints; TLS files are watched and reloaded.
 

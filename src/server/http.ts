@@ -1,4 +1,4 @@
-// The Gatekeeper-facing HTTP(S) server (interface.md §3): POST /v1/verify and /v1/mutate with
+// The Gatekeeper-facing HTTP(S) server (docs/api.md "HTTP endpoints"): POST /v1/verify and /v1/mutate with
 // ProviderRequest/ProviderResponse, GET /healthz, /readyz and /metrics. TLS 1.3 only (Gatekeeper's
 // client requires it), certificates reloaded when their files change, client certificates required
 // when a client CA is configured (mTLS with Gatekeeper's webhook certificate).

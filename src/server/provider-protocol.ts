@@ -1,6 +1,6 @@
 // Gatekeeper external data wire format (externaldata.gatekeeper.sh/v1beta1; frameworks
 // constraint/pkg/externaldata/{request,response}.go) and the one place where vouch's per-key
-// outcomes become ProviderResponse items (interface.md §3).
+// outcomes become ProviderResponse items (docs/api.md "ProviderResponse", "Undecided keys").
 
 import type { ErrorCode } from '../core/index.js';
 

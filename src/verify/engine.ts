@@ -1,5 +1,5 @@
-// The verification engine behind the Gatekeeper provider (../shared/interface.md §3; design notes in
-// ../shared/docs/gatekeeper-and-anchors.md §6 items 2, 3, 11 and §7). Per key:
+// The verification engine behind the Gatekeeper provider (docs/api.md; the path of a request in
+// docs/architecture.md "One /v1/verify request"). Per key:
 //   environment → reference → digest (tag resolved, digest checked) → notation verification under the
 //   environment's trust policy and store → VerificationResult
 // Answers are deadline-aware: a key not decided by the request's deadline is DEADLINE_EXCEEDED, while
@@ -743,7 +743,7 @@ function namingImage(key: string, error: KeyError): KeyError {
   return { ...error, message: `${quote(image)}: ${error.message}` };
 }
 
-/** Codes an error item may carry (interface.md §3 table, answer codes for mutate, INTERNAL). */
+/** Codes an error item may carry (docs/api.md "Codes": the error codes, answer codes for mutate, INTERNAL). */
 function toKeyError(error: unknown, log: Logger): KeyError {
   if (error instanceof VouchError) {
     if ((UNDECIDED_CODES as readonly string[]).includes(error.code) || error.code === 'NOT_FOUND') {

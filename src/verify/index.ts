@@ -1,4 +1,4 @@
-// Public face of verify: the verification engine behind the provider (interface.md §3), its key
+// Public face of verify: the verification engine behind the provider (docs/api.md "VerificationResult", "Codes"), its key
 // grammar and result shape. The server and the CLI import from here only.
 
 export {

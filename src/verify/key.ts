@@ -1,4 +1,4 @@
-// Provider keys (../shared/interface.md §3): `[environment]reference`, the environment optional.
+// Provider keys (docs/api.md "Keys"): `[environment]reference`, the environment optional.
 // Gatekeeper caches answers per key string, so the environment must be part of the key; a key with
 // no prefix means the configured defaultEnvironment. Keys come from admission requests and are
 // untrusted: bounded in length, never echoed unquoted, parsed with the reference grammar in core.

@@ -1,4 +1,4 @@
-// The per-key answer of the provider, VerificationResult (../shared/interface.md §3), built from a
+// The per-key answer of the provider, VerificationResult (docs/api.md "VerificationResult"), built from a
 // notation artifact verification. Field names are a public contract: the Rego library, the gRPC
 // mapping and users match on them. Fields may be added, never removed.
 

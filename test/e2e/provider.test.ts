@@ -1,7 +1,7 @@
 // End to end: `vouch serve` as a separate process, with mTLS on HTTPS and gRPC, against two real
 // registries (olareg with the Referrers API; CNCF distribution, Debian's docker-registry, without it
 // and behind htpasswd), images signed with vouch's own signer for two environments (prod, staging),
-// and an OCSP/CRL server for revocation. Covers every answer and error code of interface.md §3 but
+// and an OCSP/CRL server for revocation. Covers every answer and error code of docs/api.md "Codes" but
 // DEADLINE_EXCEEDED (deadline.test.ts), /v1/mutate, gRPC parity and health, bad input, trust
 // material reload, metrics and the per-request log line.
 //

@@ -1,4 +1,4 @@
-// End to end: graceful shutdown of `vouch serve` (interface.md §1: runs until SIGTERM/SIGINT, then
+// End to end: graceful shutdown of `vouch serve` (docs/api.md "Commands": runs until SIGTERM/SIGINT, then
 // drains in-flight requests and exits 0). Requests held up by a slow registry are in flight over
 // HTTPS and gRPC when SIGTERM arrives: they still get their answers, new connections are refused
 // from then on, and the process exits with code 0.

@@ -1,5 +1,5 @@
-// Runs the Rego library's own tests with the real, pinned OPA (interface.md §5) and reports each Rego test as an ava
-// test, so they count in the suite; plus the static checks: `opa check --strict`, `regal lint` and the generated
+// Runs the Rego library's own tests with the real, pinned OPA (README "Policies: Gatekeeper and Rego")
+// and reports each Rego test as an ava test, so they count in the suite; plus the static checks: `opa check --strict`, `regal lint` and the generated
 // files (ConstraintTemplates, capabilities) being current. Missing tools fail, never skip: `bash scripts/tools.sh`.
 import test from 'ava';
 import { execFile } from 'node:child_process';

@@ -1,5 +1,5 @@
 // `vouch serve --config FILE`: runs the provider until SIGTERM/SIGINT, then stops accepting,
-// finishes in-flight requests and exits 0 (interface.md §1).
+// finishes in-flight requests and exits 0 (docs/api.md "Commands").
 
 import { parseArgs } from 'node:util';
 import { configPathFrom, loadConfig } from '../../config/index.js';

@@ -1,5 +1,5 @@
 // `vouch verify --config FILE [--env NAME] [--output json|table] REF...`: verifies each image
-// reference once, as the server would (interface.md §1). Exit 0 all verified, 1 any not verified
+// reference once, as the server would (docs/api.md "Commands"). Exit 0 all verified, 1 any not verified
 // or undecided, 2 bad usage or bad configuration.
 
 import { parseArgs } from 'node:util';

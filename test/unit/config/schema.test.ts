@@ -23,7 +23,7 @@ environments:
     trustStore: truststore
 `;
 
-/** The example of interface.md §2, minus `policy:` (not accepted until §5). */
+/** The core keys of docs/configuration.md, minus `policy:` (decision policies are not accepted yet). */
 const INTERFACE_EXAMPLE = `
 server:
   address: 127.0.0.1:8443          # Gatekeeper HTTP(S) endpoints; port 0 = any free port
@@ -73,7 +73,7 @@ function rejects(
 
 // ---- the interface example and defaults --------------------------------------------------------------
 
-test('parseConfig: reads the interface.md §2 example', (t) => {
+test('parseConfig: reads the example with the core keys', (t) => {
   const config = parse(INTERFACE_EXAMPLE);
   t.is(config.file, FILE);
   t.deepEqual(config.server.address, { host: '127.0.0.1', port: 8443 });

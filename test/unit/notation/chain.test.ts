@@ -24,7 +24,7 @@ import { NOTATION_VECTORS as VECTORS } from '../../helpers/fixtures.js';
 const load = (...files: string[]): Certificate[] => files.flatMap((file) => parseCertificates(readFileSync(join(VECTORS, file)), file));
 const ders = (certs: Array<Certificate | GeneratedCertificate>): Uint8Array[] => certs.map((c) => c.der);
 
-/** A structural rule violation; weak or forbidden keys and algorithms are UNTRUSTED_SIGNER (interface.md §3). */
+/** A structural rule violation; weak or forbidden keys and algorithms are UNTRUSTED_SIGNER (docs/api.md "Codes"). */
 const STRUCTURE = { code: 'INVALID_SIGNATURE', reason: 'BAD_CONTENT' } as const;
 const WEAK = { code: 'UNTRUSTED_SIGNER', reason: 'UNSUPPORTED' } as const;
 

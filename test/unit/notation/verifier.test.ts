@@ -1,4 +1,4 @@
-// The verifier on generated PKI: every allowed algorithm (the shared vectors are all RSA), and
+// The verifier on generated PKI: every allowed algorithm (the conformance vectors in test/fixtures are all RSA), and
 // every failure code, each provoked on purpose.
 
 import test from 'ava';

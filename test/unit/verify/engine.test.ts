@@ -49,7 +49,7 @@ async function withHarness(options: Parameters<typeof harness>[0], fn: (h: Harne
   }
 }
 
-test('engine: a signed image is verified, with the result shape of interface.md §3', async (t) => {
+test('engine: a signed image is verified, with the result shape of docs/api.md', async (t) => {
   await withHarness({}, async (h) => {
     const image = await h.image({ tag: 'v1' });
     const [byDigest, byTag] = await h.engine.verify([h.key(image.digest), `[prod]${h.registry.host}/${REPO}:v1`], later(h));

@@ -1,4 +1,4 @@
-// Key grammar (interface.md §3): `[environment]reference`, default environment, IPv6 hosts, bounds.
+// Key grammar (docs/api.md "Keys"): `[environment]reference`, default environment, IPv6 hosts, bounds.
 
 import test from 'ava';
 import { VouchError } from '../../../src/core/index.js';
