@@ -1,6 +1,156 @@
-// vouch as a library: the public API of each domain.
-export * from './core/index.js';
-export * from './oci/index.js';
-export * from './trust/index.js';
-export * from './notation/index.js';
-export * from './verify/index.js';
+// vouch as a library (package "vouch"): the names a user needs, listed one by one so that nothing
+// internal (Go-quoting helpers, parsers' building blocks) becomes API by accident. Signing, pushing
+// and writing OCI layouts, for tests and demos, are in "vouch/testing" (src/testing.ts).
+// README "Using it as a library" shows them together; test/unit/public-api.test.ts keeps that true.
+
+// ---- core: references, digests, errors, checks ------------------------------------------------
+export {
+  parseReference,
+  formatReference,
+  manifestReference,
+  withDigest,
+  repositoryName,
+  DOCKER_HUB_HOST,
+  type ImageReference,
+  parseDigest,
+  isDigest,
+  computeDigest,
+  type Digest,
+  type DigestAlgorithm,
+  VouchError,
+  InvalidReferenceError,
+  RegistryError,
+  isVouchError,
+  isUndecidedCode,
+  ANSWER_CODES,
+  UNDECIDED_CODES,
+  INTERNAL_CODES,
+  type ErrorCode,
+  type AnswerCode,
+  type UndecidedCode,
+  type InternalCode,
+  type ErrorReason,
+  type VouchErrorOptions,
+  CHECK_TYPES,
+  type CheckType,
+  type CheckAction,
+  type CheckOutcome,
+  type CheckResult,
+  type LevelName,
+  type VerificationLevel,
+} from './core/index.js';
+
+// ---- oci: registries, OCI layouts, discovery of signatures ------------------------------------
+export {
+  RegistryClient,
+  type RegistryRepository,
+  type RegistryClientOptions,
+  type RegistryHostConfig,
+  OciLayoutSource,
+  type OciLayoutOptions,
+  type ContentSource,
+  type FetchOptions,
+  type BlobFetchOptions,
+  MEDIA_TYPE,
+  type Descriptor,
+  type Manifest,
+  type ImageManifest,
+  type ImageIndex,
+  type ArtifactManifest,
+  type FetchedManifest,
+  findSignatures,
+  discoverReferrers,
+  walkReferrers,
+  type FindSignaturesOptions,
+  type DiscoverOptions,
+  type DiscoveredArtifact,
+  type SkippedReferrer,
+  type ReferrerDiscovery,
+  type ReferrerSourceKind,
+  type ReferrerTree,
+  type ReferrerNode,
+  type ArtifactKind,
+  type SignatureKind,
+} from './oci/index.js';
+
+// ---- trust: Notary Project trust policies and trust stores ------------------------------------
+export {
+  readOciTrustPolicyFile,
+  parseOciTrustPolicy,
+  findApplicableStatement,
+  type OciTrustPolicy,
+  type TrustPolicyStatement,
+  type TrustStoreRef,
+  type TrustStoreType,
+  type VerifyTimestamp,
+  FileTrustStore,
+  type FileTrustStoreOptions,
+  type TrustStore,
+  type TrustStoreOptions,
+  type Certificate,
+} from './trust/index.js';
+
+// ---- notation: verifying Notary Project signatures --------------------------------------------
+export {
+  NotationVerifier,
+  verifyNotationArtifact,
+  RevocationChecker,
+  type RevocationOptions,
+  type NotationVerifierOptions,
+  type SignatureVerification,
+  type NotationReason,
+  type NotationArtifactResult,
+  type NotationSignatureReport,
+  type VerifyArtifactOptions,
+  type VerifiedTimestamp,
+} from './notation/index.js';
+
+// ---- verify: the engine behind the provider, its keys and results -----------------------------
+export {
+  VerificationEngine,
+  parseKey,
+  type ParsedKey,
+  type VerificationEngineOptions,
+  type VerificationCacheOptions,
+  type VerificationObserver,
+  type EnvironmentTrust,
+  type EnvironmentCatalog,
+  type ContentSourceFactory,
+  type RepositoryProvider,
+  type RequestOptions,
+  type KeyResult,
+  type KeyError,
+  type KeyOutcome,
+  type MutateResult,
+  type EngineStats,
+  type VerificationResult,
+  type SignatureResult,
+  type Reason,
+} from './verify/index.js';
+
+// ---- config: vouch.yaml -----------------------------------------------------------------------
+export {
+  loadConfig,
+  parseConfig,
+  configPathFrom,
+  CONFIG_ENV_VAR,
+  type LoadConfigOptions,
+  type ParseConfigOptions,
+  type VouchConfig,
+  type ServerConfig,
+  type ServerTlsConfig,
+  type EnvironmentConfig,
+  type RegistryConfig,
+  type CacheConfig,
+  type LimitsConfig,
+  type RevocationConfig,
+} from './config/index.js';
+
+// ---- server: the provider ---------------------------------------------------------------------
+export {
+  startProvider,
+  createVerificationStack,
+  type RunningProvider,
+  type StartProviderOptions,
+  type VerificationStack,
+} from './server/index.js';

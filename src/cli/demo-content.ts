@@ -8,11 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { generateSigningIdentity, type SigningIdentity } from '../notation/identity-generation.js';
-import { buildSignatureManifest, signEnvelope } from '../notation/sign.js';
-import { MEDIA_TYPE, type Descriptor } from '../oci/index.js';
-import { buildImageManifest } from '../oci/build.js';
-import { OciLayoutWriter } from '../oci/oci-layout-writer.js';
+import { buildSignatureManifest, generateSigningIdentity, signEnvelope, type SigningIdentity } from '../notation/index.js';
+import { buildImageManifest, MEDIA_TYPE, OciLayoutWriter, type Descriptor } from '../oci/index.js';
 
 export const DEMO_REGISTRY = 'demo.local';
 

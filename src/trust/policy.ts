@@ -1,7 +1,8 @@
 // Notary Project trust policy documents (trust-store-trust-policy.md "Trust Policy"): the OCI policy
 // (trustpolicy.oci.json / trustpolicy.json) and the blob policy (trustpolicy.blob.json), decoded the way
-// Go's encoding/json fills notation-go's structs and validated as a whole, in notation-go's order, with
-// its messages (verifier/trustpolicy: OCIDocument.Validate, BlobDocument.Validate, validatePolicyCore).
+// Go's encoding/json fills notation-go's structs (go-json.ts) and validated as a whole, in notation-go's
+// order, with its messages (verifier/trustpolicy: OCIDocument.Validate, BlobDocument.Validate,
+// validatePolicyCore). The document types are in policy-types.ts.
 // https://github.com/notaryproject/specifications/blob/main/specs/trust-store-trust-policy.md
 
 import { lstat, readFile } from 'node:fs/promises';
@@ -22,69 +23,25 @@ import {
   X509_SUBJECT_PREFIX,
   type DistinguishedName,
 } from './identity.js';
+import {
+  decodeTrustPolicyDocument,
+  readFirstJsonValue,
+  type JsonValue,
+  type RawDocument,
+  type RawSignatureVerification,
+  type RawStatement,
+} from './go-json.js';
+import type {
+  BlobTrustPolicy,
+  BlobTrustPolicyStatement,
+  OciTrustPolicy,
+  TrustPolicyStatement,
+  TrustPolicyStatementBase,
+  VerifyTimestamp,
+} from './policy-types.js';
 import { canonicalScope, registryScopeError, WILDCARD_SCOPE } from './scope.js';
-import { isTrustStoreName, TRUST_STORE_TYPES, type TrustStoreType } from './store.js';
+import { isTrustStoreName, TRUST_STORE_TYPES, type TrustStoreRef } from './store.js';
 import { volumeFileTarget } from './volume-layout.js';
-
-/** A `type:name` entry of a statement's trustStores. */
-export interface TrustStoreRef {
-  type: TrustStoreType;
-  name: string;
-}
-
-export type VerifyTimestamp = 'always' | 'afterCertExpiry';
-
-/** What OCI and blob statements share. */
-export interface TrustPolicyStatementBase {
-  name: string;
-  /** The level with any override applied; `name` stays the level written in the policy. */
-  level: VerificationLevel;
-  /** The override map as written (validated), for display. */
-  override: Readonly<Partial<Record<CheckType, CheckAction>>>;
-  /** `always` when the policy leaves it out. */
-  verifyTimestamp: VerifyTimestamp;
-  /** De-duplicated, in first-seen order. Empty for `skip`. */
-  trustStores: TrustStoreRef[];
-  /** As written. */
-  trustedIdentities: string[];
-  /** The `x509.subject:` identities, parsed. Other prefixes are kept only in trustedIdentities. */
-  x509Subjects: DistinguishedName[];
-  /** trustedIdentities is `["*"]`. */
-  anyIdentity: boolean;
-}
-
-export interface TrustPolicyStatement extends TrustPolicyStatementBase {
-  /** Exact `host[:port]/repository` scopes, or `["*"]`, as written. */
-  registryScopes: string[];
-  /**
-   * registryScopes in canonical form (canonicalScope: host lowercased, port normalised, Docker Hub
-   * aliases folded): what an artifact's canonical scope is matched against.
-   */
-  matchScopes: string[];
-}
-
-export interface BlobTrustPolicyStatement extends TrustPolicyStatementBase {
-  globalPolicy: boolean;
-}
-
-export interface OciTrustPolicy {
-  version: '1.0';
-  /** Where the document came from (a file path), for messages. */
-  source: string;
-  statements: TrustPolicyStatement[];
-  /**
-   * Set (why, naming the file) when the operator withdrew all trust of an environment by removing
-   * or emptying its trust policy file: the document then has no statements, so every image answers
-   * NO_TRUST_POLICY with this explanation. parseOciTrustPolicy never sets it.
-   */
-  withdrawn?: string;
-}
-
-export interface BlobTrustPolicy {
-  version: '1.0';
-  source: string;
-  statements: BlobTrustPolicyStatement[];
-}
 
 const SUPPORTED_VERSIONS = ['1.0'];
 const TRUST_POLICY_LINK = 'https://notaryproject.dev/docs/quickstart/#create-a-trust-policy';
@@ -415,37 +372,13 @@ function validateTrustedIdentities(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Decoding as Go's encoding/json does into notation-go's structs: only the first JSON value is read
-// (trailing bytes are ignored), object keys match field names case-insensitively, unknown fields are
-// ignored, `null` leaves strings/bools unchanged and empties slices and maps, a value of the wrong JSON
-// type anywhere in a known field makes the document malformed, and repeated keys decode again into the
-// same field (maps and structs merge, the rest is replaced).
-
-interface RawSignatureVerification {
-  level: string;
-  override: Record<string, string>;
-  verifyTimestamp: string;
-}
-
-interface RawStatement {
-  name: string;
-  registryScopes: string[];
-  signatureVerification: RawSignatureVerification;
-  trustStores: string[];
-  trustedIdentities: string[];
-  globalPolicy: boolean;
-}
-
-interface RawDocument {
-  version: string;
-  statements: RawStatement[];
-}
+// Reading the document as notation-go does (go-json.ts), with notation-go's "malformed" message.
 
 function decodeDocument(input: string | Uint8Array, source: string, kind: 'oci' | 'blob'): RawDocument {
   const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { ignoreBOM: true }).decode(input);
   let value: JsonValue;
   try {
-    value = new JsonReader(text).readFirstValue();
+    value = readFirstJsonValue(text);
   } catch (error) {
     throw invalid(
       source,
@@ -453,355 +386,9 @@ function decodeDocument(input: string | Uint8Array, source: string, kind: 'oci' 
       error,
     );
   }
-  const decoder = new GoStructDecoder(kind);
-  const doc = decoder.document(value);
-  if (decoder.typeError !== undefined) {
-    throw invalid(source, `malformed trust policy. To create a trust policy, see: ${TRUST_POLICY_LINK} (${decoder.typeError})`);
+  const { document, typeError } = decodeTrustPolicyDocument(value, kind);
+  if (typeError !== undefined) {
+    throw invalid(source, `malformed trust policy. To create a trust policy, see: ${TRUST_POLICY_LINK} (${typeError})`);
   }
-  return doc;
-}
-
-type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
-interface JsonNumber {
-  number: string;
-}
-interface JsonObject {
-  /** Members in document order, repeated keys included. */
-  members: Array<[string, JsonValue]>;
-}
-
-const isObject = (value: JsonValue): value is JsonObject => typeof value === 'object' && value !== null && 'members' in value;
-const jsonKind = (value: JsonValue): string =>
-  value === null
-    ? 'null'
-    : Array.isArray(value)
-      ? 'array'
-      : isObject(value)
-        ? 'object'
-        : typeof value === 'object'
-          ? 'number'
-          : typeof value;
-
-/** Go's field-name matching: exact, else case-insensitive (with Go's two non-ASCII folds onto ASCII). */
-function fieldKey(key: string): string {
-  return key
-    .replace(/\u017f/g, 's')
-    .replace(/\u212a/g, 'k')
-    .toLowerCase();
-}
-
-class GoStructDecoder {
-  typeError: string | undefined;
-
-  constructor(private readonly kind: 'oci' | 'blob') {}
-
-  private mismatch(field: string, value: JsonValue, want: string): void {
-    this.typeError ??= `cannot unmarshal ${jsonKind(value)} into field ${field} of type ${want}`;
-  }
-
-  document(value: JsonValue): RawDocument {
-    const doc: RawDocument = { version: '', statements: [] };
-    if (value === null) return doc;
-    if (!isObject(value)) {
-      this.mismatch('(document)', value, 'object');
-      return doc;
-    }
-    for (const [key, member] of value.members) {
-      const field = fieldKey(key);
-      if (field === 'version') doc.version = this.string('version', member, doc.version);
-      else if (field === 'trustpolicies') doc.statements = this.statements(member, doc.statements);
-    }
-    return doc;
-  }
-
-  private statements(value: JsonValue, current: RawStatement[]): RawStatement[] {
-    if (value === null) return [];
-    if (!Array.isArray(value)) {
-      this.mismatch('trustPolicies', value, 'array');
-      return current;
-    }
-    return value.map((element) => this.statement(element));
-  }
-
-  private statement(value: JsonValue): RawStatement {
-    const statement: RawStatement = {
-      name: '',
-      registryScopes: [],
-      signatureVerification: { level: '', override: {}, verifyTimestamp: '' },
-      trustStores: [],
-      trustedIdentities: [],
-      globalPolicy: false,
-    };
-    if (value === null) return statement;
-    if (!isObject(value)) {
-      this.mismatch('trustPolicies', value, 'object');
-      return statement;
-    }
-    for (const [key, member] of value.members) {
-      switch (fieldKey(key)) {
-        case 'name':
-          statement.name = this.string('name', member, statement.name);
-          break;
-        case 'registryscopes':
-          if (this.kind === 'oci') statement.registryScopes = this.strings('registryScopes', member, statement.registryScopes);
-          break;
-        case 'signatureverification':
-          this.signatureVerification(member, statement.signatureVerification);
-          break;
-        case 'truststores':
-          statement.trustStores = this.strings('trustStores', member, statement.trustStores);
-          break;
-        case 'trustedidentities':
-          statement.trustedIdentities = this.strings('trustedIdentities', member, statement.trustedIdentities);
-          break;
-        case 'globalpolicy':
-          if (this.kind === 'blob') statement.globalPolicy = this.boolean('globalPolicy', member, statement.globalPolicy);
-          break;
-      }
-    }
-    return statement;
-  }
-
-  private signatureVerification(value: JsonValue, target: RawSignatureVerification): void {
-    if (value === null) return;
-    if (!isObject(value)) {
-      this.mismatch('signatureVerification', value, 'object');
-      return;
-    }
-    for (const [key, member] of value.members) {
-      switch (fieldKey(key)) {
-        case 'level':
-          target.level = this.string('level', member, target.level);
-          break;
-        case 'override':
-          target.override = this.stringMap('override', member, target.override);
-          break;
-        case 'verifytimestamp':
-          target.verifyTimestamp = this.string('verifyTimestamp', member, target.verifyTimestamp);
-          break;
-      }
-    }
-  }
-
-  private string(field: string, value: JsonValue, current: string): string {
-    if (value === null) return current;
-    if (typeof value !== 'string') {
-      this.mismatch(field, value, 'string');
-      return current;
-    }
-    return value;
-  }
-
-  private boolean(field: string, value: JsonValue, current: boolean): boolean {
-    if (value === null) return current;
-    if (typeof value !== 'boolean') {
-      this.mismatch(field, value, 'bool');
-      return current;
-    }
-    return value;
-  }
-
-  private strings(field: string, value: JsonValue, current: string[]): string[] {
-    if (value === null) return [];
-    if (!Array.isArray(value)) {
-      this.mismatch(field, value, '[]string');
-      return current;
-    }
-    return value.map((element) => this.string(field, element, ''));
-  }
-
-  private stringMap(field: string, value: JsonValue, current: Record<string, string>): Record<string, string> {
-    if (value === null) return {};
-    if (!isObject(value)) {
-      this.mismatch(field, value, 'map[string]string');
-      return current;
-    }
-    // Go decodes into the existing map, so a repeated "override" merges.
-    const map: Record<string, string> = Object.create(null) as Record<string, string>;
-    Object.assign(map, current);
-    for (const [key, member] of value.members) {
-      map[key] = this.string(field, member, '');
-    }
-    return map;
-  }
-}
-
-/** A strict RFC 8259 reader that stops after the first value, as Go's json.Decoder.Decode does. */
-class JsonReader {
-  private pos = 0;
-
-  constructor(private readonly text: string) {}
-
-  readFirstValue(): JsonValue {
-    this.skipWhitespace();
-    if (this.pos >= this.text.length) throw new Error('unexpected end of JSON input');
-    return this.value();
-  }
-
-  private fail(what: string): never {
-    if (this.pos >= this.text.length) throw new Error('unexpected end of JSON input');
-    throw new Error(`invalid character ${JSON.stringify(this.text[this.pos])} ${what} at offset ${this.pos}`);
-  }
-
-  private skipWhitespace(): void {
-    while (this.pos < this.text.length) {
-      const c = this.text[this.pos];
-      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') this.pos++;
-      else break;
-    }
-  }
-
-  private value(): JsonValue {
-    const c = this.text[this.pos];
-    switch (c) {
-      case '{':
-        return this.object();
-      case '[':
-        return this.array();
-      case '"':
-        return this.string();
-      case 't':
-        return this.literal('true', true);
-      case 'f':
-        return this.literal('false', false);
-      case 'n':
-        return this.literal('null', null);
-      default:
-        if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-        return this.fail('looking for beginning of value');
-    }
-  }
-
-  private literal<T extends JsonValue>(word: string, value: T): T {
-    for (const expected of word) {
-      if (this.text[this.pos] !== expected) this.fail(`in literal ${word} (expecting ${JSON.stringify(expected)})`);
-      this.pos++;
-    }
-    return value;
-  }
-
-  private number(): JsonNumber {
-    const match = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(this.text.slice(this.pos));
-    if (match === null || match[0] === '' || match[0] === '-') this.fail('in numeric literal');
-    this.pos += match![0].length;
-    return { number: match![0] };
-  }
-
-  private string(): string {
-    this.pos++; // opening quote
-    let out = '';
-    for (;;) {
-      if (this.pos >= this.text.length) this.fail('in string literal');
-      const c = this.text[this.pos]!;
-      const code = c.charCodeAt(0);
-      if (c === '"') {
-        this.pos++;
-        return out;
-      }
-      if (code < 0x20) this.fail('in string literal');
-      if (c !== '\\') {
-        out += c;
-        this.pos++;
-        continue;
-      }
-      const e = this.text[this.pos + 1];
-      this.pos += 2;
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out += e;
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          const unit = this.hex4();
-          if (unit >= 0xd800 && unit < 0xdc00 && this.text.startsWith('\\u', this.pos)) {
-            const save = this.pos;
-            this.pos += 2;
-            const low = this.hex4();
-            if (low >= 0xdc00 && low < 0xe000) {
-              out += String.fromCharCode(unit, low);
-              break;
-            }
-            this.pos = save;
-          }
-          // Go's decoder turns a lone surrogate into U+FFFD.
-          out += unit >= 0xd800 && unit < 0xe000 ? '\ufffd' : String.fromCharCode(unit);
-          break;
-        }
-        default:
-          this.pos--;
-          this.fail('in string escape code');
-      }
-    }
-  }
-
-  private hex4(): number {
-    const digits = this.text.slice(this.pos, this.pos + 4);
-    if (!/^[0-9a-fA-F]{4}$/.test(digits)) this.fail('in \\u hexadecimal character escape');
-    this.pos += 4;
-    return parseInt(digits, 16);
-  }
-
-  private array(): JsonValue[] {
-    this.pos++;
-    const items: JsonValue[] = [];
-    this.skipWhitespace();
-    if (this.text[this.pos] === ']') {
-      this.pos++;
-      return items;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      items.push(this.value());
-      this.skipWhitespace();
-      const c = this.text[this.pos];
-      if (c === ',') this.pos++;
-      else if (c === ']') {
-        this.pos++;
-        return items;
-      } else this.fail('after array element');
-    }
-  }
-
-  private object(): JsonObject {
-    this.pos++;
-    const members: Array<[string, JsonValue]> = [];
-    this.skipWhitespace();
-    if (this.text[this.pos] === '}') {
-      this.pos++;
-      return { members };
-    }
-    for (;;) {
-      this.skipWhitespace();
-      if (this.text[this.pos] !== '"') this.fail('looking for beginning of object key string');
-      const key = this.string();
-      this.skipWhitespace();
-      if (this.text[this.pos] !== ':') this.fail('after object key');
-      this.pos++;
-      this.skipWhitespace();
-      members.push([key, this.value()]);
-      this.skipWhitespace();
-      const c = this.text[this.pos];
-      if (c === ',') this.pos++;
-      else if (c === '}') {
-        this.pos++;
-        return { members };
-      } else this.fail('after object key:value pair');
-    }
-  }
+  return document;
 }

@@ -7,7 +7,7 @@
 // Blob policies are selected by statement name, or the single globalPolicy statement.
 
 import { InvalidReferenceError, canonicalRegistryHostName } from '../core/index.js';
-import type { BlobTrustPolicy, BlobTrustPolicyStatement, OciTrustPolicy, TrustPolicyStatement } from './policy.js';
+import type { BlobTrustPolicy, BlobTrustPolicyStatement, OciTrustPolicy, TrustPolicyStatement } from './policy-types.js';
 
 /** The wildcard registry scope. */
 export const WILDCARD_SCOPE = '*';

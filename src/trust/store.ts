@@ -14,9 +14,14 @@ import { VouchError, throwIfAborted, type ErrorReason } from '../core/index.js';
 import { Certificate, KEY_USAGE } from './certificate.js';
 import { toGoNameString } from './identity.js';
 import { hasVolumeLayout, isVolumeBookkeeping, volumeFileTarget } from './volume-layout.js';
-import type { TrustStoreRef } from './policy.js';
 
 export type TrustStoreType = 'ca' | 'signingAuthority' | 'tsa';
+
+/** A `type:name` entry of a statement's trustStores. */
+export interface TrustStoreRef {
+  type: TrustStoreType;
+  name: string;
+}
 
 export const TRUST_STORE_TYPES: readonly TrustStoreType[] = ['ca', 'signingAuthority', 'tsa'];
 

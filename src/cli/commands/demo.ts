@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../../config/index.js';
 import { rootLogger } from '../../log.js';
-import { startProvider } from '../../server/provider.js';
+import { startProvider } from '../../server/index.js';
 import type { VerificationResult } from '../../verify/index.js';
 import { writeDemoContent } from '../demo-content.js';
 import type { CommandIo } from '../io.js';

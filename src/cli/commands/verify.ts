@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { configPathFrom, loadConfig } from '../../config/index.js';
 import { moduleLogger } from '../../log.js';
-import { createVerificationStack } from '../../server/provider.js';
+import { createVerificationStack } from '../../server/index.js';
 import type { KeyResult } from '../../verify/index.js';
 import { UsageError, type CommandIo } from '../io.js';
 import { table } from '../render.js';
