@@ -3,6 +3,12 @@
 #
 #   bash scripts/tools.sh                 # everything: all Go tools + Debian's docker-registry
 #   bash scripts/tools.sh notation opa    # only the named tools
+#   bash scripts/tools.sh --plan [tool...]  # only say what would be built, and roughly how long it takes
+#
+# Before building anything it prints the plan: which tools are up to date, which will be built, and an estimate
+# (cosign, gator and the Gatekeeper harness take minutes each on a cold Go build cache). `npm test` needs every
+# tool (each is used by some test: see test/helpers/registries.ts); `npm run bench` names the two it needs.
+# VOUCH_TOOLS_BIN overrides the install directory (default .tools/bin; tests use a temporary one).
 #
 # Go tools: each has its own module under tools/<name>/ whose committed go.mod + go.sum pin the version (one module
 # per tool, so their dependency graphs never collide). The Go module proxy here refuses version listing, so
@@ -21,8 +27,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
   PATH="/usr/local/go/bin:$PATH"
 fi
-BIN="$ROOT/.tools/bin"
-LOGDIR="$ROOT/.tools/log"
+BIN="${VOUCH_TOOLS_BIN:-$ROOT/.tools/bin}"
+LOGDIR="$(dirname "$BIN")/log"
 
 # name|module dir (under tools/)|package to build|module whose version is the pin|extra -ldflags ({V} = version)
 # (the ldflags set the version strings that the upstream release builds inject)
@@ -38,9 +44,21 @@ GO_TOOLS=(
   "gatekeeper-harness|gatekeeper-harness|.|github.com/open-policy-agent/gatekeeper/v3|"
 )
 ALL_NAMES=(olareg-serve notation opa regal cosign gator kustomize gatekeeper-harness docker-registry)
+# Rough guesses of cold-cache build times in seconds (empty Go module and build caches), for the plan only; a warm
+# cache makes most builds a few seconds. Measured builds are written to .tools/bin/.<name>.seconds and used instead.
+cold_estimate() {
+  case "$1" in
+    olareg-serve) echo 30 ;;
+    notation | kustomize) echo 90 ;;
+    opa | regal) echo 150 ;;
+    cosign | gator | gatekeeper-harness) echo 300 ;;
+    docker-registry) echo 30 ;;
+    *) echo 60 ;;
+  esac
+}
 
 usage() {
-  echo "usage: bash scripts/tools.sh [tool...]   (tools: ${ALL_NAMES[*]}; default: all)" >&2
+  echo "usage: bash scripts/tools.sh [--plan] [tool...]   (tools: ${ALL_NAMES[*]}; default: all)" >&2
 }
 
 go_tool_entry() { # prints the GO_TOOLS entry for $1, or nothing
@@ -73,6 +91,45 @@ source_hash() {
 }
 
 fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# "up-to-date" when the tool's binary and stamp match its pin, else "build".
+go_tool_state() {
+  local name="$1" entry dir pkg mod ldflags version
+  entry="$(go_tool_entry "$name")"
+  IFS='|' read -r _ dir pkg mod ldflags <<<"$entry"
+  version="$([[ -f "$ROOT/tools/$dir/go.mod" ]] && pinned_version "$dir" "$mod" || true)"
+  if [[ -n "$version" && -x "$BIN/$name" && -f "$BIN/.$name.version" &&
+        "$(cat "$BIN/.$name.version")" == "$mod@$version src=$(source_hash "$dir" "$entry")" ]]; then
+    echo up-to-date
+  else
+    echo build
+  fi
+}
+
+# Prints what this run will do before it does it, so a cold run that takes many minutes says so up front.
+print_plan() {
+  local n ready=() todo=() total=0 secs
+  for n in "$@"; do
+    if [[ "$n" == docker-registry ]]; then
+      if command -v docker-registry >/dev/null 2>&1; then ready+=("$n"); else todo+=("$n (apt, ~$(fmt_secs "$(cold_estimate "$n")"))"); total=$((total + $(cold_estimate "$n"))); fi
+      continue
+    fi
+    if [[ "$(go_tool_state "$n")" == up-to-date ]]; then
+      ready+=("$n")
+    else
+      secs="$(cat "$BIN/.$n.seconds" 2>/dev/null || cold_estimate "$n")"
+      todo+=("$n (~$(fmt_secs "$secs"))")
+      total=$((total + secs))
+    fi
+  done
+  if ((${#todo[@]} == 0)); then
+    echo "tools.sh: plan: all ${#ready[@]} tool(s) up to date in ${BIN#"$ROOT"/}"
+    return 0
+  fi
+  echo "tools.sh: plan: build ${#todo[@]} of $# tool(s) into ${BIN#"$ROOT"/}: ${todo[*]}"
+  echo "tools.sh: plan: about $(fmt_secs "$total") on a cold Go build cache, much less on a warm one; logs in ${LOGDIR#"$ROOT"/}/"
+  if ((${#ready[@]} > 0)); then echo "tools.sh: plan: up to date: ${ready[*]}"; fi
+}
 
 install_go_tool() {
   local name="$1" entry dir pkg mod ldflags version stamp_want stamp_file bin log start secs
@@ -108,6 +165,8 @@ install_go_tool() {
     mv -f "$bin.tmp" "$bin"
     printf '%s\n' "$stamp_want" >"$stamp_file"
     secs=$((SECONDS - start))
+    # A build that took a while is the next plan's estimate (after a bump, the cache is partly warm).
+    if ((secs >= 10)); then printf '%s\n' "$secs" >"$BIN/.$name.seconds"; fi
     printf '%-16s %-12s built in %s\n' "$name" "$version" "$(fmt_secs "$secs")"
     return 0
   fi
@@ -153,7 +212,11 @@ install_docker_registry() {
 }
 
 main() {
-  local names=() n
+  local names=() n plan_only=false
+  if [[ "${1:-}" == --plan ]]; then
+    plan_only=true
+    shift
+  fi
   if (($# == 0)); then
     names=("${ALL_NAMES[@]}")
   else
@@ -170,10 +233,13 @@ main() {
     done
   fi
 
+  print_plan "${names[@]}"
+  if [[ "$plan_only" == true ]]; then return 0; fi
+
   mkdir -p "$BIN" "$LOGDIR"
   # Serialise concurrent runs (e.g. two `npm test` in parallel) so they do not build into the same paths.
   if command -v flock >/dev/null 2>&1; then
-    exec 9>"$ROOT/.tools/.lock"
+    exec 9>"$(dirname "$BIN")/.lock"
     flock 9
   fi
 

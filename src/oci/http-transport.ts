@@ -298,13 +298,33 @@ export class HttpTransport {
       });
     }
     const detail = (error as { code?: string }).code ?? (error as Error).message;
-    return new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: cannot reach ${redact(url)} (${detail})`, {
+    const hint = url.protocol === 'https:' && isPlainHttpAnswer(error) ? plainHttpHint(url) : '';
+    return new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: cannot reach ${redact(url)} (${detail})${hint}`, {
       reason: 'CONNECTION',
       method: req.method,
       url: redact(url),
       cause: error,
     });
   }
+}
+
+/**
+ * A TLS client that gets a plain-HTTP answer to its ClientHello reads "HTTP/1.1 400" as a TLS record
+ * header with a bogus version: OpenSSL's SSL_R_WRONG_VERSION_NUMBER (Node: ERR_SSL_WRONG_VERSION_NUMBER,
+ * EPROTO on older OpenSSL). For a registry that is almost always a development registry on plain HTTP.
+ */
+function isPlainHttpAnswer(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const { code, reason } = e as { code?: unknown; reason?: unknown };
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || reason === 'wrong version number' || /wrong version number/i.test(e.message)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function plainHttpHint(url: URL): string {
+  return `: ${url.host} seems to speak plain HTTP, not HTTPS; if that is intended (a development registry), set "plainHttp: true" for it under "registries:" in the config`;
 }
 
 /** Stops reading a body we refuse; the connection is dropped rather than drained. */

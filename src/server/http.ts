@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { ProviderMetrics } from './metrics.js';
@@ -90,6 +91,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
 /** At most one "connection refused" log line per this interval (with the count since the last one). */
 const REFUSAL_LOG_INTERVAL_MS = 5000;
+/** At most one "TLS handshake failed" log line per this interval (with the count since the last one). */
+const TLS_ERROR_LOG_INTERVAL_MS = 5000;
 
 export class ProviderHttpServer {
   readonly #options: HttpServerOptions;
@@ -100,6 +103,8 @@ export class ProviderHttpServer {
   readonly #idle = new Set<Socket>();
   #refusedSinceLog = 0;
   #lastRefusalLog = -Infinity;
+  #tlsErrorsSinceLog = 0;
+  #lastTlsErrorLog = -Infinity;
   #tlsStamp = '';
   #tlsTimer: NodeJS.Timeout | undefined;
   #inflight = 0;
@@ -133,6 +138,7 @@ export class ProviderHttpServer {
         },
         handler,
       );
+      this.#server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => this.#tlsClientError(error, socket));
       this.#tlsTimer = setInterval(() => void this.#reloadTls(), this.#options.tlsReloadIntervalMs ?? 5000);
       this.#tlsTimer.unref();
     } else {
@@ -221,6 +227,34 @@ export class ProviderHttpServer {
     }
     this.#sockets.add(socket);
     socket.once('close', () => this.#forget(socket));
+  }
+
+  /**
+   * A handshake that failed: a client without a certificate or with one the client CA did not issue
+   * (mTLS), an older TLS version, plain HTTP sent to the HTTPS port, or a handshake timeout. Node
+   * drops these connections without a request, so without this line a Gatekeeper whose webhook
+   * certificate does not match `server.tls.clientCAFile` fails every call and leaves no trace here.
+   * Rate-limited like refusals (a scanner or a misconfigured client retries in a loop); the count
+   * says how many failed since the last line.
+   */
+  #tlsClientError(error: Error & { code?: string }, socket: TLSSocket): void {
+    this.#tlsErrorsSinceLog++;
+    const now = performance.now();
+    if (now - this.#lastTlsErrorLog < TLS_ERROR_LOG_INTERVAL_MS) return;
+    const tcp = (socket as TLSSocket & { _parent?: Socket | null })._parent ?? socket;
+    this.#options.logger.warn(
+      {
+        remote: socket.remoteAddress ?? tcp.remoteAddress,
+        remotePort: socket.remotePort ?? tcp.remotePort,
+        reason: error.code ?? error.message,
+        err: error.message,
+        failed: this.#tlsErrorsSinceLog,
+        mtls: this.#options.tls?.clientCAFile !== undefined,
+      },
+      'TLS handshake failed',
+    );
+    this.#lastTlsErrorLog = now;
+    this.#tlsErrorsSinceLog = 0;
   }
 
   #forget(socket: Socket): void {

@@ -212,6 +212,30 @@ class GoStructDecoder {
   }
 }
 
+/**
+ * A JSON syntax error with Go's wording and where it is: an editor goes to a line and column, not to
+ * a byte offset. Both are 1-based, the column in UTF-16 units, as the config file's errors
+ * (config/json-syntax.ts lineColumn; trust/ may not import config/).
+ */
+export class JsonSyntaxFailure extends Error {
+  readonly line: number;
+  readonly column: number;
+  constructor(message: string, text: string, offset: number) {
+    super(message);
+    this.name = 'JsonSyntaxFailure';
+    let line = 1;
+    let lineStart = 0;
+    for (let k = 0; k < offset && k < text.length; k++) {
+      if (text.charCodeAt(k) === 0x0a) {
+        line++;
+        lineStart = k + 1;
+      }
+    }
+    this.line = line;
+    this.column = offset - lineStart + 1;
+  }
+}
+
 /** A strict RFC 8259 reader that stops after the first value, as Go's json.Decoder.Decode does. */
 class JsonReader {
   private pos = 0;
@@ -220,13 +244,17 @@ class JsonReader {
 
   readFirstValue(): JsonValue {
     this.skipWhitespace();
-    if (this.pos >= this.text.length) throw new Error('unexpected end of JSON input');
+    if (this.pos >= this.text.length) throw new JsonSyntaxFailure('unexpected end of JSON input', this.text, this.pos);
     return this.value();
   }
 
   private fail(what: string): never {
-    if (this.pos >= this.text.length) throw new Error('unexpected end of JSON input');
-    throw new Error(`invalid character ${JSON.stringify(this.text[this.pos])} ${what} at offset ${this.pos}`);
+    if (this.pos >= this.text.length) throw new JsonSyntaxFailure('unexpected end of JSON input', this.text, this.pos);
+    throw new JsonSyntaxFailure(
+      `invalid character ${JSON.stringify(this.text[this.pos])} ${what} at offset ${this.pos}`,
+      this.text,
+      this.pos,
+    );
   }
 
   private skipWhitespace(): void {

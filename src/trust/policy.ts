@@ -25,6 +25,7 @@ import {
 } from './identity.js';
 import {
   decodeTrustPolicyDocument,
+  JsonSyntaxFailure,
   readFirstJsonValue,
   type JsonValue,
   type RawDocument,
@@ -380,9 +381,10 @@ function decodeDocument(input: string | Uint8Array, source: string, kind: 'oci' 
   try {
     value = readFirstJsonValue(text);
   } catch (error) {
+    const where = error instanceof JsonSyntaxFailure ? ` at line ${error.line}, column ${error.column}` : '';
     throw invalid(
       source,
-      `malformed trust policy. To create a trust policy, see: ${TRUST_POLICY_LINK} (${(error as Error).message})`,
+      `malformed trust policy. To create a trust policy, see: ${TRUST_POLICY_LINK} (${(error as Error).message}${where})`,
       error,
     );
   }

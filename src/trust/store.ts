@@ -276,7 +276,7 @@ async function snapshotStore(dir: string, type: TrustStoreType, name: string): P
     info = await lstat(dir, { bigint: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { fingerprint: 'missing', files: [], error: notFound(type, name, error) };
+      return { fingerprint: 'missing', files: [], error: notFound(type, name, dir, error) };
     }
     return {
       fingerprint: `error:${(error as Error).message}`,
@@ -366,14 +366,15 @@ async function readStoreFile(
   signal: AbortSignal | undefined,
 ): Promise<{ certificates: Certificate[] } | { error: VouchError }> {
   let certs: Certificate[];
+  let bytes: Uint8Array | undefined;
   try {
-    const bytes = await readFile(path.join(dir, file), { signal });
+    bytes = await readFile(path.join(dir, file), { signal });
     certs = readCertificateFile(bytes);
   } catch (error) {
     throwIfAborted(signal, `trust store ${type}:${name}`);
     return {
       error: storeError(
-        `failed to read the trusted certificate ${file} in trust store ${name} of type ${type}: ${(error as Error).message}`,
+        `failed to read the trusted certificate ${file} in trust store ${name} of type ${type}: ${(error as Error).message}${bytes !== undefined ? noPemHint(bytes) : ''}`,
         error,
       ),
     };
@@ -403,6 +404,21 @@ async function readStoreFile(
     }
   }
   return { certificates: certs };
+}
+
+/**
+ * Why a file that failed to parse failed, when it is text without a PEM block: such a file is then
+ * read as DER (notation-core-go ReadCertificateFile), and "malformed certificate" alone does not say
+ * that the likely fault is a missing or mangled "-----BEGIN CERTIFICATE-----" line.
+ */
+function noPemHint(bytes: Uint8Array): string {
+  if (bytes.length === 0 || pemBlocks(bytes).length > 0) return '';
+  const sample = bytes.subarray(0, 512);
+  if (sample.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f))) {
+    return ' (the file is text without a PEM block "-----BEGIN CERTIFICATE-----"; certificates must be PEM or DER)';
+  }
+  // A DER certificate starts with a SEQUENCE tag (0x30, X.690 §8.9.1).
+  return bytes[0] === 0x30 ? '' : ' (no PEM block, and not DER)';
 }
 
 function noCertificates(type: TrustStoreType, name: string): VouchError {
@@ -435,8 +451,10 @@ function compareBytes(a: string, b: string): number {
 
 const q = (value: string): string => JSON.stringify(value);
 
-function notFound(type: TrustStoreType, name: string, cause: unknown): VouchError {
-  return new VouchError('INVALID_CONFIG', `the trust store ${q(name)} of type ${q(type)} does not exist`, {
+// notation-go's wording, then the directory looked for: the layout <root>/x509/<type>/<name> is the
+// part a new user gets wrong (https://github.com/notaryproject/specifications/blob/v1.1.0/specs/trust-store-trust-policy.md#trust-store).
+function notFound(type: TrustStoreType, name: string, dir: string, cause: unknown): VouchError {
+  return new VouchError('INVALID_CONFIG', `the trust store ${q(name)} of type ${q(type)} does not exist (no directory ${dir})`, {
     reason: TRUST_STORE_NOT_FOUND,
     cause,
   });

@@ -4,13 +4,12 @@
 // policies and stores, and a config; starts the provider; asks it over HTTP, as Gatekeeper would,
 // about every image in both environments; prints one table per environment.
 
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { loadConfig } from '../../config/index.js';
-import { rootLogger } from '../../log.js';
+import { createLogger, rootLogger } from '../../log.js';
 import { startProvider } from '../../server/index.js';
 import type { VerificationResult } from '../../verify/index.js';
 import { writeDemoContent } from '../demo-content.js';
@@ -20,9 +19,11 @@ import { table } from '../render.js';
 export const demoUsage = `usage: vouch demo [--dir DIR] [--keep-running]
 
 Generates a complete offline setup (keys, signed images in an OCI layout, trust policies, trust
-stores, config) in DIR (default: a new temporary directory), starts the provider on a free port,
-and prints its verdicts for every sample image in the prod and staging environments.
+stores, config) in DIR, starts the provider on a free port, and prints its verdicts for every
+sample image in the prod and staging environments.
 
+  --dir DIR        write the setup to DIR and keep it (default: a temporary directory, removed
+                   when the demo ends)
   --keep-running   leave the provider serving (Ctrl-C to stop) to try it with curl`;
 
 interface ProviderItem {
@@ -44,15 +45,34 @@ export async function demoCommand(argv: string[], io: CommandIo, signals: NodeJS
     io.out(demoUsage);
     return 0;
   }
+  // A directory the user named is theirs to keep and inspect; one made here is removed at the end,
+  // however the demo ends (the commands printed below refer to it only with --keep-running).
+  const temporary = values.dir === undefined;
   const dir = values.dir ?? (await mkdtemp(path.join(tmpdir(), 'vouch-demo-')));
+  try {
+    return await runDemo(dir, temporary, values['keep-running'], io, signals);
+  } finally {
+    if (temporary) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runDemo(
+  dir: string,
+  temporary: boolean,
+  keepRunning: boolean,
+  io: CommandIo,
+  signals: NodeJS.EventEmitter,
+): Promise<number> {
   const content = await writeDemoContent(dir);
   const config = await loadConfig(content.configFile);
   // The demo's own output is the tables; the provider only logs problems.
-  const logger = process.env['VOUCH_LOG_LEVEL'] ? rootLogger() : pino({ level: 'error' }, pino.destination(2));
+  const logger = process.env['VOUCH_LOG_LEVEL'] ? rootLogger() : createLogger({ level: 'error' });
   const provider = await startProvider(config, { logger, defaultMetrics: false });
   let failures = 0;
   try {
-    io.out(`vouch demo: generated keys, signed images, trust policies and a config in ${dir}`);
+    io.out(
+      `vouch demo: generated keys, signed images, trust policies and a config in ${dir}${temporary && !keepRunning ? ' (removed when the demo ends; --dir DIR keeps them)' : ''}`,
+    );
     io.out(`provider: ${provider.url} (Gatekeeper external data; plain HTTP for the demo, use server.tls in a cluster)\n`);
     for (const environment of ['prod', 'staging'] as const) {
       const keys = content.images.map((image) => `[${environment}]${image.reference}`);
@@ -86,15 +106,21 @@ export async function demoCommand(argv: string[], io: CommandIo, signals: NodeJS
       kind: 'ProviderRequest',
       request: { keys: [`[staging]${content.images[1]!.reference}`] },
     });
-    io.out(`Try: curl -s ${provider.url}/v1/verify -d '${sample}'`);
-    io.out(`     node dist/cli.js verify --config ${content.configFile} --env staging ${content.images[1]!.reference}`);
     if (failures > 0) io.err(`vouch demo: ${failures} verdict(s) differ from what the demo expects`);
-    if (values['keep-running']) {
+    const verifyCommand = `node dist/cli.js verify --config ${content.configFile} --env staging ${content.images[1]!.reference}`;
+    if (keepRunning) {
+      // Only a provider that is still there can be tried.
+      io.out(`Try: curl -s ${provider.url}/v1/verify -d '${sample}'`);
+      io.out(`     ${verifyCommand}`);
       io.out('\nServing until Ctrl-C.');
       await new Promise<void>((resolve) => {
         signals.once('SIGINT', () => resolve());
         signals.once('SIGTERM', () => resolve());
       });
+    } else if (!temporary) {
+      io.out(`Try: ${verifyCommand}\n     or run the demo with --keep-running to try the provider with curl`);
+    } else {
+      io.out('Try: vouch demo --keep-running (to try the provider with curl), or --dir DIR to keep the setup');
     }
   } finally {
     await provider.close();

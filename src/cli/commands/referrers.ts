@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { parseReference, formatReference, manifestReference, VouchError } from '../../core/index.js';
 import { OciLayoutSource, RegistryClient, walkReferrers, type ContentSource } from '../../oci/index.js';
 import { referrersJson, renderReferrersTable, type ReferrersReport } from '../render.js';
+import { dockerHubNotes } from '../hints.js';
 import { UsageError, type CommandIo } from '../io.js';
 
 export const referrersUsage = `usage: vouch referrers [--layout DIR] [--plain-http] [--depth N] [--output table|json] REF
@@ -55,6 +56,7 @@ export async function referrersCommand(argv: string[], io: CommandIo): Promise<n
     display = input;
   } else {
     const ref = parseReference(input);
+    for (const note of dockerHubNotes('referrers', [input])) io.err(note);
     const username = process.env['VOUCH_REGISTRY_USERNAME'];
     client = new RegistryClient({
       hosts: {

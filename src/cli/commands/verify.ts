@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { configPathFrom, loadConfig } from '../../config/index.js';
 import { moduleLogger } from '../../log.js';
 import { createVerificationStack } from '../../server/index.js';
-import type { KeyResult } from '../../verify/index.js';
+import { splitKey, type KeyResult } from '../../verify/index.js';
+import { dockerHubNotes } from '../hints.js';
 import { UsageError, type CommandIo } from '../io.js';
 import { table } from '../render.js';
 
@@ -55,9 +56,11 @@ export async function verifyCommand(argv: string[], io: CommandIo): Promise<numb
   const stack = await createVerificationStack(config, { logger: moduleLogger('cli'), watch: false });
   try {
     const keys = positionals.map((ref) => (values.env !== undefined && !ref.startsWith('[') ? `[${values.env}]${ref}` : ref));
+    // On stderr, so that --output json stays one JSON document on stdout.
+    for (const note of dockerHubNotes('verify', positionals)) io.err(note);
     const budget = timeout ?? Math.max(config.server.requestTimeoutMs, 30_000);
     const results = await stack.engine.verify(keys, { deadline: Date.now() + budget });
-    io.out(values.output === 'json' ? JSON.stringify(results.map(toJson), null, 2) : renderTable(results));
+    io.out(values.output === 'json' ? JSON.stringify(results.map(toJson), null, 2) : renderTable(results, config.defaultEnvironment));
     return results.every((r) => 'value' in r && r.value?.verified === true) ? 0 : 1;
   } finally {
     await stack.close();
@@ -68,10 +71,16 @@ function toJson(result: KeyResult): unknown {
   return 'error' in result && result.error ? { key: result.key, error: result.error } : { key: result.key, ...result.value };
 }
 
-/** One line per image: verdict, environment, reference, signer, reason. */
-export function renderTable(results: KeyResult[]): string {
+/**
+ * One line per image: verdict, environment, reference, signer, reason. An undecided row has no
+ * result to take the environment from: it is the key's [environment] prefix, else the default.
+ */
+export function renderTable(results: KeyResult[], defaultEnvironment?: string): string {
   const rows = results.map((r) => {
-    if (r.error !== undefined) return ['UNDECIDED', '-', r.key, '-', `${r.error.code}: ${r.error.message}`];
+    if (r.error !== undefined) {
+      const { environment, reference } = keyParts(r.key, defaultEnvironment);
+      return ['UNDECIDED', environment, reference, '-', `${r.error.code}: ${r.error.message}`];
+    }
     const v = r.value!;
     const signer = v.signatures.find((s) => s.verified)?.signer ?? v.signatures[0]?.signer ?? '-';
     const reason = v.verified
@@ -82,4 +91,13 @@ export function renderTable(results: KeyResult[]): string {
     return [v.verified ? 'VERIFIED' : 'NOT VERIFIED', v.environment, v.reference, signer, reason];
   });
   return table([['VERDICT', 'ENV', 'IMAGE', 'SIGNER', 'REASON'], ...rows]).join('\n');
+}
+
+function keyParts(key: string, defaultEnvironment: string | undefined): { environment: string; reference: string } {
+  try {
+    const split = splitKey(key);
+    return { environment: split.environment ?? defaultEnvironment ?? '-', reference: split.reference };
+  } catch {
+    return { environment: '-', reference: key };
+  }
 }

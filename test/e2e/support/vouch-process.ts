@@ -88,9 +88,6 @@ export interface StartVouchOptions {
   readyTimeoutMs?: number;
 }
 
-const SERVING =
-  /vouch: serving (https?:\/\/[^\s]+)(?: and gRPC on ([^\s]+))? \(environments:[^)]*\)(?:; health and metrics on (http:\/\/[^\s]+))?/;
-
 export async function startVouch(options: StartVouchOptions): Promise<VouchProcess> {
   installExitHook();
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, VOUCH_LOG_LEVEL: 'info' };
@@ -191,14 +188,15 @@ export async function startVouch(options: StartVouchOptions): Promise<VouchProce
 
   try {
     const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    const match = await waitFor(
-      () => lines.map((l) => SERVING.exec(l)).find((m) => m !== null) ?? undefined,
+    // `vouch serve` announces its addresses in a JSON log line {"msg":"serving","url":...}.
+    const serving = await waitFor(
+      () => logs.find((l) => l.msg === 'serving' && typeof l['url'] === 'string'),
       readyTimeoutMs,
-      'the "vouch: serving" line',
+      'the "serving" log line',
     );
-    proc.url = match[1]!;
-    proc.grpcAddress = match[2] ?? '';
-    proc.healthUrl = match[3] ?? '';
+    proc.url = serving['url'] as string;
+    proc.grpcAddress = (serving['grpcAddress'] as string | undefined) ?? '';
+    proc.healthUrl = (serving['healthUrl'] as string | undefined) ?? '';
     // Ready means config and trust material loaded: poll /readyz over mTLS.
     const client = new HttpsClient(proc.url, options.tls);
     try {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { main } from '../../../src/cli/main.js';
@@ -57,6 +57,7 @@ test('cli: a missing tag in a layout is NOT_FOUND with exit 1', async (t) => {
 
 test('cli: the demo signs sample images, starts the provider and gets the expected verdicts for both environments', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'vouch-demo-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   const c = capture();
   t.is(await main(['demo', '--dir', dir], c.io), 0, c.err.join('\n'));
   const text = c.out.join('\n');
