@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './digest.js';
 export * from './reference.js';
 export * from './verification.js';
+export * from './bounded-cache.js';
