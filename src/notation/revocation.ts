@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request, type Dispatcher } from 'undici';
-import { VouchError, errorMessage } from '../core/index.js';
+import { BoundedCache, VouchError, errorMessage } from '../core/index.js';
 import { moduleLogger } from '../log.js';
 import { Certificate, KEY_USAGE, OID } from '../trust/index.js';
 import { HASH_BY_OID, HASH_OID, verifyPkixSignature, type HashName } from './timestamp.js';
@@ -40,6 +40,8 @@ export interface RevocationOptions {
   localCrls?: Uint8Array[] | string;
   /** Downloaded CRLs kept in memory, by URL, until their nextUpdate (LRU beyond this). */
   crlCacheMaxEntries?: number;
+  /** Estimated heap bytes of the cached CRLs at most (default 256 MiB; LRU beyond this). */
+  crlCacheMaxBytes?: number;
   /** Largest CRL accepted, in bytes (notation-core-go: 32 MiB). */
   maxCrlBytes?: number;
   /** Largest OCSP response accepted, in bytes. */
@@ -93,7 +95,7 @@ export class RevocationChecker {
   readonly #options: Required<Omit<RevocationOptions, 'dispatcher' | 'localCrls'>> & Pick<RevocationOptions, 'dispatcher'>;
   readonly #localSource: Uint8Array[] | string | undefined;
   #local: Promise<ParsedCrl[]> | undefined;
-  readonly #cache = new Map<string, CachedCrl>();
+  readonly #cache: BoundedCache<CachedCrl>;
   readonly #inflight = new Map<string, Promise<ParsedCrl>>();
   readonly #log = moduleLogger('notation.revocation');
 
@@ -103,11 +105,18 @@ export class RevocationChecker {
       crlTimeoutMs: options.crlTimeoutMs ?? 5_000,
       offline: options.offline ?? false,
       crlCacheMaxEntries: options.crlCacheMaxEntries ?? 256,
+      crlCacheMaxBytes: options.crlCacheMaxBytes ?? 256 * 1024 * 1024,
       maxCrlBytes: options.maxCrlBytes ?? 32 * 1024 * 1024,
       maxOcspResponseBytes: options.maxOcspResponseBytes ?? 64 * 1024,
       now: options.now ?? (() => new Date()),
       dispatcher: options.dispatcher,
     };
+    this.#cache = new BoundedCache<CachedCrl>({
+      maxEntries: this.#options.crlCacheMaxEntries,
+      maxBytes: this.#options.crlCacheMaxBytes,
+      sizeOf: (entry) => estimateCrlBytes(entry.crl),
+      now: () => this.#options.now().getTime(),
+    });
     this.#localSource = options.localCrls;
     // Bytes handed in directly are configuration: fail now rather than at the first check
     if (Array.isArray(options.localCrls)) {
@@ -476,6 +485,11 @@ export class RevocationChecker {
     return { error: problems.join('; ') };
   }
 
+  /** Forgets every downloaded CRL (local CRLs are configuration and stay). */
+  clearCache(): void {
+    this.#cache.clear();
+  }
+
   /** A cached CRL for `url`, still current and verified against `issuer` (verified once per issuer). */
   #cached(url: string, issuer: Certificate): ParsedCrl | undefined {
     const entry = this.#cache.get(url);
@@ -485,9 +499,6 @@ export class RevocationChecker {
       this.#cache.delete(url);
       return undefined;
     }
-    // LRU: a hit moves the entry to the back
-    this.#cache.delete(url);
-    this.#cache.set(url, entry);
     const key = issuer.sha256Fingerprint;
     if (!entry.verifiedFor.has(key)) {
       try {
@@ -524,14 +535,7 @@ export class RevocationChecker {
   }
 
   #remember(url: string, crl: ParsedCrl, issuer: Certificate): void {
-    if (this.#options.crlCacheMaxEntries <= 0) return;
-    this.#cache.delete(url);
     this.#cache.set(url, { crl, verifiedFor: new Set([issuer.sha256Fingerprint]) });
-    while (this.#cache.size > this.#options.crlCacheMaxEntries) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest === undefined) break;
-      this.#cache.delete(oldest);
-    }
   }
 
   /** The freshest current local CRL of `issuer` that verifies (base or delta as asked). */
@@ -686,6 +690,8 @@ interface CrlEntry {
 
 interface ParsedCrl {
   crl: pkijs.CertificateRevocationList;
+  /** Size of the DER the CRL was parsed from. */
+  derBytes: number;
   issuerName: Buffer;
   thisUpdate: Date;
   nextUpdate?: Date;
@@ -807,6 +813,14 @@ function splitCrls(bytes: Uint8Array): Uint8Array[] {
   return blocks.map((b) => new Uint8Array(Buffer.from(b[1]!.replace(/\s+/g, ''), 'base64')));
 }
 
+/**
+ * Heap bytes of a parsed CRL, estimated: pkijs keeps the BER and an object tree several times its
+ * size, and every entry is indexed again by serial number.
+ */
+function estimateCrlBytes(crl: ParsedCrl): number {
+  return 4 * crl.derBytes + 256 * crl.entries.size + 4096;
+}
+
 function parseCrl(der: Uint8Array): ParsedCrl {
   const decoded = asn1js.fromBER(new Uint8Array(der).buffer);
   if (decoded.offset === -1) throw new Error(`malformed CRL: ${decoded.result.error}`);
@@ -818,6 +832,7 @@ function parseCrl(der: Uint8Array): ParsedCrl {
   }
   const parsed: ParsedCrl = {
     crl,
+    derBytes: der.byteLength,
     issuerName: Buffer.from(crl.issuer.valueBeforeDecode),
     thisUpdate: crl.thisUpdate.value,
     isDelta: false,
