@@ -5,8 +5,8 @@
 // periods are time-dependent and checked by the verifier, not here.
 
 import { createHash } from 'node:crypto';
-import { VouchError } from '../core/index.js';
-import { Certificate, KEY_USAGE, OID } from '../trust/index.js';
+import { BoundedCache, VouchError } from '../core/index.js';
+import { Certificate, KEY_USAGE, OID, estimateCertificateBytes, type CertificateCache } from '../trust/index.js';
 
 function chainError(message: string, cause?: unknown): VouchError {
   return new VouchError('INVALID_SIGNATURE', `certificate-chain is invalid: ${message}`, { reason: 'BAD_CONTENT', cause });
@@ -220,14 +220,50 @@ function validateChain(certs: Certificate[], purpose: Purpose, options: ChainOpt
   });
 }
 
-function parseChain(ders: Uint8Array[]): Certificate[] {
+function parseChain(ders: Uint8Array[], cache: CertificateCache | undefined): Certificate[] {
   return ders.map((der, i) => {
     try {
-      return Certificate.fromDer(der, `x5c[${i}]`);
+      return Certificate.fromDer(der, `x5c[${i}]`, cache);
     } catch (error) {
       throw chainError(`x5c[${i}] is not a valid X.509 certificate`, error);
     }
   });
+}
+
+/** A signing chain's structural verdict: its parsed certificates, or why it is invalid. */
+export type ChainVerdict = { readonly certs: readonly Certificate[] } | { readonly error: unknown };
+
+/** Verdicts per chain (SHA-256 over the DERs and the options): an instance owned by the runtime. */
+export type ChainVerdictCache = BoundedCache<ChainVerdict>;
+
+export interface ChainVerdictCacheLimits {
+  /** Chains at most (default 1024). */
+  maxEntries?: number;
+  /** Estimated bytes at most (default 32 MiB). */
+  maxBytes?: number;
+}
+
+/**
+ * Estimated bytes of a verdict: its certificates counted in full (they may outlive the certificate
+ * cache's entries), a failure's error about 1 KiB.
+ */
+function estimateVerdictBytes(verdict: ChainVerdict): number {
+  if ('error' in verdict) return 1024;
+  return 256 + verdict.certs.reduce((sum, cert) => sum + estimateCertificateBytes(cert), 0);
+}
+
+export function createChainVerdictCache(limits: ChainVerdictCacheLimits = {}): ChainVerdictCache {
+  return new BoundedCache<ChainVerdict>({
+    maxEntries: limits.maxEntries ?? 1024,
+    maxBytes: limits.maxBytes ?? 32 * 1024 * 1024,
+    sizeOf: estimateVerdictBytes,
+  });
+}
+
+/** The caches validateSigningChain may use; without them every call parses and checks afresh. */
+export interface SigningChainCaches {
+  certificates?: CertificateCache | undefined;
+  verdicts?: ChainVerdictCache | undefined;
 }
 
 /**
@@ -235,33 +271,33 @@ function parseChain(ders: Uint8Array[]): Certificate[] {
  * rules. Returns the parsed certificates. Failures are INVALID_SIGNATURE (BAD_CONTENT): notation-go
  * reports them in the integrity step.
  */
-export function validateSigningChain(ders: Uint8Array[], options: ChainOptions = {}): Certificate[] {
+export function validateSigningChain(ders: Uint8Array[], options: ChainOptions = {}, caches: SigningChainCaches = {}): Certificate[] {
   // The rules are a pure function of the DER bytes (no clock): remember verdicts per chain, since
   // an admission service meets the same few signer chains again and again.
-  const hash = createHash('sha256').update(options.allowAnyExtendedKeyUsage ? 'any-eku' : 'strict');
-  for (const der of ders) hash.update(createHash('sha256').update(der).digest());
-  const key = hash.digest('hex');
-  const cached = chainVerdicts.get(key);
-  if (cached !== undefined) {
-    if ('error' in cached) throw cached.error;
-    return [...cached.certs];
+  const verdicts = caches.verdicts;
+  let key: string | undefined;
+  if (verdicts !== undefined) {
+    const hash = createHash('sha256').update(options.allowAnyExtendedKeyUsage ? 'any-eku' : 'strict');
+    for (const der of ders) hash.update(createHash('sha256').update(der).digest());
+    key = hash.digest('hex');
+    const cached = verdicts.get(key);
+    if (cached !== undefined) {
+      if ('error' in cached) throw cached.error;
+      return [...cached.certs];
+    }
   }
-  let verdict: { certs: Certificate[] } | { error: unknown };
+  let verdict: ChainVerdict;
   try {
-    const certs = parseChain(ders);
+    const certs = parseChain(ders, caches.certificates);
     validateChain(certs, 'codeSigning', options);
     verdict = { certs };
   } catch (error) {
     verdict = { error };
   }
-  chainVerdicts.set(key, verdict);
-  if (chainVerdicts.size > CHAIN_VERDICTS_MAX) chainVerdicts.delete(chainVerdicts.keys().next().value!);
+  if (verdicts !== undefined && key !== undefined) verdicts.set(key, verdict);
   if ('error' in verdict) throw verdict.error;
   return [...verdict.certs];
 }
-
-const CHAIN_VERDICTS_MAX = 1024;
-const chainVerdicts = new Map<string, { certs: Certificate[] } | { error: unknown }>();
 
 /**
  * Applies the timestamping structural rules to an ordered TSA chain (leaf first): the leaf has a

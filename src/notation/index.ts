@@ -14,7 +14,16 @@ export {
   COSE_ALGORITHM,
   type HashAlgorithm,
 } from './algorithms.js';
-export { validateSigningChain, validateTimestampingChain, type ChainOptions } from './chain.js';
+export {
+  createChainVerdictCache,
+  validateSigningChain,
+  validateTimestampingChain,
+  type ChainOptions,
+  type ChainVerdict,
+  type ChainVerdictCache,
+  type ChainVerdictCacheLimits,
+  type SigningChainCaches,
+} from './chain.js';
 export {
   signEnvelope,
   buildSignatureManifest,

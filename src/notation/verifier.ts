@@ -18,7 +18,7 @@ import {
   type TrustStoreType,
 } from '../trust/index.js';
 import { signatureAlgorithmForKey, verifySignatureBytes } from './algorithms.js';
-import { validateSigningChain } from './chain.js';
+import { validateSigningChain, type SigningChainCaches } from './chain.js';
 import { NOTARY_HEADER, PAYLOAD_CONTENT_TYPE, type SignatureEnvelope } from './envelope.js';
 import { parseEnvelope } from './parse-envelope.js';
 import { RevocationChecker, type CertificateRevocation } from './revocation.js';
@@ -43,6 +43,8 @@ export interface NotationVerifierOptions {
   timestampRevocation?: 'check' | 'skip';
   /** Where warnings go (a trusted identity matched on one of several values of an attribute). */
   logger?: Logger;
+  /** Parsed certificates and chain verdicts, owned by the caller (the engine); default none. */
+  caches?: SigningChainCaches;
 }
 
 export interface SignatureVerification {
@@ -100,8 +102,10 @@ export class NotationVerifier {
   readonly #now: () => Date;
   readonly #timestampRevocation: 'check' | 'skip';
   readonly #log: Logger;
+  readonly #caches: SigningChainCaches;
 
   constructor(options: NotationVerifierOptions) {
+    this.#caches = options.caches ?? {};
     this.#trustStore = options.trustStore;
     this.#revocation = options.revocation ?? new RevocationChecker();
     this.#now = options.now ?? (() => new Date());
@@ -191,7 +195,7 @@ export class NotationVerifier {
     let chain: Certificate[];
     try {
       envelope = parseEnvelope(input.mediaType, input.bytes);
-      chain = validateSigningChain(envelope.certificateChain);
+      chain = validateSigningChain(envelope.certificateChain, {}, this.#caches);
     } catch (error) {
       throw toFailure(error, 'INVALID_SIGNATURE');
     }

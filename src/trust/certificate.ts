@@ -7,7 +7,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1X509 from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { createHash, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
-import { VouchError } from '../core/index.js';
+import { BoundedCache, VouchError } from '../core/index.js';
 
 export const OID = {
   basicConstraints: '2.5.29.19',
@@ -32,10 +32,33 @@ export const KEY_USAGE = x509.KeyUsageFlags;
 /**
  * Parsed certificates by SHA-256 of their DER. An admission service sees the same few signer
  * chains over and over; parsing one costs ~0.5 ms, a lookup microseconds. Certificates are
- * immutable, so instances are shared.
+ * immutable, so instances are shared by everything that holds the same cache. The cache is an
+ * instance owned by the runtime (the verification engine), not module state.
  */
-const PARSED_CACHE_MAX = 2048;
-const parsedCache = new Map<string, Certificate>();
+export type CertificateCache = BoundedCache<Certificate>;
+
+export interface CertificateCacheLimits {
+  /** Parsed certificates at most (default 2048). */
+  maxEntries?: number;
+  /** Estimated bytes at most (default 32 MiB). */
+  maxBytes?: number;
+}
+
+/**
+ * Heap bytes of a parsed certificate, estimated: the DER copy, @peculiar/x509's ASN.1 tree and
+ * node's X509Certificate each hold about the DER's size again, plus fixed object overhead.
+ */
+export function estimateCertificateBytes(certificate: Certificate): number {
+  return 4 * certificate.der.byteLength + 2048;
+}
+
+export function createCertificateCache(limits: CertificateCacheLimits = {}): CertificateCache {
+  return new BoundedCache<Certificate>({
+    maxEntries: limits.maxEntries ?? 2048,
+    maxBytes: limits.maxBytes ?? 32 * 1024 * 1024,
+    sizeOf: estimateCertificateBytes,
+  });
+}
 
 export class Certificate {
   readonly der: Uint8Array;
@@ -56,21 +79,18 @@ export class Certificate {
     this.sha256Fingerprint = sha256Fingerprint;
   }
 
-  /** Parses one DER certificate; `what` names it in errors ("x5c[1]", "trust store ca:prod file root.pem"). */
-  static fromDer(der: Uint8Array, what: string): Certificate {
+  /**
+   * Parses one DER certificate; `what` names it in errors ("x5c[1]", "trust store ca:prod file
+   * root.pem"). With `cache`, a certificate parsed before (same DER) is returned as is.
+   */
+  static fromDer(der: Uint8Array, what: string, cache?: CertificateCache): Certificate {
     const key = createHash('sha256').update(der).digest('hex');
-    const cached = parsedCache.get(key);
-    if (cached !== undefined) {
-      // refresh its place in the LRU order
-      parsedCache.delete(key);
-      parsedCache.set(key, cached);
-      return cached;
-    }
+    const cached = cache?.get(key);
+    if (cached !== undefined) return cached;
     try {
       const bytes = new Uint8Array(der);
       const certificate = new Certificate(bytes, new x509.X509Certificate(bytes), new NodeX509Certificate(bytes), key);
-      parsedCache.set(key, certificate);
-      if (parsedCache.size > PARSED_CACHE_MAX) parsedCache.delete(parsedCache.keys().next().value!);
+      cache?.set(key, certificate);
       return certificate;
     } catch (error) {
       throw new VouchError('INVALID_INPUT', `${what}: not a valid X.509 certificate (${(error as Error).message})`, {

@@ -6,8 +6,20 @@ import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VouchError, type ErrorCode, type ErrorReason } from '../../../src/core/index.js';
-import { KEY_USAGE, OID, parseCertificates, type Certificate } from '../../../src/trust/index.js';
-import { validateSigningChain, validateTimestampingChain, type ChainOptions } from '../../../src/notation/chain.js';
+import {
+  KEY_USAGE,
+  OID,
+  createCertificateCache,
+  estimateCertificateBytes,
+  parseCertificates,
+  type Certificate,
+} from '../../../src/trust/index.js';
+import {
+  createChainVerdictCache,
+  validateSigningChain,
+  validateTimestampingChain,
+  type ChainOptions,
+} from '../../../src/notation/chain.js';
 import {
   generateChain,
   generateCertificate,
@@ -348,4 +360,50 @@ test('generateCertificate: knobs produce what they say', async (t) => {
   t.true(cert.certificate.extendedKeyUsage?.critical);
   t.is(cert.certificate.parsed.serialNumber, '0123');
   t.true(cert.certificate.isSelfSigned());
+});
+
+// Caches: owned by the caller (the engine), bounded; without them nothing is remembered.
+
+test('caches: without caches every call parses afresh (no module-global state)', async (t) => {
+  const chain = await generateChain({ length: 2 });
+  const first = validateSigningChain(ders(chain.certificates));
+  const second = validateSigningChain(ders(chain.certificates));
+  t.not(first[0], second[0]);
+  t.is(first[0]!.sha256Fingerprint, second[0]!.sha256Fingerprint);
+});
+
+test('caches: certificates and verdicts are reused from the caches passed, failures too', async (t) => {
+  const chain = await generateChain({ length: 2 });
+  const caches = { certificates: createCertificateCache(), verdicts: createChainVerdictCache() };
+  const first = validateSigningChain(ders(chain.certificates), {}, caches);
+  t.is(caches.certificates.size, 2);
+  t.is(caches.verdicts.size, 1);
+  const second = validateSigningChain(ders(chain.certificates), {}, caches);
+  t.is(second[0], first[0]);
+  t.not(second, first); // a copy: callers cannot change the cached verdict
+
+  const reversed = [...chain.ders].reverse(); // root first: not a chain
+  const bad = () => validateSigningChain(reversed, {}, caches);
+  const error = t.throws(bad, { instanceOf: VouchError });
+  t.is(caches.verdicts.size, 2);
+  t.is(t.throws(bad), error);
+  t.is(error?.code, STRUCTURE.code);
+});
+
+test('caches: the certificate and verdict caches are bounded by entries and by bytes', async (t) => {
+  const chains = await Promise.all([1, 2, 3].map(() => generateChain({ length: 2 })));
+  const byEntries = { certificates: createCertificateCache({ maxEntries: 3 }), verdicts: createChainVerdictCache({ maxEntries: 2 }) };
+  for (const chain of chains) validateSigningChain(ders(chain.certificates), {}, byEntries);
+  t.is(byEntries.certificates.size, 3);
+  t.is(byEntries.verdicts.size, 2);
+
+  const certificateBytes = estimateCertificateBytes(parseCertificates(chains[0]!.ders[0]!, 'leaf')[0]!);
+  const byBytes = {
+    certificates: createCertificateCache({ maxBytes: 2 * certificateBytes + 1000 }),
+    verdicts: createChainVerdictCache({ maxBytes: 100 }),
+  };
+  for (const chain of chains) validateSigningChain(ders(chain.certificates), {}, byBytes);
+  t.true(byBytes.certificates.size <= 2 && byBytes.certificates.size > 0);
+  t.true(byBytes.certificates.bytes <= 2 * certificateBytes + 1000);
+  t.is(byBytes.verdicts.size, 0); // one verdict alone is larger than the budget
 });
