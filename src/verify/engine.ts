@@ -12,10 +12,10 @@
 // gets a bounded number of concurrent verifications, and all hosts together maxConcurrent, shared
 // round-robin between hosts. Nothing here reads files or configuration.
 
-import { LRUCache } from 'lru-cache';
 import {
   RegistryError,
   UNDECIDED_CODES,
+  BoundedCache,
   VouchError,
   errorMessage,
   manifestReference,
@@ -27,10 +27,17 @@ import {
   type ImageReference,
 } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
-import { NotationVerifier, RevocationChecker, verifyNotationArtifact, type RevocationOptions } from '../notation/index.js';
+import {
+  NotationVerifier,
+  RevocationChecker,
+  createChainVerdictCache,
+  verifyNotationArtifact,
+  type ChainVerdictCache,
+  type RevocationOptions,
+} from '../notation/index.js';
 import type { ContentSource, Descriptor } from '../oci/index.js';
-import type { OciTrustPolicy, TrustStore } from '../trust/index.js';
-import { LruCache, estimateBytes } from './cache.js';
+import { createCertificateCache, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
+import { estimateBytes } from './cache.js';
 import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
 
 /**
@@ -146,6 +153,11 @@ export interface VerificationEngineOptions {
   /** Signatures evaluated per image at most (notation's --max-signatures, default 100). */
   maxSignatures?: number;
   cache?: VerificationCacheOptions;
+  /**
+   * Parsed certificates (by DER hash) and signing-chain verdicts, owned by this engine and forgotten
+   * by clearCache(). Default: one of each with their default bounds, not shared with other engines.
+   */
+  caches?: { certificates?: CertificateCache; chainVerdicts?: ChainVerdictCache };
   /** Verifications running at once against one registry host (default 8). */
   concurrencyPerRegistry?: number;
   /**
@@ -250,13 +262,15 @@ export class VerificationEngine {
   readonly #observer: VerificationObserver;
   readonly #log: Logger;
 
-  readonly #results: LruCache<Outcome>;
-  readonly #parsedKeys = new LRUCache<string, ParsedKey>({
-    max: PARSED_KEYS_MAX,
-    maxSize: PARSED_KEYS_MAX_BYTES,
-    sizeCalculation: (_parsed, key) => 256 + Math.ceil(1.2 * key.length),
+  readonly #results: BoundedCache<Outcome>;
+  readonly #parsedKeys = new BoundedCache<ParsedKey>({
+    maxEntries: PARSED_KEYS_MAX,
+    maxBytes: PARSED_KEYS_MAX_BYTES,
+    sizeOf: (_parsed, key) => 256 + Math.ceil(1.2 * key.length),
   });
-  readonly #tags: LruCache<Descriptor>;
+  readonly #tags: BoundedCache<Descriptor>;
+  readonly #certificates: CertificateCache;
+  readonly #chainVerdicts: ChainVerdictCache;
   readonly #inFlight = new Map<string, Promise<Decision>>();
   readonly #tagsInFlight = new Map<string, Promise<TagOutcome>>();
   readonly #semaphore: KeyedSemaphore;
@@ -298,8 +312,10 @@ export class VerificationEngine {
       tagTtlMs: nonNegative('cache.tagTtlMs', cache.tagTtlMs ?? DEFAULTS.tagTtlMs),
       tagMaxEntries: nonNegative('cache.tagMaxEntries', cache.tagMaxEntries ?? DEFAULTS.tagMaxEntries),
     };
-    this.#results = new LruCache({ maxEntries: this.#cacheOptions.maxEntries, maxBytes: this.#cacheOptions.maxBytes });
-    this.#tags = new LruCache({ maxEntries: this.#cacheOptions.tagMaxEntries, maxBytes: Number.MAX_SAFE_INTEGER });
+    this.#results = new BoundedCache({ maxEntries: this.#cacheOptions.maxEntries, maxBytes: this.#cacheOptions.maxBytes, now: this.#now });
+    this.#tags = new BoundedCache({ maxEntries: this.#cacheOptions.tagMaxEntries, now: this.#now });
+    this.#certificates = options.caches?.certificates ?? createCertificateCache();
+    this.#chainVerdicts = options.caches?.chainVerdicts ?? createChainVerdictCache();
     this.#semaphore = new KeyedSemaphore(options.concurrencyPerRegistry ?? DEFAULTS.concurrencyPerRegistry, {
       total: positiveInteger('maxConcurrent', options.maxConcurrent ?? DEFAULTS.maxConcurrent),
     });
@@ -353,10 +369,17 @@ export class VerificationEngine {
     };
   }
 
-  /** Forgets every cached answer and tag resolution (running work still caches its outcome). */
+  /**
+   * Forgets every cached answer, tag resolution, parsed key, parsed certificate, chain verdict and
+   * downloaded CRL (running work still caches its outcome).
+   */
   clearCache(): void {
     this.#results.clear();
     this.#tags.clear();
+    this.#parsedKeys.clear();
+    this.#certificates.clear();
+    this.#chainVerdicts.clear();
+    this.#revocation.clearCache();
   }
 
   /** Cancels background work and waits for it to settle; later requests are DEADLINE_EXCEEDED. */
@@ -460,7 +483,7 @@ export class VerificationEngine {
 
       // Cache, keyed by the environment's trust generation.
       const cacheKey = resultKey(env, ref, digest);
-      const cached = this.#results.get(cacheKey, this.#now());
+      const cached = this.#results.get(cacheKey);
       this.#notify('cacheLookup', () => this.#observer.cacheLookup?.({ environment: env.name, hit: cached !== undefined }));
       if (cached !== undefined) {
         this.#hits++;
@@ -549,7 +572,7 @@ export class VerificationEngine {
   #resolveTag(ref: ImageReference): Promise<TagOutcome> {
     const tag = manifestReference(ref);
     const key = `${repositoryName(ref)}:${tag}`;
-    const cached = this.#tags.get(key, this.#now());
+    const cached = this.#tags.get(key);
     if (cached !== undefined) {
       this.#tagHits++;
       return Promise.resolve({ descriptor: cached });
@@ -564,7 +587,7 @@ export class VerificationEngine {
         this.#tagsInFlight.delete(key);
         const frozen = Object.freeze({ mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size });
         const ttl = this.#cacheOptions.tagTtlMs;
-        if (ttl > 0) this.#tags.set(key, frozen, { bytes: estimateBytes(key, frozen), expiresAt: this.#now() + ttl });
+        if (ttl > 0) this.#tags.set(key, frozen, { bytes: estimateBytes(key, frozen), ttlMs: ttl });
         return { descriptor: frozen };
       },
       (error: unknown): TagOutcome => {
@@ -659,6 +682,7 @@ export class VerificationEngine {
       now: () => new Date(this.#now()),
       timestampRevocation: this.#timestampRevocation,
       logger: this.#log,
+      caches: { certificates: this.#certificates, verdicts: this.#chainVerdicts },
     });
     this.#verifiers.set(env.name, { generation: env.generation, trustStore: env.trustStore, verifier });
     return verifier;
@@ -683,7 +707,7 @@ export class VerificationEngine {
     if (ttl <= 0) return;
     // Stored as served from the cache (marked `cached`), so a hit allocates no copy.
     const frozen = deepFreeze('value' in outcome ? { ...outcome, value: { ...outcome.value, cached: true as const } } : outcome);
-    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), expiresAt: this.#now() + ttl });
+    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
   }
 
   /** What a failure means for a key: NOT_FOUND is an answer, codes of the table are errors, the rest INTERNAL. */

@@ -27,5 +27,5 @@ export {
   type SplitKey,
 } from './key.js';
 export { canonicalReference, policyRepository, formatTime, type VerificationResult, type SignatureResult, type Reason } from './result.js';
-export { LruCache, estimateBytes, type LruCacheOptions } from './cache.js';
+export { estimateBytes } from './cache.js';
 export { KeyedSemaphore } from './semaphore.js';

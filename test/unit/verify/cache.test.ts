@@ -1,46 +1,11 @@
-// The bounded LRU cache and the per-registry semaphore the engine is built on.
+// The engine's byte estimate and the per-registry semaphore it is built on (the cache itself:
+// test/unit/core/bounded-cache.test.ts).
 
 import test from 'ava';
 import { VouchError } from '../../../src/core/index.js';
-import { KeyedSemaphore, LruCache, estimateBytes } from '../../../src/verify/index.js';
+import { KeyedSemaphore, estimateBytes } from '../../../src/verify/index.js';
 
-test('lru: evicts the least recently used entry past maxEntries', (t) => {
-  const cache = new LruCache<string>({ maxEntries: 2, maxBytes: 1000 });
-  cache.set('a', 'A', { bytes: 1, expiresAt: Infinity });
-  cache.set('b', 'B', { bytes: 1, expiresAt: Infinity });
-  t.is(cache.get('a', 0), 'A'); // a is now the most recent
-  cache.set('c', 'C', { bytes: 1, expiresAt: Infinity });
-  t.is(cache.size, 2);
-  t.is(cache.get('b', 0), undefined);
-  t.is(cache.get('a', 0), 'A');
-  t.is(cache.get('c', 0), 'C');
-});
-
-test('lru: evicts until the byte budget holds, and refuses an entry larger than the budget', (t) => {
-  const cache = new LruCache<string>({ maxEntries: 100, maxBytes: 100 });
-  cache.set('a', 'A', { bytes: 40, expiresAt: Infinity });
-  cache.set('b', 'B', { bytes: 40, expiresAt: Infinity });
-  cache.set('c', 'C', { bytes: 40, expiresAt: Infinity });
-  t.is(cache.size, 2);
-  t.is(cache.bytes, 80);
-  t.is(cache.get('a', 0), undefined);
-  t.false(cache.set('huge', 'H', { bytes: 101, expiresAt: Infinity }));
-  t.is(cache.size, 2);
-  // Replacing an entry accounts for its old size.
-  cache.set('b', 'B2', { bytes: 10, expiresAt: Infinity });
-  t.is(cache.bytes, 50);
-});
-
-test('lru: entries expire', (t) => {
-  const cache = new LruCache<string>({ maxEntries: 10, maxBytes: 1000 });
-  cache.set('a', 'A', { bytes: 10, expiresAt: 100 });
-  t.is(cache.get('a', 99), 'A');
-  t.is(cache.get('a', 100), undefined);
-  t.is(cache.size, 0);
-  t.is(cache.bytes, 0);
-});
-
-test('lru: estimateBytes follows the serialised size', (t) => {
+test('estimateBytes follows the serialised size', (t) => {
   const small = estimateBytes('k', { text: 'x' });
   t.true(small > 160 && small < 250);
   // grows with the serialised value and with the key
