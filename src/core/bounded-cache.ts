@@ -104,6 +104,19 @@ export class BoundedCache<V> {
     return this.#lru?.delete(key) ?? false;
   }
 
+  /**
+   * Drops every expired entry now (O(entries)), for caches whose keys an untrusted party can mint
+   * faster than the LRU order would retire them.
+   */
+  purgeExpired(): void {
+    const lru = this.#lru;
+    if (lru === undefined) return;
+    const now = this.#now();
+    const expired: string[] = [];
+    for (const [key, entry] of lru.entries()) if (entry.expiresAt <= now) expired.push(key);
+    for (const key of expired) lru.delete(key);
+  }
+
   /** Forgets every entry (computations in flight still store their value when they finish). */
   clear(): void {
     this.#lru?.clear();

@@ -4,7 +4,7 @@
 // (host, realm, service, scope) until shortly before they expire, so one admission burst costs one
 // token request per repository, not one per HTTP request.
 
-import { LRUCache } from 'lru-cache';
+import { BoundedCache } from '../core/index.js';
 
 export interface Challenge {
   scheme: string; // lowercased: "bearer", "basic"
@@ -122,20 +122,16 @@ export interface TokenCacheOptions extends Partial<TokenCacheLimits> {
  */
 export class TokenCache {
   readonly limits: TokenCacheLimits;
-  readonly #tokens: LRUCache<string, string>;
-  readonly #inflight = new Map<string, Promise<string>>();
+  readonly #tokens: BoundedCache<string>;
 
   constructor(options: TokenCacheOptions = {}) {
     const { now, ...limits } = options;
     this.limits = { ...DEFAULT_TOKEN_CACHE_LIMITS, ...limits };
-    this.#tokens = new LRUCache<string, string>({
-      max: this.limits.maxEntries,
-      maxSize: this.limits.maxBytes,
-      sizeCalculation: (token, key) => Math.max(1, token.length + key.length),
-      // no timers: staleness is checked on read, and purged on write
-      ttlAutopurge: false,
-      ttlResolution: 0,
-      ...(now !== undefined ? { perf: { now } } : {}),
+    this.#tokens = new BoundedCache<string>({
+      maxEntries: this.limits.maxEntries,
+      maxBytes: this.limits.maxBytes,
+      sizeOf: (token, key) => Math.max(1, token.length + key.length),
+      now: now ?? (() => performance.now()),
     });
   }
 
@@ -145,27 +141,22 @@ export class TokenCache {
 
   /** Returns a cached token or runs `fetch` once for all concurrent callers of the same key. */
   async getOrFetch(key: string, fetch: () => Promise<{ token: string; expiresInSeconds: number }>): Promise<string> {
-    const cached = this.get(key);
-    if (cached !== undefined) return cached;
-    const pending = this.#inflight.get(key);
-    if (pending !== undefined) return pending;
-    const promise = (async () => {
-      try {
+    let lifetimeMs = 0;
+    return this.#tokens.getOrCompute(
+      key,
+      async () => {
         const { token, expiresInSeconds } = await fetch();
         const seconds = Math.min(expiresInSeconds, this.limits.maxLifetimeSeconds);
         // Renew a little early so a token never expires between our check and the registry's.
-        const lifetimeMs = Math.floor(seconds * 1000 - Math.min(10_000, seconds * 100));
-        if (lifetimeMs >= 1 && token.length <= this.limits.maxTokenBytes) {
-          this.#tokens.purgeStale();
-          this.#tokens.set(key, token, { ttl: lifetimeMs });
-        }
+        lifetimeMs = Math.floor(seconds * 1000 - Math.min(10_000, seconds * 100));
         return token;
-      } finally {
-        this.#inflight.delete(key);
-      }
-    })();
-    this.#inflight.set(key, promise);
-    return promise;
+      },
+      (token) => {
+        if (!(lifetimeMs >= 1) || token.length > this.limits.maxTokenBytes) return undefined;
+        this.#tokens.purgeExpired();
+        return { ttlMs: lifetimeMs };
+      },
+    );
   }
 
   delete(key: string): void {
@@ -174,7 +165,7 @@ export class TokenCache {
 
   /** Cached tokens and their accounted size in bytes. */
   stats(): { entries: number; bytes: number } {
-    return { entries: this.#tokens.size, bytes: this.#tokens.calculatedSize };
+    return { entries: this.#tokens.size, bytes: this.#tokens.bytes };
   }
 }
 

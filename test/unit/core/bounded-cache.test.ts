@@ -125,3 +125,16 @@ test('getOrCompute: a failure is not cached, and options may refuse to store a v
   );
   t.is(cache.get('no'), undefined);
 });
+
+test('purgeExpired drops expired entries without anyone reading them', (t) => {
+  let now = 0;
+  const cache = new BoundedCache<string>({ maxEntries: 10, now: () => now });
+  cache.set('short', 'S', { ttlMs: 10, bytes: 3 });
+  cache.set('long', 'L', { ttlMs: 100, bytes: 4 });
+  now = 10;
+  t.is(cache.size, 2);
+  cache.purgeExpired();
+  t.is(cache.size, 1);
+  t.is(cache.bytes, 4);
+  t.is(cache.get('long'), 'L');
+});
