@@ -4,10 +4,10 @@
 // process holds the connection pools, the token cache and what it learnt about each registry.
 
 import LinkHeader from 'http-link-header';
-import { LRUCache } from 'lru-cache';
 import type { LookupFunction } from 'node:net';
 import type { Dispatcher } from 'undici';
 import {
+  BoundedCache,
   DOCKER_HUB_HOST,
   RegistryError,
   VouchError,
@@ -108,8 +108,8 @@ export class RegistryClient {
   readonly #transport: HttpTransport;
   readonly #hosts: Record<string, RegistryHostConfig>;
   readonly #tokens: TokenCache;
-  readonly #hostAuth: LRUCache<string, HostAuthState>;
-  readonly #capabilities: LRUCache<string, ReferrersCapability>;
+  readonly #hostAuth: BoundedCache<HostAuthState>;
+  readonly #capabilities: BoundedCache<ReferrersCapability>;
   readonly #isHostAllowed: (host: string) => boolean;
   readonly #isRealmAllowed: (host: string) => boolean;
   readonly #mayReceiveCredentials: (host: string) => boolean;
@@ -128,13 +128,12 @@ export class RegistryClient {
     this.#tokens = new TokenCache(options.tokenCache ?? {});
     const maxHosts = options.maxHosts ?? DEFAULT_MAX_HOSTS;
     // A realm is a registry-chosen string: size the map by it, not only by entries.
-    this.#hostAuth = new LRUCache<string, HostAuthState>({
-      max: maxHosts,
-      maxSize: 4 * 1024 * 1024,
-      sizeCalculation: (state, host) =>
-        host.length + (state.scheme === 'bearer' ? state.realm.length + (state.service?.length ?? 0) : 0) + 1,
+    this.#hostAuth = new BoundedCache<HostAuthState>({
+      maxEntries: maxHosts,
+      maxBytes: 4 * 1024 * 1024,
+      sizeOf: (state, host) => host.length + (state.scheme === 'bearer' ? state.realm.length + (state.service?.length ?? 0) : 0) + 1,
     });
-    this.#capabilities = new LRUCache<string, ReferrersCapability>({ max: maxHosts });
+    this.#capabilities = new BoundedCache<ReferrersCapability>({ maxEntries: maxHosts });
     this.#transport = new HttpTransport({
       timeoutMs: options.requestTimeoutMs ?? 10_000,
       maxRedirects: this.limits.maxRedirects,
