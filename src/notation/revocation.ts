@@ -84,8 +84,9 @@ const MAX_REDIRECTS = 3;
  * CRL cache; share it across verifications.
  */
 /**
- * pkijs parses of certificates, shared by every checker: Certificate instances are shared and
- * immutable (Certificate.fromDer), and a parse costs ~0.3 ms, too much to repeat per engine.
+ * pkijs parses of certificates, shared by every checker: Certificate instances are immutable and
+ * reused through the engine's certificate cache (Certificate.fromDer), and a parse costs ~0.3 ms.
+ * Weak maps: a memo lives exactly as long as its certificate, so they need no bound or clearing.
  */
 const pkijsParses = new WeakMap<Certificate, pkijs.Certificate>();
 /** OCSP URLs and CRL distribution points per certificate, read once. */

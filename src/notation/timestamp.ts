@@ -8,7 +8,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { constants as cryptoConstants, createHash, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { VouchError, errorMessage, type ErrorReason } from '../core/index.js';
-import { Certificate, OID } from '../trust/index.js';
+import { Certificate, OID, type CertificateCache } from '../trust/index.js';
 import { validateTimestampingChain } from './chain.js';
 
 /** id-ct-TSTInfo (RFC 3161 §2.4.2): the only content type a timestamp token may carry. */
@@ -74,6 +74,8 @@ export interface VerifyTimestampOptions {
    * throws an Error whose message names the rule. Defaults to chain.ts's validateTimestampingChain.
    */
   validateChain?: (chain: Certificate[]) => void;
+  /** Parsed certificates, owned by the caller (the engine), for the token's certificates. */
+  certificates?: CertificateCache | undefined;
 }
 
 /**
@@ -99,7 +101,7 @@ function verifyToken(
   options: VerifyTimestampOptions,
 ): VerifiedTimestamp {
   // 1. parse ContentInfo → SignedData with eContentType id-ct-TSTInfo
-  const parsed = parseSignedToken(token);
+  const parsed = parseSignedToken(token, options.certificates);
   // 2. parse TSTInfo
   const info = parseTstInfo(parsed.signedData);
   // 3. messageImprint == hash(signature)
@@ -180,7 +182,7 @@ interface ParsedTstInfo {
   accuracyMicros: number;
 }
 
-function parseSignedToken(token: Uint8Array): ParsedToken {
+function parseSignedToken(token: Uint8Array, cache?: CertificateCache): ParsedToken {
   const what = 'failed to parse timestamp countersignature with error';
   if (token.length === 0) throw invalid(`${what}: empty timestamp token`, 'BAD_CONTENT');
   // asn1js reads BER (indefinite lengths, constructed strings)
@@ -215,7 +217,7 @@ function parseSignedToken(token: Uint8Array): ParsedToken {
     if (!(item instanceof pkijs.Certificate)) continue;
     try {
       const der = new Uint8Array(item.toSchema().toBER(false));
-      certificates.push({ certificate: Certificate.fromDer(der, `timestamp token certificate ${i}`), pkijs: item });
+      certificates.push({ certificate: Certificate.fromDer(der, `timestamp token certificate ${i}`, cache), pkijs: item });
     } catch (error) {
       throw invalid(`${what}: failed to parse X509 certificates from signed data: ${errorMessage(error)}`, 'BAD_CONTENT', error);
     }

@@ -340,7 +340,9 @@ export class NotationVerifier {
     }
     let timestamp: VerifiedTimestamp;
     try {
-      timestamp = await verifyTimestampToken(envelope.timestampToken, envelope.signature, roots);
+      timestamp = await verifyTimestampToken(envelope.timestampToken, envelope.signature, roots, {
+        certificates: this.#caches.certificates,
+      });
     } catch (error) {
       throw toFailure(error, 'INVALID_SIGNATURE');
     }

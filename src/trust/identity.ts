@@ -117,7 +117,8 @@ export function findOverlappingIdentities(dns: readonly DistinguishedName[]): [D
  * (an attribute Go prints as `OID=#hex` such as emailAddress, two values of one type, C/ST/O missing, …).
  */
 export function leafSubjectAttributes(leaf: Certificate): Map<string, string> {
-  // Certificates are shared and immutable (see Certificate.fromDer): parse each subject once.
+  // Certificates are immutable and reused through the engine's certificate cache (Certificate.fromDer):
+  // parse each subject once. A weak map: the memo lives exactly as long as its certificate.
   let outcome = subjectAttributeCache.get(leaf);
   if (outcome === undefined) {
     try {
