@@ -281,6 +281,26 @@ test('revocation (server): the CRL cache is a bounded LRU', async (t) => {
   });
 });
 
+test('revocation (server): the CRL cache is bounded by estimated bytes, and clearCache() empties it', async (t) => {
+  await withServer(t, {}, async (server, checker) => {
+    server.setOcsp(server.intermediate, 'good');
+    const chain = server.chain(server.leafCrlOnly);
+    // a budget smaller than any CRL: nothing is kept, every check downloads
+    const tiny = checker({ crlCacheMaxBytes: 100 });
+    await tiny.checkChain(chain);
+    await tiny.checkChain(chain);
+    t.is(server.hits.get('/crl/intermediate.crl'), 2);
+
+    const revocation = checker();
+    await revocation.checkChain(chain);
+    await revocation.checkChain(chain);
+    t.is(server.hits.get('/crl/intermediate.crl'), 3);
+    revocation.clearCache();
+    await revocation.checkChain(chain);
+    t.is(server.hits.get('/crl/intermediate.crl'), 4);
+  });
+});
+
 test('revocation (server): offline never touches the network', async (t) => {
   await withServer(t, {}, async (server, checker) => {
     const offline = checker({ offline: true });
