@@ -11,7 +11,7 @@ import { loadConfig } from '../../../src/config/index.js';
 import { buildSignatureManifest, signEnvelope } from '../../../src/notation/index.js';
 import { MEDIA_TYPE } from '../../../src/oci/index.js';
 import { OciLayoutWriter } from '../../../src/oci/oci-layout-writer.js';
-import { startProvider, type RunningProvider } from '../../../src/server/provider.js';
+import { startProvider, type RunningProvider } from '../../../src/app/index.js';
 import { buildImage } from '../../helpers/oci-fixtures.js';
 import { generateChain, type GeneratedChain } from '../../helpers/pki.js';
 
