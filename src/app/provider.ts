@@ -5,7 +5,7 @@
 
 import { formatAddress, type EnvironmentSet, type VouchConfig } from '../config/index.js';
 import { moduleLogger, type Logger } from '../log.js';
-import { ProviderGrpcServer, ProviderHttpServer, ProviderMetrics, type KeyOutcome, type ProviderBackend } from '../server/index.js';
+import { ProviderGrpcServer, ProviderHttpServer, ProviderMetrics, type ProviderBackend } from '../server/index.js';
 import type { VerificationEngine } from '../verify/index.js';
 import { createRuntime } from './runtime.js';
 
@@ -37,10 +37,8 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
   const stack = await createRuntime(config, { logger, watch: options.watch ?? true, metrics });
   const { engine, environments } = stack;
 
-  const backend: ProviderBackend = {
-    verify: async (keys, { deadline }) => (await engine.verify(keys, { deadline })) as KeyOutcome[],
-    mutate: async (keys, { deadline }) => (await engine.mutate(keys, { deadline })) as Array<KeyOutcome<string>>,
-  };
+  // The servers answer from the engine itself; the runtime's observer counts the key outcomes.
+  const backend: ProviderBackend = engine;
   const { server } = config;
   // Withdrawn trust (a trust store or policy file removed or emptied) keeps /readyz at 200 with
   // status "degraded": every replica reads the same ConfigMap, so a 503 would take all of them out

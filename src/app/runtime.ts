@@ -15,7 +15,7 @@ import {
 } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { LayoutRepository, OciLayoutSource, RegistryClient } from '../oci/index.js';
-import { registryStatusLabel, type ProviderMetrics } from '../server/index.js';
+import { outcomeLabel, registryStatusLabel, type ProviderMetrics } from '../server/index.js';
 import { VerificationEngine, type ContentSourceFactory } from '../verify/index.js';
 
 /** Trust material, registry client and engine: what `vouch verify` needs, without any server. */
@@ -100,7 +100,12 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     },
     ...(metrics
       ? {
+          // The one place key outcomes are counted, for every route (HTTP and gRPC): the servers pass
           observer: {
+            // their route as the request's `caller` (a library call on the engine passes none: not counted).
+            keyDecided: (e) => {
+              if (e.caller !== undefined) metrics.keyOutcomes.inc({ route: e.caller, outcome: outcomeLabel(e.outcome) }, e.count);
+            },
             cacheLookup: (e: { hit: boolean }) => metrics.cacheLookups.inc({ result: e.hit ? 'hit' : 'miss' }),
             overloaded: (e: { limit: 'registry' | 'total' }) => metrics.overloadedKeys.inc({ limit: e.limit }),
           },

@@ -4,10 +4,9 @@
 
 export { ProviderHttpServer, type HttpServerOptions, type TlsFiles } from './http.js';
 export { ProviderGrpcServer, PROTO_FILE, type GrpcServerOptions } from './grpc.js';
-export { ProviderMetrics, registryStatusLabel, type TrustMaterialState } from './metrics.js';
+export { ProviderMetrics, registryStatusLabel, outcomeLabel, type TrustMaterialState } from './metrics.js';
 export {
   PROVIDER_API_VERSION,
-  type KeyOutcome,
   type ProviderBackend,
   type ProviderItem,
   type ProviderResponse,

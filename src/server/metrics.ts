@@ -6,6 +6,7 @@
 // registryStatusLabel.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KeyOutcome, KeyResult, MutateResult } from '../verify/index.js';
 
 /**
  * The trust material state the trust gauges are read from at scrape time (EnvironmentSet.status()
@@ -187,4 +188,29 @@ export function registryStatusLabel(status: number | 'error'): string {
   if (status === 'error') return 'error';
   if (KNOWN_STATUSES.has(status)) return String(status);
   return Number.isInteger(status) && status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+/**
+ * The outcome label of a key for the request log line and `vouch_key_outcomes_total`: "verified",
+ * "pinned" (mutate), or the code of the decisive reason or of the error (docs/api.md "Metrics").
+ */
+export function outcomeLabel(outcome: KeyOutcome): string {
+  return outcome === 'VERIFIED' ? 'verified' : outcome === 'PINNED' ? 'pinned' : outcome;
+}
+
+/** What a key came to, from the result the server answers with (as the engine reports it to its observer). */
+export function keyOutcome(result: KeyResult | MutateResult): KeyOutcome {
+  if (result.error !== undefined) return result.error.code;
+  if (typeof result.value === 'string') return 'PINNED';
+  return result.value.verified ? 'VERIFIED' : (result.value.reasons[0]?.code ?? 'INVALID_SIGNATURE');
+}
+
+/** Outcome label → number of keys, for the one log line per request. */
+export function countOutcomes(results: ReadonlyArray<KeyResult | MutateResult>): Record<string, number> {
+  const byCode: Record<string, number> = {};
+  for (const result of results) {
+    const label = outcomeLabel(keyOutcome(result));
+    byCode[label] = (byCode[label] ?? 0) + 1;
+  }
+  return byCode;
 }
