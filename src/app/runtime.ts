@@ -104,7 +104,7 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
           observer: {
             // their route as the request's `caller` (a library call on the engine passes none: not counted).
             keyDecided: (e) => {
-              if (e.caller !== undefined) metrics.keyOutcomes.inc({ route: e.caller, outcome: outcomeLabel(e.outcome) }, e.count);
+              if (e.caller !== undefined) metrics.countKeyOutcome(e.caller, outcomeLabel(e.outcome), e.count);
             },
             cacheLookup: (e: { hit: boolean }) => metrics.cacheLookups.inc({ result: e.hit ? 'hit' : 'miss' }),
             overloaded: (e: { limit: 'registry' | 'total' }) => metrics.overloadedKeys.inc({ limit: e.limit }),

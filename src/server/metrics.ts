@@ -49,6 +49,13 @@ export class ProviderMetrics {
   /** Read when /metrics is scraped: TCP connections open on the provider listener. */
   openConnectionsSource: () => number = () => 0;
 
+  /**
+   * Keys counted by {@link countKeyOutcome} since the last scrape, by `route\0outcome`. The engine
+   * reports every key; a Map update costs a tenth of a prom-client `inc` (about 270 ns), which on a
+   * 100-key cached request is a few percent of the answer time.
+   */
+  readonly #pendingOutcomes = new Map<string, number>();
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'vouch_' });
     this.requestDuration = new Histogram({
@@ -58,11 +65,20 @@ export class ProviderMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
+    const pendingOutcomes = this.#pendingOutcomes;
     this.keyOutcomes = new Counter({
       name: 'vouch_key_outcomes_total',
       help: 'Keys answered, by route and outcome (verified, or the stable code of the reason or error).',
       labelNames: ['route', 'outcome'],
       registers: [this.registry],
+      // prom-client calls `collect` with the counter as `this` on every scrape.
+      collect() {
+        for (const [key, count] of pendingOutcomes) {
+          const at = key.indexOf('\0');
+          this.inc({ route: key.slice(0, at), outcome: key.slice(at + 1) }, count);
+        }
+        pendingOutcomes.clear();
+      },
     });
     this.registryRequests = new Counter({
       name: 'vouch_registry_requests_total',
@@ -167,6 +183,12 @@ export class ProviderMetrics {
         for (const env of trustState().environments) this.set({ environment: env.name }, env.error === undefined ? 0 : 1);
       },
     });
+  }
+
+  /** Counts `count` keys answered on `route` with `outcome` (an {@link outcomeLabel}); shown from the next scrape on. */
+  countKeyOutcome(route: string, outcome: string, count = 1): void {
+    const key = `${route}\0${outcome}`;
+    this.#pendingOutcomes.set(key, (this.#pendingOutcomes.get(key) ?? 0) + count);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
