@@ -1,7 +1,8 @@
 // The layering of src/, checked by `npm run lint` (depcruise). Imports point inward:
 //
-//   cli → server → verify → notation → {trust, oci} → core
-//   config (used by server and cli) → {oci, trust, core}
+//   cli → app → server → verify → notation → {trust, oci} → core
+//   app: builds the runtime from a configuration and starts the servers over it
+//   config (used by app and cli; server reads only its defaults) → {oci, trust, core}
 //   log.ts: usable by every layer above core (core stays pure: no I/O, no logger)
 //
 // Every edge a folder may take is written out below (one forbidden rule per folder: "anything in
@@ -19,7 +20,8 @@ const layers = {
   verify: ['notation', 'trust', 'oci', 'core', 'log'],
   config: ['trust', 'oci', 'core', 'log'],
   server: ['verify', 'config', 'notation', 'trust', 'oci', 'core', 'log'],
-  cli: ['server', 'config', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
+  app: ['server', 'config', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
+  cli: ['app', 'config', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
 };
 
 /** `core` → `src/core/`, `log` → `src/log.ts`. */
@@ -30,7 +32,7 @@ const layerRules = Object.entries(layers).map(([from, allowed]) => ({
   name: `layer-${from}`,
   comment:
     `src/${from}/ may import only ${allowed.length === 0 ? 'itself' : [from, ...allowed].join(', ')} ` +
-    '(imports point inward: cli → server → verify → notation → trust/oci → core; config → trust/oci/core)',
+    '(imports point inward: cli → app → server → verify → notation → trust/oci → core; config → trust/oci/core)',
   severity: 'error',
   from: { path: `^src/${from}/` },
   to: { path: '^src/', pathNot: anyOf([from, ...allowed]) },
@@ -52,7 +54,7 @@ module.exports = {
       comment: 'src/index.ts (package "vouch") re-exports folder index.ts files; never the CLI',
       severity: 'error',
       from: { path: '^src/index\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/(core|oci|trust|notation|verify|config|server)/index\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(core|oci|trust|notation|verify|config|server|app)/index\\.ts$' },
     },
     {
       name: 'entry-testing',

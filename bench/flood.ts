@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS, parseConfig, type LimitsConfig } from '../src/config/index.js';
 import { moduleLogger } from '../src/log.js';
-import { createVerificationStack } from '../src/server/provider.js';
+import { createVerificationStack } from '../src/app/index.js';
 import { startHungServer, type HungServer } from '../test/helpers/hung-server.js';
 import { writeTrustMaterial } from '../test/helpers/trust-material.js';
 import { printTable } from './stats.js';

@@ -43,8 +43,8 @@ import {
   type FetchedManifest,
 } from '../src/oci/index.js';
 import { VouchError, digestMatches, type Digest } from '../src/core/index.js';
-import { createVerificationStack, startProvider } from '../src/server/provider.js';
-import { PROVIDER_API_VERSION, type ProviderItem, type ProviderResponse } from '../src/server/provider-protocol.js';
+import { createVerificationStack, startProvider } from '../src/app/index.js';
+import { PROVIDER_API_VERSION, type ProviderItem, type ProviderResponse } from '../src/server/index.js';
 import { VerificationEngine, type VerificationResult } from '../src/verify/index.js';
 import { buildImage, pushManifest, pushReferrer } from '../test/helpers/oci-fixtures.js';
 import { startReferrersRegistry, type RunningRegistry } from '../test/helpers/registries.js';

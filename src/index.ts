@@ -146,11 +146,11 @@ export {
   type RevocationConfig,
 } from './config/index.js';
 
-// ---- server: the provider ---------------------------------------------------------------------
+// ---- app: the runtime built from a configuration, and the provider serving it -----------------
 export {
   startProvider,
   createVerificationStack,
   type RunningProvider,
   type StartProviderOptions,
   type VerificationStack,
-} from './server/index.js';
+} from './app/index.js';

@@ -36,6 +36,7 @@ export {
 } from './registry-client.js';
 export { createEgressAgent, type EgressRules, type EgressAgentOptions } from './egress.js';
 export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';
+export { LayoutRepository } from './layout-repository.js';
 export { OciLayoutWriter } from './oci-layout-writer.js';
 export { buildImageManifest, blobDescriptor, EMPTY_DESCRIPTOR, type BuiltManifestBytes, type ImageManifestParts } from './build.js';
 export { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind, type SignatureKind } from './artifact-kind.js';

@@ -7,10 +7,10 @@ import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
+import type { KeyResult, Reason } from '../verify/index.js';
 import type { TlsFiles } from './http.js';
-import { outcomeLabel } from './http.js';
-import type { ProviderMetrics } from './metrics.js';
-import type { KeyOutcome, ProviderBackend } from './provider-protocol.js';
+import { countOutcomes, type ProviderMetrics } from './metrics.js';
+import type { ProviderBackend } from './provider-protocol.js';
 
 /** Where the proto lives: `<package root>/proto`, both from src/ (tsx) and from dist/. */
 export const PROTO_FILE = fileURLToPath(new URL('../../proto/vouch/v1/verifier.proto', import.meta.url));
@@ -34,28 +34,49 @@ interface VerifyRequestMessage {
   references?: string[];
 }
 
-/** KeyOutcome → VerifyResult message (camelCase fields; proto-loader maps them to the proto's). */
-export function toVerifyResult(reference: string, outcome: KeyOutcome): Record<string, unknown> {
-  if ('error' in outcome) {
-    return { verified: false, reference, signatures: [], reasons: [], error: { code: outcome.error.code, message: outcome.error.message } };
+/** vouch.v1.VerifyResult as proto-loader takes it (reasons keep their extra fields; the encoder drops unknown ones). */
+export interface VerifyResultMessage {
+  verified: boolean;
+  environment?: string;
+  reference: string;
+  digest?: string;
+  signatures: Array<{
+    type: string;
+    digest: string;
+    verified: boolean;
+    trustPolicy: string;
+    signer: string;
+    signingTime: string;
+    reasons: readonly Reason[];
+  }>;
+  reasons: readonly Reason[];
+  error?: { code: string; message: string };
+}
+
+/**
+ * A key's result → VerifyResult message (camelCase fields; proto-loader maps them to the proto's,
+ * proto/vouch/v1/verifier.proto). Absent optional fields become proto3 defaults ("").
+ */
+export function toVerifyResult(reference: string, result: KeyResult): VerifyResultMessage {
+  if (result.error !== undefined) {
+    return { verified: false, reference, signatures: [], reasons: [], error: { code: result.error.code, message: result.error.message } };
   }
-  const value = outcome.value as Record<string, unknown>;
-  const signatures = Array.isArray(value['signatures']) ? (value['signatures'] as Array<Record<string, unknown>>) : [];
+  const value = result.value;
   return {
-    verified: value['verified'] === true,
-    environment: value['environment'] ?? '',
-    reference: value['reference'] ?? reference,
-    digest: value['digest'] ?? '',
-    signatures: signatures.map((s) => ({
-      type: s['type'] ?? '',
-      digest: s['digest'] ?? '',
-      verified: s['verified'] === true,
-      trustPolicy: s['trustPolicy'] ?? '',
-      signer: s['signer'] ?? '',
-      signingTime: s['signingTime'] ?? '',
-      reasons: s['reasons'] ?? [],
+    verified: value.verified,
+    environment: value.environment,
+    reference: value.reference,
+    digest: value.digest ?? '',
+    signatures: value.signatures.map((s) => ({
+      type: s.type,
+      digest: s.digest,
+      verified: s.verified,
+      trustPolicy: s.trustPolicy,
+      signer: s.signer ?? '',
+      signingTime: s.signingTime ?? '',
+      reasons: s.reasons,
     })),
-    reasons: value['reasons'] ?? [],
+    reasons: value.reasons,
   };
 }
 
@@ -135,20 +156,19 @@ export class ProviderGrpcServer {
     const deadline = Math.min(Date.now() + requestTimeoutMs, callDeadlineMs - 20);
     const keys = references.map((r) => (environment ? `[${environment}]${r}` : r));
     try {
-      const outcomes = await backend.verify(keys, { deadline });
-      const byCode: Record<string, number> = {};
-      for (const outcome of outcomes) {
-        const label = outcomeLabel(outcome);
-        byCode[label] = (byCode[label] ?? 0) + 1;
-      }
-      // one counter update per outcome and request, not per key
-      for (const [outcome, count] of Object.entries(byCode)) metrics.keyOutcomes.inc({ route: 'grpc:Verify', outcome }, count);
+      // vouch_key_outcomes_total is counted by the engine's observer (src/app), once for every route.
+      const results = await backend.verify(keys, { deadline, caller: 'grpc:Verify' });
       logger.info(
-        { route: 'grpc:Verify', keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes: byCode },
+        {
+          route: 'grpc:Verify',
+          keys: keys.length,
+          durationMs: Math.round((performance.now() - started) * 10) / 10,
+          outcomes: countOutcomes(results),
+        },
         'provider request',
       );
       finish(grpc.status.OK);
-      callback(null, { results: outcomes.map((o, i) => toVerifyResult(references[i]!, o)) });
+      callback(null, { results: results.map((r, i) => toVerifyResult(references[i]!, r)) });
     } catch (error) {
       logger.error({ err: (error as Error).stack ?? String(error) }, 'gRPC Verify failed');
       finish(grpc.status.INTERNAL);

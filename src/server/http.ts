@@ -10,14 +10,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { ProviderMetrics } from './metrics.js';
+import { ProviderMetrics, countOutcomes } from './metrics.js';
 import {
   BadProviderRequest,
   parseProviderRequest,
   systemErrorResponse,
   toProviderResponse,
   toVerifyResponse,
-  type KeyOutcome,
   type ProviderBackend,
   type ProviderResponse,
 } from './provider-protocol.js';
@@ -66,16 +65,6 @@ export interface HttpServerOptions {
    * listener for probes and scrapers); the provider endpoints answer 404 there. Default 'all'.
    */
   routes?: 'all' | 'health';
-}
-
-/** Counts outcomes by code for logs and metrics: "verified", or the reason/error code. */
-export function outcomeLabel(outcome: KeyOutcome): string {
-  if ('error' in outcome) return outcome.error.code;
-  const value = outcome.value as { verified?: unknown; reasons?: Array<{ code?: unknown }> } | string;
-  if (typeof value === 'string') return 'pinned';
-  if (value?.verified === true) return 'verified';
-  const code = value?.reasons?.[0]?.code;
-  return typeof code === 'string' ? code : 'not_verified';
 }
 
 /**
@@ -343,7 +332,7 @@ export class ProviderHttpServer {
   }
 
   async #provider(route: '/v1/verify' | '/v1/mutate', req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const { backend, requestTimeoutMs, maxRequestBytes, maxKeys, logger, metrics } = this.#options;
+    const { backend, requestTimeoutMs, maxRequestBytes, maxKeys, logger } = this.#options;
     const started = performance.now();
     // The budget starts when the request arrives, so the answer leaves before Gatekeeper gives up.
     const budget = route === '/v1/mutate' ? (this.#options.mutateTimeoutMs ?? requestTimeoutMs) : requestTimeoutMs;
@@ -360,19 +349,22 @@ export class ProviderHttpServer {
       }
       throw error;
     }
-    const outcomes = route === '/v1/verify' ? await backend.verify(keys, { deadline }) : await backend.mutate(keys, { deadline });
-    const byCode: Record<string, number> = {};
-    for (const outcome of outcomes) {
-      const label = outcomeLabel(outcome);
-      byCode[label] = (byCode[label] ?? 0) + 1;
+    // vouch_key_outcomes_total is counted by the engine's observer (src/app), once for every route.
+    const options = { deadline, caller: route };
+    let answer: ProviderResponse;
+    let outcomes: Record<string, number>;
+    if (route === '/v1/verify') {
+      const results = await backend.verify(keys, options);
+      [answer, outcomes] = [toVerifyResponse(results), countOutcomes(results)];
+    } else {
+      const results = await backend.mutate(keys, options);
+      [answer, outcomes] = [toProviderResponse(results), countOutcomes(results)];
     }
-    // one counter update per outcome and request, not per key
-    for (const [outcome, count] of Object.entries(byCode)) metrics.keyOutcomes.inc({ route, outcome }, count);
     logger.info(
-      { route, keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes: byCode },
+      { route, keys: keys.length, durationMs: Math.round((performance.now() - started) * 10) / 10, outcomes },
       'provider request',
     );
-    return send(res, 200, route === '/v1/verify' ? toVerifyResponse(outcomes) : toProviderResponse(outcomes));
+    return send(res, 200, answer);
   }
 }
 

@@ -1,16 +1,10 @@
-// Public face of server: the provider assembled from a configuration (HTTP(S) and gRPC servers over
-// the verification engine) and Gatekeeper's external data protocol. The CLI imports from here only.
+// Public face of server: the transports over a verification backend (HTTP(S) and gRPC servers),
+// Gatekeeper's external data protocol and the Prometheus metrics. src/app assembles a provider from
+// a configuration with these; the app imports from here only.
 
-export {
-  startProvider,
-  createVerificationStack,
-  type RunningProvider,
-  type StartProviderOptions,
-  type VerificationStack,
-} from './provider.js';
 export { ProviderHttpServer, type HttpServerOptions, type TlsFiles } from './http.js';
 export { ProviderGrpcServer, PROTO_FILE, type GrpcServerOptions } from './grpc.js';
-export { ProviderMetrics, type TrustMaterialState } from './metrics.js';
+export { ProviderMetrics, registryStatusLabel, outcomeLabel, type TrustMaterialState } from './metrics.js';
 export {
   PROVIDER_API_VERSION,
   type ProviderBackend,

@@ -3,17 +3,20 @@
 // outcomes become ProviderResponse items (docs/api.md "ProviderResponse", "Undecided keys").
 
 import type { ErrorCode } from '../core/index.js';
+import type { KeyResult, MutateResult, RequestOptions } from '../verify/index.js';
 
 export const PROVIDER_API_VERSION = 'externaldata.gatekeeper.sh/v1beta1';
 
-/** What a backend answers per key: a definitive value, or an error (undecided). */
-export type KeyOutcome<V = unknown> = { key: string; value: V } | { key: string; error: { code: ErrorCode; message: string } };
-
+/**
+ * What the servers answer from: the verification engine's `verify` and `mutate` (src/app passes the
+ * engine itself). `options.caller` names the route (`/v1/verify`, `/v1/mutate`, `grpc:Verify`), which
+ * the engine hands back to its observer, where the key outcome metrics are counted once for every route.
+ */
 export interface ProviderBackend {
-  /** One outcome per key, in order; must return by `deadline` (epoch ms) and never throw. */
-  verify(keys: string[], options: { deadline: number }): Promise<Array<KeyOutcome>>;
+  /** One result per key, in order; must return by `deadline` (epoch ms) and never throw. */
+  verify(keys: string[], options: RequestOptions): Promise<KeyResult[]>;
   /** Tag → digest pinning for /v1/mutate: the value is the pinned reference string. */
-  mutate(keys: string[], options: { deadline: number }): Promise<Array<KeyOutcome<string>>>;
+  mutate(keys: string[], options: RequestOptions): Promise<MutateResult[]>;
 }
 
 export interface ProviderItem {
@@ -76,14 +79,14 @@ export function parseProviderRequest(body: Uint8Array, maxKeys: number): string[
  * fails every key of the batch (gatekeeper pkg/mutation/system_external_data.go,
  * validateExternalDataResponse), so undecided keys stay items there.
  */
-export function toProviderResponse(outcomes: KeyOutcome[]): ProviderResponse {
+export function toProviderResponse(outcomes: ReadonlyArray<KeyResult | MutateResult>): ProviderResponse {
   return {
     apiVersion: PROVIDER_API_VERSION,
     kind: 'ProviderResponse',
     response: {
       idempotent: true,
       items: outcomes.map((o) =>
-        'error' in o ? { key: o.key, error: `${o.error.code}: ${o.error.message}` } : { key: o.key, value: o.value },
+        o.error !== undefined ? { key: o.key, error: `${o.error.code}: ${o.error.message}` } : { key: o.key, value: o.value },
       ),
     },
   };
@@ -118,11 +121,11 @@ export interface UndecidedDocument {
  * (lib.vouch.decision) reads per key: the next admission asks vouch again, whose own cache
  * (`cache.undecidedTtlMs`) then answers.
  */
-export function toVerifyResponse(outcomes: KeyOutcome[]): ProviderResponse {
+export function toVerifyResponse(outcomes: readonly KeyResult[]): ProviderResponse {
   const items: ProviderItem[] = [];
   const undecided: UndecidedDocument['undecided'] = [];
   for (const o of outcomes) {
-    if (!('error' in o)) items.push({ key: o.key, value: o.value });
+    if (o.error === undefined) items.push({ key: o.key, value: o.value });
     else if (CACHEABLE_ERROR_CODES.has(o.error.code)) items.push({ key: o.key, error: `${o.error.code}: ${o.error.message}` });
     else undecided.push({ key: o.key, error: `${o.error.code}: ${o.error.message}` });
   }

@@ -114,13 +114,19 @@ export type KeyOutcome = 'VERIFIED' | 'PINNED' | ErrorCode;
 export interface VerificationObserver {
   /** A verify key with a known digest was looked up in the answer cache. */
   cacheLookup?(event: { environment: string; hit: boolean }): void;
-  /** A key of a request was answered (also DEADLINE_EXCEEDED), `durationMs` from the start of the request. */
+  /**
+   * A key of a request was answered (also DEADLINE_EXCEEDED), `durationMs` from the start of the
+   * request. A key the request names `count` times is decided once and reported once; `caller` is
+   * the request's {@link RequestOptions.caller}.
+   */
   keyDecided?(event: {
     operation: 'verify' | 'mutate';
     environment: string | undefined;
     outcome: KeyOutcome;
     cached: boolean;
     durationMs: number;
+    caller: string | undefined;
+    count: number;
   }): void;
   /** A verification (the registry and crypto work for one image) finished, maybe after its request gave up. */
   verificationFinished?(event: { environment: string; registry: string; outcome: KeyOutcome; durationMs: number }): void;
@@ -186,6 +192,8 @@ export interface VerificationEngineOptions {
 export interface RequestOptions {
   /** Epoch ms by which every key must be answered; undecided keys are then DEADLINE_EXCEEDED. */
   deadline: number;
+  /** Who asks (the server's route, e.g. `/v1/verify`): handed back to the observer's keyDecided, never interpreted. */
+  caller?: string;
 }
 
 export interface KeyError {
@@ -332,7 +340,7 @@ export class VerificationEngine {
    * finishes in the background (up to backgroundTimeoutMs) and is cached for the retry.
    */
   async verify(keys: readonly string[], options: RequestOptions): Promise<KeyResult[]> {
-    const decisions = await this.#answerAll('verify', keys, options.deadline, (key) => this.#decideVerify(key));
+    const decisions = await this.#answerAll('verify', keys, options, (key) => this.#decideVerify(key));
     return keys.map((key): KeyResult => {
       const decision = decisions.get(key) ?? deadlineDecision(key);
       return 'value' in decision ? { key, value: decision.value } : { key, error: decision.error };
@@ -345,7 +353,7 @@ export class VerificationEngine {
    * registry call; tags are resolved (and cached for tagTtlMs). Same ordering and deadline rules as verify.
    */
   async mutate(keys: readonly string[], options: RequestOptions): Promise<MutateResult[]> {
-    const decisions = await this.#answerAll('mutate', keys, options.deadline, (key) => this.#decideMutate(key));
+    const decisions = await this.#answerAll('mutate', keys, options, (key) => this.#decideMutate(key));
     return keys.map((key): MutateResult => {
       const decision = decisions.get(key) ?? deadlineDecision(key);
       return 'error' in decision ? { key, error: namingImage(key, decision.error) } : { key, value: decision.value };
@@ -395,16 +403,21 @@ export class VerificationEngine {
   async #answerAll<T extends { cached: boolean; environment?: string | undefined } & ({ value: unknown } | { error: KeyError })>(
     operation: 'verify' | 'mutate',
     keys: readonly string[],
-    deadline: number,
+    { deadline, caller }: RequestOptions,
     decide: (key: string) => Promise<T>,
   ): Promise<Map<string, T>> {
     const started = this.#now();
     const decided = new Map<string, T>();
     const work = new Map<string, Promise<void>>();
+    /** How often a key repeats in the request, for keys that do (the observer counts keys answered). */
+    const repeated = new Map<string, number>();
     // Decisions that arrive after the deadline are not this request's answers (their work is cached).
     let open = true;
     for (const key of keys) {
-      if (work.has(key)) continue;
+      if (work.has(key)) {
+        repeated.set(key, (repeated.get(key) ?? 1) + 1);
+        continue;
+      }
       const promise = decide(key)
         .catch((error: unknown) => this.#internal(error, key) as T)
         .then((decision) => {
@@ -417,6 +430,8 @@ export class VerificationEngine {
               outcome: outcomeOf(decision, operation),
               cached: decision.cached,
               durationMs: this.#now() - started,
+              caller,
+              count: repeated.get(key) ?? 1,
             }),
           );
         });
@@ -439,6 +454,8 @@ export class VerificationEngine {
           outcome: 'DEADLINE_EXCEEDED',
           cached: false,
           durationMs: this.#now() - started,
+          caller,
+          count: repeated.get(key) ?? 1,
         }),
       );
     }

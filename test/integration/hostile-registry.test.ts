@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { computeDigest, VouchError } from '../../src/core/index.js';
 import { egressRules, hostAllowedPredicate, parseConfig, registryHostConfigs, type VouchConfig } from '../../src/config/index.js';
 import { createEgressAgent, RegistryClient, type RegistryClientOptions } from '../../src/oci/index.js';
-import { createVerificationStack } from '../../src/server/provider.js';
+import { createVerificationStack } from '../../src/app/index.js';
 import { startCanary, startHostileRegistry, startTokenService, type Canary, type HostileRegistry } from '../helpers/hostile-registry.js';
 import { buildImage } from '../helpers/oci-fixtures.js';
 import { writeTrustMaterial } from '../helpers/trust-material.js';

@@ -66,6 +66,10 @@ test('layering: every rule fails on a tree that breaks it', async (t) => {
     'src/core/outward.ts': "import { server } from '../server/index.js';\nexport const outward = server;\n",
     'src/server/index.ts': 'export const server = 1;\n',
     'src/config/index.ts': 'export const config = 1;\n',
+    // the servers are given a runtime, they never build one; the CLI reaches servers only through app
+    'src/app/index.ts': 'export const app = 1;\n',
+    'src/server/uses-app.ts': "import { app } from '../app/index.js';\nexport const usesApp = app;\n",
+    'src/cli/serves.ts': "import { server } from '../server/index.js';\nexport const serves = server;\n",
     // oci must not see config
     'src/oci/index.ts': "import { config } from '../config/index.js';\nexport const oci = config;\n",
     // a cycle inside one folder, closed by a type-only import
@@ -91,6 +95,8 @@ test('layering: every rule fails on a tree that breaks it', async (t) => {
     'layer-core: src/core/index.ts → src/log.ts',
     'layer-core: src/core/outward.ts → src/server/index.ts',
     'layer-oci: src/oci/index.ts → src/config/index.ts',
+    'layer-server: src/server/uses-app.ts → src/app/index.ts',
+    'layer-cli: src/cli/serves.ts → src/server/index.ts',
     'no-circular: src/trust/a.ts → src/trust/b.ts',
     'through-index: src/notation/index.ts → src/trust/a.ts',
     'no-tests-in-src: src/verify/index.ts → test/helper.ts',
@@ -115,9 +121,11 @@ test('layering: a tree that follows the rules passes', async (t) => {
       "import { oci } from '../oci/index.js';\nimport { trust } from '../trust/index.js';\nexport const notation = oci + trust;\n",
     'src/config/index.ts': "import { oci } from '../oci/index.js';\nexport const config = oci;\n",
     'src/server/index.ts': "import { config } from '../config/index.js';\nexport const server = config;\n",
-    'src/cli/main.ts': "import { server } from '../server/index.js';\nexport const main = server;\n",
+    'src/app/index.ts':
+      "import { config } from '../config/index.js';\nimport { server } from '../server/index.js';\nexport const app = config + server;\n",
+    'src/cli/main.ts': "import { app } from '../app/index.js';\nexport const main = app;\n",
     'src/cli.ts': "import { main } from './cli/main.js';\nexport const bin = main;\n",
-    'src/index.ts': "export { server } from './server/index.js';\nexport { core } from './core/index.js';\n",
+    'src/index.ts': "export { app } from './app/index.js';\nexport { core } from './core/index.js';\n",
   });
   t.deepEqual(await depcruise(root), { violations: [], exitCode: 0 });
 });

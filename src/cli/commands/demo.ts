@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.js';
 import { createLogger, rootLogger } from '../../log.js';
-import { startProvider } from '../../server/index.js';
+import { startProvider } from '../../app/index.js';
 import type { VerificationResult } from '../../verify/index.js';
 import { writeDemoContent } from '../demo-content.js';
 import type { CommandIo } from '../io.js';

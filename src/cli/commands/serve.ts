@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { configPathFrom, loadConfig } from '../../config/index.js';
 import { moduleLogger, type Logger } from '../../log.js';
-import { startProvider } from '../../server/index.js';
+import { startProvider } from '../../app/index.js';
 import type { CommandIo } from '../io.js';
 
 export const serveUsage = `usage: vouch serve --config FILE

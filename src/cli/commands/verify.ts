@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { configPathFrom, loadConfig } from '../../config/index.js';
 import { moduleLogger } from '../../log.js';
-import { createVerificationStack } from '../../server/index.js';
+import { createVerificationStack } from '../../app/index.js';
 import { splitKey, type KeyResult } from '../../verify/index.js';
 import { dockerHubNotes } from '../hints.js';
 import { UsageError, type CommandIo } from '../io.js';

@@ -5,13 +5,16 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { pino } from 'pino';
 import { PROTO_FILE, ProviderGrpcServer } from '../../../src/server/grpc.js';
 import { ProviderMetrics } from '../../../src/server/metrics.js';
-import type { KeyOutcome, ProviderBackend } from '../../../src/server/provider-protocol.js';
+import type { ProviderBackend } from '../../../src/server/provider-protocol.js';
+import type { KeyResult } from '../../../src/verify/index.js';
 
 const seen: string[][] = [];
+const callers: Array<string | undefined> = [];
 const backend: ProviderBackend = {
-  async verify(keys) {
+  async verify(keys, { caller }) {
     seen.push(keys);
-    return keys.map((key): KeyOutcome =>
+    callers.push(caller);
+    return keys.map((key): KeyResult =>
       key.includes('bad')
         ? { key, error: { code: 'INVALID_REFERENCE', message: 'nope' } }
         : {
@@ -27,6 +30,7 @@ const backend: ProviderBackend = {
                   digest: `sha256:${'c'.repeat(64)}`,
                   verified: true,
                   trustPolicy: 'p',
+                  level: 'permissive',
                   signer: 'CN=x',
                   signingTime: '2026-01-01T00:00:00.000Z',
                   reasons: [
@@ -37,9 +41,11 @@ const backend: ProviderBackend = {
                       detail: 'the signature expired at …',
                     },
                   ],
+                  warnings: [],
                 },
               ],
               reasons: [],
+              warnings: [],
             },
           },
     );
@@ -88,6 +94,8 @@ test('grpc: Verify answers one result per reference in order, with the environme
 
   await verify({ references: ['r.example/a:1'] });
   t.deepEqual(seen.at(-1), ['r.example/a:1']);
+  // The route goes to the engine as the caller; its observer counts the key outcomes (src/app).
+  t.deepEqual(callers, ['grpc:Verify', 'grpc:Verify']);
 
   const tooMany = await t.throwsAsync(verify({ references: ['a', 'b', 'c', 'd', 'e', 'f'] }));
   t.is((tooMany as grpc.ServiceError).code, grpc.status.RESOURCE_EXHAUSTED);

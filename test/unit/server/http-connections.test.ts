@@ -18,7 +18,10 @@ const silent = pino({ level: 'silent' });
 
 const backend: ProviderBackend = {
   async verify(keys) {
-    return keys.map((key) => ({ key, value: { verified: true, reasons: [] } }));
+    return keys.map((key) => ({
+      key,
+      value: { verified: true, environment: 'prod', reference: key, signatures: [], reasons: [], warnings: [] },
+    }));
   },
   async mutate(keys) {
     return keys.map((key) => ({ key, value: key }));

@@ -2,6 +2,8 @@
 // for the registry (nothing goes to the network) and real HTTP listeners: trust withdrawal seen
 // through /v1/verify, /readyz on the main and the health listener, and /metrics.
 
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import test from 'ava';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,8 @@ import { loadConfig } from '../../../src/config/index.js';
 import { buildSignatureManifest, signEnvelope } from '../../../src/notation/index.js';
 import { MEDIA_TYPE } from '../../../src/oci/index.js';
 import { OciLayoutWriter } from '../../../src/oci/oci-layout-writer.js';
-import { startProvider, type RunningProvider } from '../../../src/server/provider.js';
+import { startProvider, type RunningProvider } from '../../../src/app/index.js';
+import { PROTO_FILE } from '../../../src/server/index.js';
 import { buildImage } from '../../helpers/oci-fixtures.js';
 import { generateChain, type GeneratedChain } from '../../helpers/pki.js';
 
@@ -27,7 +30,7 @@ interface Setup {
   keys: string[];
 }
 
-async function setup(t: import('ava').ExecutionContext): Promise<Setup> {
+async function setup(t: import('ava').ExecutionContext, options: { grpc?: boolean } = {}): Promise<Setup> {
   const signer: GeneratedChain = await generateChain({ length: 2, leafKey: 'ec-p256', root: { key: 'ec-p256' } });
   const dir = await mkdtemp(join(tmpdir(), 'vouch-provider-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -76,6 +79,7 @@ async function setup(t: import('ava').ExecutionContext): Promise<Setup> {
       'server:',
       '  address: 127.0.0.1:0',
       '  healthAddress: 127.0.0.1:0',
+      ...(options.grpc ? ['  grpcAddress: 127.0.0.1:0'] : []),
       'defaultEnvironment: prod',
       'environments:',
       '  prod: { trustPolicy: trustpolicy.prod.json, trustStore: truststore-prod }',
@@ -191,4 +195,45 @@ test('provider: a removed trust policy answers NO_TRUST_POLICY and shows in /rea
   const health = await readyz(s.provider.healthUrl!);
   t.false(health.text.includes(s.dir));
   t.regex(await metrics(s), /vouch_trust_policy_withdrawn\{environment="prod"\} 1/);
+});
+
+test('provider: key outcomes are counted once, by the engine observer, for /v1/verify, /v1/mutate and gRPC Verify', async (t) => {
+  const s = await setup(t, { grpc: true });
+  const [first, second] = s.keys as [string, string];
+  // A repeated key is decided once and counted as often as it was asked (as the servers answer it).
+  t.deepEqual(await verify(s, [first, first, second, '[prod]not a reference']), ['verified', 'verified', 'verified', 'INVALID_REFERENCE']);
+  const mutate = await fetch(`${s.provider.url}/v1/mutate`, {
+    method: 'POST',
+    body: JSON.stringify({ apiVersion: 'externaldata.gatekeeper.sh/v1beta1', kind: 'ProviderRequest', request: { keys: [first] } }),
+  });
+  t.is(mutate.status, 200);
+
+  const definition = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILE, { defaults: true })) as unknown as {
+    vouch: { v1: { Verifier: grpc.ServiceClientConstructor } };
+  };
+  const client = new definition.vouch.v1.Verifier(s.provider.grpcAddress!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    verify: (req: unknown, cb: (err: grpc.ServiceError | null, res: { results: Array<{ verified: boolean }> }) => void) => void;
+  };
+  t.teardown(() => client.close());
+  const answer = await new Promise<{ results: Array<{ verified: boolean }> }>((resolve, reject) =>
+    client.verify({ environment: 'prod', references: [first.slice('[prod]'.length)] }, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+  t.deepEqual(
+    answer.results.map((r) => r.verified),
+    [true],
+  );
+  // The engine used as a library (no route) is not a provider request: not counted.
+  await s.provider.engine.verify([first], { deadline: Date.now() + 2000 });
+
+  const exposition = await metrics(s);
+  const counted = exposition
+    .split('\n')
+    .filter((line) => line.startsWith('vouch_key_outcomes_total{'))
+    .sort();
+  t.deepEqual(counted, [
+    'vouch_key_outcomes_total{route="/v1/mutate",outcome="pinned"} 1',
+    'vouch_key_outcomes_total{route="/v1/verify",outcome="INVALID_REFERENCE"} 1',
+    'vouch_key_outcomes_total{route="/v1/verify",outcome="verified"} 3',
+    'vouch_key_outcomes_total{route="grpc:Verify",outcome="verified"} 1',
+  ]);
 });

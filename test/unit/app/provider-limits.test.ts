@@ -11,7 +11,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../src/config/index.js';
-import { startProvider, type RunningProvider } from '../../../src/server/provider.js';
+import { startProvider, type RunningProvider } from '../../../src/app/index.js';
 import { startFakeRegistry, type FakeRegistry } from '../../helpers/fake-registry.js';
 import { startHungServer, type HungServer } from '../../helpers/hung-server.js';
 import { writeTrustMaterial } from '../../helpers/trust-material.js';

@@ -1,0 +1,143 @@
+// One runtime built from a configuration, wired in this one place: clock, logger, metrics, the
+// registry client (its HTTP transport, allowlist and egress rules), the trust material per
+// environment (EnvironmentSet, watched) and the verification engine over them. `vouch serve`,
+// `vouch verify`, the demo and the benchmarks all build it here; the servers only receive it.
+// Layers and the path of one request: docs/architecture.md.
+
+import type { ImageReference } from '../core/index.js';
+import {
+  EnvironmentSet,
+  egressRules,
+  hostAllowedPredicate,
+  registryHostConfigs,
+  registryMetricLabel,
+  type VouchConfig,
+} from '../config/index.js';
+import type { Logger } from '../log.js';
+import { LayoutRepository, OciLayoutSource, RegistryClient } from '../oci/index.js';
+import { outcomeLabel, registryStatusLabel, type ProviderMetrics } from '../server/index.js';
+import { VerificationEngine, type ContentSourceFactory } from '../verify/index.js';
+
+/** Trust material, registry client and engine: what `vouch verify` needs, without any server. */
+export interface VerificationStack {
+  engine: VerificationEngine;
+  environments: EnvironmentSet;
+  client: RegistryClient;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  /** Watch trust material for changes (the server does; a one-shot `vouch verify` does not). */
+  watch: boolean;
+  /** Prometheus metrics fed by the registry client and the engine's observer, when serving. */
+  metrics?: ProviderMetrics;
+  /** Clock in epoch ms for deadlines, cache expiry and certificate validity (default Date.now). */
+  now?: () => number;
+}
+
+/** The built runtime: the stack plus the injected clock, logger and metrics it was built with. */
+export interface Runtime extends VerificationStack {
+  config: VouchConfig;
+  now: () => number;
+  logger: Logger;
+  metrics: ProviderMetrics | undefined;
+}
+
+/** Builds the runtime for `config`; on failure, whatever was already started is closed again. */
+export async function createRuntime(config: VouchConfig, options: RuntimeOptions): Promise<Runtime> {
+  const { logger, metrics } = options;
+  const now = options.now ?? Date.now;
+  const environments = await EnvironmentSet.load(config, { watch: options.watch, logger: logger.child({ module: 'config' }) });
+  const isRegistryAllowed = hostAllowedPredicate(config);
+  // Label values bounded by the configuration (docs/security.md "Metrics"); other event fields are ignored.
+  const hostLabel = registryMetricLabel(config);
+  const client = new RegistryClient({
+    hosts: registryHostConfigs(config),
+    isHostAllowed: isRegistryAllowed,
+    egress: egressRules(config),
+    logger: logger.child({ module: 'oci.registry' }),
+    ...(metrics
+      ? {
+          onRequest: (e) =>
+            metrics.registryRequests.inc({ host: hostLabel(e.host), method: e.method, status: registryStatusLabel(e.status) }),
+        }
+      : {}),
+  });
+  const layouts = new Map<string, OciLayoutSource>();
+  try {
+    for (const [host, registry] of config.registries) {
+      if (registry.ociLayout !== undefined) layouts.set(host, await OciLayoutSource.open(registry.ociLayout));
+    }
+  } catch (error) {
+    await Promise.allSettled([environments.close(), client.close()]);
+    throw error;
+  }
+  const sourceFor = (host: string): ContentSourceFactory | undefined => {
+    const layout = layouts.get(host);
+    return layout === undefined ? undefined : (ref: ImageReference) => new LayoutRepository(layout, `${ref.registry}/${ref.repository}`);
+  };
+  const engine = new VerificationEngine({
+    environments,
+    client,
+    sourceFor,
+    isRegistryAllowed,
+    now,
+    revocation: {
+      offline: config.revocation.offline,
+      ...(config.revocation.crlDirectory ? { localCrls: config.revocation.crlDirectory } : {}),
+    },
+    timestampRevocation: config.revocation.timestampRevocation,
+    concurrencyPerRegistry: config.limits.concurrencyPerRegistry,
+    maxConcurrent: config.limits.maxConcurrent,
+    maxPendingPerRegistry: config.limits.maxPendingPerRegistry,
+    maxPending: config.limits.maxPending,
+    cache: {
+      maxEntries: config.cache.maxEntries,
+      maxBytes: config.cache.maxBytes,
+      undecidedTtlMs: config.cache.undecidedTtlMs,
+      tagTtlMs: config.cache.tagTtlMs,
+    },
+    ...(metrics
+      ? {
+          // The one place key outcomes are counted, for every route (HTTP and gRPC): the servers pass
+          observer: {
+            // their route as the request's `caller` (a library call on the engine passes none: not counted).
+            keyDecided: (e) => {
+              if (e.caller !== undefined) metrics.countKeyOutcome(e.caller, outcomeLabel(e.outcome), e.count);
+            },
+            cacheLookup: (e: { hit: boolean }) => metrics.cacheLookups.inc({ result: e.hit ? 'hit' : 'miss' }),
+            overloaded: (e: { limit: 'registry' | 'total' }) => metrics.overloadedKeys.inc({ limit: e.limit }),
+          },
+        }
+      : {}),
+    logger: logger.child({ module: 'verify' }),
+  });
+  if (metrics) {
+    metrics.cacheEntriesSource = () => engine.stats().entries;
+    metrics.trustStateSource = () => environments.status();
+    metrics.backgroundJobsSource = () => engine.stats().pending;
+    metrics.backgroundJobsRunningSource = () => engine.stats().running;
+  }
+  return {
+    config,
+    now,
+    logger,
+    metrics,
+    engine,
+    environments,
+    client,
+    close: async () => {
+      await Promise.allSettled([engine.close(), environments.close()]);
+      await client.close();
+    },
+  };
+}
+
+/**
+ * Trust material, registry client and engine for a configuration, without any server: what
+ * `vouch verify` uses, and the core of `startProvider` (kept as the public name of {@link createRuntime}).
+ */
+export function createVerificationStack(config: VouchConfig, options: RuntimeOptions): Promise<VerificationStack> {
+  return createRuntime(config, options);
+}
