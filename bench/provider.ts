@@ -658,6 +658,11 @@ async function benchMemory(s: Setup): Promise<void> {
     sourceFor: (host) => (host === MEMORY_HOST ? (ref) => content.source(`memory:${ref.repository}`) : undefined),
     revocation: { offline: s.config.revocation.offline },
     cache,
+    // The fill sends 10 repositories × all images per request to one in-memory host: the flood
+    // bounds (limits.maxPendingPerRegistry 256) would answer most of them OVERLOADED, and this part
+    // measures cached results, not admission control.
+    maxPendingPerRegistry: 1_000_000,
+    maxPending: 1_000_000,
     logger: log,
   });
   try {
