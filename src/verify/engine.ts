@@ -21,6 +21,7 @@ import {
   manifestReference,
   parseReference,
   repositoryName,
+  trustPolicyScope,
   type Digest,
   type ErrorCode,
   type ErrorReason,
@@ -48,14 +49,7 @@ import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
  */
 const PARSED_KEYS_MAX = 50_000;
 const PARSED_KEYS_MAX_BYTES = 16 * 1024 * 1024;
-import {
-  canonicalReference,
-  deepFreeze,
-  notFoundResult,
-  policyRepository,
-  toVerificationResult,
-  type VerificationResult,
-} from './result.js';
+import { canonicalReference, deepFreeze, notFoundResult, toVerificationResult, type VerificationResult } from './result.js';
 import { KeyedSemaphore } from './semaphore.js';
 
 /** The trust material of one environment, as loaded by the configuration layer. */
@@ -556,7 +550,7 @@ export class VerificationEngine {
       // A digest reference must exist; resolving it also gives the media type and size the
       // signature payload has to match.
       const subject = hint ?? { digest, pending: source.resolve(digest, { signal }) };
-      const artifact = await verifyNotationArtifact(source, policyRepository(ref), subject, env.policy, verifier, {
+      const artifact = await verifyNotationArtifact(source, trustPolicyScope(ref), subject, env.policy, verifier, {
         signal,
         maxSignatures: this.#maxSignatures,
       });

@@ -26,6 +26,6 @@ export {
   type ParsedKey,
   type SplitKey,
 } from './key.js';
-export { canonicalReference, policyRepository, formatTime, type VerificationResult, type SignatureResult, type Reason } from './result.js';
+export { canonicalReference, formatTime, type VerificationResult, type SignatureResult, type Reason } from './result.js';
 export { estimateBytes } from './cache.js';
 export { KeyedSemaphore } from './semaphore.js';

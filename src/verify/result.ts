@@ -5,7 +5,6 @@
 import {
   DOCKER_HUB_HOST,
   formatReference,
-  trustPolicyScope,
   withDigest,
   type AnswerCode,
   type CheckType,
@@ -75,14 +74,6 @@ export interface VerificationResult {
   warnings: Reason[];
   /** Present (true) when the answer came from vouch's cache rather than a fresh verification. */
   cached?: true;
-}
-
-/**
- * The repository as trust policy `registryScopes` name it: `host[:port]/repo`, with Docker Hub
- * written `docker.io/…` as users write it for notation (not the API host registry-1.docker.io).
- */
-export function policyRepository(ref: ImageReference): string {
-  return trustPolicyScope(ref);
 }
 
 /**

@@ -4,6 +4,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { computeDigest, type Digest } from '../../src/core/index.js';
+import { buildSignatureManifest, signEnvelope } from '../../src/notation/index.js';
+import type { OciLayoutWriter } from '../../src/oci/oci-layout-writer.js';
 import { attachReferrer } from '../../src/oci/referrers.js';
 import type { RegistryRepository } from '../../src/oci/registry-client.js';
 import type { Descriptor } from '../../src/oci/manifest.js';
@@ -177,6 +179,30 @@ export async function pushManifest(repo: RegistryRepository, manifest: BuiltMani
 export async function pushReferrer(repo: RegistryRepository, manifest: BuiltManifest): Promise<Descriptor> {
   for (const b of manifest.blobs) await repo.pushBlob(b.bytes, b.descriptor.mediaType);
   return (await attachReferrer(repo, manifest.bytes, manifest.descriptor.mediaType)).descriptor;
+}
+
+/**
+ * Writes a new image and a notation signature over it (JWS, the legacy manifest form every notation
+ * 1.x writes, signed a minute ago) into an OCI layout; returns the image's digest.
+ */
+export async function writeSignedImage(
+  layout: OciLayoutWriter,
+  signer: { leaf: { privateKey: import('node:crypto').KeyObject }; certificates: Parameters<typeof signEnvelope>[0]['certificateChain'] },
+): Promise<Digest> {
+  const image = buildImage();
+  for (const b of image.blobs) await layout.writeBlob(b.bytes, b.descriptor.mediaType);
+  await layout.writeManifest(image.bytes, image.descriptor.mediaType);
+  const envelope = signEnvelope({
+    format: 'jws',
+    privateKey: signer.leaf.privateKey,
+    certificateChain: signer.certificates,
+    payload: { targetArtifact: image.descriptor },
+    signingTime: new Date(Date.now() - 60_000),
+  });
+  const signature = buildSignatureManifest(envelope, image.descriptor, { form: 'legacy' });
+  for (const b of signature.blobs) await layout.writeBlob(b.bytes, b.descriptor.mediaType);
+  await layout.writeManifest(signature.bytes, MEDIA_TYPE.ociManifest);
+  return image.descriptor.digest;
 }
 
 export { EMPTY_JSON_DIGEST };

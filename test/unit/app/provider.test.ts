@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../../src/config/index.js';
-import { buildSignatureManifest, signEnvelope } from '../../../src/notation/index.js';
-import { MEDIA_TYPE } from '../../../src/oci/index.js';
 import { OciLayoutWriter } from '../../../src/oci/oci-layout-writer.js';
 import { startProvider, type RunningProvider } from '../../../src/app/index.js';
 import { PROTO_FILE } from '../../../src/server/index.js';
-import { buildImage } from '../../helpers/oci-fixtures.js';
+import { writeSignedImage } from '../../helpers/oci-fixtures.js';
 import { generateChain, type GeneratedChain } from '../../helpers/pki.js';
 
 const HOST = 'registry.airgap.example';
@@ -57,20 +55,7 @@ async function setup(t: import('ava').ExecutionContext, options: { grpc?: boolea
   const layout = await OciLayoutWriter.create(join(dir, 'layout'));
   const keys: string[] = [];
   for (let i = 0; i < 2; i++) {
-    const image = buildImage();
-    for (const blob of image.blobs) await layout.writeBlob(blob.bytes, blob.descriptor.mediaType);
-    await layout.writeManifest(image.bytes, image.descriptor.mediaType);
-    const envelope = signEnvelope({
-      format: 'jws',
-      privateKey: signer.leaf.privateKey,
-      certificateChain: signer.certificates,
-      payload: { targetArtifact: image.descriptor },
-      signingTime: new Date(Date.now() - 60_000),
-    });
-    const signature = buildSignatureManifest(envelope, image.descriptor, { form: 'legacy' });
-    for (const blob of signature.blobs) await layout.writeBlob(blob.bytes, blob.descriptor.mediaType);
-    await layout.writeManifest(signature.bytes, MEDIA_TYPE.ociManifest);
-    keys.push(`[prod]${HOST}/${REPO}@${image.descriptor.digest}`);
+    keys.push(`[prod]${HOST}/${REPO}@${await writeSignedImage(layout, signer)}`);
   }
   const configFile = join(dir, 'vouch.yaml');
   await writeFile(

@@ -9,14 +9,14 @@ import { mkdir, mkdtemp, readFile, rename, rm, truncate, writeFile } from 'node:
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { VouchError, type Digest } from '../../../src/core/index.js';
+import { VouchError } from '../../../src/core/index.js';
 import { EnvironmentSet, loadConfig, type EnvironmentStatus } from '../../../src/config/index.js';
-import { RevocationChecker, buildSignatureManifest, signEnvelope } from '../../../src/notation/index.js';
-import { MEDIA_TYPE, OciLayoutSource, RegistryClient } from '../../../src/oci/index.js';
+import { RevocationChecker } from '../../../src/notation/index.js';
+import { OciLayoutSource, RegistryClient } from '../../../src/oci/index.js';
 import { OciLayoutWriter } from '../../../src/oci/oci-layout-writer.js';
 import { VerificationEngine, type KeyResult } from '../../../src/verify/index.js';
 import { writeKubernetesVolume } from '../../helpers/kubernetes-volume.js';
-import { buildImage } from '../../helpers/oci-fixtures.js';
+import { writeSignedImage } from '../../helpers/oci-fixtures.js';
 import { generateChain, generateRoot, type GeneratedChain } from '../../helpers/pki.js';
 
 const HOST = 'registry.airgap.example';
@@ -136,22 +136,7 @@ async function world(
     set,
     engine,
     logs,
-    image: async (signer) => {
-      const image = buildImage();
-      for (const blob of image.blobs) await layout.writeBlob(blob.bytes, blob.descriptor.mediaType);
-      await layout.writeManifest(image.bytes, image.descriptor.mediaType);
-      const envelope = signEnvelope({
-        format: 'jws',
-        privateKey: signer.leaf.privateKey,
-        certificateChain: signer.certificates,
-        payload: { targetArtifact: image.descriptor },
-        signingTime: new Date(Date.now() - 60_000),
-      });
-      const signature = buildSignatureManifest(envelope, image.descriptor, { form: 'legacy' });
-      for (const blob of signature.blobs) await layout.writeBlob(blob.bytes, blob.descriptor.mediaType);
-      await layout.writeManifest(signature.bytes, MEDIA_TYPE.ociManifest);
-      return `[prod]${HOST}/${REPO}@${image.descriptor.digest as Digest}`;
-    },
+    image: async (signer) => `[prod]${HOST}/${REPO}@${await writeSignedImage(layout, signer)}`,
     verify,
     answer: async (key) => {
       const result = await verify(key);
