@@ -35,6 +35,7 @@ export {
   DEFAULT_MAX_HOSTS,
 } from './registry-client.js';
 export { createEgressAgent, type EgressRules, type EgressAgentOptions } from './egress.js';
+export { HttpTransport, type HttpTransportOptions, type HttpRequest, type HttpResponse, type HttpMethod } from './http-transport.js';
 export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';
 export { LayoutRepository } from './layout-repository.js';
 export { OciLayoutWriter } from './oci-layout-writer.js';
