@@ -11,10 +11,11 @@ import {
   hostAllowedPredicate,
   registryHostConfigs,
   registryMetricLabel,
+  revocationEgressRules,
   type VouchConfig,
 } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { LayoutRepository, OciLayoutSource, RegistryClient } from '../oci/index.js';
+import { HttpTransport, LayoutRepository, OciLayoutSource, RegistryClient } from '../oci/index.js';
 import { outcomeLabel, registryStatusLabel, type ProviderMetrics } from '../server/index.js';
 import { VerificationEngine, type ContentSourceFactory } from '../verify/index.js';
 
@@ -44,6 +45,12 @@ export interface Runtime extends VerificationStack {
   metrics: ProviderMetrics | undefined;
 }
 
+/**
+ * Per-phase timeout of the revocation transport; each OCSP (2 s) or CRL (5 s) request has its own,
+ * shorter deadline for the whole exchange (RevocationOptions).
+ */
+const REVOCATION_TRANSPORT_TIMEOUT_MS = 10_000;
+
 /** Builds the runtime for `config`; on failure, whatever was already started is closed again. */
 export async function createRuntime(config: VouchConfig, options: RuntimeOptions): Promise<Runtime> {
   const { logger, metrics } = options;
@@ -64,13 +71,23 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
         }
       : {}),
   });
+  // Revocation gets its own transport: its redirect rule differs (revocation.allowedHosts counts),
+  // and OCSP/CRL traffic has its own connection pool, timeouts and limits apart from registries'.
+  const revocationEgress = revocationEgressRules(config);
+  const revocationTransport = new HttpTransport({
+    timeoutMs: REVOCATION_TRANSPORT_TIMEOUT_MS,
+    maxRedirects: 3,
+    connectionsPerOrigin: 4,
+    isRedirectAllowed: revocationEgress.isRedirectAllowed,
+    isAddressExempt: revocationEgress.isAddressExempt,
+  });
   const layouts = new Map<string, OciLayoutSource>();
   try {
     for (const [host, registry] of config.registries) {
       if (registry.ociLayout !== undefined) layouts.set(host, await OciLayoutSource.open(registry.ociLayout));
     }
   } catch (error) {
-    await Promise.allSettled([environments.close(), client.close()]);
+    await Promise.allSettled([environments.close(), client.close(), revocationTransport.close()]);
     throw error;
   }
   const sourceFor = (host: string): ContentSourceFactory | undefined => {
@@ -86,6 +103,9 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     revocation: {
       offline: config.revocation.offline,
       ...(config.revocation.crlDirectory ? { localCrls: config.revocation.crlDirectory } : {}),
+      transport: revocationTransport,
+      isHostAllowed: revocationEgress.isHostAllowed,
+      logger: logger.child({ module: 'notation.revocation' }),
     },
     timestampRevocation: config.revocation.timestampRevocation,
     concurrencyPerRegistry: config.limits.concurrencyPerRegistry,
@@ -129,7 +149,7 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     client,
     close: async () => {
       await Promise.allSettled([engine.close(), environments.close()]);
-      await client.close();
+      await Promise.allSettled([client.close(), revocationTransport.close()]);
     },
   };
 }

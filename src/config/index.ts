@@ -37,6 +37,7 @@ export {
   OTHER_REGISTRY_LABEL,
   MAX_REGISTRY_LABELS,
 } from './registries.js';
+export { revocationEgressRules, type RevocationEgressRules } from './revocation-egress.js';
 export {
   EnvironmentSet,
   type LoadedEnvironment,

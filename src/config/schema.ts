@@ -130,11 +130,16 @@ export interface LimitsConfig {
  * - `offline` (default false): never contact OCSP responders or CRL distribution points.
  * - `crlDirectory`: a directory of CRL files (DER or PEM) used before, or offline instead of, the network.
  * - `timestampRevocation` (default `check`): whether TSA certificate chains are checked for revocation.
+ * - `allowedHosts` (patterns as allowedRegistries): OCSP responder and CRL distribution point hosts
+ *   that may be contacted, and each redirect hop, besides the hosts of allowedRegistries and
+ *   allowedRedirects. Only consulted when allowedRegistries is set (without it every host is allowed).
  */
 export interface RevocationConfig {
   offline: boolean;
   crlDirectory: string | undefined;
   timestampRevocation: 'check' | 'skip';
+  /** Canonical patterns of revocation hosts besides allowedRegistries and allowedRedirects; undefined: none. */
+  allowedHosts: readonly string[] | undefined;
 }
 
 /**
@@ -214,6 +219,7 @@ export const DEFAULT_REVOCATION: Readonly<RevocationConfig> = Object.freeze({
   offline: false,
   crlDirectory: undefined,
   timestampRevocation: 'check',
+  allowedHosts: undefined,
 });
 
 /** Environment names: they appear in keys as `[name]`, in metrics labels and in file names. */
@@ -251,7 +257,7 @@ const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
 const REGISTRY_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv', 'ociLayout'] as const;
 const CACHE_KEYS = ['maxEntries', 'maxBytes', 'undecidedTtlMs', 'tagTtlMs'] as const;
 const LIMITS_KEYS = ['concurrencyPerRegistry', 'maxConcurrent', 'maxPendingPerRegistry', 'maxPending'] as const;
-const REVOCATION_KEYS = ['offline', 'crlDirectory', 'timestampRevocation'] as const;
+const REVOCATION_KEYS = ['offline', 'crlDirectory', 'timestampRevocation', 'allowedHosts'] as const;
 
 /** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
 const NOT_YET: Readonly<Record<string, string>> = {
@@ -479,8 +485,8 @@ class Reader {
   }
 
   /** A list of registry host patterns (allowedRegistries and the egress lists), canonical and de-duplicated. */
-  #hostPatterns(top: Obj, key: string, whenEmpty: string, options: { noStar?: string } = {}): string[] | undefined {
-    return this.#field(top, [], key, (v, p) => {
+  #hostPatterns(top: Obj, key: string, whenEmpty: string, options: { noStar?: string } = {}, at: Path = []): string[] | undefined {
+    return this.#field(top, at, key, (v, p) => {
       const list = this.#list(p, v);
       if (list.length === 0) this.#fail(p, `must list at least one ${whenEmpty}`);
       const out: string[] = [];
@@ -530,6 +536,7 @@ class Reader {
       timestampRevocation:
         this.#field(revocation, at, 'timestampRevocation', (v, p) => this.#oneOf(p, v, ['check', 'skip'] as const)) ??
         DEFAULT_REVOCATION.timestampRevocation,
+      allowedHosts: this.#hostPatterns(revocation, 'allowedHosts', 'host (remove the key to allow none)', {}, at),
     };
   }
 

@@ -254,6 +254,8 @@ export class VerificationEngine {
   readonly #sourceFor: ((registryHost: string) => ContentSourceFactory | undefined) | undefined;
   readonly #isRegistryAllowed: (registryHost: string) => boolean;
   readonly #revocation: RevocationChecker;
+  /** Built from options here (so closed by close()), not handed in. */
+  readonly #ownsRevocation: boolean;
   readonly #timestampRevocation: 'check' | 'skip';
   readonly #maxSignatures: number;
   readonly #cacheOptions: Required<VerificationCacheOptions>;
@@ -324,6 +326,7 @@ export class VerificationEngine {
     this.#maxPendingPerRegistry = positiveInteger('maxPendingPerRegistry', options.maxPendingPerRegistry ?? DEFAULTS.maxPendingPerRegistry);
     this.#maxPending = positiveInteger('maxPending', options.maxPending ?? DEFAULTS.maxPending);
     const revocation = options.revocation;
+    this.#ownsRevocation = !(revocation instanceof RevocationChecker);
     this.#revocation =
       revocation instanceof RevocationChecker ? revocation : new RevocationChecker({ now: () => new Date(this.#now()), ...revocation });
   }
@@ -389,6 +392,7 @@ export class VerificationEngine {
     this.#closing.abort(new Error('verification engine closed'));
     for (const controller of this.#running) controller.abort(this.#closing.signal.reason);
     await Promise.allSettled([...this.#inFlight.values(), ...this.#tagsInFlight.values()]);
+    if (this.#ownsRevocation) await this.#revocation.close();
   }
 
   // ---- request level ------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ test('parseConfig: defaults for everything optional', (t) => {
   t.is(config.registries.size, 0);
   t.deepEqual(config.cache, { ...DEFAULT_CACHE });
   t.deepEqual(config.cache, { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, undecidedTtlMs: 0, tagTtlMs: 10_000 });
-  t.deepEqual(config.revocation, { offline: false, crlDirectory: undefined, timestampRevocation: 'check' });
+  t.deepEqual(config.revocation, { offline: false, crlDirectory: undefined, timestampRevocation: 'check', allowedHosts: undefined });
 });
 
 test('parseConfig: server connection keys; mutateTimeoutMs follows requestTimeoutMs unless given', (t) => {
@@ -167,6 +167,7 @@ revocation:
   offline: true
   crlDirectory: crls
   timestampRevocation: skip
+  allowedHosts: [crl.example.com, "*.ocsp.example.com"]
 `,
   );
   t.is(config.server.maxRequestBytes, 2048);
@@ -174,7 +175,12 @@ revocation:
   t.deepEqual(config.allowedRegistries, ['ghcr.io', '*.example.com', '127.0.0.1:5000', 'registry-1.docker.io']);
   t.is(config.registries.get('registry.local:5000')?.ociLayout, '/etc/vouch/layouts/local');
   t.deepEqual(config.cache, { maxEntries: 0, maxBytes: 1024, undecidedTtlMs: 500, tagTtlMs: 0 });
-  t.deepEqual(config.revocation, { offline: true, crlDirectory: '/etc/vouch/crls', timestampRevocation: 'skip' });
+  t.deepEqual(config.revocation, {
+    offline: true,
+    crlDirectory: '/etc/vouch/crls',
+    timestampRevocation: 'skip',
+    allowedHosts: ['crl.example.com', '*.ocsp.example.com'],
+  });
 });
 
 // ---- paths ----------------------------------------------------------------------------------------------
@@ -620,6 +626,26 @@ for (const key of ['allowedTokenRealms', 'allowedRedirects'] as const) {
     rejects(t, `${MINIMAL}${key}: ["auth.*.io"]\n`, `${key}[0]`, /wildcard is only allowed as the first label/);
   });
 }
+
+test('parseConfig: revocation.allowedHosts is a non-empty list of canonical host patterns', (t) => {
+  const config = parse(
+    `${MINIMAL}revocation:\n  allowedHosts: [CRL.Example.COM, "crl.example.com", "*.ocsp.example.com:8080", "127.0.0.1:80"]\n`,
+  );
+  t.deepEqual(config.revocation.allowedHosts, ['crl.example.com', '*.ocsp.example.com:8080', '127.0.0.1:80']);
+  rejects(t, `${MINIMAL}revocation:\n  allowedHosts: []\n`, 'revocation.allowedHosts', /at least one host/);
+  rejects(
+    t,
+    `${MINIMAL}revocation:\n  allowedHosts: [crl.example.com, "http://crl.example.com/a.crl"]\n`,
+    'revocation.allowedHosts[1]',
+    /not a registry host/,
+  );
+  rejects(
+    t,
+    `${MINIMAL}revocation:\n  allowedHosts: ["crl.*.com"]\n`,
+    'revocation.allowedHosts[0]',
+    /wildcard is only allowed as the first label/,
+  );
+});
 
 test('parseConfig: "*" is refused in allowedTokenRealms (it would send credentials to any realm a registry names)', (t) => {
   rejects(t, `${MINIMAL}allowedTokenRealms: [auth.docker.io, "*"]\n`, 'allowedTokenRealms[1]', /credentials/);
