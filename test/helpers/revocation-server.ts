@@ -82,6 +82,8 @@ export interface RevocationServer {
   setOcspSigner(ca: CaName, signer: OcspSigner): void;
   /** How the CA's CRL endpoints answer: base and delta (default), or only one of them. */
   setCrlMode(ca: CaName, mode: CrlMode, which?: 'both' | 'base' | 'delta'): void;
+  /** Answer the CA's CRL URLs with a 302 to `location` (undefined: serve the CRL again). */
+  setCrlRedirect(ca: CaName, location: string | undefined): void;
   revoke(cert: Issued, revocation: Revocation): void;
   close(): Promise<void>;
 }
@@ -91,6 +93,7 @@ interface State {
   ocspSigner: Record<CaName, OcspSigner>;
   crl: Record<CaName, CrlMode>;
   deltaCrl: Record<CaName, CrlMode>;
+  crlRedirect: Record<CaName, string | undefined>;
   revoked: Record<CaName, Map<string, Revocation>>;
   crlNumber: number;
 }
@@ -103,6 +106,7 @@ export async function startRevocationServer(options: RevocationPkiOptions = {}):
     ocspSigner: { root: 'ca', intermediate: 'ca' },
     crl: { root: 'normal', intermediate: 'normal' },
     deltaCrl: { root: 'normal', intermediate: 'normal' },
+    crlRedirect: { root: undefined, intermediate: undefined },
     revoked: { root: new Map(), intermediate: new Map() },
     crlNumber: 10,
   };
@@ -169,6 +173,12 @@ export async function startRevocationServer(options: RevocationPkiOptions = {}):
       const ca = crlMatch[1] as CaName;
       const delta = crlMatch[2] !== undefined;
       const mode = delta ? state.deltaCrl[ca] : state.crl[ca];
+      const location = state.crlRedirect[ca];
+      if (location !== undefined) {
+        res.writeHead(302, { location, 'content-length': '0' });
+        res.end();
+        return;
+      }
       switch (mode) {
         case 'slow':
           later(slowMs, () => send(res, 200, 'application/pkix-crl', Buffer.alloc(0)));
@@ -218,6 +228,9 @@ export async function startRevocationServer(options: RevocationPkiOptions = {}):
     },
     setOcspSigner(ca, signer) {
       state.ocspSigner[ca] = signer;
+    },
+    setCrlRedirect(ca, location) {
+      state.crlRedirect[ca] = location;
     },
     setCrlMode(ca, mode, which = 'both') {
       if (which !== 'delta') state.crl[ca] = mode;
