@@ -41,6 +41,8 @@ export {
   type RevocationStatus,
   type CertificateRevocation,
   type CheckChainOptions,
+  type RevocationFailure,
+  type RevocationTransport,
 } from './revocation.js';
 export {
   NotationVerifier,
