@@ -49,7 +49,10 @@ test('revocation (vectors): intermediate revoked by intermediate_revoked.crl', a
   t.is(results[1]!.method, 'crl');
 });
 
-test('revocation (vectors): leaf_expired.crl gives unknown', async (t) => {
+// leaf_expired.crl (nextUpdate 2023-12-25) was signed by an earlier IntermediateCA key than the one in
+// certchain_with_crl.pem, so its signature fails before its expiry is looked at: unknown either way, as in
+// notation's e2e suite. Expiry itself is covered by the generated PKI's 'expired' CRL mode below.
+test('revocation (vectors): leaf_expired.crl (stale, and signed by another key) gives unknown', async (t) => {
   const checker = new RevocationChecker({ offline: true, localCrls: [crlFile('leaf_expired.crl'), crlFile('intermediate.crl')] });
   t.deepEqual(statuses(await checker.checkChain(vectorChain())), ['unknown', 'good', 'nonRevocable']);
 });
