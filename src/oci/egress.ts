@@ -105,7 +105,7 @@ export function specialHostReason(list: BlockList, hostname: string): string | u
 export function addressRefused(host: string, detail: string): RegistryError {
   return new RegistryError(
     'REGISTRY_NOT_ALLOWED',
-    `refusing to contact ${host}: ${detail} (list exactly "${host}" in allowedRegistries, allowedRedirects or allowedTokenRealms to allow it)`,
+    `refusing to contact ${host}: ${detail} (list exactly "${host}" in allowedRegistries, allowedRedirects, allowedTokenRealms or revocation.allowedHosts to allow it)`,
     { reason: 'ADDRESS_NOT_ALLOWED' },
   );
 }
