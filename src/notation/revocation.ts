@@ -29,6 +29,9 @@ export interface CertificateRevocation {
   detail?: string;
 }
 
+/** Revocation checking goes to the network (OCSP, CRL downloads) unless configured offline. */
+export const DEFAULT_REVOCATION_OFFLINE = false;
+
 export interface RevocationOptions {
   /** Per OCSP responder request, in ms (spec default 2 s). */
   ocspTimeoutMs?: number;
@@ -104,7 +107,7 @@ export class RevocationChecker {
     this.#options = {
       ocspTimeoutMs: options.ocspTimeoutMs ?? 2_000,
       crlTimeoutMs: options.crlTimeoutMs ?? 5_000,
-      offline: options.offline ?? false,
+      offline: options.offline ?? DEFAULT_REVOCATION_OFFLINE,
       crlCacheMaxEntries: options.crlCacheMaxEntries ?? 256,
       crlCacheMaxBytes: options.crlCacheMaxBytes ?? 256 * 1024 * 1024,
       maxCrlBytes: options.maxCrlBytes ?? 32 * 1024 * 1024,
