@@ -230,6 +230,8 @@ const environmentsSchema = z
     for (const [name, environment] of Object.entries(environments)) out.set(name, { name, ...environment });
     return out as ReadonlyMap<string, { name: string; trustPolicy: string; trustStore: string }>;
   })
+  // The emptiness check is a refinement, which JSON Schema cannot see; say it there too.
+  .meta({ minProperties: 1 })
   .describe(
     'Required, at least one: environment name → its trust material. Names are 1 to 63 characters of [a-z0-9_.-] starting with a letter or digit.',
   );
