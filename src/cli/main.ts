@@ -2,6 +2,7 @@
 // exit codes: 0 success, 1 a negative or undecided answer, 2 bad usage or bad configuration.
 
 import { VouchError } from '../core/index.js';
+import { configCommand, configUsage } from './commands/config.js';
 import { demoCommand, demoUsage } from './commands/demo.js';
 import { referrersCommand, referrersUsage } from './commands/referrers.js';
 import { serveCommand, serveUsage } from './commands/serve.js';
@@ -13,6 +14,7 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   verify: { run: verifyCommand, usage: verifyUsage, summary: 'verify image references as the provider would' },
   referrers: { run: referrersCommand, usage: referrersUsage, summary: 'list signatures and other artifacts that refer to an image' },
   demo: { run: demoCommand, usage: demoUsage, summary: 'offline demo: signed sample images, two environments, the provider answering' },
+  config: { run: configCommand, usage: configUsage, summary: 'print the JSON Schema of the configuration file (config schema)' },
 };
 
 export const usage = `usage: vouch <command> [options]

@@ -46,7 +46,8 @@ import {
   type TrustStoreRef,
   type TrustStoreScan,
 } from '../trust/index.js';
-import { formatConfigPath, type EnvironmentConfig, type VouchConfig } from './schema.js';
+import { formatConfigPath } from './parse.js';
+import type { EnvironmentConfig, VouchConfig } from './schema.js';
 
 /**
  * One environment's trust material, immutable: a request takes it once and uses a consistent
@@ -130,6 +131,18 @@ export interface EnvironmentSetOptions {
   /** Use fs.watch besides the periodic check (default true; tests turn it off to exercise polling alone). */
   fsWatch?: boolean;
   logger?: Logger;
+  /**
+   * Numbers the trust generations this set serves (each must differ from every earlier one). Default:
+   * a counter of this set; sets that feed one verification engine in turn must share one source,
+   * since the engine keys its cache by environment name and generation.
+   */
+  nextGeneration?: () => number;
+}
+
+/** 1, 2, 3, …: a fresh counter per call. */
+function generationCounter(): () => number {
+  let last = 0;
+  return () => ++last;
 }
 
 const DEFAULT_POLL_INTERVAL_MS = 3000;
@@ -140,9 +153,6 @@ const MAX_STORE_FILES = 10_000;
 const MAX_BLANK_POLICY_BYTES = 64 * 1024;
 /** Attempts to read a policy file that keeps changing while it is read. */
 const POLICY_READ_ATTEMPTS = 3;
-
-let lastGeneration = 0;
-const nextGeneration = (): number => ++lastGeneration;
 
 /** The trust policy being served. */
 interface ServedPolicy {
@@ -198,6 +208,7 @@ export class EnvironmentSet {
   readonly #pollIntervalMs: number;
   readonly #debounceMs: number;
   readonly #fsWatch: boolean;
+  readonly #nextGeneration: () => number;
   readonly #watchers = new Map<string, FSWatcher>();
   #pollTimer: NodeJS.Timeout | undefined;
   #debounceTimer: NodeJS.Timeout | undefined;
@@ -213,6 +224,7 @@ export class EnvironmentSet {
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.#fsWatch = options.fsWatch ?? true;
+    this.#nextGeneration = options.nextGeneration ?? generationCounter();
     for (const [name, environment] of config.environments) {
       this.#states.set(name, {
         config: environment,
@@ -467,7 +479,7 @@ export class EnvironmentSet {
       name,
       policy: state.policy!.policy,
       trustStore: new TrustStoreSnapshot(entries),
-      generation: nextGeneration(),
+      generation: this.#nextGeneration(),
       loadedAt: new Date(),
     });
     state.current = loaded;

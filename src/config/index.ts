@@ -1,9 +1,10 @@
 // Public face of config: the configuration file (docs/configuration.md) and the per-environment trust
 // material it names, loaded, validated and kept up to date.
 
+export { parseConfig, formatConfigPath, ConfigError, type ConfigIssue, type ConfigIssueCode, type ParseConfigOptions } from './parse.js';
 export {
-  parseConfig,
-  formatConfigPath,
+  vouchConfigSchema,
+  configJsonSchema,
   formatAddress,
   ENVIRONMENT_NAME,
   DEFAULT_SERVER_ADDRESS,
@@ -17,6 +18,7 @@ export {
   DEFAULT_LIMITS,
   DEFAULT_REVOCATION,
   type VouchConfig,
+  type VouchConfigFile,
   type ServerConfig,
   type ServerTlsConfig,
   type ListenAddress,
@@ -25,7 +27,6 @@ export {
   type CacheConfig,
   type LimitsConfig,
   type RevocationConfig,
-  type ParseConfigOptions,
 } from './schema.js';
 export { loadConfig, configPathFrom, checkConfigPaths, CONFIG_ENV_VAR, type LoadConfigOptions } from './load.js';
 export { registryAllowed, canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress } from './hosts.js';

@@ -138,16 +138,3 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
     throw error;
   }
 }
-
-/** 1-based line and column (in UTF-16 units) of an offset. */
-export function lineColumn(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let k = 0; k < offset && k < text.length; k++) {
-    if (text.charCodeAt(k) === 0x0a) {
-      line++;
-      lineStart = k + 1;
-    }
-  }
-  return { line, col: offset - lineStart + 1 };
-}

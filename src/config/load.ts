@@ -5,7 +5,8 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { VouchError } from '../core/index.js';
-import { formatConfigPath, parseConfig, type ParseConfigOptions, type VouchConfig } from './schema.js';
+import { formatConfigPath, parseConfig, type ParseConfigOptions } from './parse.js';
+import type { VouchConfig } from './schema.js';
 
 /** The environment variable that may name the configuration file (docs/api.md "Commands"). */
 export const CONFIG_ENV_VAR = 'VOUCH_CONFIG';

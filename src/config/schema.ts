@@ -1,226 +1,26 @@
-// The vouch configuration file (docs/configuration.md), YAML or JSON, parsed and validated strictly:
-// unknown keys, wrong types and missing required keys are errors naming the key's full path, so a
-// typo can never silently weaken trust. Relative paths are resolved against the file's directory.
-// Every error is VouchError INVALID_CONFIG with the message `<file>: <path>: <what is wrong>`
-// (syntax errors: `<file>:<line>:<col>: …`).
+// The vouch configuration file (docs/configuration.md) as one zod schema: it owns the types, the
+// defaults and the validation, and emits the JSON Schema editors use (docs/vouch.schema.json).
+// Unknown keys, wrong types and missing required keys are errors, so a typo can never silently
+// weaken trust. Each default comes from the module that uses the value (server, verify, notation),
+// so the configuration and the engine cannot disagree. Reading the file, resolving relative paths
+// and `passwordFromEnv`, and turning issues into messages with line:col is parse.ts.
+// https://zod.dev/api, https://zod.dev/json-schema
 
-import * as path from 'node:path';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { VouchError } from '../core/index.js';
+import { z } from 'zod';
+import { DEFAULT_REVOCATION_OFFLINE, DEFAULT_TIMESTAMP_REVOCATION } from '../notation/index.js';
+import {
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_KEYS,
+  DEFAULT_MAX_REQUEST_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SERVER_ADDRESS,
+  MAX_REQUEST_TIMEOUT_MS,
+} from '../server/index.js';
+import { DEFAULT_BACKGROUND_LIMITS, DEFAULT_VERIFICATION_CACHE } from '../verify/index.js';
 import { canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress, type ListenAddress } from './hosts.js';
-import { findJsonSyntaxError, lineColumn } from './json-syntax.js';
 
 export type { ListenAddress } from './hosts.js';
-
-/** TLS for the Gatekeeper HTTP(S) endpoints and gRPC. Paths are absolute. */
-export interface ServerTlsConfig {
-  certFile: string;
-  keyFile: string;
-  /** When set, clients must present a certificate issued by one of these CAs (mTLS). */
-  clientCAFile: string | undefined;
-}
-
-/**
- * `server:` (optional as a whole).
- *
- * - `address` (default `127.0.0.1:8443`): the Gatekeeper HTTP(S) endpoints. The default only
- *   serves the local host; in a cluster use `0.0.0.0:8443`. Port 0 picks any free port.
- * - `grpcAddress`: the gRPC service; absent disables it.
- * - `healthAddress` (extension): a plain-HTTP listener serving only GET /healthz, /readyz and
- *   /metrics, for kubelet probes and Prometheus, which cannot present client certificates when
- *   mTLS is on. Absent: those endpoints are served on `address` only.
- * - `tls` {certFile, keyFile, clientCAFile?}: absent serves plain HTTP (development only).
- * - `requestTimeoutMs` (default 1500, 1..60000): budget for one /v1/verify request (and gRPC Verify).
- *   Below the `vouch` Provider's `spec.timeout` (2 s) with room for the connection (Gatekeeper opens a
- *   new one per call) and a busy event loop; deploy/README.md "Timeouts".
- * - `mutateTimeoutMs` (extension, default: requestTimeoutMs, 1..60000): budget for one /v1/mutate
- *   request, for a mutating webhook timeout that differs from the validating one.
- * - `keepAliveTimeoutMs` (extension, default 5000, 0..600000): how long a connection stays open idle
- *   after an answer. Gatekeeper never reuses a connection, so each of its calls leaves one socket open
- *   this long.
- * - `maxConnections` (extension, default 1000, 1..1000000): most connections open at once; at the cap,
- *   idle ones are closed first, then new ones are refused (vouch_connections_refused_total).
- * - `maxRequestBytes` (extension, default 1 MiB): largest request body accepted.
- * - `maxKeys` (extension, default 1000): most keys (image references) in one request.
- */
-export interface ServerConfig {
-  address: ListenAddress;
-  grpcAddress: ListenAddress | undefined;
-  healthAddress: ListenAddress | undefined;
-  tls: ServerTlsConfig | undefined;
-  requestTimeoutMs: number;
-  mutateTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxConnections: number;
-  maxRequestBytes: number;
-  maxKeys: number;
-}
-
-/** One entry of `environments:`. Paths are absolute. */
-export interface EnvironmentConfig {
-  name: string;
-  /** A Notary Project OCI trust policy document. */
-  trustPolicy: string;
-  /** A Notary Project trust store directory: it contains `x509/{ca,signingAuthority,tsa}/NAME/`. */
-  trustStore: string;
-}
-
-/**
- * One entry of `registries:`, keyed by host[:port] (canonical: lowercase, `docker.io` and
- * `index.docker.io` folded into `registry-1.docker.io`).
- *
- * - `plainHttp`: speak HTTP, not HTTPS, to this host.
- * - `username` + `password`: basic credentials, also used to obtain bearer tokens.
- * - `passwordFromEnv: NAME` (extension): take the password from environment variable NAME, read
- *   when the configuration is loaded, so secrets stay out of ConfigMaps. Not together with `password`.
- * - `ociLayout: DIR` (extension): serve this host's content from an OCI image layout directory
- *   instead of the network (air-gapped use, the offline demo). Excludes the network options.
- */
-export interface RegistryConfig {
-  host: string;
-  plainHttp: boolean;
-  username: string | undefined;
-  /** The password, from `password` or from the environment variable `passwordFromEnv`. */
-  password: string | undefined;
-  /** The variable the password came from, when it came from one. */
-  passwordFromEnv: string | undefined;
-  /** Absolute path of an OCI image layout directory. */
-  ociLayout: string | undefined;
-}
-
-/**
- * `cache:` (extension) bounds the verification result cache.
- *
- * - `maxEntries` (default 100000; 0 disables the cache), `maxBytes` (default 256 MiB).
- * - `undecidedTtlMs` (default 0 = undecided results, e.g. registry unreachable, are not cached).
- * - `tagTtlMs` (default 10000): how long a tag's resolution to a digest is reused.
- */
-export interface CacheConfig {
-  maxEntries: number;
-  maxBytes: number;
-  undecidedTtlMs: number;
-  tagTtlMs: number;
-}
-
-/**
- * `limits:` (extension) bounds the registry work vouch does in the background for undecided keys,
- * and so the memory a flood of such keys can hold (docs/security.md).
- *
- * - `concurrencyPerRegistry` (default 8, 1..256): verifications running at once against one registry host.
- * - `maxConcurrent` (default 64, 1..4096): background jobs running at once over all registry hosts
- *   (each holds up to two registry connections and bodies); a freed slot goes round-robin to the
- *   hosts with queued jobs.
- * - `maxPendingPerRegistry` (default 256, 1..1000000): background jobs (verifications and tag
- *   resolutions, running or queued) for one registry host.
- * - `maxPending` (default 2048, 1..1000000): background jobs over all registry hosts.
- *
- * A key that would start a job beyond either limit is answered at once with DEADLINE_EXCEEDED
- * (reason OVERLOADED) and starts nothing; a key whose work is already running always joins it.
- */
-export interface LimitsConfig {
-  concurrencyPerRegistry: number;
-  maxConcurrent: number;
-  maxPendingPerRegistry: number;
-  maxPending: number;
-}
-
-/**
- * `revocation:` (extension).
- *
- * - `offline` (default false): never contact OCSP responders or CRL distribution points.
- * - `crlDirectory`: a directory of CRL files (DER or PEM) used before, or offline instead of, the network.
- * - `timestampRevocation` (default `check`): whether TSA certificate chains are checked for revocation.
- * - `allowedHosts` (patterns as allowedRegistries): OCSP responder and CRL distribution point hosts
- *   that may be contacted, and each redirect hop, besides the hosts of allowedRegistries and
- *   allowedRedirects. Only consulted when allowedRegistries is set (without it every host is allowed).
- */
-export interface RevocationConfig {
-  offline: boolean;
-  crlDirectory: string | undefined;
-  timestampRevocation: 'check' | 'skip';
-  /** Canonical patterns of revocation hosts besides allowedRegistries and allowedRedirects; undefined: none. */
-  allowedHosts: readonly string[] | undefined;
-}
-
-/**
- * A validated configuration (docs/configuration.md). Extension keys (all optional):
- * `server.maxRequestBytes`, `server.maxKeys`, `allowedRegistries`, `allowedTokenRealms`,
- * `allowedRedirects`, `registries.<host>.ociLayout`, `registries.<host>.passwordFromEnv`, `cache`,
- * `limits`, `revocation`.
- *
- * - `defaultEnvironment` names a configured environment; it may be left out when exactly one
- *   environment is configured, which is then the default.
- * - `environments` (at least one), names matching `[a-z0-9][a-z0-9_.-]*`, each {trustPolicy, trustStore}.
- * - `allowedRegistries` (extension): registry hosts (`host[:port]`) or patterns (`*.example.com`,
- *   `*.example.com:5000`, `*`) that may be contacted; absent allows every host. A key whose registry
- *   is not allowed is answered REGISTRY_NOT_ALLOWED. A pattern without a port only matches hosts
- *   without one.
- * - `allowedTokenRealms` (extension, same syntax, `*` excepted): hosts a registry's Bearer challenge
- *   may name as its token realm besides the registry host itself, and which may receive the
- *   registry's configured credentials (e.g. `auth.docker.io` for Docker Hub). Without it a realm on
- *   another host is only asked anonymously (and only when allowedRegistries is absent or allows
- *   that host); credentials for it are refused (REGISTRY_AUTH). Credentials never go over plain
- *   HTTP unless that exact realm host is configured `plainHttp` under `registries:`.
- * - `allowedRedirects` (extension, same syntax): hosts a redirect may lead to besides the hosts of
- *   allowedRegistries, typically blob storage (`*.s3.amazonaws.com`, `storage.googleapis.com`,
- *   `*.blob.core.windows.net`, `production.cloudflare.docker.com`). Only consulted when
- *   allowedRegistries is set (without it every host is allowed). A redirect elsewhere, or from
- *   https to http, is refused (REGISTRY_NOT_ALLOWED).
- *
- * Link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, metadata.google.internal, …)
- * are refused for every request, also when a name resolves to one, unless one of the three lists
- * names that exact host (not through a wildcard).
- */
-export interface VouchConfig {
-  /** Absolute path of the configuration file. */
-  file: string;
-  server: ServerConfig;
-  defaultEnvironment: string;
-  /** In file order. A Map, so a key from a request can never hit an Object.prototype member. */
-  environments: ReadonlyMap<string, EnvironmentConfig>;
-  /** Keyed by canonical host[:port]. */
-  registries: ReadonlyMap<string, RegistryConfig>;
-  /** Canonical patterns; undefined allows every registry host. */
-  allowedRegistries: readonly string[] | undefined;
-  /** Canonical patterns of token realm hosts besides the registry's own; undefined: none. */
-  allowedTokenRealms: readonly string[] | undefined;
-  /** Canonical patterns of redirect targets besides allowedRegistries; undefined: none. */
-  allowedRedirects: readonly string[] | undefined;
-  cache: CacheConfig;
-  limits: LimitsConfig;
-  revocation: RevocationConfig;
-}
-
-export interface ParseConfigOptions {
-  /** Where `passwordFromEnv` variables are read (default process.env). */
-  env?: Readonly<Record<string, string | undefined>>;
-}
-
-export const DEFAULT_SERVER_ADDRESS = '127.0.0.1:8443';
-export const DEFAULT_REQUEST_TIMEOUT_MS = 1500;
-export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
-export const DEFAULT_MAX_CONNECTIONS = 1000;
-export const MAX_REQUEST_TIMEOUT_MS = 60_000;
-export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
-export const DEFAULT_MAX_KEYS = 1000;
-export const DEFAULT_CACHE: Readonly<CacheConfig> = Object.freeze({
-  maxEntries: 100_000,
-  maxBytes: 256 * 1024 * 1024,
-  undecidedTtlMs: 0,
-  tagTtlMs: 10_000,
-});
-export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze({
-  concurrencyPerRegistry: 8,
-  maxConcurrent: 64,
-  maxPendingPerRegistry: 256,
-  maxPending: 2048,
-});
-export const DEFAULT_REVOCATION: Readonly<RevocationConfig> = Object.freeze({
-  offline: false,
-  crlDirectory: undefined,
-  timestampRevocation: 'check',
-  allowedHosts: undefined,
-});
 
 /** Environment names: they appear in keys as `[name]`, in metrics labels and in file names. */
 export const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9_.-]*$/;
@@ -228,487 +28,10 @@ const MAX_ENVIRONMENT_NAME_LENGTH = 63;
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const TOP_KEYS = [
-  'server',
-  'defaultEnvironment',
-  'environments',
-  'registries',
-  'allowedRegistries',
-  'allowedTokenRealms',
-  'allowedRedirects',
-  'cache',
-  'limits',
-  'revocation',
-] as const;
-const SERVER_KEYS = [
-  'address',
-  'grpcAddress',
-  'healthAddress',
-  'tls',
-  'requestTimeoutMs',
-  'mutateTimeoutMs',
-  'keepAliveTimeoutMs',
-  'maxConnections',
-  'maxRequestBytes',
-  'maxKeys',
-] as const;
-const TLS_KEYS = ['certFile', 'keyFile', 'clientCAFile'] as const;
-const ENVIRONMENT_KEYS = ['trustPolicy', 'trustStore'] as const;
-const REGISTRY_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv', 'ociLayout'] as const;
-const CACHE_KEYS = ['maxEntries', 'maxBytes', 'undecidedTtlMs', 'tagTtlMs'] as const;
-const LIMITS_KEYS = ['concurrencyPerRegistry', 'maxConcurrent', 'maxPendingPerRegistry', 'maxPending'] as const;
-const REVOCATION_KEYS = ['offline', 'crlDirectory', 'timestampRevocation', 'allowedHosts'] as const;
-
-/** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
-const NOT_YET: Readonly<Record<string, string>> = {
-  'environments.*.policy':
-    'unknown key: per-environment decision policies are not supported yet; remove it (the built-in rule applies: one trusted signature suffices)',
-};
-
-type Segment = string | number;
-type Path = readonly Segment[];
-type Obj = Record<string, unknown>;
-
-/**
- * Parses and validates configuration text. `file` names the source in messages and anchors relative
- * paths. `.json` files must be strict JSON; anything else is YAML 1.2 (of which JSON is a subset).
- */
-export function parseConfig(text: string, file: string, options: ParseConfigOptions = {}): VouchConfig {
-  const reader = new Reader(text, file);
-  return reader.read(options.env ?? process.env);
-}
-
-/** `a.b["127.0.0.1:5000"][0]`: segments that are not plain words are quoted. */
-export function formatConfigPath(segments: Path): string {
-  if (segments.length === 0) return '(document)';
-  let out = '';
-  for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(segment)) out += out === '' ? segment : `.${segment}`;
-    else out += `[${JSON.stringify(segment)}]`;
-  }
-  return out;
-}
-
-class Reader {
-  readonly #text: string;
-  readonly #file: string;
-  readonly #dir: string;
-  readonly #lines = new LineCounter();
-  #doc: Document.Parsed | undefined;
-
-  constructor(text: string, file: string) {
-    this.#text = text;
-    this.#file = file;
-    this.#dir = path.dirname(path.resolve(file));
-  }
-
-  read(env: Readonly<Record<string, string | undefined>>): VouchConfig {
-    const root = this.#parse();
-    const top = this.#object([], root, TOP_KEYS);
-
-    const environments = this.#environments(top);
-    const defaultEnvironment = this.#field(top, [], 'defaultEnvironment', (v, p) => this.#string(p, v));
-    let defaultName: string;
-    if (defaultEnvironment === undefined) {
-      if (environments.size !== 1) {
-        this.#fail(
-          ['defaultEnvironment'],
-          `required when more than one environment is configured (one of: ${[...environments.keys()].join(', ')})`,
-        );
-      }
-      defaultName = [...environments.keys()][0]!;
-    } else {
-      if (!environments.has(defaultEnvironment)) {
-        this.#fail(
-          ['defaultEnvironment'],
-          `${JSON.stringify(defaultEnvironment)} is not a configured environment (configured: ${[...environments.keys()].join(', ')})`,
-        );
-      }
-      defaultName = defaultEnvironment;
-    }
-
-    return {
-      file: path.resolve(this.#file),
-      server: this.#server(top),
-      defaultEnvironment: defaultName,
-      environments,
-      registries: this.#registries(top, env),
-      allowedRegistries: this.#hostPatterns(top, 'allowedRegistries', 'registry (remove the key to allow every registry)'),
-      allowedTokenRealms: this.#hostPatterns(top, 'allowedTokenRealms', 'host (remove the key to allow none)', {
-        // "*" would hand every registry's credentials to any host a challenge names.
-        noStar: 'would send registry credentials to any host a registry names; list the token service hosts',
-      }),
-      allowedRedirects: this.#hostPatterns(top, 'allowedRedirects', 'host (remove the key to allow none)'),
-      cache: this.#cache(top),
-      limits: this.#limits(top),
-      revocation: this.#revocation(top),
-    };
-  }
-
-  // ---- sections ---------------------------------------------------------------------------------
-
-  #server(top: Obj): ServerConfig {
-    const at: Path = ['server'];
-    const server = this.#field(top, [], 'server', (v, p) => this.#object(p, v, SERVER_KEYS)) ?? {};
-    const address =
-      this.#field(server, at, 'address', (v, p) => this.#address(p, v)) ?? (parseListenAddress(DEFAULT_SERVER_ADDRESS) as ListenAddress);
-    const grpcAddress = this.#field(server, at, 'grpcAddress', (v, p) => this.#address(p, v));
-    if (grpcAddress !== undefined && grpcAddress.port !== 0 && grpcAddress.port === address.port && sameHost(grpcAddress, address)) {
-      this.#fail(
-        [...at, 'grpcAddress'],
-        `must differ from server.address (${formatAddress(address)}): both cannot listen on the same port`,
-      );
-    }
-    const healthAddress = this.#field(server, at, 'healthAddress', (v, p) => this.#address(p, v));
-    for (const [name, other] of [
-      ['address', address],
-      ['grpcAddress', grpcAddress],
-    ] as const) {
-      if (
-        healthAddress !== undefined &&
-        other !== undefined &&
-        healthAddress.port !== 0 &&
-        healthAddress.port === other.port &&
-        sameHost(healthAddress, other)
-      ) {
-        this.#fail(
-          [...at, 'healthAddress'],
-          `must differ from server.${name} (${formatAddress(other)}): both cannot listen on the same port`,
-        );
-      }
-    }
-    const tls = this.#field(server, at, 'tls', (v, p) => {
-      const obj = this.#object(p, v, TLS_KEYS);
-      return {
-        certFile: this.#required(obj, p, 'certFile', (w, q) => this.#path(q, w), 'needed when server.tls is present'),
-        keyFile: this.#required(obj, p, 'keyFile', (w, q) => this.#path(q, w), 'needed when server.tls is present'),
-        clientCAFile: this.#field(obj, p, 'clientCAFile', (w, q) => this.#path(q, w)),
-      };
-    });
-    const requestTimeoutMs =
-      this.#field(server, at, 'requestTimeoutMs', (v, p) => this.#integer(p, v, 1, MAX_REQUEST_TIMEOUT_MS)) ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    return {
-      address,
-      grpcAddress,
-      healthAddress,
-      tls,
-      requestTimeoutMs,
-      mutateTimeoutMs:
-        this.#field(server, at, 'mutateTimeoutMs', (v, p) => this.#integer(p, v, 1, MAX_REQUEST_TIMEOUT_MS)) ?? requestTimeoutMs,
-      keepAliveTimeoutMs:
-        this.#field(server, at, 'keepAliveTimeoutMs', (v, p) => this.#integer(p, v, 0, 600_000)) ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-      maxConnections: this.#field(server, at, 'maxConnections', (v, p) => this.#integer(p, v, 1, 1_000_000)) ?? DEFAULT_MAX_CONNECTIONS,
-      maxRequestBytes:
-        this.#field(server, at, 'maxRequestBytes', (v, p) => this.#integer(p, v, 1, 64 * 1024 * 1024)) ?? DEFAULT_MAX_REQUEST_BYTES,
-      maxKeys: this.#field(server, at, 'maxKeys', (v, p) => this.#integer(p, v, 1, 100_000)) ?? DEFAULT_MAX_KEYS,
-    };
-  }
-
-  #environments(top: Obj): Map<string, EnvironmentConfig> {
-    const section = this.#required(top, [], 'environments', (v, p) => this.#object(p, v), 'at least one environment must be configured');
-    const out = new Map<string, EnvironmentConfig>();
-    for (const [name, value] of Object.entries(section)) {
-      const at: Path = ['environments', name];
-      if (!ENVIRONMENT_NAME.test(name) || name.length > MAX_ENVIRONMENT_NAME_LENGTH) {
-        this.#fail(
-          at,
-          `invalid environment name: names are 1 to ${MAX_ENVIRONMENT_NAME_LENGTH} characters of [a-z0-9_.-] starting with a letter or digit`,
-          'key',
-        );
-      }
-      if (value === null) this.#fail(at, 'has no value: expected a mapping with trustPolicy and trustStore');
-      const obj = this.#object(at, value, ENVIRONMENT_KEYS, 'environments.*');
-      out.set(name, {
-        name,
-        trustPolicy: this.#required(obj, at, 'trustPolicy', (v, p) => this.#path(p, v)),
-        trustStore: this.#required(obj, at, 'trustStore', (v, p) => this.#path(p, v)),
-      });
-    }
-    if (out.size === 0) this.#fail(['environments'], 'at least one environment must be configured');
-    return out;
-  }
-
-  #registries(top: Obj, env: Readonly<Record<string, string | undefined>>): Map<string, RegistryConfig> {
-    const section = this.#field(top, [], 'registries', (v, p) => this.#object(p, v)) ?? {};
-    const out = new Map<string, RegistryConfig>();
-    const seen = new Map<string, string>();
-    for (const [key, value] of Object.entries(section)) {
-      const at: Path = ['registries', key];
-      const host = canonicalRegistryHost(key);
-      if (typeof host !== 'string') this.#fail(at, host.error, 'key');
-      const previous = seen.get(host as string);
-      if (previous !== undefined) this.#fail(at, `names the same registry host as ${JSON.stringify(previous)} (${host as string})`, 'key');
-      seen.set(host as string, key);
-      const obj = this.#object(at, value, REGISTRY_KEYS);
-      const plainHttp = this.#field(obj, at, 'plainHttp', (v, p) => this.#boolean(p, v));
-      const username = this.#field(obj, at, 'username', (v, p) => this.#string(p, v));
-      let password = this.#field(obj, at, 'password', (v, p) => this.#string(p, v, { secret: true, empty: true }));
-      const passwordFromEnv = this.#field(obj, at, 'passwordFromEnv', (v, p) => {
-        const name = this.#string(p, v);
-        if (!ENV_VAR_NAME.test(name)) this.#fail(p, `${JSON.stringify(name)} is not an environment variable name`);
-        return name;
-      });
-      const ociLayout = this.#field(obj, at, 'ociLayout', (v, p) => this.#path(p, v));
-
-      if (password !== undefined && passwordFromEnv !== undefined) {
-        this.#fail([...at, 'passwordFromEnv'], 'give either password or passwordFromEnv, not both', 'key');
-      }
-      if (passwordFromEnv !== undefined) {
-        password = env[passwordFromEnv];
-        if (password === undefined || password === '') {
-          this.#fail([...at, 'passwordFromEnv'], `environment variable ${passwordFromEnv} is not set (or empty)`);
-        }
-      }
-      if (username !== undefined && password === undefined) {
-        this.#fail([...at, 'username'], 'a username needs a password (password or passwordFromEnv)', 'key');
-      }
-      if (username === undefined && password !== undefined) {
-        this.#fail([...at, passwordFromEnv !== undefined ? 'passwordFromEnv' : 'password'], 'a password needs a username', 'key');
-      }
-      if (ociLayout !== undefined) {
-        const network = (['plainHttp', 'username', 'password', 'passwordFromEnv'] as const).find((k) => Object.hasOwn(obj, k));
-        if (network !== undefined) {
-          this.#fail([...at, network], 'does not apply with ociLayout (content is read from the layout directory, not the network)', 'key');
-        }
-      }
-      out.set(host as string, {
-        host: host as string,
-        plainHttp: plainHttp ?? false,
-        username,
-        password,
-        passwordFromEnv,
-        ociLayout,
-      });
-    }
-    return out;
-  }
-
-  /** A list of registry host patterns (allowedRegistries and the egress lists), canonical and de-duplicated. */
-  #hostPatterns(top: Obj, key: string, whenEmpty: string, options: { noStar?: string } = {}, at: Path = []): string[] | undefined {
-    return this.#field(top, at, key, (v, p) => {
-      const list = this.#list(p, v);
-      if (list.length === 0) this.#fail(p, `must list at least one ${whenEmpty}`);
-      const out: string[] = [];
-      list.forEach((item, i) => {
-        const text = this.#string([...p, i], item);
-        const pattern = canonicalRegistryPattern(text);
-        if (typeof pattern !== 'string') this.#fail([...p, i], `${JSON.stringify(text)}: ${pattern.error}`);
-        if (pattern === '*' && options.noStar !== undefined) this.#fail([...p, i], `"*" is not allowed here: it ${options.noStar}`);
-        if (!out.includes(pattern as string)) out.push(pattern as string);
-      });
-      return out;
-    });
-  }
-
-  #cache(top: Obj): CacheConfig {
-    const at: Path = ['cache'];
-    const cache = this.#field(top, [], 'cache', (v, p) => this.#object(p, v, CACHE_KEYS)) ?? {};
-    const int = (key: (typeof CACHE_KEYS)[number], max: number): number =>
-      this.#field(cache, at, key, (v, p) => this.#integer(p, v, 0, max)) ?? DEFAULT_CACHE[key];
-    return {
-      maxEntries: int('maxEntries', 100_000_000),
-      maxBytes: int('maxBytes', Number.MAX_SAFE_INTEGER),
-      undecidedTtlMs: int('undecidedTtlMs', DAY_MS),
-      tagTtlMs: int('tagTtlMs', DAY_MS),
-    };
-  }
-
-  #limits(top: Obj): LimitsConfig {
-    const at: Path = ['limits'];
-    const limits = this.#field(top, [], 'limits', (v, p) => this.#object(p, v, LIMITS_KEYS)) ?? {};
-    const int = (key: (typeof LIMITS_KEYS)[number], max: number): number =>
-      this.#field(limits, at, key, (v, p) => this.#integer(p, v, 1, max)) ?? DEFAULT_LIMITS[key];
-    return {
-      concurrencyPerRegistry: int('concurrencyPerRegistry', 256),
-      maxConcurrent: int('maxConcurrent', 4096),
-      maxPendingPerRegistry: int('maxPendingPerRegistry', 1_000_000),
-      maxPending: int('maxPending', 1_000_000),
-    };
-  }
-
-  #revocation(top: Obj): RevocationConfig {
-    const at: Path = ['revocation'];
-    const revocation = this.#field(top, [], 'revocation', (v, p) => this.#object(p, v, REVOCATION_KEYS)) ?? {};
-    return {
-      offline: this.#field(revocation, at, 'offline', (v, p) => this.#boolean(p, v)) ?? DEFAULT_REVOCATION.offline,
-      crlDirectory: this.#field(revocation, at, 'crlDirectory', (v, p) => this.#path(p, v)),
-      timestampRevocation:
-        this.#field(revocation, at, 'timestampRevocation', (v, p) => this.#oneOf(p, v, ['check', 'skip'] as const)) ??
-        DEFAULT_REVOCATION.timestampRevocation,
-      allowedHosts: this.#hostPatterns(revocation, 'allowedHosts', 'host (remove the key to allow none)', {}, at),
-    };
-  }
-
-  // ---- document ---------------------------------------------------------------------------------
-
-  #parse(): unknown {
-    const text = this.#text.charCodeAt(0) === 0xfeff ? this.#text.slice(1) : this.#text;
-    if (/\.json$/i.test(this.#file)) {
-      const problem = findJsonSyntaxError(text);
-      if (problem !== undefined) {
-        const { line, col } = lineColumn(text, problem.offset);
-        throw new VouchError('INVALID_CONFIG', `${this.#file}:${line}:${col}: JSON syntax error: ${problem.message}`, {
-          reason: 'BAD_CONTENT',
-        });
-      }
-    }
-    const doc = parseDocument(text, {
-      lineCounter: this.#lines,
-      prettyErrors: false,
-      uniqueKeys: true,
-      strict: true,
-      merge: false,
-      version: '1.2',
-      schema: 'core',
-      logLevel: 'error',
-    });
-    const problem = doc.errors[0] ?? doc.warnings[0];
-    if (problem !== undefined) {
-      const { line, col } = this.#lines.linePos(problem.pos[0]);
-      const kind = doc.errors.length > 0 ? 'YAML syntax error' : 'YAML problem';
-      throw new VouchError('INVALID_CONFIG', `${this.#file}:${line}:${col}: ${kind}: ${problem.message.split('\n')[0]}`, {
-        reason: 'BAD_CONTENT',
-        cause: problem,
-      });
-    }
-    this.#doc = doc;
-    if (doc.contents === null) this.#fail([], 'the configuration is empty: environments is required');
-    try {
-      return doc.toJS({ maxAliasCount: 100 });
-    } catch (error) {
-      throw new VouchError('INVALID_CONFIG', `${this.#file}: ${(error as Error).message}`, { reason: 'BAD_CONTENT', cause: error });
-    }
-  }
-
-  // Line and column of the key (or value) at `segments`, or of the deepest node found on the way.
-  #position(segments: Path, at: 'key' | 'value'): { line: number; col: number } | undefined {
-    const doc = this.#doc;
-    if (doc === undefined) return undefined;
-    let node: unknown = doc.contents;
-    let offset: number | undefined = rangeStart(node);
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i]!;
-      if (isAlias(node)) node = node.resolve(doc);
-      let next: unknown;
-      if (isMap(node)) {
-        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
-        if (pair === undefined) break;
-        if (i === segments.length - 1 && at === 'key') {
-          offset = rangeStart(pair.key) ?? offset;
-          break;
-        }
-        next = pair.value;
-      } else if (isSeq(node) && typeof segment === 'number') {
-        next = node.items[segment];
-      } else {
-        break;
-      }
-      if (next === undefined || next === null) break;
-      node = next;
-      offset = rangeStart(node) ?? offset;
-    }
-    return offset === undefined ? undefined : this.#lines.linePos(offset);
-  }
-
-  #fail(segments: Path, what: string, at: 'key' | 'value' = 'value'): never {
-    const position = this.#position(segments, at);
-    const where = position === undefined ? '' : ` (line ${position.line}, column ${position.col})`;
-    throw new VouchError('INVALID_CONFIG', `${this.#file}: ${formatConfigPath(segments)}: ${what}${where}`, { reason: 'BAD_CONTENT' });
-  }
-
-  // ---- values -----------------------------------------------------------------------------------
-
-  /** A mapping; with `keys`, any other key is an error naming its path (and the closest known key). */
-  #object(at: Path, value: unknown, keys?: readonly string[], pattern?: string): Obj {
-    if (!isPlainObject(value)) this.#fail(at, `expected a mapping, got ${describe(value)}`);
-    const obj = value as Obj;
-    if (keys !== undefined) {
-      for (const key of Object.keys(obj)) {
-        if (keys.includes(key)) continue;
-        const notYet = pattern === undefined ? undefined : NOT_YET[`${pattern}.${key}`];
-        if (notYet !== undefined) this.#fail([...at, key], notYet, 'key');
-        const suggestion = closest(key, keys);
-        this.#fail(
-          [...at, key],
-          `unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}; known keys here: ${keys.join(', ')}`,
-          'key',
-        );
-      }
-    }
-    return obj;
-  }
-
-  #field<T>(obj: Obj, at: Path, key: string, read: (value: unknown, path: Path) => T): T | undefined {
-    if (!Object.hasOwn(obj, key)) return undefined;
-    const value = obj[key];
-    const where = [...at, key];
-    if (value === null || value === undefined) this.#fail(where, 'has no value (give one, or remove the key to use the default)');
-    return read(value, where);
-  }
-
-  #required<T>(obj: Obj, at: Path, key: string, read: (value: unknown, path: Path) => T, hint?: string): T {
-    if (!Object.hasOwn(obj, key)) this.#fail([...at, key], `required key is missing${hint === undefined ? '' : ` (${hint})`}`);
-    return this.#field(obj, at, key, read) as T;
-  }
-
-  #string(at: Path, value: unknown, options: { secret?: boolean; empty?: boolean } = {}): string {
-    if (typeof value !== 'string') this.#fail(at, `expected a string, got ${describe(value, options.secret)}`);
-    if (value === '' && options.empty !== true) this.#fail(at, 'must not be empty');
-    return value as string;
-  }
-
-  #path(at: Path, value: unknown): string {
-    if (typeof value !== 'string') this.#fail(at, `expected a string (a file path), got ${describe(value)}`);
-    if (value === '') this.#fail(at, 'must not be empty');
-    if ((value as string).includes('\0')) this.#fail(at, 'must not contain a NUL character');
-    return path.resolve(this.#dir, value as string);
-  }
-
-  #boolean(at: Path, value: unknown): boolean {
-    if (typeof value !== 'boolean') this.#fail(at, `expected a boolean (true or false), got ${describe(value)}`);
-    return value as boolean;
-  }
-
-  #integer(at: Path, value: unknown, min: number, max: number): number {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-      this.#fail(at, `expected an integer from ${min} to ${max}, got ${describe(value)}`);
-    }
-    if ((value as number) < min || (value as number) > max) this.#fail(at, `must be from ${min} to ${max}, got ${value as number}`);
-    return value as number;
-  }
-
-  #list(at: Path, value: unknown): unknown[] {
-    if (!Array.isArray(value)) this.#fail(at, `expected a list, got ${describe(value)}`);
-    return value as unknown[];
-  }
-
-  #oneOf<T extends string>(at: Path, value: unknown, allowed: readonly T[]): T {
-    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-      this.#fail(at, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`);
-    }
-    return value as T;
-  }
-
-  #address(at: Path, value: unknown): ListenAddress {
-    if (typeof value !== 'string') this.#fail(at, `expected a string host:port, e.g. 127.0.0.1:8443, got ${describe(value)}`);
-    const parsed = parseListenAddress(value as string);
-    if (typeof parsed === 'string') this.#fail(at, parsed);
-    return parsed as ListenAddress;
-  }
-}
-
-function rangeStart(node: unknown): number | undefined {
-  const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-  return range?.[0];
-}
-
-function isPlainObject(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map) && !(value instanceof Set);
-}
+// ---- messages ------------------------------------------------------------------------------------
 
 /** What a value is, for "expected X, got Y"; secrets are described by type only. */
-function describe(value: unknown, secret = false): string {
+export function describeValue(value: unknown, secret = false): string {
   if (value === null || value === undefined) return 'no value';
   if (Array.isArray(value)) return 'a list';
   if (value instanceof Uint8Array) return 'binary data';
@@ -718,40 +41,451 @@ function describe(value: unknown, secret = false): string {
   return `the ${typeof value} ${String(value)}`;
 }
 
-/** The known key closest to a misspelt one (case-insensitive match or edit distance ≤ 2). */
-function closest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    if (candidate.toLowerCase() === key.toLowerCase()) return candidate;
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
+const NO_VALUE = 'has no value (give one, or remove the key to use the default)';
+
+/** The message of a wrong-type issue: a missing key, a key without value, or "expected X, got Y". */
+function wrongType(what: string, options: { secret?: boolean; missing?: string; noValue?: string } = {}) {
+  return (issue: { code?: string; input?: unknown }): string | undefined => {
+    if (issue.code !== undefined && issue.code !== 'invalid_type' && issue.code !== 'invalid_value') return undefined;
+    if (issue.input === undefined) return `required key is missing${options.missing === undefined ? '' : ` (${options.missing})`}`;
+    if (issue.input === null) return options.noValue ?? NO_VALUE;
+    return `expected ${what}, got ${describeValue(issue.input, options.secret)}`;
+  };
 }
 
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
+// ---- building blocks -----------------------------------------------------------------------------
+
+function integer(min: number, max: number) {
+  const range = (issue: { input?: unknown }): string => `must be from ${min} to ${max}, got ${String(issue.input)}`;
+  return z
+    .int({ error: wrongType(`an integer from ${min} to ${max}`) })
+    .min(min, { error: range })
+    .max(max, { error: range });
 }
 
-function sameHost(a: ListenAddress, b: ListenAddress): boolean {
+function mapping<Shape extends z.core.$ZodLooseShape>(shape: Shape, options: { missing?: string; noValue?: string } = {}) {
+  return z.strictObject(shape, { error: wrongType('a mapping', options) });
+}
+
+const text = (options: { missing?: string } = {}) =>
+  z.string({ error: wrongType('a string', options) }).min(1, { error: 'must not be empty' });
+
+const boolean = () => z.boolean({ error: wrongType('a boolean (true or false)') });
+
+/** A file or directory path as written in the file; parse.ts resolves it against the file's directory. */
+const filePath = (options: { missing?: string } = {}) =>
+  z
+    .string({ error: wrongType('a string (a file path)', options) })
+    .min(1, { error: 'must not be empty' })
+    .refine((value) => !value.includes('\0'), { error: 'must not contain a NUL character' });
+
+const listenAddress = () =>
+  z.string({ error: wrongType('a string host:port, e.g. 127.0.0.1:8443') }).transform((value, ctx): ListenAddress => {
+    const parsed = parseListenAddress(value);
+    if (typeof parsed === 'string') {
+      ctx.issues.push({ code: 'custom', message: parsed, input: value });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+/** A non-empty list of registry host patterns (allowedRegistries and the egress lists), canonical and de-duplicated. */
+function hostPatterns(whenEmpty: string, options: { noStar?: string } = {}) {
+  const pattern = z.string({ error: wrongType('a string') }).transform((value, ctx): string => {
+    const canonical = canonicalRegistryPattern(value);
+    if (typeof canonical !== 'string') {
+      ctx.issues.push({ code: 'custom', message: `${JSON.stringify(value)}: ${canonical.error}`, input: value });
+      return z.NEVER;
+    }
+    if (canonical === '*' && options.noStar !== undefined) {
+      ctx.issues.push({ code: 'custom', message: `"*" is not allowed here: it ${options.noStar}`, input: value });
+      return z.NEVER;
+    }
+    return canonical;
+  });
+  return z
+    .array(pattern, { error: wrongType('a list') })
+    .min(1, { error: `must list at least one ${whenEmpty}` })
+    .transform((list): readonly string[] => [...new Set(list)]);
+}
+
+/** Whether two listeners would take the same port: same host, or either on every interface. */
+function samePort(a: ListenAddress, b: ListenAddress): boolean {
   const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
-  return a.host === b.host || wildcard(a.host) || wildcard(b.host);
+  return a.port !== 0 && a.port === b.port && (a.host === b.host || wildcard(a.host) || wildcard(b.host));
+}
+
+function isAddress(value: unknown): value is ListenAddress {
+  return typeof value === 'object' && value !== null;
 }
 
 /** `host:port`, IPv6 in brackets. */
 export function formatAddress(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+// ---- sections ------------------------------------------------------------------------------------
+
+const tlsSchema = mapping({
+  certFile: filePath({ missing: 'needed when server.tls is present' }).describe('Server certificate (PEM).'),
+  keyFile: filePath({ missing: 'needed when server.tls is present' }).describe('Its private key (PEM).'),
+  clientCAFile: filePath()
+    .optional()
+    .describe('When set, clients must present a certificate issued by one of these CAs (mTLS with Gatekeeper).'),
+})
+  .transform((tls) => ({ certFile: tls.certFile, keyFile: tls.keyFile, clientCAFile: tls.clientCAFile }))
+  .describe('TLS for the Gatekeeper HTTP(S) endpoints and gRPC; absent serves plain HTTP (development only).');
+
+const serverSchema = mapping({
+  address: listenAddress()
+    .prefault(DEFAULT_SERVER_ADDRESS)
+    .describe(
+      'The Gatekeeper HTTP(S) endpoints, host:port. The default serves only the local host; in a cluster use 0.0.0.0:8443. Port 0 picks any free port.',
+    ),
+  grpcAddress: listenAddress().optional().describe('The gRPC service, host:port; absent disables it.'),
+  healthAddress: listenAddress()
+    .optional()
+    .describe(
+      'Extension. A plain-HTTP listener serving only GET /healthz, /readyz and /metrics, for kubelet probes and Prometheus; absent: those are served on address only.',
+    ),
+  tls: tlsSchema.optional(),
+  requestTimeoutMs: integer(1, MAX_REQUEST_TIMEOUT_MS)
+    .default(DEFAULT_REQUEST_TIMEOUT_MS)
+    .describe("Budget for one /v1/verify request (and gRPC Verify), in ms. Keep it below the Provider's spec.timeout (2 s)."),
+  mutateTimeoutMs: integer(1, MAX_REQUEST_TIMEOUT_MS)
+    .optional()
+    .describe('Extension. Budget for one /v1/mutate request, in ms; default: requestTimeoutMs.'),
+  keepAliveTimeoutMs: integer(0, 600_000)
+    .default(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)
+    .describe('Extension. How long a connection stays open idle after an answer, in ms (Gatekeeper never reuses one).'),
+  maxConnections: integer(1, 1_000_000)
+    .default(DEFAULT_MAX_CONNECTIONS)
+    .describe('Extension. Most connections open at once; at the cap idle ones are closed first, then new ones are refused.'),
+  maxRequestBytes: integer(1, 64 * 1024 * 1024)
+    .default(DEFAULT_MAX_REQUEST_BYTES)
+    .describe('Extension. Largest request body accepted, in bytes.'),
+  maxKeys: integer(1, 100_000).default(DEFAULT_MAX_KEYS).describe('Extension. Most keys (image references) in one request.'),
+})
+  .superRefine((server, ctx) => {
+    // Refinements run also when a field failed; only compare addresses that parsed.
+    if (!isAddress(server.address)) return;
+    if (isAddress(server.grpcAddress) && samePort(server.grpcAddress, server.address)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grpcAddress'],
+        message: `must differ from server.address (${formatAddress(server.address)}): both cannot listen on the same port`,
+      });
+    }
+    if (!isAddress(server.healthAddress)) return;
+    for (const name of ['address', 'grpcAddress'] as const) {
+      const other = server[name];
+      if (isAddress(other) && samePort(server.healthAddress, other)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['healthAddress'],
+          message: `must differ from server.${name} (${formatAddress(other)}): both cannot listen on the same port`,
+        });
+        return;
+      }
+    }
+  })
+  .transform((server) => ({
+    address: server.address,
+    grpcAddress: server.grpcAddress,
+    healthAddress: server.healthAddress,
+    tls: server.tls,
+    requestTimeoutMs: server.requestTimeoutMs,
+    mutateTimeoutMs: server.mutateTimeoutMs ?? server.requestTimeoutMs,
+    keepAliveTimeoutMs: server.keepAliveTimeoutMs,
+    maxConnections: server.maxConnections,
+    maxRequestBytes: server.maxRequestBytes,
+    maxKeys: server.maxKeys,
+  }))
+  .prefault({})
+  .describe('The provider endpoints (optional as a whole).');
+
+const environmentSchema = mapping(
+  {
+    trustPolicy: filePath().describe('A Notary Project OCI trust policy document, the same file notation uses.'),
+    trustStore: filePath().describe('A Notary Project trust store directory, holding x509/{ca,signingAuthority,tsa}/NAME/.'),
+  },
+  { noValue: 'has no value: expected a mapping with trustPolicy and trustStore' },
+);
+
+const ENVIRONMENT_NAME_RULE = `invalid environment name: names are 1 to ${MAX_ENVIRONMENT_NAME_LENGTH} characters of [a-z0-9_.-] starting with a letter or digit`;
+
+const environmentsSchema = z
+  .record(
+    z
+      .string({ error: ENVIRONMENT_NAME_RULE })
+      .max(MAX_ENVIRONMENT_NAME_LENGTH, { error: ENVIRONMENT_NAME_RULE })
+      .regex(ENVIRONMENT_NAME, { error: ENVIRONMENT_NAME_RULE }),
+    environmentSchema,
+    { error: wrongType('a mapping', { missing: 'at least one environment must be configured' }) },
+  )
+  .refine((environments) => Object.keys(environments).length > 0, { error: 'at least one environment must be configured' })
+  .transform((environments) => {
+    // A Map, so a key from a request can never hit an Object.prototype member. In file order.
+    const out = new Map<string, { name: string; trustPolicy: string; trustStore: string }>();
+    for (const [name, environment] of Object.entries(environments)) out.set(name, { name, ...environment });
+    return out as ReadonlyMap<string, { name: string; trustPolicy: string; trustStore: string }>;
+  })
+  // The emptiness check is a refinement, which JSON Schema cannot see; say it there too.
+  .meta({ minProperties: 1 })
+  .describe(
+    'Required, at least one: environment name → its trust material. Names are 1 to 63 characters of [a-z0-9_.-] starting with a letter or digit.',
+  );
+
+const NETWORK_KEYS = ['plainHttp', 'username', 'password', 'passwordFromEnv'] as const;
+
+const registrySchema = mapping({
+  plainHttp: boolean().optional().meta({ default: false, description: 'Speak HTTP, not HTTPS, to this host.' }),
+  username: text().optional().describe('Basic credentials, also used to obtain bearer tokens. Needs a password.'),
+  password: z
+    .string({ error: wrongType('a string', { secret: true }) })
+    .optional()
+    .describe('The password (may be empty). Not together with passwordFromEnv. Never echoed in error messages.'),
+  passwordFromEnv: text()
+    .regex(ENV_VAR_NAME, { error: (issue) => `${JSON.stringify(issue.input)} is not an environment variable name` })
+    .optional()
+    .describe(
+      'Extension. The environment variable holding the password, read when the configuration is loaded, so secrets stay out of ConfigMaps.',
+    ),
+  ociLayout: filePath()
+    .optional()
+    .describe(
+      "Extension. Serve this host's content from an OCI image layout directory instead of the network (air-gapped use, the demo). Excludes the network options.",
+    ),
+}).superRefine((registry, ctx) => {
+  const key = (name: string, message: string): void => {
+    ctx.addIssue({ code: 'custom', path: [name], message, params: { at: 'key' } });
+  };
+  if (registry.password !== undefined && registry.passwordFromEnv !== undefined) {
+    key('passwordFromEnv', 'give either password or passwordFromEnv, not both');
+  }
+  const hasPassword = registry.password !== undefined || registry.passwordFromEnv !== undefined;
+  if (registry.username !== undefined && !hasPassword) key('username', 'a username needs a password (password or passwordFromEnv)');
+  if (registry.username === undefined && hasPassword) {
+    key(registry.passwordFromEnv !== undefined ? 'passwordFromEnv' : 'password', 'a password needs a username');
+  }
+  if (registry.ociLayout !== undefined) {
+    for (const name of NETWORK_KEYS) {
+      if (registry[name] !== undefined) {
+        key(name, 'does not apply with ociLayout (content is read from the layout directory, not the network)');
+      }
+    }
+  }
+});
+
+interface RegistryEntry {
+  host: string;
+  plainHttp: boolean;
+  username: string | undefined;
+  /** The password, from `password` or (after loading) from the environment variable `passwordFromEnv`. */
+  password: string | undefined;
+  /** The variable the password came from, when it came from one. */
+  passwordFromEnv: string | undefined;
+  ociLayout: string | undefined;
+}
+
+const registriesSchema = z
+  .record(
+    z.string().superRefine((key, ctx) => {
+      const host = canonicalRegistryHost(key);
+      if (typeof host !== 'string') ctx.addIssue({ code: 'custom', message: host.error, input: key });
+    }),
+    registrySchema,
+    { error: wrongType('a mapping') },
+  )
+  .superRefine((registries, ctx) => {
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(registries)) {
+      const host = canonicalRegistryHost(key);
+      if (typeof host !== 'string') continue;
+      const previous = seen.get(host);
+      if (previous !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `names the same registry host as ${JSON.stringify(previous)} (${host})`,
+          params: { at: 'key' },
+        });
+      }
+      seen.set(host, key);
+    }
+  })
+  .transform((registries) => {
+    // Keyed by canonical host[:port] (lowercase, Docker Hub's aliases folded into registry-1.docker.io).
+    const out = new Map<string, RegistryEntry>();
+    for (const [key, registry] of Object.entries(registries)) {
+      const host = canonicalRegistryHost(key) as string;
+      out.set(host, {
+        host,
+        plainHttp: registry.plainHttp ?? false,
+        username: registry.username,
+        password: registry.password,
+        passwordFromEnv: registry.passwordFromEnv,
+        ociLayout: registry.ociLayout,
+      });
+    }
+    return out as ReadonlyMap<string, RegistryEntry>;
+  })
+  .describe(
+    'Per registry host, keyed by host[:port] as image references name it (canonicalised: lowercase, docker.io and index.docker.io mean registry-1.docker.io).',
+  );
+
+const cacheSchema = mapping({
+  maxEntries: integer(0, 100_000_000)
+    .default(DEFAULT_VERIFICATION_CACHE.maxEntries)
+    .describe('Cached verification results at most; 0 disables the cache.'),
+  maxBytes: integer(0, Number.MAX_SAFE_INTEGER)
+    .default(DEFAULT_VERIFICATION_CACHE.maxBytes)
+    .describe('Estimated bytes of cached results at most.'),
+  undecidedTtlMs: integer(0, DAY_MS)
+    .default(DEFAULT_VERIFICATION_CACHE.undecidedTtlMs)
+    .describe('How long undecided outcomes (registry unreachable, auth, …) are cached, in ms; 0: never.'),
+  tagTtlMs: integer(0, DAY_MS)
+    .default(DEFAULT_VERIFICATION_CACHE.tagTtlMs)
+    .describe("How long a tag's resolution to a digest is reused, in ms; 0 resolves every time. Shorter is safer."),
+})
+  .prefault({})
+  .describe('Extension. Bounds of the verification result cache.');
+
+const limitsSchema = mapping({
+  concurrencyPerRegistry: integer(1, 256)
+    .default(DEFAULT_BACKGROUND_LIMITS.concurrencyPerRegistry)
+    .describe('Verifications running at once against one registry host.'),
+  maxConcurrent: integer(1, 4096)
+    .default(DEFAULT_BACKGROUND_LIMITS.maxConcurrent)
+    .describe('Background jobs running at once over all registry hosts; a freed slot goes round-robin to hosts with queued jobs.'),
+  maxPendingPerRegistry: integer(1, 1_000_000)
+    .default(DEFAULT_BACKGROUND_LIMITS.maxPendingPerRegistry)
+    .describe('Background jobs (verifications and tag resolutions, running or queued) for one registry host.'),
+  maxPending: integer(1, 1_000_000).default(DEFAULT_BACKGROUND_LIMITS.maxPending).describe('Background jobs over all registry hosts.'),
+})
+  .prefault({})
+  .describe(
+    'Extension. Bounds on background registry work; a key that would start a job beyond them is answered DEADLINE_EXCEEDED (reason OVERLOADED).',
+  );
+
+const revocationSchema = mapping({
+  offline: boolean()
+    .default(DEFAULT_REVOCATION_OFFLINE)
+    .describe('Never contact OCSP responders or CRL distribution points; only cached or local CRLs are used.'),
+  crlDirectory: filePath()
+    .optional()
+    .describe('A directory of CRL files (DER or PEM) used before the network, or instead of it when offline.'),
+  timestampRevocation: z
+    .enum(['check', 'skip'], { error: wrongType('one of "check", "skip"') })
+    .default(DEFAULT_TIMESTAMP_REVOCATION)
+    .describe('Whether TSA certificate chains are checked for revocation.'),
+  allowedHosts: hostPatterns('host (remove the key to allow none)')
+    .optional()
+    .describe(
+      'Extension. Hosts (same patterns as allowedRegistries) of OCSP responders and CRL distribution points, and of each redirect hop, that revocation checking may contact besides the hosts of allowedRegistries and allowedRedirects. Only consulted when allowedRegistries is set (without it every host is allowed). Link-local and cloud metadata addresses stay refused unless listed exactly.',
+    ),
+})
+  .transform((revocation) => ({
+    offline: revocation.offline,
+    crlDirectory: revocation.crlDirectory,
+    timestampRevocation: revocation.timestampRevocation,
+    allowedHosts: revocation.allowedHosts,
+  }))
+  .prefault({})
+  .describe('Extension. How certificate revocation is checked (OCSP, then CRLs).');
+
+// ---- the file ------------------------------------------------------------------------------------
+
+/** The whole file. Its input type is what the file holds; its output, the configuration (paths still as written). */
+export const vouchConfigSchema = mapping({
+  server: serverSchema,
+  defaultEnvironment: text()
+    .optional()
+    .describe('The environment for keys without an [environment] prefix; may be left out when exactly one environment is configured.'),
+  environments: environmentsSchema,
+  registries: registriesSchema.optional(),
+  allowedRegistries: hostPatterns('registry (remove the key to allow every registry)')
+    .optional()
+    .describe('Extension. Registry hosts or patterns (*.example.com, *) that may be contacted; absent allows every host.'),
+  allowedTokenRealms: hostPatterns('host (remove the key to allow none)', {
+    // "*" would hand every registry's credentials to any host a challenge names.
+    noStar: 'would send registry credentials to any host a registry names; list the token service hosts',
+  })
+    .optional()
+    .describe(
+      "Extension. Hosts a registry's Bearer challenge may name as its token realm besides the registry host, and which may receive its credentials (* is refused).",
+    ),
+  allowedRedirects: hostPatterns('host (remove the key to allow none)')
+    .optional()
+    .describe('Extension. Hosts a redirect may lead to besides allowedRegistries, typically blob storage.'),
+  cache: cacheSchema,
+  limits: limitsSchema,
+  revocation: revocationSchema,
+})
+  .superRefine((config, ctx) => {
+    // Refinements run also when a field failed: without valid environments there is nothing to check.
+    if (!(config.environments instanceof Map)) return;
+    const names = [...config.environments.keys()];
+    if (config.defaultEnvironment === undefined) {
+      if (names.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['defaultEnvironment'],
+          message: `required when more than one environment is configured (one of: ${names.join(', ')})`,
+        });
+      }
+    } else if (!config.environments.has(config.defaultEnvironment)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultEnvironment'],
+        message: `${JSON.stringify(config.defaultEnvironment)} is not a configured environment (configured: ${names.join(', ')})`,
+      });
+    }
+  })
+  .transform((config) => ({
+    server: config.server,
+    defaultEnvironment: config.defaultEnvironment ?? [...config.environments.keys()][0]!,
+    environments: config.environments,
+    registries: config.registries ?? (new Map() as ReadonlyMap<string, RegistryEntry>),
+    allowedRegistries: config.allowedRegistries,
+    allowedTokenRealms: config.allowedTokenRealms,
+    allowedRedirects: config.allowedRedirects,
+    cache: config.cache,
+    limits: config.limits,
+    revocation: config.revocation,
+  }))
+  .describe('The vouch configuration file (docs/configuration.md).');
+
+/** What a configuration file holds (before defaults): the type of the JSON Schema. */
+export type VouchConfigFile = z.input<typeof vouchConfigSchema>;
+
+/**
+ * A validated configuration: defaults applied, registry hosts and patterns canonical, paths absolute
+ * (resolved against the file's directory), passwords from `passwordFromEnv` read.
+ */
+export type VouchConfig = { /** Absolute path of the configuration file. */ file: string } & z.output<typeof vouchConfigSchema>;
+export type ServerConfig = VouchConfig['server'];
+export type ServerTlsConfig = NonNullable<ServerConfig['tls']>;
+export type EnvironmentConfig = VouchConfig['environments'] extends ReadonlyMap<string, infer E> ? E : never;
+export type RegistryConfig = RegistryEntry;
+export type CacheConfig = VouchConfig['cache'];
+export type LimitsConfig = VouchConfig['limits'];
+export type RevocationConfig = VouchConfig['revocation'];
+
+// The defaults as values, for callers that want them without parsing (all owned elsewhere).
+export { DEFAULT_SERVER_ADDRESS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS };
+export { MAX_REQUEST_TIMEOUT_MS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_KEYS };
+export const DEFAULT_CACHE: Readonly<CacheConfig> = Object.freeze(cacheSchema.parse({}));
+export const DEFAULT_LIMITS: Readonly<LimitsConfig> = Object.freeze(limitsSchema.parse({}));
+export const DEFAULT_REVOCATION: Readonly<RevocationConfig> = Object.freeze(revocationSchema.parse({}));
+
+/**
+ * The JSON Schema (draft 2020-12) of the configuration file, with a description and the default of
+ * every key, for editors (yaml-language-server) and other tools. It describes the file: paths are
+ * strings as written, relative ones resolved by vouch against the file's directory.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(vouchConfigSchema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
+  const { $schema, ...rest } = schema;
+  return { $schema, title: 'vouch configuration', ...rest };
 }

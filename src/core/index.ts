@@ -6,3 +6,4 @@ export * from './digest.js';
 export * from './reference.js';
 export * from './verification.js';
 export * from './bounded-cache.js';
+export * from './text-position.js';

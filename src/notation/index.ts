@@ -37,6 +37,7 @@ export {
 export { verifyTimestampToken, parseTimestampToken, type VerifiedTimestamp, type TimestampTokenInfo } from './timestamp.js';
 export {
   RevocationChecker,
+  DEFAULT_REVOCATION_OFFLINE,
   type RevocationOptions,
   type RevocationStatus,
   type CertificateRevocation,
@@ -46,6 +47,7 @@ export {
 } from './revocation.js';
 export {
   NotationVerifier,
+  DEFAULT_TIMESTAMP_REVOCATION,
   type NotationVerifierOptions,
   type SignatureVerification,
   type EnvelopeInput,

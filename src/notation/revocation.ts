@@ -29,6 +29,9 @@ import { OcspClient } from './revocation-ocsp.js';
 export type { CertificateRevocation, RevocationFailure, RevocationStatus } from './revocation-common.js';
 export type { RevocationTransport } from './revocation-fetch.js';
 
+/** Revocation checking goes to the network (OCSP, CRL downloads) unless configured offline. */
+export const DEFAULT_REVOCATION_OFFLINE = false;
+
 export interface RevocationOptions {
   /** Per OCSP responder request, in ms (spec default 2 s). */
   ocspTimeoutMs?: number;
@@ -118,7 +121,7 @@ export class RevocationChecker {
   constructor(options: RevocationOptions = {}) {
     const ocspTimeoutMs = options.ocspTimeoutMs ?? 2_000;
     this.#crlTimeoutMs = options.crlTimeoutMs ?? 5_000;
-    this.#offline = options.offline ?? false;
+    this.#offline = options.offline ?? DEFAULT_REVOCATION_OFFLINE;
     this.#maxCrlBytes = options.maxCrlBytes ?? 32 * 1024 * 1024;
     this.#now = options.now ?? (() => new Date());
     this.#log = options.logger ?? moduleLogger('notation.revocation');

@@ -31,6 +31,9 @@ const KNOWN_CRITICAL: ReadonlySet<string> = new Set([
   NOTARY_HEADER.authenticSigningTime,
 ]);
 
+/** TSA certificate chains are checked for revocation unless told otherwise (as notation). */
+export const DEFAULT_TIMESTAMP_REVOCATION: 'check' | 'skip' = 'check';
+
 export interface NotationVerifierOptions {
   trustStore: TrustStore;
   revocation?: RevocationChecker;
@@ -109,7 +112,7 @@ export class NotationVerifier {
     this.#trustStore = options.trustStore;
     this.#revocation = options.revocation ?? new RevocationChecker();
     this.#now = options.now ?? (() => new Date());
-    this.#timestampRevocation = options.timestampRevocation ?? 'check';
+    this.#timestampRevocation = options.timestampRevocation ?? DEFAULT_TIMESTAMP_REVOCATION;
     this.#log = options.logger ?? moduleLogger('notation.verifier');
   }
 

@@ -8,7 +8,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { ProviderMetrics, countOutcomes } from './metrics.js';
 import {
@@ -20,6 +19,23 @@ import {
   type ProviderBackend,
   type ProviderResponse,
 } from './provider-protocol.js';
+
+// The server's defaults, also those of the configuration's `server:` section (config takes them
+// from here, so the two cannot disagree).
+
+/** Serves the local host only; in a cluster, `0.0.0.0:8443`. */
+export const DEFAULT_SERVER_ADDRESS = '127.0.0.1:8443';
+/**
+ * Budget for one /v1/verify request: below the `vouch` Provider's `spec.timeout` (2 s), with room for
+ * the connection Gatekeeper opens per call and a busy event loop (deploy/README.md "Timeouts").
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1500;
+export const MAX_REQUEST_TIMEOUT_MS = 60_000;
+/** Gatekeeper never reuses a connection: each of its calls leaves one socket idle this long. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_KEYS = 1000;
 
 export interface TlsFiles {
   certFile: string;

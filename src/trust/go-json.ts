@@ -6,6 +6,8 @@
 // notation-go reads policies with encoding/json (verifier/trustpolicy), so vouch accepts and refuses
 // the same documents: https://pkg.go.dev/encoding/json#Unmarshal
 
+import { lineColumn } from '../core/index.js';
+
 export interface RawSignatureVerification {
   level: string;
   override: Record<string, string>;
@@ -215,7 +217,7 @@ class GoStructDecoder {
 /**
  * A JSON syntax error with Go's wording and where it is: an editor goes to a line and column, not to
  * a byte offset. Both are 1-based, the column in UTF-16 units, as the config file's errors
- * (config/json-syntax.ts lineColumn; trust/ may not import config/).
+ * (core's lineColumn).
  */
 export class JsonSyntaxFailure extends Error {
   readonly line: number;
@@ -223,16 +225,9 @@ export class JsonSyntaxFailure extends Error {
   constructor(message: string, text: string, offset: number) {
     super(message);
     this.name = 'JsonSyntaxFailure';
-    let line = 1;
-    let lineStart = 0;
-    for (let k = 0; k < offset && k < text.length; k++) {
-      if (text.charCodeAt(k) === 0x0a) {
-        line++;
-        lineStart = k + 1;
-      }
-    }
+    const { line, column } = lineColumn(text, offset);
     this.line = line;
-    this.column = offset - lineStart + 1;
+    this.column = column;
   }
 }
 

@@ -29,6 +29,7 @@ import {
 } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import {
+  DEFAULT_TIMESTAMP_REVOCATION,
   NotationVerifier,
   RevocationChecker,
   createChainVerdictCache,
@@ -92,7 +93,7 @@ export interface VerificationCacheOptions {
   resultTtlMs?: number;
   /** How long undecided outcomes (registry unavailable, auth, …) are cached, in ms; 0 (default) never. */
   undecidedTtlMs?: number;
-  /** How long a tag → digest resolution is reused, in ms (default 30 000); 0 resolves every time. */
+  /** How long a tag → digest resolution is reused, in ms (default 10 000); 0 resolves every time. */
   tagTtlMs?: number;
   /** Cached tag resolutions at most (default 10 000). */
   tagMaxEntries?: number;
@@ -233,17 +234,31 @@ type TagOutcome = { descriptor: Descriptor } | { error: unknown };
 /** setTimeout's largest delay; longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-const DEFAULTS = {
+/**
+ * The answer cache's default bounds, also the defaults of the configuration's `cache:` section
+ * (config takes them from here, so the two cannot disagree). A mutable tag is re-resolved after
+ * tagTtlMs: shorter is safer (a moved tag is seen sooner), longer saves registry round trips.
+ */
+export const DEFAULT_VERIFICATION_CACHE = Object.freeze({
   maxEntries: 10_000,
   maxBytes: 64 * 1024 * 1024,
   resultTtlMs: 300_000,
   undecidedTtlMs: 0,
-  tagTtlMs: 30_000,
+  tagTtlMs: 10_000,
   tagMaxEntries: 10_000,
+});
+
+/** The default bounds on background registry work, also the defaults of the configuration's `limits:`. */
+export const DEFAULT_BACKGROUND_LIMITS = Object.freeze({
   concurrencyPerRegistry: 8,
   maxConcurrent: 64,
   maxPendingPerRegistry: 256,
   maxPending: 2048,
+});
+
+const DEFAULTS = {
+  ...DEFAULT_VERIFICATION_CACHE,
+  ...DEFAULT_BACKGROUND_LIMITS,
   backgroundTimeoutMs: 30_000,
   maxSignatures: 100,
 } as const;
@@ -302,7 +317,7 @@ export class VerificationEngine {
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer ?? {};
     this.#log = options.logger ?? moduleLogger('verify.engine');
-    this.#timestampRevocation = options.timestampRevocation ?? 'check';
+    this.#timestampRevocation = options.timestampRevocation ?? DEFAULT_TIMESTAMP_REVOCATION;
     this.#maxSignatures = nonNegative('maxSignatures', options.maxSignatures ?? DEFAULTS.maxSignatures);
     this.#backgroundTimeoutMs = nonNegative('backgroundTimeoutMs', options.backgroundTimeoutMs ?? DEFAULTS.backgroundTimeoutMs);
     if (this.#backgroundTimeoutMs === 0)

@@ -3,6 +3,8 @@
 
 export {
   VerificationEngine,
+  DEFAULT_VERIFICATION_CACHE,
+  DEFAULT_BACKGROUND_LIMITS,
   type VerificationEngineOptions,
   type VerificationCacheOptions,
   type VerificationObserver,

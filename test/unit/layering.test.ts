@@ -70,6 +70,8 @@ test('layering: every rule fails on a tree that breaks it', async (t) => {
     'src/app/index.ts': 'export const app = 1;\n',
     'src/server/uses-app.ts': "import { app } from '../app/index.js';\nexport const usesApp = app;\n",
     'src/cli/serves.ts': "import { server } from '../server/index.js';\nexport const serves = server;\n",
+    // config takes its defaults from server; server never reads config
+    'src/server/reads-config.ts': "import { config } from '../config/index.js';\nexport const readsConfig = config;\n",
     // oci must not see config
     'src/oci/index.ts': "import { config } from '../config/index.js';\nexport const oci = config;\n",
     // a cycle inside one folder, closed by a type-only import
@@ -96,6 +98,7 @@ test('layering: every rule fails on a tree that breaks it', async (t) => {
     'layer-core: src/core/outward.ts → src/server/index.ts',
     'layer-oci: src/oci/index.ts → src/config/index.ts',
     'layer-server: src/server/uses-app.ts → src/app/index.ts',
+    'layer-server: src/server/reads-config.ts → src/config/index.ts',
     'layer-cli: src/cli/serves.ts → src/server/index.ts',
     'no-circular: src/trust/a.ts → src/trust/b.ts',
     'through-index: src/notation/index.ts → src/trust/a.ts',
@@ -119,8 +122,9 @@ test('layering: a tree that follows the rules passes', async (t) => {
     'src/trust/index.ts': "import { core } from '../core/index.js';\nexport const trust = core;\n",
     'src/notation/index.ts':
       "import { oci } from '../oci/index.js';\nimport { trust } from '../trust/index.js';\nexport const notation = oci + trust;\n",
-    'src/config/index.ts': "import { oci } from '../oci/index.js';\nexport const config = oci;\n",
-    'src/server/index.ts': "import { config } from '../config/index.js';\nexport const server = config;\n",
+    'src/server/index.ts': "import { notation } from '../notation/index.js';\nexport const server = notation;\n",
+    'src/config/index.ts':
+      "import { oci } from '../oci/index.js';\nimport { server } from '../server/index.js';\nexport const config = oci + server;\n",
     'src/app/index.ts':
       "import { config } from '../config/index.js';\nimport { server } from '../server/index.js';\nexport const app = config + server;\n",
     'src/cli/main.ts': "import { app } from '../app/index.js';\nexport const main = app;\n",

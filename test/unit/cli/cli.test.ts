@@ -1,7 +1,8 @@
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../../src/cli/main.js';
 import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
 
@@ -11,6 +12,7 @@ function capture() {
   return { io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) }, out, err };
 }
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const vectors = path.join(NOTATION_VECTORS, 'notation-cli-e2e/oci_layout');
 
 test('cli: usage errors exit 2', async (t) => {
@@ -21,6 +23,21 @@ test('cli: usage errors exit 2', async (t) => {
   t.is(await main(['referrers', '--depth', 'x', 'a'], c.io), 2);
   t.is(await main(['referrers', '--bogus', 'a'], c.io), 2);
   t.true(c.err.some((line) => line.includes('unknown command "nope"')));
+});
+
+test('cli: config schema prints the JSON Schema of the configuration file', async (t) => {
+  const c = capture();
+  t.is(await main(['config', 'schema'], c.io), 0);
+  const schema = JSON.parse(c.out.join('\n')) as { $schema: string; required: string[]; properties: Record<string, unknown> };
+  t.is(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
+  t.deepEqual(schema.required, ['environments']);
+  t.true('server' in schema.properties && 'revocation' in schema.properties);
+  t.deepEqual(JSON.parse(await readFile(path.join(ROOT, 'docs/vouch.schema.json'), 'utf8')), schema);
+
+  const u = capture();
+  t.is(await main(['config'], u.io), 2);
+  t.is(await main(['config', 'nope'], u.io), 2);
+  t.regex(u.err.join('\n'), /unknown subcommand "nope"/);
 });
 
 test('cli: an invalid reference is reported with its code and exit 2', async (t) => {

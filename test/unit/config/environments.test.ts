@@ -131,11 +131,18 @@ test('EnvironmentSet: status() reports every environment loaded', async (t) => {
   t.true(status.environments[0]?.loadedAt instanceof Date);
 });
 
-test('EnvironmentSet: generations differ between two sets over the same files', async (t) => {
+test('EnvironmentSet: sets sharing a generation source never reuse a generation; each set has its own by default', async (t) => {
   const f = await fixture(t);
-  const a = await open(t, f.config, STATIC);
-  const b = await open(t, f.config, STATIC);
-  t.not(a.get('prod')?.generation, b.get('prod')?.generation);
+  let last = 0;
+  const shared: EnvironmentSetOptions = { ...STATIC, nextGeneration: () => ++last };
+  const a = await open(t, f.config, shared);
+  const b = await open(t, f.config, shared);
+  const generations = [a, b].flatMap((set) => ['prod', 'staging'].map((name) => set.get(name)?.generation));
+  t.deepEqual([...generations].sort(), [1, 2, 3, 4]);
+  // No module-global counter: a set without a source starts its own.
+  const c = await open(t, f.config, STATIC);
+  const d = await open(t, f.config, STATIC);
+  t.is(c.get('prod')?.generation, d.get('prod')?.generation);
 });
 
 test('EnvironmentSet: a broken trust policy at start is INVALID_CONFIG naming the config field and the policy file', async (t) => {

@@ -16,9 +16,10 @@ environments:
 function rejects(t: import('ava').ExecutionContext, text: string, path: string, what: RegExp): void {
   const error = t.throws(() => parseConfig(text, FILE, { env: {} }), { instanceOf: VouchError });
   t.is(error?.code, 'INVALID_CONFIG');
-  const prefix = `${FILE}: ${path}: `;
-  t.true(error?.message.startsWith(prefix), `expected prefix ${prefix}, got: ${error?.message}`);
-  t.regex(error?.message ?? '', what);
+  const start = `${FILE}:`;
+  const line = error?.message.split('\n').find((l) => l.startsWith(start) && /^[^ ]+:\d+:\d+: /.test(l) && l.includes(`: ${path}: `));
+  t.true(line !== undefined, `expected a line ${FILE}:L:C: ${path}: …, got: ${error?.message}`);
+  t.regex(line ?? '', what);
 }
 
 test('limits: defaults when absent', (t) => {

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { VouchError } from '../../../src/core/index.js';
 import {
+  ConfigError,
   DEFAULT_CACHE,
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -55,7 +56,10 @@ function parse(text: string, options?: ParseConfigOptions, file = FILE): VouchCo
   return parseConfig(text, file, options);
 }
 
-/** Asserts INVALID_CONFIG whose message starts with `<file>: <path>: ` and matches `what`. */
+/**
+ * Asserts INVALID_CONFIG (a ConfigError) with an issue at `path`, whose message line reads
+ * `<file>:<line>:<col>: <path>: ` and matches `what`.
+ */
 function rejects(
   t: import('ava').ExecutionContext,
   text: string,
@@ -64,11 +68,20 @@ function rejects(
   options?: ParseConfigOptions,
   file = FILE,
 ): void {
-  const error = t.throws(() => parse(text, options, file), { instanceOf: VouchError });
+  const error = t.throws(() => parse(text, options, file), { instanceOf: ConfigError });
   t.is(error?.code, 'INVALID_CONFIG');
-  const prefix = `${file}: ${path}: `;
-  t.true(error?.message.startsWith(prefix), `expected prefix ${prefix}, got: ${error?.message}`);
-  t.regex(error?.message ?? '', what);
+  t.true(
+    error?.issues.some((issue) => formatConfigPath(issue.path) === path),
+    `expected an issue at ${path}, got: ${error?.message}`,
+  );
+  const start = new RegExp(`^${escape(file)}:\\d+:\\d+: ${escape(path)}: `);
+  const line = error?.message.split('\n').find((l) => start.test(l));
+  t.true(line !== undefined, `expected a line ${file}:L:C: ${path}: …, got: ${error?.message}`);
+  t.regex(line ?? '', what);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 // ---- the interface example and defaults --------------------------------------------------------------
@@ -121,7 +134,8 @@ test('parseConfig: defaults for everything optional', (t) => {
   t.is(config.defaultEnvironment, 'prod', 'the only environment is the default');
   t.is(config.registries.size, 0);
   t.deepEqual(config.cache, { ...DEFAULT_CACHE });
-  t.deepEqual(config.cache, { maxEntries: 100_000, maxBytes: 256 * 1024 * 1024, undecidedTtlMs: 0, tagTtlMs: 10_000 });
+  // The engine's defaults (src/verify), not a second set.
+  t.deepEqual(config.cache, { maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, undecidedTtlMs: 0, tagTtlMs: 10_000 });
   t.deepEqual(config.revocation, { offline: false, crlDirectory: undefined, timestampRevocation: 'check', allowedHosts: undefined });
 });
 
@@ -232,7 +246,50 @@ test('parseConfig: an unknown key suggests the closest known key and gives its l
   const error = t.throws(() => parse('environments:\n  prod:\n    trustPolicy: a\n    trustStore: b\n    trustPolcy: c\n'));
   t.is(
     error?.message,
-    '/etc/vouch/config.yaml: environments.prod.trustPolcy: unknown key (did you mean trustPolicy?); known keys here: trustPolicy, trustStore (line 5, column 5)',
+    '/etc/vouch/config.yaml:5:5: environments.prod.trustPolcy: unknown key (did you mean trustPolicy?); known keys here: trustPolicy, trustStore',
+  );
+});
+
+test('parseConfig: every issue is reported, in file order, each with its code, path and position', (t) => {
+  const text = [
+    'server:',
+    '  adress: 127.0.0.1:1',
+    '  requestTimeoutMs: 0',
+    'environments:',
+    '  prod: { trustPolicy: a, trustStore: 5 }',
+    'cache: { maxEntries: "many" }',
+    'revocation:',
+    '  offline:',
+    '',
+  ].join('\n');
+  const error = t.throws(() => parse(text), { instanceOf: ConfigError });
+  t.deepEqual(
+    error?.issues.map((i) => [i.code, formatConfigPath(i.path), i.line, i.column]),
+    [
+      ['unknown_key', 'server.adress', 2, 3],
+      ['out_of_range', 'server.requestTimeoutMs', 3, 21],
+      ['wrong_type', 'environments.prod.trustStore', 5, 39],
+      ['wrong_type', 'cache.maxEntries', 6, 22],
+      ['no_value', 'revocation.offline', 8, 11],
+    ],
+  );
+  t.is(
+    error?.message,
+    [
+      '/etc/vouch/config.yaml:2:3: server.adress: unknown key (did you mean address?); known keys here: address, grpcAddress, healthAddress, tls, requestTimeoutMs, mutateTimeoutMs, keepAliveTimeoutMs, maxConnections, maxRequestBytes, maxKeys',
+      '/etc/vouch/config.yaml:3:21: server.requestTimeoutMs: must be from 1 to 60000, got 0',
+      '/etc/vouch/config.yaml:5:39: environments.prod.trustStore: expected a string (a file path), got the number 5',
+      '/etc/vouch/config.yaml:6:22: cache.maxEntries: expected an integer from 0 to 100000000, got the string "many"',
+      '/etc/vouch/config.yaml:8:11: revocation.offline: has no value (give one, or remove the key to use the default)',
+    ].join('\n'),
+  );
+});
+
+test('parseConfig: a missing key is reported at its mapping', (t) => {
+  const error = t.throws(() => parse('environments:\n  prod:\n    trustStore: b\n'), { instanceOf: ConfigError });
+  t.deepEqual(
+    error?.issues.map((i) => [i.code, formatConfigPath(i.path), i.line, i.column]),
+    [['missing_key', 'environments.prod.trustPolicy', 3, 5]],
   );
 });
 
@@ -720,7 +777,7 @@ test('parseConfig: JSON semantic errors name the path and the position', (t) => 
   const error = t.throws(() => parse(text, {}, JSON_FILE));
   t.is(
     error?.message,
-    `${JSON_FILE}: environments.prod.trustStores: unknown key (did you mean trustStore?); known keys here: trustPolicy, trustStore (line 3, column 54)`,
+    `${JSON_FILE}:3:54: environments.prod.trustStores: unknown key (did you mean trustStore?); known keys here: trustPolicy, trustStore`,
   );
 });
 

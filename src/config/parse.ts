@@ -1,0 +1,340 @@
+// Reading a configuration file: YAML 1.2 or strict JSON text → the document → vouchConfigSchema
+// (schema.ts) → relative paths resolved against the file's directory and `passwordFromEnv` read.
+// Every problem is an issue with the key path and the line:col of its node (JSON files are parsed
+// by the YAML parser too, so both have node ranges); all of them are reported, in file order, as
+// one VouchError INVALID_CONFIG (a ConfigError) whose message has a line per issue:
+// `<file>:<line>:<col>: <path>: <what is wrong>`.
+
+import * as path from 'node:path';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { lineColumn, VouchError } from '../core/index.js';
+import { canonicalRegistryHost } from './hosts.js';
+import { findJsonSyntaxError } from './json-syntax.js';
+import { vouchConfigSchema, type VouchConfig } from './schema.js';
+
+export interface ParseConfigOptions {
+  /** Where `passwordFromEnv` variables are read (default process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+type Segment = string | number;
+
+/** What kind of problem an issue is; stable, for tests and tools. */
+export type ConfigIssueCode = 'syntax' | 'unknown_key' | 'missing_key' | 'no_value' | 'wrong_type' | 'out_of_range' | 'invalid_value';
+
+/** One problem of a configuration file. */
+export interface ConfigIssue {
+  code: ConfigIssueCode;
+  /** The key path (see formatConfigPath); [] for the document. */
+  path: readonly Segment[];
+  message: string;
+  /** 1-based position of the key or value at fault (or of the nearest enclosing node); absent when unknown. */
+  line: number | undefined;
+  column: number | undefined;
+}
+
+/** An invalid configuration: INVALID_CONFIG, reason BAD_CONTENT, with every issue found. */
+export class ConfigError extends VouchError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(file: string, issues: readonly ConfigIssue[], cause?: unknown) {
+    super('INVALID_CONFIG', formatIssues(file, issues), { reason: 'BAD_CONTENT', cause });
+    this.issues = issues;
+  }
+}
+
+/** Messages list at most this many issues (the error's `issues` has all). */
+const MAX_LISTED_ISSUES = 20;
+
+/** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
+const NOT_YET: Readonly<Record<string, string>> = {
+  'environments.*.policy':
+    'unknown key: per-environment decision policies are not supported yet; remove it (the built-in rule applies: one trusted signature suffices)',
+};
+
+/**
+ * Parses and validates configuration text. `file` names the source in messages and anchors relative
+ * paths. `.json` files must be strict JSON; anything else is YAML 1.2 (of which JSON is a subset).
+ */
+export function parseConfig(text: string, file: string, options: ParseConfigOptions = {}): VouchConfig {
+  const document = readDocument(text, file);
+  const where = positionFinder(document.doc, document.lines);
+  const issue = (code: ConfigIssueCode, at: readonly Segment[], message: string, on: 'key' | 'value' = 'value'): ConfigIssue => ({
+    code,
+    path: at,
+    message,
+    ...where(at, on),
+  });
+
+  if (document.doc.contents === null) {
+    const empty = {
+      code: 'missing_key',
+      path: [],
+      message: 'the configuration is empty: environments is required',
+      line: 1,
+      column: 1,
+    } as const;
+    throw new ConfigError(file, [empty]);
+  }
+  let input: unknown;
+  try {
+    input = document.doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new VouchError('INVALID_CONFIG', `${file}: ${(error as Error).message}`, { reason: 'BAD_CONTENT', cause: error });
+  }
+
+  const result = vouchConfigSchema.safeParse(input, { reportInput: true });
+  if (!result.success) {
+    const issues = result.error.issues.flatMap((zodIssue) => fromZodIssue(zodIssue, issue));
+    throw new ConfigError(file, sortIssues(issues), result.error);
+  }
+
+  // What depends on where the file is and on the process: absolute paths, passwords from variables.
+  const dir = path.dirname(path.resolve(file));
+  const resolve = (p: string): string => path.resolve(dir, p);
+  const resolveOptional = (p: string | undefined): string | undefined => (p === undefined ? undefined : resolve(p));
+  const env = options.env ?? process.env;
+  const issues: ConfigIssue[] = [];
+  const parsed = result.data;
+  const registries = new Map<string, VouchConfig['registries'] extends ReadonlyMap<string, infer R> ? R : never>();
+  for (const [host, registry] of parsed.registries) {
+    let password = registry.password;
+    if (registry.passwordFromEnv !== undefined) {
+      password = env[registry.passwordFromEnv];
+      if (password === undefined || password === '') {
+        const key = registryKeyFor(input, host);
+        issues.push(
+          issue(
+            'invalid_value',
+            ['registries', key, 'passwordFromEnv'],
+            `environment variable ${registry.passwordFromEnv} is not set (or empty)`,
+          ),
+        );
+      }
+    }
+    registries.set(host, { ...registry, password, ociLayout: resolveOptional(registry.ociLayout) });
+  }
+  if (issues.length > 0) throw new ConfigError(file, issues);
+
+  const tls = parsed.server.tls;
+  return {
+    ...parsed,
+    file: path.resolve(file),
+    server: {
+      ...parsed.server,
+      tls:
+        tls === undefined
+          ? undefined
+          : { certFile: resolve(tls.certFile), keyFile: resolve(tls.keyFile), clientCAFile: resolveOptional(tls.clientCAFile) },
+    },
+    environments: new Map(
+      [...parsed.environments].map(([name, e]) => [name, { name, trustPolicy: resolve(e.trustPolicy), trustStore: resolve(e.trustStore) }]),
+    ),
+    registries,
+    revocation: { ...parsed.revocation, crlDirectory: resolveOptional(parsed.revocation.crlDirectory) },
+  };
+}
+
+/** `a.b["127.0.0.1:5000"][0]`: segments that are not plain words are quoted. */
+export function formatConfigPath(segments: readonly Segment[]): string {
+  if (segments.length === 0) return '(document)';
+  let out = '';
+  for (const segment of segments) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(segment)) out += out === '' ? segment : `.${segment}`;
+    else out += `[${JSON.stringify(segment)}]`;
+  }
+  return out;
+}
+
+function formatIssues(file: string, issues: readonly ConfigIssue[]): string {
+  const lines = issues.slice(0, MAX_LISTED_ISSUES).map((i) => {
+    const at = i.line === undefined ? file : `${file}:${i.line}:${i.column}`;
+    return i.code === 'syntax' ? `${at}: ${i.message}` : `${at}: ${formatConfigPath(i.path)}: ${i.message}`;
+  });
+  if (issues.length > MAX_LISTED_ISSUES) lines.push(`(and ${issues.length - MAX_LISTED_ISSUES} more problems)`);
+  return lines.join('\n');
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  const rank = (i: ConfigIssue): number => (i.line === undefined ? Number.MAX_SAFE_INTEGER : i.line * 1e6 + (i.column ?? 0));
+  return issues
+    .map((i, n) => ({ i, n }))
+    .sort((a, b) => rank(a.i) - rank(b.i) || a.n - b.n)
+    .map(({ i }) => i);
+}
+
+// ---- zod issues → config issues ------------------------------------------------------------------------
+
+type MakeIssue = (code: ConfigIssueCode, at: readonly Segment[], message: string, on?: 'key' | 'value') => ConfigIssue;
+
+function fromZodIssue(zodIssue: z.core.$ZodIssue, issue: MakeIssue): ConfigIssue[] {
+  const at = zodIssue.path.filter((s): s is Segment => typeof s !== 'symbol');
+  switch (zodIssue.code) {
+    case 'unrecognized_keys': {
+      const known = knownKeysAt(at);
+      return zodIssue.keys.map((key) => {
+        const pattern = at.map((s, n) => (n === 1 && at[0] === 'environments' ? '*' : String(s))).join('.');
+        const notYet = NOT_YET[`${pattern}.${key}`];
+        if (notYet !== undefined) return issue('unknown_key', [...at, key], notYet, 'key');
+        const suggestion = closest(key, known);
+        const message =
+          `unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}` +
+          (known.length > 0 ? `; known keys here: ${known.join(', ')}` : '');
+        return issue('unknown_key', [...at, key], message, 'key');
+      });
+    }
+    case 'invalid_key':
+      return [issue('invalid_value', at, zodIssue.issues[0]?.message ?? zodIssue.message, 'key')];
+    case 'invalid_type': {
+      const code = zodIssue.input === undefined ? 'missing_key' : zodIssue.input === null ? 'no_value' : 'wrong_type';
+      return [issue(code, at, zodIssue.message)];
+    }
+    case 'too_small':
+    case 'too_big':
+      return [issue(zodIssue.origin === 'array' || zodIssue.origin === 'string' ? 'invalid_value' : 'out_of_range', at, zodIssue.message)];
+    case 'custom': {
+      const on = (zodIssue.params as { at?: 'key' } | undefined)?.at ?? 'value';
+      return [issue('invalid_value', at, zodIssue.message, on)];
+    }
+    default:
+      return [issue('invalid_value', at, zodIssue.message)];
+  }
+}
+
+/** The keys the schema knows for the mapping at `at` (for "did you mean" and the list of known keys). */
+function knownKeysAt(at: readonly Segment[]): string[] {
+  type Def = {
+    type: string;
+    in?: unknown;
+    innerType?: unknown;
+    shape?: Record<string, unknown>;
+    valueType?: unknown;
+    element?: unknown;
+  };
+  const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;
+  const unwrap = (schema: unknown): unknown => {
+    for (;;) {
+      const def = defOf(schema);
+      if (def.type === 'pipe') schema = def.in;
+      else if (def.innerType !== undefined)
+        schema = def.innerType; // optional, default, prefault, nullable
+      else return schema;
+    }
+  };
+  let schema: unknown = vouchConfigSchema;
+  for (const segment of at) {
+    const def = defOf(unwrap(schema));
+    if (def.type === 'object' && typeof segment === 'string') schema = def.shape?.[segment];
+    else if (def.type === 'record') schema = def.valueType;
+    else if (def.type === 'array') schema = def.element;
+    else return [];
+    if (schema === undefined) return [];
+  }
+  const def = defOf(unwrap(schema));
+  return def.type === 'object' ? Object.keys(def.shape ?? {}) : [];
+}
+
+/** The known key closest to a misspelt one (case-insensitive match or edit distance ≤ 2). */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    if (candidate.toLowerCase() === key.toLowerCase()) return candidate;
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The key under `registries:` as written in the file for a canonical host (for the issue's path). */
+function registryKeyFor(input: unknown, host: string): string {
+  const registries = (input as { registries?: Record<string, unknown> }).registries ?? {};
+  return Object.keys(registries).find((key) => canonicalRegistryHost(key) === host) ?? host;
+}
+
+// ---- the document ------------------------------------------------------------------------------------
+
+function readDocument(raw: string, file: string): { doc: Document.Parsed; lines: LineCounter } {
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
+  const syntax = (line: number, column: number, message: string): ConfigIssue => ({ code: 'syntax', path: [], message, line, column });
+  if (/\.json$/i.test(file)) {
+    const problem = findJsonSyntaxError(text);
+    if (problem !== undefined) {
+      const { line, column } = lineColumn(text, problem.offset);
+      throw new ConfigError(file, [syntax(line, column, `JSON syntax error: ${problem.message}`)]);
+    }
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+    merge: false,
+    version: '1.2',
+    schema: 'core',
+    logLevel: 'error',
+  });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem !== undefined) {
+    const { line, col } = lines.linePos(problem.pos[0]);
+    const kind = doc.errors.length > 0 ? 'YAML syntax error' : 'YAML problem';
+    throw new ConfigError(file, [syntax(line, col, `${kind}: ${problem.message.split('\n')[0]}`)], problem);
+  }
+  return { doc, lines };
+}
+
+/** Line and column of the key (or value) at a path, or of the deepest node found on the way. */
+function positionFinder(doc: Document.Parsed, lines: LineCounter) {
+  return (segments: readonly Segment[], at: 'key' | 'value'): { line: number | undefined; column: number | undefined } => {
+    let node: unknown = doc.contents;
+    let offset: number | undefined = rangeStart(node);
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
+      if (isAlias(node)) node = node.resolve(doc);
+      let next: unknown;
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+        if (pair === undefined) break;
+        if (i === segments.length - 1 && at === 'key') {
+          offset = rangeStart(pair.key) ?? offset;
+          break;
+        }
+        next = pair.value;
+      } else if (isSeq(node) && typeof segment === 'number') {
+        next = node.items[segment];
+      } else {
+        break;
+      }
+      if (next === undefined || next === null) break;
+      node = next;
+      offset = rangeStart(node) ?? offset;
+    }
+    if (offset === undefined) return { line: undefined, column: undefined };
+    const { line, col } = lines.linePos(offset);
+    return { line, column: col };
+  };
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+  return range?.[0];
+}
