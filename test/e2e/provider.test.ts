@@ -214,7 +214,8 @@ test.before(async () => {
       [closedHost]: { plainHttp: true },
     },
     allowedRegistries: [olareg.host, dist.host, distWrongPassword.host, closedHost],
-    revocation: { offline: false },
+    // The OCSP responder and CRL server are not registries: with allowedRegistries set they must be listed.
+    revocation: { offline: false, allowedHosts: [new URL(revocation.url).host] },
   });
 
   vouch = await startVouch({ configFile, tls, env: { E2E_DIST_PASSWORD: DIST_PASSWORD } });
