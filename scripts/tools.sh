@@ -35,6 +35,8 @@ LOGDIR="$(dirname "$BIN")/log"
 GO_TOOLS=(
   "olareg-serve|olareg-serve|.|github.com/olareg/olareg|"
   "notation|notation|github.com/notaryproject/notation/cmd/notation|github.com/notaryproject/notation|-X github.com/notaryproject/notation/internal/version.BuildMetadata="
+  # pushes an image without a Docker engine in the README's walkthrough (test/e2e/readme-walkthrough.test.ts)
+  "oras|oras|oras.land/oras/cmd/oras|oras.land/oras|-X oras.land/oras/internal/version.BuildMetadata="
   "opa|opa|github.com/open-policy-agent/opa|github.com/open-policy-agent/opa|"
   "regal|regal|github.com/styrainc/regal|github.com/styrainc/regal|-X github.com/styrainc/regal/pkg/version.Version={V}"
   "cosign|cosign|github.com/sigstore/cosign/v2/cmd/cosign|github.com/sigstore/cosign/v2|"
@@ -43,13 +45,13 @@ GO_TOOLS=(
   # vouch's own: Gatekeeper v3.20.1's rego driver, response cache and mutation system (test/gatekeeper)
   "gatekeeper-harness|gatekeeper-harness|.|github.com/open-policy-agent/gatekeeper/v3|"
 )
-ALL_NAMES=(olareg-serve notation opa regal cosign gator kustomize gatekeeper-harness docker-registry)
+ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness docker-registry)
 # Rough guesses of cold-cache build times in seconds (empty Go module and build caches), for the plan only; a warm
 # cache makes most builds a few seconds. Measured builds are written to .tools/bin/.<name>.seconds and used instead.
 cold_estimate() {
   case "$1" in
     olareg-serve) echo 30 ;;
-    notation | kustomize) echo 90 ;;
+    notation | oras | kustomize) echo 90 ;;
     opa | regal) echo 150 ;;
     cosign | gator | gatekeeper-harness) echo 300 ;;
     docker-registry) echo 30 ;;
