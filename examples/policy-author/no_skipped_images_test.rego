@@ -29,12 +29,10 @@ _value(key) := {"verified": false, "environment": "prod", "reasons": _unsigned_r
 	contains(key, "skipped")
 } else := {"verified": true, "environment": "prod", "reasons": []}
 
-_violations(images) := violations if {
-	violations := signedimages.violation with input as _input(images) with external_data as _fake_vouch
-}
-
 test_verified_and_exempt_images_are_admitted if {
-	_violations(["ghcr.io/acme/web:1.0", "registry.k8s.io/pause:3.10"]) == set()
+	violations := signedimages.violation with input as _input(["ghcr.io/acme/web:1.0", "registry.k8s.io/pause:3.10"])
+		with external_data as _fake_vouch
+	violations == set()
 }
 
 test_keys_carry_the_environment_and_leave_out_exempt_images if {
@@ -43,13 +41,17 @@ test_keys_carry_the_environment_and_leave_out_exempt_images if {
 }
 
 test_unsigned_image_is_denied_with_the_library_message if {
-	some v in _violations(["ghcr.io/acme/unsigned:1.0"])
+	violations := signedimages.violation with input as _input(["ghcr.io/acme/unsigned:1.0"])
+		with external_data as _fake_vouch
+	some v in violations
 	v.details.code == "NO_SIGNATURE"
 	endswith(v.msg, "Sign it with a key trusted for this environment. (NO_SIGNATURE)")
 }
 
 test_skipped_verification_is_denied if {
-	_violations(["ghcr.io/acme/skipped:1.0"]) == {{
+	violations := signedimages.violation with input as _input(["ghcr.io/acme/skipped:1.0"])
+		with external_data as _fake_vouch
+	violations == {{
 		"msg": concat("", [
 			"image \"ghcr.io/acme/skipped:1.0\" in container \"c0\" was not checked in environment \"prod\": ",
 			"its trust policy skips signature verification. Sign it and have it verified. (SKIPPED)",
@@ -58,7 +60,11 @@ test_skipped_verification_is_denied if {
 	}}
 }
 
-_unreachable(_) := {"responses": null, "errors": null, "status_code": 0, "system_error": "dial tcp: connection refused"}
+# A provider that cannot be reached: Gatekeeper answers with system_error and no responses.
+_unreachable(request) := {
+	"responses": null, "errors": null, "status_code": 0,
+	"system_error": sprintf("dial tcp: connection refused (%d keys)", [count(request.keys)]),
+}
 
 test_unreachable_provider_denies_every_image if {
 	violations := signedimages.violation with input as _input(["ghcr.io/acme/web:1.0"]) with external_data as _unreachable

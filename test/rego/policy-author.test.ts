@@ -1,6 +1,6 @@
 // The README's policy author's example (examples/policy-author): the `opa test` command the README shows, run as
 // written from the repository root with the real OPA, must pass every test it loads: the library's and the example's
-// (counted from the *_test.rego files, so a test that stops loading fails here), plus `opa check --strict`.
+// (counted from the *_test.rego files, so a test that stops loading fails here), plus `opa check --strict` and a clean `regal lint` (with the library's regal config, so the library resolves).
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
@@ -40,4 +40,17 @@ test('policy author example: opa check --strict', async (t) => {
     timeout: 60_000,
   });
   t.pass();
+});
+
+test('policy author example: regal lint is clean', async (t) => {
+  const { stdout } = await run(
+    toolPath('regal'),
+    ['lint', '--format', 'json', '--config-file', 'rego/.regal/config.yaml', 'rego', 'examples/policy-author'],
+    { cwd: REPO_ROOT, timeout: 60_000 },
+  ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
+  const report = JSON.parse(stdout) as { violations?: Array<{ title: string; location?: { file: string; row: number } }> };
+  t.deepEqual(
+    (report.violations ?? []).map((v) => `${v.location?.file ?? '?'}:${v.location?.row ?? '?'} ${v.title}`),
+    [],
+  );
 });
