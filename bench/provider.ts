@@ -69,14 +69,14 @@ const MANIFEST_ACCEPT = [MEDIA_TYPE.ociManifest, MEDIA_TYPE.ociIndex, MEDIA_TYPE
 /** Created in benchProvider, after run.ts has chosen the log level (the root logger reads it once). */
 let log: Logger;
 
-interface SignedImage {
+export interface SignedImage {
   repository: string;
   subject: Descriptor;
   /** The provider key: `host/repository@digest`. */
   key: string;
 }
 
-interface Setup {
+export interface Setup {
   dir: string;
   registry: RunningRegistry;
   identity: SigningIdentity;
@@ -110,7 +110,7 @@ async function writeTrust(dir: string, identity: SigningIdentity): Promise<{ tru
   return { trustPolicy, trustStore: store };
 }
 
-async function writeConfig(dir: string, name: string, registries: Record<string, object>): Promise<VouchConfig> {
+export async function writeConfig(dir: string, name: string, registries: Record<string, object>): Promise<VouchConfig> {
   const trust = { trustPolicy: join(dir, 'trustpolicy.json'), trustStore: join(dir, 'truststore') };
   const file = join(dir, name);
   await writeFile(file, stringify({ server: { address: '127.0.0.1:0' }, environments: { bench: trust }, registries }));
@@ -128,16 +128,17 @@ function sign(identity: SigningIdentity, subject: Descriptor) {
   return buildSignatureManifest(envelope, subject, { form: 'legacy' });
 }
 
-async function prepare(): Promise<Setup> {
+/** A registry with `count` signed images, a trust policy and store trusting their signer, and a config. */
+export async function prepare(count = IMAGES): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'vouch-bench-provider-'));
   const identity = await generateSigningIdentity({ subject: SIGNER });
   await writeTrust(dir, identity);
   const registry = await startReferrersRegistry();
   const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } } });
-  const images: SignedImage[] = new Array(IMAGES);
+  const images: SignedImage[] = new Array(count);
   let next = 0;
   const push = async () => {
-    while (next < IMAGES) {
+    while (next < count) {
       const i = next++;
       const repository = `bench/app-${String(i).padStart(3, '0')}`;
       const repo = client.repository(registry.host, repository);
@@ -155,11 +156,11 @@ async function prepare(): Promise<Setup> {
 
 // ---- clients -------------------------------------------------------------------------------------
 
-function providerRequest(keys: string[]): string {
+export function providerRequest(keys: string[]): string {
   return JSON.stringify({ apiVersion: PROVIDER_API_VERSION, kind: 'ProviderRequest', request: { keys } });
 }
 
-async function postVerify(dispatcher: Dispatcher, url: string, body: string): Promise<ProviderResponse> {
+export async function postVerify(dispatcher: Dispatcher, url: string, body: string): Promise<ProviderResponse> {
   const response = await request(`${url}/v1/verify`, { method: 'POST', dispatcher, headers: { 'content-type': 'application/json' }, body });
   const text = await response.body.text();
   if (response.statusCode !== 200) throw new Error(`/v1/verify: HTTP ${response.statusCode}: ${text.slice(0, 300)}`);
