@@ -47,7 +47,7 @@ images(obj) := {img |
 		"image": container.image,
 		"container": object.get(container, "name", ""),
 		"kind": kind,
-		"path": sprintf("%s.%s[%d].image", [prefix, kind, i]),
+		"path": concat("", [prefix, ".", kind, "[", format_int(i, 10), "].image"]),
 	}
 }
 
@@ -77,7 +77,7 @@ environment(params, namespace, inventory) := env if {
 #   cache never mixes environments.
 key(env, image) := image if {
 	env == ""
-} else := sprintf("[%s]%s", [env, image])
+} else := concat("", ["[", env, "]", image])
 
 # METADATA
 # description: |
@@ -156,7 +156,7 @@ parse_error(text) := {"code": code, "message": trim_space(substring(text, i + 1,
 	code in _known_codes
 } else := {"code": "PROVIDER_ERROR", "message": text} if {
 	is_string(text)
-} else := {"code": "PROVIDER_ERROR", "message": sprintf("%v", [text])}
+} else := {"code": "PROVIDER_ERROR", "message": _text(text)}
 
 # One answer per key; keys with conflicting answers (or answered twice by a broken provider) are
 # undecided rather than a conflict error that would abort the whole evaluation.
@@ -171,8 +171,10 @@ _single(k, candidates) := a if {
 	some a in candidates
 } else := {"error": {
 	"code": "PROVIDER_ERROR",
-	"message": sprintf("the provider gave %d different answers for key %v", [count(candidates), k]),
+	"message": _conflict_message(k, count(candidates)),
 }}
+
+_conflict_message(k, n) := concat(" ", ["the provider gave", format_int(n, 10), "different answers for key", _text(k)])
 
 # METADATA
 # description: |
@@ -267,4 +269,4 @@ _reason_code(value) := value.reasons[0].code if {
 
 _reason_message(value) := value.reasons[0].message if {
 	is_string(value.reasons[0].message)
-} else := sprintf("the provider's answer is not a verified result: %v", [value])
+} else := concat("", ["the provider's answer is not a verified result: ", _text(value)])

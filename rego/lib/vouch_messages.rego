@@ -43,18 +43,18 @@ _facts(finding, value) := {
 }
 
 _msg(finding, facts) := _sentences(
-	sprintf("vouch could not check image %q%s for %s: %s.", _headline_args(finding, facts)),
+	_headline(["vouch could not check image ", " for "], finding, facts),
 	[facts.advice, facts.admin_advice], finding.code,
 ) if {
 	finding.undecided == true
 	not _refusal_codes[finding.code]
 } else := _sentences(
-	sprintf("image %q%s is not allowed in %s: %s.", _headline_args(finding, facts)),
+	_headline(["image ", " is not allowed in "], finding, facts),
 	[facts.advice, facts.admin_advice], finding.code,
 ) if {
 	finding.undecided == true
 } else := _sentences(
-	sprintf("image %q%s is not allowed in %s: %s.", _headline_args(finding, facts)),
+	_headline(["image ", " is not allowed in "], finding, facts),
 	[facts.advice], finding.code,
 )
 
@@ -62,16 +62,15 @@ _msg(finding, facts) := _sentences(
 # submitted (Gatekeeper caches them too), so the headline must not read as "try again".
 _refusal_codes := {"INVALID_REFERENCE", "UNKNOWN_ENVIRONMENT", "REGISTRY_NOT_ALLOWED"}
 
-_headline_args(finding, facts) := [image, where, env, problem] if {
-	image := finding.image
-	where := _where(finding)
-	env := _env_text(finding.environment)
-	problem := _problem(finding.code, facts)
-}
+# "<lead>"image"<where><verb><environment>: <problem>."
+_headline(words, finding, facts) := concat("", [
+	words[0], _quote(finding.image), _where(finding), words[1],
+	_env_text(finding.environment), ": ", _problem(finding.code, facts), ".",
+])
 
-_sentences(first, more, code) := sprintf("%s (%s)", [
+_sentences(first, more, code) := concat("", [
 	concat(" ", array.concat([first], [m | some m in more; m != ""])),
-	code,
+	" (", code, ")",
 ])
 
 # vouch's text without the provider key (the image is named already) or a trailing full stop.
@@ -84,8 +83,9 @@ _string_or(x, fallback) := x if {
 	x != ""
 } else := fallback
 
-_where(finding) := sprintf(" in %s %q", [_container_kind(object.get(finding, "path", "")), finding.container]) if {
+_where(finding) := concat("", [" in ", kind, " ", _quote(finding.container)]) if {
 	finding.container != ""
+	kind := _container_kind(object.get(finding, "path", ""))
 } else := ""
 
 _container_kind(path) := "init container" if {
@@ -96,10 +96,10 @@ _container_kind(path) := "init container" if {
 
 _env_text(env) := "the default environment" if {
 	env == ""
-} else := sprintf("environment %q", [env])
+} else := concat("", ["environment ", _quote(env)])
 
 # What vouch found, per code (and check, where one code has several causes).
-_problem(code, facts) := sprintf("it is signed by %s, not by a signer trusted there", [_signer_text(facts)]) if {
+_problem(code, facts) := concat("", ["it is signed by ", _signer_text(facts), ", not by a signer trusted there"]) if {
 	code == "UNTRUSTED_SIGNER"
 	facts.signer_count > 0
 } else := concat("", [_fill(_problem_template(code, facts.check), facts.detail), _signed_by(code, facts)])
@@ -110,25 +110,28 @@ _problem_template(code, check) := text if {
 	text := _problem_text[code]
 } else := "%s"
 
-_fill(template, detail) := sprintf(template, [detail]) if {
+_fill(template, detail) := replace(template, "%s", detail) if {
 	contains(template, "%s")
 } else := template
 
 # Who signed what was seen, where the message is about a signature that failed.
-_signed_by(code, facts) := sprintf("; it is signed by %s", [_signer_text(facts)]) if {
+_signed_by(code, facts) := concat("", ["; it is signed by ", _signer_text(facts)]) if {
 	code in {"INVALID_SIGNATURE", "EXPIRED", "REVOKED"}
 	facts.signer_count > 0
 } else := ""
 
 # "A", "A" and "B", "A", "B" and "C", "A", "B", "C" and 2 more.
-_signer_text(facts) := sprintf("%q", [facts.signers[0]]) if {
+_signer_text(facts) := _quote(facts.signers[0]) if {
 	facts.signer_count == 1
-} else := sprintf("%s and %q", [_quoted(array.slice(facts.signers, 0, n - 1)), facts.signers[n - 1]]) if {
+} else := concat("", [_quoted(array.slice(facts.signers, 0, n - 1)), " and ", _quote(facts.signers[n - 1])]) if {
 	n := facts.signer_count
 	n <= 3
-} else := sprintf("%s and %d more", [_quoted(array.slice(facts.signers, 0, 3)), facts.signer_count - 3])
+} else := concat("", [
+	_quoted(array.slice(facts.signers, 0, 3)), " and ",
+	format_int(facts.signer_count - 3, 10), " more",
+])
 
-_quoted(list) := concat(", ", [sprintf("%q", [s]) | some s in list])
+_quoted(list) := concat(", ", [_quote(s) | some s in list])
 
 _problem_text := {
 	"NO_SIGNATURE": "it has no Notary Project signature",
@@ -239,10 +242,6 @@ _object(x) := x if {
 _param(params, name, fallback) := params[name] if {
 	params[name] != null
 } else := fallback
-
-_text(x) := x if {
-	is_string(x)
-} else := sprintf("%v", [x])
 
 # x[name], or null where x has no such field or is no object (object.get would be a type error).
 _get(x, name) := value if {
