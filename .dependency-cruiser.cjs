@@ -18,11 +18,12 @@ const layers = {
   oci: ['core', 'log'],
   trust: ['core', 'log'],
   notation: ['trust', 'oci', 'core', 'log'],
-  verify: ['notation', 'trust', 'oci', 'core', 'log'],
+  policy: ['core', 'log'],
+  verify: ['notation', 'policy', 'trust', 'oci', 'core', 'log'],
   config: ['server', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
   server: ['verify', 'notation', 'trust', 'oci', 'core', 'log'],
-  app: ['server', 'config', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
-  cli: ['app', 'config', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
+  app: ['server', 'config', 'verify', 'policy', 'notation', 'trust', 'oci', 'core', 'log'],
+  cli: ['app', 'config', 'verify', 'policy', 'notation', 'trust', 'oci', 'core', 'log'],
 };
 
 /** `core` → `src/core/`, `log` → `src/log.ts`. */
