@@ -58,8 +58,8 @@ async function opaEval(dir: string, name: string, input: unknown): Promise<Recor
     'data.vouch.decision',
   ]);
   if (result.code !== 0) throw new Error(`opa eval exited ${result.code}: ${result.stderr}${result.stdout}`);
-  const value = (JSON.parse(result.stdout) as { result: Array<{ expressions: Array<{ value: Record<string, unknown> }> }> }).result[0]
-    .expressions[0].value;
+  const value = (JSON.parse(result.stdout) as { result: Array<{ expressions: Array<{ value: Record<string, unknown> }> }> }).result[0]!
+    .expressions[0]!.value;
   return { 'vouch/decision/keys': value.keys, 'vouch/decision/violations': value.violations };
 }
 
@@ -84,11 +84,11 @@ test('build-wasm › the module declares no host builtin (any OPA WASM host runs
   // The module's `builtins` export (OPA WASM ABI, https://www.openpolicyagent.org/docs/wasm#exports) is the JSON
   // object name -> id of every builtin it leaves to its host; LoadedPolicy keeps the instance and memory.
   const loaded = policy as unknown as {
-    wasmInstance: WebAssembly.Instance;
-    mem: WebAssembly.Memory;
+    wasmInstance: { exports: unknown };
+    mem: { buffer: ArrayBuffer };
     entrypoints: Record<string, number>;
   };
-  const exports = loaded.wasmInstance.exports as Record<string, (...args: number[]) => number>;
+  const exports = loaded.wasmInstance.exports as { builtins(): number; opa_json_dump(address: number): number };
   const address = exports.opa_json_dump(exports.builtins());
   const bytes = new Uint8Array(loaded.mem.buffer);
   const builtins = new TextDecoder().decode(bytes.subarray(address, bytes.indexOf(0, address)));
@@ -105,7 +105,7 @@ test('decision parity › opa eval on the Rego and the committed WASM agree on e
     for (const entrypoint of ENTRYPOINTS) {
       const wasm = policy.evaluate(c.input, entrypoint) as Array<{ result: unknown }>;
       t.is(wasm.length, 1, `${c.name}: ${entrypoint} has one result`);
-      t.deepEqual(asSet(wasm[0].result), asSet(rego[entrypoint]), `${c.name}: ${entrypoint}`);
+      t.deepEqual(asSet(wasm[0]!.result), asSet(rego[entrypoint]), `${c.name}: ${entrypoint}`);
     }
     // What each case is about, so that agreeing on a wrong answer fails too.
     const violations = rego['vouch/decision/violations'] as Array<{ details: { image: string; code: string } }>;

@@ -105,7 +105,7 @@ test('template › embeds the Rego sources as a v1 code block, without the legac
   // Every library file (tests excluded), in name order, as scripts/build-rego.ts embeds them.
   const libDir = join(REPO_ROOT, 'rego', 'lib');
   const libFiles = (await readdir(libDir)).filter((name) => name.endsWith('.rego') && !name.endsWith('_test.rego')).sort();
-  t.deepEqual(libFiles, ['vouch.rego', 'vouch_messages.rego']);
+  t.deepEqual(libFiles, ['vouch.rego', 'vouch_messages.rego', 'vouch_text.rego']);
   t.deepEqual(source.libs, await Promise.all(libFiles.map((name) => readFile(join(libDir, name), 'utf8'))));
 });
 
