@@ -1,6 +1,6 @@
 // `vouch check`'s manifest reading (src/cli/manifests.ts) and its answers from a /v1/verify or gRPC
-// reply (src/cli/verifiers.ts). The decision and real servers are exercised end to end in
-// test/e2e/check.test.ts.
+// reply (src/cli/verifiers.ts), and check() with the real compiled decision and a fake vouch. Real
+// servers and registries: test/e2e/check.test.ts.
 
 import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { VouchError } from '../../../src/core/index.js';
 import { parseManifests, readManifests } from '../../../src/cli/manifests.js';
-import { answerFromGrpc, answersFromProviderResponse, parseItemError } from '../../../src/cli/verifiers.js';
+import { answerFromGrpc, answersFromProviderResponse, parseItemError, type Answer, type KeyVerifier } from '../../../src/cli/verifiers.js';
+import { check, DECISION_FILE } from '../../../src/cli/commands/check.js';
+import { loadPolicyFile } from '../../../src/policy/index.js';
 import { main } from '../../../src/cli/main.js';
 
 const deployment = (name: string, image: string) => `apiVersion: apps/v1
@@ -217,4 +219,103 @@ test('cli: check usage errors exit 2 and bad manifests exit 2 naming the file', 
     bad.err.join('\n'),
     new RegExp(`INVALID_INPUT: ${join(dir, 'bad.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: document 1: `),
   );
+});
+
+test('check: the real compiled decision with a fake vouch: verdicts per image, undecided answers, Lists and exempt images', async (t) => {
+  const decision = await loadPolicyFile(DECISION_FILE, { timeoutMs: 10_000 });
+  t.teardown(() => decision.close());
+  const asked: string[][] = [];
+  const verifier: KeyVerifier = {
+    async verify(keys) {
+      asked.push([...keys]);
+      const answers: Record<string, Answer> = {};
+      for (const key of keys) {
+        if (key.includes('signed'))
+          answers[key] = {
+            verified: !key.includes('unsigned'),
+            environment: 'prod',
+            reference: key,
+            signatures: [],
+            reasons: key.includes('unsigned') ? [{ code: 'NO_SIGNATURE', message: 'no signature' }] : [],
+          };
+        else answers[key] = { error: { code: 'REGISTRY_UNAVAILABLE', message: 'connection refused' } };
+      }
+      return answers;
+    },
+    close: async () => {},
+  };
+  const objects = parseManifests(
+    `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: p, namespace: shop}
+    spec:
+      initContainers: [{name: init, image: "r.example/unsigned:1"}]
+      containers: [{name: app, image: "r.example/signed:1"}, {name: debug, image: "r.example/debug/sh:1"}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec: {jobTemplate: {spec: {template: {spec: {containers: [{name: job, image: "r.example/down:1"}]}}}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+`,
+    'm.yaml',
+  );
+  const rows = await check(
+    objects,
+    { namespaceEnvironments: { shop: 'prod' }, environment: 'staging', exemptImages: ['r.example/debug/*'] },
+    undefined,
+    verifier,
+    decision,
+    Date.now() + 10_000,
+  );
+  // One request for all objects, exempt images never asked about.
+  t.deepEqual(asked, [['[prod]r.example/signed:1', '[prod]r.example/unsigned:1', '[staging]r.example/down:1']]);
+  t.deepEqual(
+    rows.map((r) => [`${r.kind}/${r.name}`, r.item, r.container, r.environment, r.verdict, r.code]),
+    [
+      ['Pod/p', 0, 'app', 'prod', 'ADMITTED', undefined],
+      ['Pod/p', 0, 'init', 'prod', 'DENIED', 'NO_SIGNATURE'],
+      ['CronJob/nightly', undefined, 'job', 'staging', 'UNDECIDED', 'REGISTRY_UNAVAILABLE'],
+    ],
+  );
+  t.true(rows[1]!.message!.includes('init container "init"'), rows[1]!.message);
+  t.true(rows[2]!.message!.endsWith('(REGISTRY_UNAVAILABLE)'), rows[2]!.message);
+});
+
+test('cli: check --parameters takes a Constraint; all images exempt asks nothing; vouch unreachable is undecided (exit 1)', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'app.yaml'), deployment('app', 'r.example/tools/app:1'));
+  await writeFile(
+    join(dir, 'constraint.yaml'),
+    'apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: VouchSignedImages\nmetadata: {name: prod}\nspec:\n  parameters:\n    environment: prod\n    exemptImages: ["r.example/tools/*"]\n',
+  );
+  await writeFile(join(dir, 'params.yaml'), 'environment: prod\n');
+  // Port 9 on loopback: nothing listens (discard), so the connection is refused.
+  const closed = 'http://127.0.0.1:9';
+  const exempt = capture();
+  t.is(await main(['check', '-f', join(dir, 'app.yaml'), '--server', closed, '--parameters', join(dir, 'constraint.yaml')], exempt.io), 0);
+  t.regex(exempt.out.join('\n'), /1 object\(s\), 0 image\(s\)/);
+
+  const down = capture();
+  t.is(
+    await main(
+      ['check', '-f', join(dir, 'app.yaml'), '--server', closed, '--parameters', join(dir, 'params.yaml'), '--output', 'json'],
+      down.io,
+    ),
+    1,
+  );
+  const rows = JSON.parse(down.out.join('\n')) as Array<{ verdict: string; code: string; environment: string }>;
+  t.deepEqual(
+    rows.map((r) => [r.verdict, r.code, r.environment]),
+    [['UNDECIDED', 'PROVIDER_ERROR', 'prod']],
+  );
+  const badParameters = capture();
+  await writeFile(join(dir, 'list.yaml'), '- a\n');
+  t.is(await main(['check', '-f', join(dir, 'app.yaml'), '--server', closed, '--parameters', join(dir, 'list.yaml')], badParameters.io), 2);
 });
