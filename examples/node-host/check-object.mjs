@@ -66,6 +66,7 @@ const keys = evaluate('vouch/decision/keys', input);
 const byEnvironment = group(keys);
 // 2. vouch's answers, as input.responses: key → VerificationResult, or {"error": {code, message}}.
 const responses = {};
+let systemError = '';
 for (const [environment, entries] of byEnvironment) {
   try {
     const results = await verify(
@@ -77,13 +78,13 @@ for (const [environment, entries] of byEnvironment) {
       responses[k.key] = error && error.code !== '' ? { error } : value;
     });
   } catch (error) {
-    // vouch unreachable: an error answer, so the decision denies these images as undecided.
-    for (const k of entries) responses[k.key] = { error: { code: 'PROVIDER_ERROR', message: `gRPC Verify failed: ${error.message}` } };
+    // vouch could not be asked: a system error, as Gatekeeper's, so every image is undecided (denied).
+    systemError = `gRPC Verify failed: ${error.message}`;
   }
 }
 client.close();
 // 3. The violations, with the messages Gatekeeper shows.
-const violations = evaluate('vouch/decision/violations', { ...input, responses });
+const violations = evaluate('vouch/decision/violations', { ...input, responses, systemError });
 console.log(JSON.stringify(violations, null, 2));
 process.exit(violations.length === 0 ? 0 : 1);
 

@@ -1,8 +1,10 @@
 // Where `vouch check` gets its answers: the verification engine in-process (--config), or a running
 // vouch (--server) over its Gatekeeper HTTP endpoint (POST /v1/verify, docs/api.md
 // "ProviderResponse") or its gRPC service (vouch.v1.Verifier/Verify, proto/vouch/v1/verifier.proto).
-// Every way gives the same map the compiled decision takes as input.responses (docs/decision.md):
-// provider key → the VerificationResult, or {"error": {"code", "message"}} when vouch could not decide.
+// Every way gives what the compiled decision takes (docs/decision.md): input.responses, provider key →
+// the VerificationResult or {"error": {"code", "message"}} when vouch could not decide, and
+// input.systemError when vouch could not be asked at all (as Gatekeeper's system_error: every image
+// of the object is then undecided, and denied).
 
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -14,9 +16,15 @@ import { splitKey, type KeyResult } from '../verify/index.js';
 
 export type Answer = Record<string, unknown> | { error: { code: string; message: string } };
 
+export interface Answers {
+  responses: Record<string, Answer>;
+  /** Why vouch could not be asked (transport, HTTP status, a systemError that is no undecided document). */
+  systemError?: string;
+}
+
 export interface KeyVerifier {
-  /** One answer per key (keys as the provider takes them: "[env]image" or a bare image); never throws for a key. */
-  verify(keys: readonly string[], deadline: number): Promise<Record<string, Answer>>;
+  /** Answers for keys as the provider takes them ("[env]image" or a bare image); never throws. */
+  verify(keys: readonly string[], deadline: number): Promise<Answers>;
   close(): Promise<void>;
 }
 
@@ -35,8 +43,13 @@ export interface ServerTlsOptions {
   keyFile?: string;
 }
 
-function providerError(message: string): Answer {
-  return { error: { code: 'PROVIDER_ERROR', message } };
+/** Answers of several requests as one; their system errors joined. */
+function mergeAnswers(parts: readonly Answers[]): Answers {
+  const errors = parts.flatMap((p) => (p.systemError ? [p.systemError] : []));
+  return {
+    responses: Object.assign({}, ...parts.map((p) => p.responses)) as Record<string, Answer>,
+    ...(errors.length > 0 ? { systemError: errors.join('; ') } : {}),
+  };
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -52,7 +65,7 @@ export function parseItemError(text: string): { code: string; message: string } 
 }
 
 /** The engine's results as answers: a VerificationResult as JSON (what /v1/verify's items carry), or the error. */
-export function answersFromResults(results: readonly KeyResult[]): Record<string, Answer> {
+export function answersFromResults(results: readonly KeyResult[]): Answers {
   const answers: Record<string, Answer> = {};
   for (const r of results) {
     answers[r.key] =
@@ -60,15 +73,16 @@ export function answersFromResults(results: readonly KeyResult[]): Record<string
         ? { error: { code: r.error.code, message: r.error.message } }
         : (JSON.parse(JSON.stringify(r.value)) as Record<string, unknown>);
   }
-  return answers;
+  return { responses: answers };
 }
 
 /**
  * A /v1/verify ProviderResponse as answers: items with a value or an error, plus the keys vouch named
- * undecided in systemError's document (README "Undecided keys"). Any other systemError, or a key
- * without an answer, is a PROVIDER_ERROR for that key: Gatekeeper's template denies those too.
+ * undecided in systemError's document (README "Undecided keys"). Any other systemError is the
+ * answers' systemError; a key without an answer stays absent (the decision's NO_ANSWER), as in
+ * Gatekeeper's template.
  */
-export function answersFromProviderResponse(keys: readonly string[], body: unknown): Record<string, Answer> {
+export function answersFromProviderResponse(body: unknown): Answers {
   const response = (body as { response?: { items?: unknown; systemError?: unknown } } | null)?.response;
   const answers: Record<string, Answer> = {};
   if (Array.isArray(response?.items)) {
@@ -91,14 +105,7 @@ export function answersFromProviderResponse(keys: readonly string[], body: unkno
   for (const u of undecided ?? []) {
     if (typeof u.key === 'string') answers[u.key] = { error: parseItemError(String(u.error)) };
   }
-  for (const key of keys) {
-    if (answers[key] !== undefined) continue;
-    answers[key] =
-      systemError !== '' && undecided === undefined
-        ? providerError(`vouch answered with a system error: ${systemError}`)
-        : providerError('vouch returned no answer for this key');
-  }
-  return answers;
+  return { responses: answers, ...(systemError !== '' && undecided === undefined ? { systemError } : {}) };
 }
 
 async function readTls(tls: ServerTlsOptions): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer }> {
@@ -127,7 +134,7 @@ export async function httpVerifier(baseUrl: URL, tls: ServerTlsOptions): Promise
   const endpoint = new URL('v1/verify', baseUrl.href.endsWith('/') ? baseUrl : new URL(`${baseUrl.href}/`));
   return {
     async verify(keys, deadline) {
-      const answers: Record<string, Answer> = {};
+      const parts: Answers[] = [];
       for (const batch of chunks(keys, KEYS_PER_REQUEST)) {
         const body = JSON.stringify({
           apiVersion: 'externaldata.gatekeeper.sh/v1beta1',
@@ -145,18 +152,17 @@ export async function httpVerifier(baseUrl: URL, tls: ServerTlsOptions): Promise
           });
           const text = await readLimited(res.body);
           if (res.statusCode !== 200) {
-            for (const key of batch)
-              answers[key] = providerError(`POST ${endpoint.href} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+            parts.push({ responses: {}, systemError: `POST ${endpoint.href} answered ${res.statusCode}: ${text.slice(0, 300)}` });
             continue;
           }
           parsed = JSON.parse(text);
         } catch (error) {
-          for (const key of batch) answers[key] = providerError(`POST ${endpoint.href}: ${(error as Error).message}`);
+          parts.push({ responses: {}, systemError: `POST ${endpoint.href}: ${(error as Error).message}` });
           continue;
         }
-        Object.assign(answers, answersFromProviderResponse(batch, parsed));
+        parts.push(answersFromProviderResponse(parsed));
       }
-      return answers;
+      return mergeAnswers(parts);
     },
     close: () => agent.close(),
   };
@@ -227,6 +233,7 @@ export async function grpcVerifier(address: string, secure: boolean, tls: Server
         byEnvironment.set(environment, [...(byEnvironment.get(environment) ?? []), { key, reference }]);
       }
       const answers: Record<string, Answer> = {};
+      const failures: string[] = [];
       for (const [environment, entries] of byEnvironment) {
         for (const batch of chunks(entries, KEYS_PER_REQUEST)) {
           try {
@@ -240,14 +247,14 @@ export async function grpcVerifier(address: string, secure: boolean, tls: Server
             );
             batch.forEach((e, i) => {
               const result = results[i];
-              answers[e.key] = result ? answerFromGrpc(result) : providerError('vouch returned no answer for this reference');
+              if (result) answers[e.key] = answerFromGrpc(result);
             });
           } catch (error) {
-            for (const e of batch) answers[e.key] = providerError(`gRPC Verify at ${address}: ${(error as Error).message}`);
+            failures.push(`gRPC Verify at ${address}: ${(error as Error).message}`);
           }
         }
       }
-      return answers;
+      return { responses: answers, ...(failures.length > 0 ? { systemError: failures.join('; ') } : {}) };
     },
     close: async () => client.close(),
   };

@@ -226,7 +226,8 @@ export async function check(
   const keysPerObject: DecisionKey[][] = [];
   for (const input of inputs) keysPerObject.push(asArray<DecisionKey>(await decision.evaluate(KEYS_ENTRYPOINT, input)));
   const keys = [...new Set(keysPerObject.flat().map((k) => k.key))].sort();
-  const answers = keys.length === 0 ? {} : await verifier.verify(keys, deadline);
+  const { responses: answers, systemError } =
+    keys.length === 0 ? { responses: {} as Record<string, Answer>, systemError: undefined } : await verifier.verify(keys, deadline);
 
   const rows: CheckRow[] = [];
   for (const [i, input] of inputs.entries()) {
@@ -234,7 +235,9 @@ export async function check(
     if (objectKeys.length === 0) continue;
     const responses: Record<string, Answer> = {};
     for (const k of objectKeys) if (answers[k.key] !== undefined) responses[k.key] = answers[k.key]!;
-    const violations = asArray<DecisionViolation>(await decision.evaluate(VIOLATIONS_ENTRYPOINT, { ...input, responses }));
+    const violations = asArray<DecisionViolation>(
+      await decision.evaluate(VIOLATIONS_ENTRYPOINT, { ...input, responses, ...(systemError !== undefined ? { systemError } : {}) }),
+    );
     const manifest = objects[i]!;
     const where = {
       ...describe(manifest),

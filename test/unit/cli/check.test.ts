@@ -158,7 +158,7 @@ test('manifests: alias bombs are refused, not expanded', (t) => {
   t.is(error.code, 'INVALID_INPUT');
 });
 
-test('answers: /v1/verify items, undecided keys from systemError, and missing keys', (t) => {
+test('answers: /v1/verify items, undecided keys from systemError, and any other systemError', (t) => {
   const value = { verified: true, environment: 'prod', reference: 'r@sha256:1', signatures: [], reasons: [] };
   const body = {
     apiVersion: 'externaldata.gatekeeper.sh/v1beta1',
@@ -171,14 +171,14 @@ test('answers: /v1/verify items, undecided keys from systemError, and missing ke
       systemError: JSON.stringify({ message: 'undecided', undecided: [{ key: '[prod]c:1', error: 'REGISTRY_UNAVAILABLE: refused' }] }),
     },
   };
-  t.deepEqual(answersFromProviderResponse(['[prod]a:1', '[prod]b:1', '[prod]c:1', '[prod]d:1'], body), {
-    '[prod]a:1': value,
-    '[prod]b:1': { error: { code: 'INVALID_REFERENCE', message: 'not a reference' } },
-    '[prod]c:1': { error: { code: 'REGISTRY_UNAVAILABLE', message: 'refused' } },
-    '[prod]d:1': { error: { code: 'PROVIDER_ERROR', message: 'vouch returned no answer for this key' } },
+  t.deepEqual(answersFromProviderResponse(body), {
+    responses: {
+      '[prod]a:1': value,
+      '[prod]b:1': { error: { code: 'INVALID_REFERENCE', message: 'not a reference' } },
+      '[prod]c:1': { error: { code: 'REGISTRY_UNAVAILABLE', message: 'refused' } },
+    },
   });
-  const broken = answersFromProviderResponse(['k'], { response: { systemError: 'boom' } });
-  t.is((broken['k'] as { error: { code: string } }).error.code, 'PROVIDER_ERROR');
+  t.deepEqual(answersFromProviderResponse({ response: { systemError: 'boom' } }), { responses: {}, systemError: 'boom' });
   t.deepEqual(parseItemError('no code here'), { code: 'PROVIDER_ERROR', message: 'no code here' });
 });
 
@@ -240,7 +240,7 @@ test('check: the real compiled decision with a fake vouch: verdicts per image, u
           };
         else answers[key] = { error: { code: 'REGISTRY_UNAVAILABLE', message: 'connection refused' } };
       }
-      return answers;
+      return { responses: answers };
     },
     close: async () => {},
   };
@@ -288,7 +288,7 @@ metadata: {name: c}
   t.true(rows[2]!.message!.endsWith('(REGISTRY_UNAVAILABLE)'), rows[2]!.message);
 });
 
-test('cli: check --parameters takes a Constraint; all images exempt asks nothing; vouch unreachable is undecided (exit 1)', async (t) => {
+test('cli: check --parameters takes a Constraint; all images exempt asks nothing; vouch unreachable is a system error, undecided (exit 1)', async (t) => {
   const dir = await tempDir(t);
   await writeFile(join(dir, 'app.yaml'), deployment('app', 'r.example/tools/app:1'));
   await writeFile(
@@ -313,7 +313,7 @@ test('cli: check --parameters takes a Constraint; all images exempt asks nothing
   const rows = JSON.parse(down.out.join('\n')) as Array<{ verdict: string; code: string; environment: string }>;
   t.deepEqual(
     rows.map((r) => [r.verdict, r.code, r.environment]),
-    [['UNDECIDED', 'PROVIDER_ERROR', 'prod']],
+    [['UNDECIDED', 'SYSTEM_ERROR', 'prod']],
   );
   const badParameters = capture();
   await writeFile(join(dir, 'list.yaml'), '- a\n');
