@@ -2,6 +2,7 @@
 // exit codes: 0 success, 1 a negative or undecided answer, 2 bad usage or bad configuration.
 
 import { VouchError } from '../core/index.js';
+import { checkCommand, checkUsage } from './commands/check.js';
 import { configCommand, configUsage } from './commands/config.js';
 import { demoCommand, demoUsage } from './commands/demo.js';
 import { referrersCommand, referrersUsage } from './commands/referrers.js';
@@ -12,6 +13,7 @@ import { processIo, UsageError, type CommandIo } from './io.js';
 const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise<number>; usage: string; summary: string }> = {
   serve: { run: serveCommand, usage: serveUsage, summary: 'run the provider: Gatekeeper HTTP(S) endpoints and gRPC' },
   verify: { run: verifyCommand, usage: verifyUsage, summary: 'verify image references as the provider would' },
+  check: { run: checkCommand, usage: checkUsage, summary: 'check Kubernetes manifests as admission would, before admission' },
   referrers: { run: referrersCommand, usage: referrersUsage, summary: 'list signatures and other artifacts that refer to an image' },
   demo: { run: demoCommand, usage: demoUsage, summary: 'offline demo: signed sample images, two environments, the provider answering' },
   config: { run: configCommand, usage: configUsage, summary: 'print the JSON Schema of the configuration file (config schema)' },

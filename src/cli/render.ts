@@ -65,3 +65,39 @@ export function table(rows: string[][]): string[] {
       .trimEnd(),
   );
 }
+
+/** One image of `vouch check`: where it is, and what the decision said about it. */
+export interface CheckRow {
+  kind: string;
+  name: string;
+  namespace?: string;
+  source: string;
+  document: number;
+  item?: number;
+  container: string;
+  image: string;
+  environment: string;
+  verdict: 'ADMITTED' | 'DENIED' | 'UNDECIDED';
+  code?: string;
+  message?: string;
+  details?: unknown;
+}
+
+/** `vouch check`'s table: one line per image, then a count. */
+export function renderCheckTable(rows: readonly CheckRow[], objects: number): string {
+  const denied = rows.filter((r) => r.verdict !== 'ADMITTED').length;
+  const summary = `${objects} object(s), ${rows.length} image(s): ${rows.length - denied} admitted, ${denied} denied`;
+  if (rows.length === 0) return summary;
+  const lines = table([
+    ['KIND/NAME', 'CONTAINER', 'IMAGE', 'ENV', 'VERDICT', 'CODE/MESSAGE'],
+    ...rows.map((r) => [
+      `${r.kind}/${r.name}`,
+      r.container || '-',
+      r.image,
+      r.environment || '-',
+      r.verdict,
+      r.code === undefined ? '' : `${r.code}: ${r.message ?? ''}`,
+    ]),
+  ]);
+  return [...lines, '', summary].join('\n');
+}
