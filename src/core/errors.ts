@@ -14,6 +14,8 @@ export const ANSWER_CODES = [
   'REVOKED',
   'NO_TRUST_POLICY',
   'NOT_FOUND',
+  // an environment policy (docs/policy-runtime.md) decided verified:false
+  'POLICY_DENIED',
 ] as const;
 
 export const UNDECIDED_CODES = [
@@ -23,6 +25,8 @@ export const UNDECIDED_CODES = [
   'REGISTRY_AUTH',
   'REGISTRY_NOT_ALLOWED',
   'DEADLINE_EXCEEDED',
+  // a policy could not be loaded or evaluated (undecided: never cached long, Gatekeeper denies)
+  'POLICY_ERROR',
 ] as const;
 
 /**
@@ -72,6 +76,12 @@ export type ErrorReason =
   // configuration and trust material
   | 'NOT_FOUND'
   | 'WITHDRAWN'
+  // policies (POLICY_ERROR): loading, compiling with opa, evaluating in the worker
+  | 'LOAD_FAILED'
+  | 'COMPILE_FAILED'
+  | 'TRAP'
+  | 'BAD_INPUT'
+  | 'BAD_OUTPUT'
   // everything else
   | 'UNSUPPORTED'
   | 'OTHER';

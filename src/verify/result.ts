@@ -175,6 +175,7 @@ function summarise(reason: Reason, environment: string): string {
     case 'NO_SIGNATURE':
     case 'NO_TRUST_POLICY':
     case 'NOT_FOUND':
+    case 'POLICY_DENIED':
       return `${reason.message} (environment ${environment})`;
   }
 }
