@@ -4,6 +4,7 @@
 import { VouchError } from '../core/index.js';
 import { configCommand, configUsage } from './commands/config.js';
 import { demoCommand, demoUsage } from './commands/demo.js';
+import { policyCommand, policyUsage } from './commands/policy.js';
 import { referrersCommand, referrersUsage } from './commands/referrers.js';
 import { serveCommand, serveUsage } from './commands/serve.js';
 import { verifyCommand, verifyUsage } from './commands/verify.js';
@@ -14,6 +15,7 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   verify: { run: verifyCommand, usage: verifyUsage, summary: 'verify image references as the provider would' },
   referrers: { run: referrersCommand, usage: referrersUsage, summary: 'list signatures and other artifacts that refer to an image' },
   demo: { run: demoCommand, usage: demoUsage, summary: 'offline demo: signed sample images, two environments, the provider answering' },
+  policy: { run: policyCommand, usage: policyUsage, summary: "run an environment's decision policy on an input document (policy eval)" },
   config: { run: configCommand, usage: configUsage, summary: 'print the JSON Schema of the configuration file (config schema)' },
 };
 
