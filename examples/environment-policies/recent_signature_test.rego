@@ -14,6 +14,7 @@ _signature(signed, verified) := {
 	"level": "strict",
 	"signer": "CN=ci,O=Acme",
 	"signingTime": signed,
+	"signingTimeUnix": time.parse_rfc3339_ns(signed) / 1000000000,
 	"reasons": [],
 }
 
@@ -68,6 +69,9 @@ test_a_trusted_timestamp_is_the_time_of_signing if {
 		"time": "2025-12-01T10:00:00Z",
 		"earliest": "2025-12-01T09:59:59Z",
 		"latest": "2025-12-01T10:00:01Z",
+		"timeUnix": 1764583200,
+		"earliestUnix": 1764583199,
+		"latestUnix": 1764583201,
 	}})
 	decision := recent_signature.decision with input as _input([signature]) with time.now_ns as _now
 	decision.allow == false

@@ -39,8 +39,10 @@ export interface PolicySignature {
   level: string;
   signer?: string;
   signingTime?: string;
-  /** The signature's trusted timestamp, when one verified (RFC 3339 times). */
-  timestamp?: { time: string; earliest: string; latest: string };
+  /** signingTime in Unix seconds (OPA's WASM cannot parse RFC 3339: it has no time.parse_rfc3339_ns). */
+  signingTimeUnix?: number;
+  /** The signature's trusted timestamp, when one verified: RFC 3339 times and the same in Unix seconds. */
+  timestamp?: { time: string; earliest: string; latest: string; timeUnix: number; earliestUnix: number; latestUnix: number };
   reasons: Array<{ code: AnswerCode; message: string; check?: string }>;
 }
 
@@ -147,18 +149,28 @@ function policySignature(report: NotationSignatureReport): PolicySignature {
     trustPolicy: report.trustPolicy,
     level: report.level,
     ...(report.signer !== undefined ? { signer: report.signer } : {}),
-    ...(report.signingTime !== undefined ? { signingTime: formatTime(report.signingTime) } : {}),
+    ...(report.signingTime !== undefined
+      ? { signingTime: formatTime(report.signingTime), signingTimeUnix: unixSeconds(report.signingTime) }
+      : {}),
     ...(timestamp !== undefined
       ? {
           timestamp: {
             time: formatTime(timestamp.genTime),
             earliest: formatTime(timestamp.earliest),
             latest: formatTime(timestamp.latest),
+            timeUnix: unixSeconds(timestamp.genTime),
+            earliestUnix: unixSeconds(timestamp.earliest),
+            latestUnix: unixSeconds(timestamp.latest),
           },
         }
       : {}),
     reasons: report.reasons.map((r) => ({ code: r.code, message: r.message, ...(r.check !== undefined ? { check: r.check } : {}) })),
   };
+}
+
+/** Whole seconds since the Unix epoch (rounded down). */
+function unixSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
 }
 
 /** A referrer as the input lists it. */

@@ -50,6 +50,7 @@ const signature = (signer: string, verified: boolean, ageDays: number, extra: Re
   level: 'strict',
   signer,
   signingTime: new Date(Date.now() - ageDays * DAY_MS).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  signingTimeUnix: Math.floor((Date.now() - ageDays * DAY_MS) / 1000),
   reasons: verified ? [] : [{ code: 'UNTRUSTED_SIGNER', message: 'authenticity: not trusted', check: 'authenticity' }],
   ...extra,
 });
@@ -92,7 +93,14 @@ const CASES: Record<string, unknown[]> = {
     input([signature('CN=ci,O=Acme', false, 3)]),
     input([
       signature('CN=ci,O=Acme', true, 1, {
-        timestamp: { time: '2025-01-01T00:00:00Z', earliest: '2024-12-31T23:59:59Z', latest: '2025-01-01T00:00:01Z' },
+        timestamp: {
+          time: '2025-01-01T00:00:00Z',
+          earliest: '2024-12-31T23:59:59Z',
+          latest: '2025-01-01T00:00:01Z',
+          timeUnix: 1735689600,
+          earliestUnix: 1735689599,
+          latestUnix: 1735689601,
+        },
       }),
     ]),
   ],
