@@ -1,6 +1,7 @@
 // The layering of src/, checked by `npm run lint` (depcruise). Imports point inward:
 //
 //   cli → app → server → verify → notation → {trust, oci} → core
+//   policy (the WASM policy runtime) sits beside notation: verify, config, app and cli use it; it imports core
 //   app: builds the runtime from a configuration and starts the servers over it
 //   config (used by app and cli) → {server, verify, notation, trust, oci, core}: its schema takes
 //     each default from the module that uses the value, so the two cannot disagree
@@ -18,11 +19,12 @@ const layers = {
   oci: ['core', 'log'],
   trust: ['core', 'log'],
   notation: ['trust', 'oci', 'core', 'log'],
-  verify: ['notation', 'trust', 'oci', 'core', 'log'],
-  config: ['server', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
+  policy: ['core', 'log'],
+  verify: ['notation', 'policy', 'trust', 'oci', 'core', 'log'],
+  config: ['server', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
   server: ['verify', 'notation', 'trust', 'oci', 'core', 'log'],
-  app: ['server', 'config', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
-  cli: ['app', 'config', 'verify', 'notation', 'trust', 'oci', 'core', 'log'],
+  app: ['server', 'config', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
+  cli: ['app', 'config', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
 };
 
 /** `core` → `src/core/`, `log` → `src/log.ts`. */

@@ -159,38 +159,45 @@ test('a denial carries the policy message first, naming the environment, then wh
   );
 });
 
-test.serial('a policy reloads when its file changes (a new generation: the cached answer goes); a broken file keeps the last good one', async (t) => {
-  const policy = join(ws.dir, 'reloading.rego');
-  await copyFile(join(EXAMPLES, 'two_signers.rego'), policy);
-  const file = await ws.writeConfig(
-    { environments: environments({ reloading: policy }), defaultEnvironment: 'plain', registries: { [olareg.host]: { plainHttp: true } } },
-    'reloading.yaml',
-  );
-  const own = await createRuntime(await loadConfig(file), { logger: createLogger(), watch: false, opaPath: toolPath('opa') });
-  try {
-    t.is(await outcome('reloading', 'one', own), 'POLICY_DENIED');
-    const generation = own.environments.get('reloading')!.generation;
+test.serial(
+  'a policy reloads when its file changes (a new generation: the cached answer goes); a broken file keeps the last good one',
+  async (t) => {
+    const policy = join(ws.dir, 'reloading.rego');
+    await copyFile(join(EXAMPLES, 'two_signers.rego'), policy);
+    const file = await ws.writeConfig(
+      {
+        environments: environments({ reloading: policy }),
+        defaultEnvironment: 'plain',
+        registries: { [olareg.host]: { plainHttp: true } },
+      },
+      'reloading.yaml',
+    );
+    const own = await createRuntime(await loadConfig(file), { logger: createLogger(), watch: false, opaPath: toolPath('opa') });
+    try {
+      t.is(await outcome('reloading', 'one', own), 'POLICY_DENIED');
+      const generation = own.environments.get('reloading')!.generation;
 
-    await writeFile(policy, (await readFile(policy, 'utf8')).replace('required_signers := 2', 'required_signers := 1'));
-    await own.environments.checkNow();
-    t.not(own.environments.get('reloading')!.generation, generation);
-    t.is(await outcome('reloading', 'one', own), 'verified');
-    t.false(own.environments.status().degraded);
+      await writeFile(policy, (await readFile(policy, 'utf8')).replace('required_signers := 2', 'required_signers := 1'));
+      await own.environments.checkNow();
+      t.not(own.environments.get('reloading')!.generation, generation);
+      t.is(await outcome('reloading', 'one', own), 'verified');
+      t.false(own.environments.status().degraded);
 
-    const good = own.environments.get('reloading')!.generation;
-    await writeFile(policy, 'package broken\n\ndecision := {"allow": true\n');
-    await own.environments.checkNow();
-    t.is(own.environments.get('reloading')!.generation, good, 'the last good policy is served');
-    t.is(await outcome('reloading', 'one', own), 'verified');
-    const status = own.environments.status();
-    t.true(status.degraded);
-    const reloading = status.environments.find((e) => e.name === 'reloading')!;
-    t.is(reloading.state, 'degraded');
-    t.regex(reloading.decisionPolicy?.error ?? '', /environments\.reloading\.policy: .*reloading\.rego/);
-  } finally {
-    await own.close();
-  }
-});
+      const good = own.environments.get('reloading')!.generation;
+      await writeFile(policy, 'package broken\n\ndecision := {"allow": true\n');
+      await own.environments.checkNow();
+      t.is(own.environments.get('reloading')!.generation, good, 'the last good policy is served');
+      t.is(await outcome('reloading', 'one', own), 'verified');
+      const status = own.environments.status();
+      t.true(status.degraded);
+      const reloading = status.environments.find((e) => e.name === 'reloading')!;
+      t.is(reloading.state, 'degraded');
+      t.regex(reloading.decisionPolicy?.error ?? '', /environments\.reloading\.policy: .*reloading\.rego/);
+    } finally {
+      await own.close();
+    }
+  },
+);
 
 test.serial('a policy that cannot be loaded at start stops the start with INVALID_CONFIG naming the field and the file', async (t) => {
   const policy = join(ws.dir, 'broken.rego');
