@@ -324,8 +324,9 @@ export class EnvironmentSet {
         state: !loaded ? 'not-loaded' : degraded ? 'degraded' : state.error !== undefined ? 'reload-failed' : 'ok',
         generation: state.current?.generation,
         loadedAt: state.current?.loadedAt,
-        error: state.error?.message,
-        errorSince: state.error?.since,
+        // A decision policy file that cannot be loaded counts too (vouch_trust_material_reload_failing).
+        error: [state.error?.message, state.decisionError?.message].filter((m) => m !== undefined).join('; ') || undefined,
+        errorSince: state.error?.since ?? state.decisionError?.since,
         policyWithdrawn: withdrawn === undefined ? undefined : { ...withdrawn },
         trustStores,
         decisionPolicy:

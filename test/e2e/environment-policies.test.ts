@@ -192,6 +192,7 @@ test.serial(
       t.true(status.degraded);
       const reloading = status.environments.find((e) => e.name === 'reloading')!;
       t.is(reloading.state, 'degraded');
+      t.regex(reloading.error ?? '', /reloading\.rego/);
       t.regex(reloading.decisionPolicy?.error ?? '', /environments\.reloading\.policy: .*reloading\.rego/);
     } finally {
       await own.close();
