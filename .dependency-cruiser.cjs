@@ -1,7 +1,7 @@
 // The layering of src/, checked by `npm run lint` (depcruise). Imports point inward:
 //
-//   cli → app → server → verify → notation → {trust, oci} → core
-//   policy (the WASM policy runtime) sits beside notation: verify, config, app and cli use it; it imports core
+//   cli → app → server → verify → {notation → {trust, oci}, policy} → core
+//   policy: the WASM policy runtime (compiled OPA policies in a worker thread), beside notation
 //   app: builds the runtime from a configuration and starts the servers over it
 //   config (used by app and cli) → {server, verify, notation, trust, oci, core}: its schema takes
 //     each default from the module that uses the value, so the two cannot disagree
@@ -22,7 +22,7 @@ const layers = {
   policy: ['core', 'log'],
   verify: ['notation', 'policy', 'trust', 'oci', 'core', 'log'],
   config: ['server', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
-  server: ['verify', 'notation', 'trust', 'oci', 'core', 'log'],
+  server: ['verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
   app: ['server', 'config', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
   cli: ['app', 'config', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
 };
@@ -35,7 +35,7 @@ const layerRules = Object.entries(layers).map(([from, allowed]) => ({
   name: `layer-${from}`,
   comment:
     `src/${from}/ may import only ${allowed.length === 0 ? 'itself' : [from, ...allowed].join(', ')} ` +
-    '(imports point inward: cli → app → server → verify → notation → trust/oci → core; config → server and below)',
+    '(imports point inward: cli → app → server → verify → notation/policy → trust/oci → core; config → server and below)',
   severity: 'error',
   from: { path: `^src/${from}/` },
   to: { path: '^src/', pathNot: anyOf([from, ...allowed]) },
@@ -57,7 +57,7 @@ module.exports = {
       comment: 'src/index.ts (package "vouch") re-exports folder index.ts files; never the CLI',
       severity: 'error',
       from: { path: '^src/index\\.ts$' },
-      to: { path: '^src/', pathNot: '^src/(core|oci|trust|notation|verify|config|server|app)/index\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(core|oci|trust|notation|policy|verify|config|server|app)/index\\.ts$' },
     },
     {
       name: 'entry-testing',

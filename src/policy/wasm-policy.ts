@@ -145,7 +145,7 @@ export class WasmPolicy {
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
     let encoded: ArrayBuffer | undefined;
     try {
-      encoded = encodeInput(input, this.#init.limits.maxInputBytes);
+      encoded = encodeInput(input, this.#init.limits.maxInputBytes, this.#init.source);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -316,19 +316,20 @@ function abortReason(signal: AbortSignal): unknown {
 }
 
 /** JSON text of the input, refusing what JSON cannot carry (cycles, BigInt) and oversize input. */
-function encodeInput(input: unknown, maxBytes: number): ArrayBuffer | undefined {
+function encodeInput(input: unknown, maxBytes: number, source: string): ArrayBuffer | undefined {
   if (input === undefined) return undefined;
   let text: string | undefined;
   try {
     text = JSON.stringify(input);
   } catch (error) {
-    throw policyError('BAD_INPUT', `the policy input is not JSON: ${errorMessage(error)}`, error);
+    throw policyError('BAD_INPUT', `${source}: the policy input is not JSON: ${errorMessage(error)}`, error);
   }
-  if (text === undefined) throw policyError('BAD_INPUT', `the policy input is not JSON (a ${typeof input})`);
+  if (text === undefined) throw policyError('BAD_INPUT', `${source}: the policy input is not JSON (a ${typeof input})`);
   // a UTF-16 string is at most 3 UTF-8 bytes per unit: skip encoding what is sure to be too large
-  if (text.length > maxBytes) throw policyError('BAD_INPUT', `the policy input is larger than ${maxBytes} bytes`);
+  if (text.length > maxBytes) throw policyError('BAD_INPUT', `${source}: the policy input is larger than ${maxBytes} bytes`);
   const bytes = new TextEncoder().encode(text);
-  if (bytes.byteLength > maxBytes) throw policyError('BAD_INPUT', `the policy input is ${bytes.byteLength} bytes, more than ${maxBytes}`);
+  if (bytes.byteLength > maxBytes)
+    throw policyError('BAD_INPUT', `${source}: the policy input is ${bytes.byteLength} bytes, more than ${maxBytes}`);
   return bytes.buffer;
 }
 

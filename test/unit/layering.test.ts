@@ -74,6 +74,8 @@ test('layering: every rule fails on a tree that breaks it', async (t) => {
     'src/server/reads-config.ts': "import { config } from '../config/index.js';\nexport const readsConfig = config;\n",
     // oci must not see config
     'src/oci/index.ts': "import { config } from '../config/index.js';\nexport const oci = config;\n",
+    // the policy runtime sits beside notation: it must not see it (nor anything but core and log)
+    'src/policy/index.ts': "import { notation } from '../notation/index.js';\nexport const policy = notation;\n",
     // a cycle inside one folder, closed by a type-only import
     'src/trust/index.ts': "export { a } from './a.js';\n",
     'src/trust/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
@@ -97,6 +99,7 @@ test('layering: every rule fails on a tree that breaks it', async (t) => {
     'layer-core: src/core/index.ts → src/log.ts',
     'layer-core: src/core/outward.ts → src/server/index.ts',
     'layer-oci: src/oci/index.ts → src/config/index.ts',
+    'layer-policy: src/policy/index.ts → src/notation/index.ts',
     'layer-server: src/server/uses-app.ts → src/app/index.ts',
     'layer-server: src/server/reads-config.ts → src/config/index.ts',
     'layer-cli: src/cli/serves.ts → src/server/index.ts',
@@ -122,7 +125,11 @@ test('layering: a tree that follows the rules passes', async (t) => {
     'src/trust/index.ts': "import { core } from '../core/index.js';\nexport const trust = core;\n",
     'src/notation/index.ts':
       "import { oci } from '../oci/index.js';\nimport { trust } from '../trust/index.js';\nexport const notation = oci + trust;\n",
-    'src/server/index.ts': "import { notation } from '../notation/index.js';\nexport const server = notation;\n",
+    'src/policy/index.ts':
+      "import { core } from '../core/index.js';\nimport { log } from '../log.js';\nexport const policy = core + log;\n",
+    'src/verify/index.ts':
+      "import { notation } from '../notation/index.js';\nimport { policy } from '../policy/index.js';\nexport const verify = notation + policy;\n",
+    'src/server/index.ts': "import { verify } from '../verify/index.js';\nexport const server = verify;\n",
     'src/config/index.ts':
       "import { oci } from '../oci/index.js';\nimport { server } from '../server/index.js';\nexport const config = oci + server;\n",
     'src/app/index.ts':
