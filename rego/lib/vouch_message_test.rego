@@ -177,6 +177,15 @@ test_golden_not_found if {
 	])
 }
 
+test_golden_policy_denied if {
+	detail := "signed by 1 distinct signer, 2 required"
+	_msg(_value(_denied([_ci], "POLICY_DENIED", "", detail))) == concat("", [
+		_denied_in_prod,
+		"the environment's decision policy denies it: signed by 1 distinct signer, 2 required. ",
+		"Give the image what the environment's policy asks for (signatures, attached artifacts). (POLICY_DENIED)",
+	])
+}
+
 test_golden_not_verified if {
 	_msg(_value("verified")) == concat("", [
 		_denied_in_prod,
@@ -238,6 +247,17 @@ test_golden_deadline_exceeded if {
 		"vouch did not finish in time and goes on checking in the background. ",
 		"This is not a verdict on the image; retry shortly. ",
 		"If it persists, a cluster admin should check the registry's latency and vouch's timeouts. (DEADLINE_EXCEEDED)",
+	])
+}
+
+test_golden_policy_error if {
+	text := "POLICY_ERROR: policy /etc/vouch/prod.rego: evaluation did not finish within 250 ms"
+	_msg(_error(text)) == concat("", [
+		_undecided_in_prod,
+		"the environment's decision policy could not be evaluated: ",
+		"policy /etc/vouch/prod.rego: evaluation did not finish within 250 ms. ",
+		"This is not a verdict on the image; retry shortly. ",
+		"If it persists, a cluster admin should check the environment's decision policy and vouch's logs. (POLICY_ERROR)",
 	])
 }
 

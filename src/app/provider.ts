@@ -29,12 +29,19 @@ export interface StartProviderOptions {
   watch?: boolean;
   /** Prometheus default process metrics (default true). */
   defaultMetrics?: boolean;
+  /** The opa binary that compiles `.rego` decision policies (default: opa on the PATH). */
+  opaPath?: string;
 }
 
 export async function startProvider(config: VouchConfig, options: StartProviderOptions = {}): Promise<RunningProvider> {
   const logger = options.logger ?? moduleLogger('server');
   const metrics = new ProviderMetrics({ defaultMetrics: options.defaultMetrics ?? true });
-  const stack = await createRuntime(config, { logger, watch: options.watch ?? true, metrics });
+  const stack = await createRuntime(config, {
+    logger,
+    watch: options.watch ?? true,
+    metrics,
+    ...(options.opaPath !== undefined ? { opaPath: options.opaPath } : {}),
+  });
   const { engine, environments } = stack;
 
   // The servers answer from the engine itself; the runtime's observer counts the key outcomes.
@@ -59,6 +66,7 @@ export async function startProvider(config: VouchConfig, options: StartProviderO
           ...(e.error ? { error: e.error } : {}),
           ...(e.policyWithdrawn ? { policyWithdrawn: e.policyWithdrawn } : {}),
           ...(withdrawn.length > 0 ? { withdrawn } : {}),
+          ...(e.decisionPolicy?.error !== undefined ? { decisionPolicy: e.decisionPolicy } : {}),
         };
       }),
       publicDetail: status.environments.map((e) => ({ name: e.name, state: e.state })),

@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   metrics?: ProviderMetrics;
   /** Clock in epoch ms for deadlines, cache expiry and certificate validity (default Date.now). */
   now?: () => number;
+  /** The opa binary that compiles `.rego` decision policies (default: opa on the PATH). */
+  opaPath?: string;
 }
 
 /** The built runtime: the stack plus the injected clock, logger and metrics it was built with. */
@@ -55,7 +57,16 @@ const REVOCATION_TRANSPORT_TIMEOUT_MS = 10_000;
 export async function createRuntime(config: VouchConfig, options: RuntimeOptions): Promise<Runtime> {
   const { logger, metrics } = options;
   const now = options.now ?? Date.now;
-  const environments = await EnvironmentSet.load(config, { watch: options.watch, logger: logger.child({ module: 'config' }) });
+  const environments = await EnvironmentSet.load(config, {
+    watch: options.watch,
+    logger: logger.child({ module: 'config' }),
+    // Decision policies see the runtime's clock (time.now_ns), like certificate validity does.
+    policy: {
+      clock: () => new Date(now()),
+      logger: logger.child({ module: 'policy' }),
+      ...(options.opaPath ? { opaPath: options.opaPath } : {}),
+    },
+  });
   const isRegistryAllowed = hostAllowedPredicate(config);
   // Label values bounded by the configuration (docs/security.md "Metrics"); other event fields are ignored.
   const hostLabel = registryMetricLabel(config);

@@ -46,6 +46,8 @@ import {
   type TrustStoreRef,
   type TrustStoreScan,
 } from '../trust/index.js';
+import { loadPolicyFile, type LoadPolicyOptions } from '../policy/index.js';
+import { decisionPolicyOf, type DecisionPolicy } from '../verify/index.js';
 import { formatConfigPath } from './parse.js';
 import type { EnvironmentConfig, VouchConfig } from './schema.js';
 
@@ -68,6 +70,8 @@ export interface LoadedEnvironment {
    */
   readonly generation: number;
   readonly loadedAt: Date;
+  /** The environment's decision policy (`policy:`), when it names one. */
+  readonly decisionPolicy: DecisionPolicy | undefined;
 }
 
 /**
@@ -111,6 +115,11 @@ export interface EnvironmentStatus {
   policyWithdrawn: { path: string; since: Date; why: string } | undefined;
   /** Every trust store the served policy references. */
   trustStores: TrustStoreStatus[];
+  /**
+   * The decision policy (`policy:`), when configured: the file, the entrypoint served and, while the
+   * file cannot be loaded, why and since when (the last good policy is served; state `degraded`).
+   */
+  decisionPolicy: { path: string; entrypoint: string; error: string | undefined; since: Date | undefined } | undefined;
 }
 
 export interface EnvironmentSetStatus {
@@ -137,6 +146,8 @@ export interface EnvironmentSetOptions {
    * since the engine keys its cache by environment name and generation.
    */
   nextGeneration?: () => number;
+  /** How decision policies are loaded: opa for `.rego` files, the clock, evaluation limits (src/policy). */
+  policy?: LoadPolicyOptions;
 }
 
 /** 1, 2, 3, …: a fresh counter per call. */
@@ -151,6 +162,11 @@ const DEFAULT_DEBOUNCE_MS = 100;
 const MAX_STORE_FILES = 10_000;
 /** A policy file larger than this is never "emptied" (whitespace only), only invalid. */
 const MAX_BLANK_POLICY_BYTES = 64 * 1024;
+/**
+ * How long a replaced decision policy keeps running before it is closed: verifications that took the
+ * old material before the reload may still evaluate it (their background budget is 30 s by default).
+ */
+const RETIRED_POLICY_GRACE_MS = 60_000;
 /** Attempts to read a policy file that keeps changing while it is read. */
 const POLICY_READ_ATTEMPTS = 3;
 
@@ -187,6 +203,10 @@ interface EnvironmentState {
   policy: ServedPolicy | undefined;
   /** The stores `policy` references, keyed `type:name`. */
   stores: Map<string, StoreState>;
+  /** The decision policy served and the digest of the file it was loaded from. */
+  decision: { policy: DecisionPolicy; digest: string } | undefined;
+  /** Why the decision policy file on disk cannot be loaded (the last good one is served). */
+  decisionError: { message: string; since: Date } | undefined;
 }
 
 interface Stamp {
@@ -209,6 +229,9 @@ export class EnvironmentSet {
   readonly #debounceMs: number;
   readonly #fsWatch: boolean;
   readonly #nextGeneration: () => number;
+  readonly #policyOptions: LoadPolicyOptions;
+  /** Replaced decision policies waiting to be closed. */
+  readonly #retired = new Map<DecisionPolicy, NodeJS.Timeout>();
   readonly #watchers = new Map<string, FSWatcher>();
   #pollTimer: NodeJS.Timeout | undefined;
   #debounceTimer: NodeJS.Timeout | undefined;
@@ -225,6 +248,7 @@ export class EnvironmentSet {
     this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.#fsWatch = options.fsWatch ?? true;
     this.#nextGeneration = options.nextGeneration ?? generationCounter();
+    this.#policyOptions = { logger: this.#log, ...options.policy };
     for (const [name, environment] of config.environments) {
       this.#states.set(name, {
         config: environment,
@@ -234,6 +258,8 @@ export class EnvironmentSet {
         directories: [],
         policy: undefined,
         stores: new Map(),
+        decision: undefined,
+        decisionError: undefined,
       });
     }
   }
@@ -246,11 +272,17 @@ export class EnvironmentSet {
    */
   static async load(config: VouchConfig, options: EnvironmentSetOptions = {}): Promise<EnvironmentSet> {
     const set = new EnvironmentSet(config, options);
-    for (const state of set.#states.values()) {
-      const stamp = await set.#stampOf(state.config);
-      state.directories = stamp.directories;
-      await set.#evaluate(state, true);
-      state.stamp = stamp.hash;
+    try {
+      for (const state of set.#states.values()) {
+        const stamp = await set.#stampOf(state.config);
+        state.directories = stamp.directories;
+        await set.#evaluate(state, true);
+        state.stamp = stamp.hash;
+      }
+    } catch (error) {
+      // Decision policies already loaded run worker threads: stop them.
+      await set.close();
+      throw error;
     }
     if (set.#watch) {
       set.#syncWatchers();
@@ -285,17 +317,27 @@ export class EnvironmentSet {
       }));
       const withdrawn = state.policy?.withdrawn;
       const loaded = state.current !== undefined;
-      const degraded = withdrawn !== undefined || trustStores.some((s) => s.state !== 'trusted');
+      const degraded = withdrawn !== undefined || trustStores.some((s) => s.state !== 'trusted') || state.decisionError !== undefined;
       return {
         name: state.config.name,
         loaded,
         state: !loaded ? 'not-loaded' : degraded ? 'degraded' : state.error !== undefined ? 'reload-failed' : 'ok',
         generation: state.current?.generation,
         loadedAt: state.current?.loadedAt,
-        error: state.error?.message,
-        errorSince: state.error?.since,
+        // A decision policy file that cannot be loaded counts too (vouch_trust_material_reload_failing).
+        error: [state.error?.message, state.decisionError?.message].filter((m) => m !== undefined).join('; ') || undefined,
+        errorSince: state.error?.since ?? state.decisionError?.since,
         policyWithdrawn: withdrawn === undefined ? undefined : { ...withdrawn },
         trustStores,
+        decisionPolicy:
+          state.config.policy === undefined
+            ? undefined
+            : {
+                path: state.config.policy,
+                entrypoint: state.decision?.policy.entrypoint ?? '',
+                error: state.decisionError?.message,
+                since: state.decisionError?.since,
+              },
       };
     });
     return {
@@ -334,6 +376,11 @@ export class EnvironmentSet {
     for (const watcher of this.#watchers.values()) watcher.close();
     this.#watchers.clear();
     await this.#tail;
+    const policies = new Set<DecisionPolicy>(this.#retired.keys());
+    for (const timer of this.#retired.values()) clearTimeout(timer);
+    this.#retired.clear();
+    for (const state of this.#states.values()) if (state.decision !== undefined) policies.add(state.decision.policy);
+    await Promise.allSettled([...policies].map((policy) => policy.wasm.close()));
   }
 
   // ---- checking and loading ---------------------------------------------------------------------
@@ -348,7 +395,7 @@ export class EnvironmentSet {
     state.stamp = stamp.hash;
   }
 
-  #at(environment: EnvironmentConfig, field: 'trustPolicy' | 'trustStore'): string {
+  #at(environment: EnvironmentConfig, field: 'trustPolicy' | 'trustStore' | 'policy'): string {
     return `${this.#file}: ${formatConfigPath(['environments', environment.name, field])}`;
   }
 
@@ -438,9 +485,20 @@ export class EnvironmentSet {
       });
     }
 
+    // 3. The decision policy: loaded when its file changed; one that cannot be loaded stops the start,
+    //    later the last good one stays (reported, state degraded).
+    const previousDecision = state.decision;
+    const decision = await this.#decisionPolicy(state, initial, now);
+
     const previousPolicy = state.policy;
     const previousStores = state.stores;
-    const changed = state.current === undefined || previousPolicy?.digest !== served.digest || !sameStores(previousStores, stores);
+    const changed =
+      state.current === undefined ||
+      previousPolicy?.digest !== served.digest ||
+      !sameStores(previousStores, stores) ||
+      previousDecision !== decision;
+    state.decision = decision;
+    if (previousDecision !== undefined && previousDecision !== decision) this.#retire(previousDecision.policy);
     state.policy = served;
     state.stores = stores;
     if (!initial) this.#logTransitions(environment, previousPolicy, served, previousStores, stores);
@@ -459,6 +517,74 @@ export class EnvironmentSet {
         'trust material reload failed; serving the last good material still present on disk',
       );
     }
+  }
+
+  // The decision policy to serve: the one served while its file is unchanged, else the file loaded
+  // anew. A failure throws INVALID_CONFIG at start; later it is recorded and the last good one stays.
+  async #decisionPolicy(
+    state: EnvironmentState,
+    initial: boolean,
+    now: Date,
+  ): Promise<{ policy: DecisionPolicy; digest: string } | undefined> {
+    const environment = state.config;
+    const file = environment.policy;
+    if (file === undefined) return undefined;
+    const digest = await fileDigest(file);
+    if (state.decision !== undefined && state.decision.digest === digest) {
+      this.#decisionProblem(state, undefined, now);
+      return state.decision;
+    }
+    let wasm;
+    try {
+      wasm = await loadPolicyFile(file, this.#policyOptions);
+    } catch (error) {
+      const message = `${this.#at(environment, 'policy')}: ${file}: ${errorMessage(error)}`;
+      if (initial || state.decision === undefined)
+        throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(error), cause: error });
+      this.#decisionProblem(state, message, now);
+      return state.decision;
+    }
+    try {
+      const policy = decisionPolicyOf(wasm, file);
+      this.#decisionProblem(state, undefined, now);
+      if (!initial)
+        this.#log.info({ environment: environment.name, policy: file, entrypoint: policy.entrypoint }, 'decision policy reloaded');
+      return { policy, digest };
+    } catch (error) {
+      await wasm.close().catch(() => undefined);
+      const message = `${this.#at(environment, 'policy')}: ${errorMessage(error)}`;
+      if (initial || state.decision === undefined)
+        throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(error), cause: error });
+      this.#decisionProblem(state, message, now);
+      return state.decision;
+    }
+  }
+
+  #decisionProblem(state: EnvironmentState, message: string | undefined, now: Date): void {
+    const environment = state.config;
+    if (message === undefined) {
+      if (state.decisionError !== undefined) {
+        this.#log.info({ environment: environment.name, policy: environment.policy }, 'decision policy file is valid again');
+      }
+      state.decisionError = undefined;
+    } else if (state.decisionError?.message !== message) {
+      state.decisionError = { message, since: now };
+      this.#log.error(
+        { environment: environment.name, policy: environment.policy, err: message },
+        'decision policy reload failed; serving the last good policy',
+      );
+    }
+  }
+
+  // Closes a replaced decision policy once verifications that took it can have finished.
+  #retire(policy: DecisionPolicy): void {
+    if (this.#closed) return;
+    const timer = setTimeout(() => {
+      this.#retired.delete(policy);
+      void policy.wasm.close().catch(() => undefined);
+    }, RETIRED_POLICY_GRACE_MS);
+    timer.unref();
+    this.#retired.set(policy, timer);
   }
 
   #install(state: EnvironmentState, reload: boolean): void {
@@ -481,6 +607,7 @@ export class EnvironmentSet {
       trustStore: new TrustStoreSnapshot(entries),
       generation: this.#nextGeneration(),
       loadedAt: new Date(),
+      decisionPolicy: state.decision?.policy,
     });
     state.current = loaded;
     const fields = {
@@ -489,6 +616,7 @@ export class EnvironmentSet {
       trustPolicy: state.config.trustPolicy,
       trustStore: state.config.trustStore,
       statements: loaded.policy.statements.length,
+      ...(state.config.policy !== undefined ? { policy: state.config.policy } : {}),
     };
     if (reload) this.#log.info(fields, 'trust material reloaded');
     else this.#log.debug(fields, 'trust material loaded');
@@ -543,6 +671,10 @@ export class EnvironmentSet {
     const hash = createHash('sha256');
     const directories: string[] = [path.dirname(environment.trustPolicy)];
     hash.update(`policy\0${await fileDigest(environment.trustPolicy)}\0`);
+    if (environment.policy !== undefined) {
+      hash.update(`decision\0${await fileDigest(environment.policy)}\0`);
+      directories.push(path.dirname(environment.policy));
+    }
 
     const root = environment.trustStore;
     if (await isDirectory(root)) directories.push(root);

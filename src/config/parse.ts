@@ -48,10 +48,7 @@ export class ConfigError extends VouchError {
 const MAX_LISTED_ISSUES = 20;
 
 /** Keys that are known to be coming but not accepted yet, with the reason given to the user. */
-const NOT_YET: Readonly<Record<string, string>> = {
-  'environments.*.policy':
-    'unknown key: per-environment decision policies are not supported yet; remove it (the built-in rule applies: one trusted signature suffices)',
-};
+const NOT_YET: Readonly<Record<string, string>> = {};
 
 /**
  * Parses and validates configuration text. `file` names the source in messages and anchors relative
@@ -129,7 +126,10 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
           : { certFile: resolve(tls.certFile), keyFile: resolve(tls.keyFile), clientCAFile: resolveOptional(tls.clientCAFile) },
     },
     environments: new Map(
-      [...parsed.environments].map(([name, e]) => [name, { name, trustPolicy: resolve(e.trustPolicy), trustStore: resolve(e.trustStore) }]),
+      [...parsed.environments].map(([name, e]) => [
+        name,
+        { name, trustPolicy: resolve(e.trustPolicy), trustStore: resolve(e.trustStore), policy: resolveOptional(e.policy) },
+      ]),
     ),
     registries,
     revocation: { ...parsed.revocation, crlDirectory: resolveOptional(parsed.revocation.crlDirectory) },

@@ -27,6 +27,8 @@ export const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9_.-]*$/;
 const MAX_ENVIRONMENT_NAME_LENGTH = 63;
 const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** What `policy:` may name (src/policy's loadPolicyFile tells them apart by these suffixes). */
+const POLICY_FILE_SUFFIXES = ['.wasm', '.tar.gz', '.rego'] as const;
 
 // ---- messages ------------------------------------------------------------------------------------
 
@@ -208,9 +210,26 @@ const environmentSchema = mapping(
   {
     trustPolicy: filePath().describe('A Notary Project OCI trust policy document, the same file notation uses.'),
     trustStore: filePath().describe('A Notary Project trust store directory, holding x509/{ca,signingAuthority,tsa}/NAME/.'),
+    policy: filePath()
+      .refine((value) => POLICY_FILE_SUFFIXES.some((suffix) => value.endsWith(suffix)), {
+        error: (issue) =>
+          `${describeValue(issue.input)} is not a decision policy file: expected a .wasm module, an OPA bundle .tar.gz or a .rego file`,
+      })
+      .optional()
+      .describe(
+        'Extension. A decision policy (docs/policies.md) that decides `verified` from the signature reports instead of the built-in rule (one trusted signature suffices): a .wasm module, an OPA bundle .tar.gz, or a .rego file compiled with opa at start. Reloaded when the file changes.',
+      ),
   },
   { noValue: 'has no value: expected a mapping with trustPolicy and trustStore' },
 );
+
+interface EnvironmentEntry {
+  name: string;
+  trustPolicy: string;
+  trustStore: string;
+  /** The decision policy file, when the environment names one. */
+  policy: string | undefined;
+}
 
 const ENVIRONMENT_NAME_RULE = `invalid environment name: names are 1 to ${MAX_ENVIRONMENT_NAME_LENGTH} characters of [a-z0-9_.-] starting with a letter or digit`;
 
@@ -226,9 +245,11 @@ const environmentsSchema = z
   .refine((environments) => Object.keys(environments).length > 0, { error: 'at least one environment must be configured' })
   .transform((environments) => {
     // A Map, so a key from a request can never hit an Object.prototype member. In file order.
-    const out = new Map<string, { name: string; trustPolicy: string; trustStore: string }>();
-    for (const [name, environment] of Object.entries(environments)) out.set(name, { name, ...environment });
-    return out as ReadonlyMap<string, { name: string; trustPolicy: string; trustStore: string }>;
+    const out = new Map<string, EnvironmentEntry>();
+    for (const [name, environment] of Object.entries(environments)) {
+      out.set(name, { name, trustPolicy: environment.trustPolicy, trustStore: environment.trustStore, policy: environment.policy });
+    }
+    return out as ReadonlyMap<string, EnvironmentEntry>;
   })
   // The emptiness check is a refinement, which JSON Schema cannot see; say it there too.
   .meta({ minProperties: 1 })

@@ -35,6 +35,11 @@ export interface VerifyArtifactOptions {
   signal?: AbortSignal;
   /** notation's --max-signatures (default 100). */
   maxSignatures?: number;
+  /**
+   * Verify every signature (up to maxSignatures) instead of stopping at the first that satisfies
+   * the policy: an environment decision policy may ask for more than one (two signers).
+   */
+  all?: boolean;
 }
 
 /**
@@ -100,8 +105,11 @@ export async function verifyNotationArtifact(
   for (const candidate of candidates.slice(0, max)) {
     const report = await verifyCandidate(source, candidate, subject, statement, verifier, options.signal);
     signatures.push(report);
-    if (report.verified) return { verified: true, trustPolicy: statement.name, skippedByPolicy: false, signatures, reasons: [] };
+    if (report.verified && options.all !== true)
+      return { verified: true, trustPolicy: statement.name, skippedByPolicy: false, signatures, reasons: [] };
   }
+  if (signatures.some((s) => s.verified))
+    return { verified: true, trustPolicy: statement.name, skippedByPolicy: false, signatures, reasons: [] };
   const reasons = [mostRelevantFailure(signatures)];
   if (candidates.length > max) {
     reasons.push({ code: 'NO_SIGNATURE', message: `only the first ${max} of ${candidates.length} signatures were evaluated` });

@@ -37,9 +37,18 @@ import {
   type ChainVerdictCache,
   type RevocationOptions,
 } from '../notation/index.js';
-import type { ContentSource, Descriptor } from '../oci/index.js';
+import { SIGNATURE_KINDS, discoverReferrers, type ContentSource, type Descriptor } from '../oci/index.js';
 import { createCertificateCache, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
 import { estimateBytes } from './cache.js';
+import {
+  MAX_POLICY_REFERRERS,
+  applyDecision,
+  evaluateDecision,
+  policyInput,
+  policyReferrer,
+  type DecisionPolicy,
+  type PolicyReferrer,
+} from './decision-policy.js';
 import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
 
 /**
@@ -63,6 +72,11 @@ export interface EnvironmentTrust {
    * key, so a rotated root or a tightened policy applies to the next request, not after a TTL.
    */
   readonly generation: number;
+  /**
+   * The environment's decision policy (docs/policies.md), when it names one: it decides `verified`
+   * instead of the built-in rule. Part of the trust material: a new policy comes with a new generation.
+   */
+  readonly decisionPolicy?: DecisionPolicy | undefined;
 }
 
 /** The configured environments; read on every request, so a reloaded configuration applies at once. */
@@ -569,11 +583,17 @@ export class VerificationEngine {
       // A digest reference must exist; resolving it also gives the media type and size the
       // signature payload has to match.
       const subject = hint ?? { digest, pending: source.resolve(digest, { signal }) };
+      const decisionPolicy = env.decisionPolicy;
       const artifact = await verifyNotationArtifact(source, trustPolicyScope(ref), subject, env.policy, verifier, {
         signal,
         maxSignatures: this.#maxSignatures,
+        all: decisionPolicy !== undefined,
       });
-      return toVerificationResult(env.name, ref, digest, artifact);
+      const result = toVerificationResult(env.name, ref, digest, artifact);
+      if (decisionPolicy === undefined) return result;
+      const referrers = decisionPolicy.inputs.has('referrers') ? await this.#policyReferrers(source, ref, digest, env, signal) : undefined;
+      const decision = await evaluateDecision(decisionPolicy, policyInput(result, artifact, referrers), signal);
+      return applyDecision(result, decision);
     }).then(
       (value): Outcome => ({ value }),
       (error: unknown): Outcome => this.#failure(error, env.name, ref),
@@ -596,6 +616,32 @@ export class VerificationEngine {
     });
     this.#inFlight.set(cacheKey, shared);
     return shared;
+  }
+
+  /**
+   * The image's referrers other than its signatures, for a decision policy that asks for them, each
+   * with whether a Notary Project signature on it verifies under the environment's trust policy
+   * (the statement for the image's repository, where the referrer is stored). Bounded: the first
+   * MAX_POLICY_REFERRERS in listing order, each with at most 8 signatures evaluated.
+   */
+  async #policyReferrers(
+    source: ContentSource,
+    ref: ImageReference,
+    digest: Digest,
+    env: EnvironmentTrust,
+    signal: AbortSignal,
+  ): Promise<{ referrers: PolicyReferrer[]; truncated: boolean }> {
+    const discovery = await discoverReferrers(source, digest, { signal, cosignLegacyTag: false });
+    const others = discovery.artifacts.filter((a) => !(SIGNATURE_KINDS as readonly string[]).includes(a.kind));
+    const referrers: PolicyReferrer[] = [];
+    for (const artifact of others.slice(0, MAX_POLICY_REFERRERS)) {
+      const signed = await verifyNotationArtifact(source, trustPolicyScope(ref), artifact.descriptor, env.policy, this.#verifierFor(env), {
+        signal,
+        maxSignatures: Math.min(8, this.#maxSignatures),
+      });
+      referrers.push(policyReferrer(artifact.descriptor, signed.verified && !signed.skippedByPolicy));
+    }
+    return { referrers, truncated: others.length > MAX_POLICY_REFERRERS };
   }
 
   /** Tag → manifest descriptor, from the tag cache or the registry (shared while running). */

@@ -30,4 +30,20 @@ export {
 } from './key.js';
 export { canonicalReference, formatTime, type VerificationResult, type SignatureResult, type Reason } from './result.js';
 export { estimateBytes } from './cache.js';
+export {
+  DECISION_ENTRYPOINT,
+  OPTIONAL_INPUTS,
+  MAX_POLICY_REASONS,
+  MAX_POLICY_REFERRERS,
+  decisionPolicyOf,
+  evaluateDecision,
+  parseDecision,
+  applyDecision,
+  type DecisionPolicy,
+  type PolicyDecision,
+  type PolicyInput,
+  type PolicySignature,
+  type PolicyReferrer,
+  type OptionalInput,
+} from './decision-policy.js';
 export { KeyedSemaphore } from './semaphore.js';

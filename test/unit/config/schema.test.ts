@@ -24,7 +24,7 @@ environments:
     trustStore: truststore
 `;
 
-/** The core keys of docs/configuration.md, minus `policy:` (decision policies are not accepted yet). */
+/** The core keys of docs/configuration.md. */
 const INTERFACE_EXAMPLE = `
 server:
   address: 127.0.0.1:8443          # Gatekeeper HTTP(S) endpoints; port 0 = any free port
@@ -41,6 +41,7 @@ environments:
   prod:
     trustPolicy: trustpolicy.prod.json
     trustStore: truststore-prod
+    policy: prod-decision.tar.gz
   staging:
     trustPolicy: trustpolicy.staging.json
     trustStore: truststore-staging
@@ -99,7 +100,9 @@ test('parseConfig: reads the example with the core keys', (t) => {
     name: 'staging',
     trustPolicy: '/etc/vouch/trustpolicy.staging.json',
     trustStore: '/etc/vouch/truststore-staging',
+    policy: undefined,
   });
+  t.is(config.environments.get('prod')?.policy, '/etc/vouch/prod-decision.tar.gz');
   t.deepEqual(config.registries.get('127.0.0.1:5000'), {
     host: '127.0.0.1:5000',
     plainHttp: true,
@@ -246,7 +249,7 @@ test('parseConfig: an unknown key suggests the closest known key and gives its l
   const error = t.throws(() => parse('environments:\n  prod:\n    trustPolicy: a\n    trustStore: b\n    trustPolcy: c\n'));
   t.is(
     error?.message,
-    '/etc/vouch/config.yaml:5:5: environments.prod.trustPolcy: unknown key (did you mean trustPolicy?); known keys here: trustPolicy, trustStore',
+    '/etc/vouch/config.yaml:5:5: environments.prod.trustPolcy: unknown key (did you mean trustPolicy?); known keys here: trustPolicy, trustStore, policy',
   );
 });
 
@@ -293,8 +296,24 @@ test('parseConfig: a missing key is reported at its mapping', (t) => {
   );
 });
 
-test('parseConfig: policy under an environment is rejected until decision policies land', (t) => {
-  rejects(t, 'environments:\n  prod: { trustPolicy: a, trustStore: b, policy: p.wasm }\n', 'environments.prod.policy', /not supported yet/);
+test('parseConfig: an environment policy is a .wasm, a bundle .tar.gz or a .rego, resolved against the file', (t) => {
+  for (const file of ['p.wasm', 'bundle.tar.gz', 'decision.rego', '/abs/p.wasm']) {
+    const config = parse(`environments:\n  prod: { trustPolicy: a, trustStore: b, policy: ${file} }\n`, {}, '/opt/app/conf/vouch.yaml');
+    t.is(config.environments.get('prod')?.policy, file.startsWith('/') ? file : `/opt/app/conf/${file}`);
+  }
+  t.is(parse(MINIMAL).environments.get('prod')?.policy, undefined);
+});
+
+test('parseConfig: an environment policy of another kind, empty or not a string is rejected', (t) => {
+  rejects(
+    t,
+    'environments:\n  prod: { trustPolicy: a, trustStore: b, policy: p.json }\n',
+    'environments.prod.policy',
+    /not a decision policy file/,
+  );
+  rejects(t, 'environments:\n  prod: { trustPolicy: a, trustStore: b, policy: bundle.tar }\n', 'environments.prod.policy', /\.tar\.gz/);
+  rejects(t, "environments:\n  prod: { trustPolicy: a, trustStore: b, policy: '' }\n", 'environments.prod.policy', /must not be empty/);
+  rejects(t, 'environments:\n  prod: { trustPolicy: a, trustStore: b, policy: 3 }\n', 'environments.prod.policy', /expected a string/);
 });
 
 // ---- types --------------------------------------------------------------------------------------------
@@ -777,7 +796,7 @@ test('parseConfig: JSON semantic errors name the path and the position', (t) => 
   const error = t.throws(() => parse(text, {}, JSON_FILE));
   t.is(
     error?.message,
-    `${JSON_FILE}:3:54: environments.prod.trustStores: unknown key (did you mean trustStore?); known keys here: trustPolicy, trustStore`,
+    `${JSON_FILE}:3:54: environments.prod.trustStores: unknown key (did you mean trustStore?); known keys here: trustPolicy, trustStore, policy`,
   );
 });
 

@@ -1,0 +1,39 @@
+# METADATA
+# title: Signed within N days
+# description: |
+#   An environment decision policy for vouch (docs/policies.md): an image is verified when a
+#   signature that verifies under the environment's trust policy was made at most max_age_days ago,
+#   so an image signed long ago has to be signed again (re-approved) to be admitted. The time of a
+#   signature is the earliest time its trusted timestamp allows when it has one, else its signing
+#   time (authentic under signingAuthority, the signer's claim under notary.x509).
+package vouch.examples.recent_signature
+
+# The most days a signature may be old (edit it for your environment).
+max_age_days := 90
+
+_day_s := (24 * 60) * 60
+
+# When a signature was made, in Unix seconds (the input carries RFC 3339 times and their Unix
+# seconds; OPA's WASM has no time.parse_rfc3339_ns).
+_signed_at(signature) := signature.timestamp.earliestUnix if {
+	is_number(signature.timestamp.earliestUnix)
+} else := signature.signingTimeUnix
+
+# How old each verified signature is, in seconds.
+_ages contains (time.now_ns() / 1000000000) - _signed_at(signature) if {
+	some signature in input.signatures
+	signature.verified == true
+	is_number(_signed_at(signature))
+}
+
+# METADATA
+# entrypoint: true
+# description: The decision vouch asks for (docs/policies.md "Output").
+decision := {"allow": true} if {
+	min(_ages) <= max_age_days * _day_s
+} else := {"allow": false, "reasons": [{"code": "NO_SIGNATURE", "message": "no signature verifies"}]} if {
+	count(_ages) == 0
+} else := {"allow": false, "reasons": [{"message": sprintf(
+	"its newest verified signature is %d days old, at most %d are allowed: sign it again",
+	[floor(min(_ages) / _day_s), max_age_days],
+)}]}
