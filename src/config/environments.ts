@@ -538,7 +538,9 @@ export class EnvironmentSet {
     try {
       wasm = await loadPolicyFile(file, this.#policyOptions);
     } catch (error) {
-      const message = `${this.#at(environment, 'policy')}: ${file}: ${errorMessage(error)}`;
+      const detail = errorMessage(error);
+      // src/policy names the file in most of its messages; name it once.
+      const message = `${this.#at(environment, 'policy')}: ${detail.startsWith(file) ? detail : `${file}: ${detail}`}`;
       if (initial || state.decision === undefined)
         throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(error), cause: error });
       this.#decisionProblem(state, message, now);

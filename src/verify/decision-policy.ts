@@ -1,5 +1,6 @@
-// Environment decision policies (docs/policies.md): an environment's `policy:` decides `verified`
-// instead of the built-in rule (one signature that satisfies the trust policy suffices). This file
+// Environment decision policies (docs/policies.md): an environment's `policy:` adds conditions to the
+// built-in rule (one signature that satisfies the trust policy suffices): it may deny an image the
+// rule verified, never verify one the rule did not. This file
 // holds the convention between vouch and a policy: which entrypoint is asked, what input it gets
 // (policyInput) and what its answer must be (parseDecision). Loading and evaluating the WebAssembly
 // is src/policy; when to ask is the engine.
@@ -240,12 +241,13 @@ function describe(value: unknown): string {
 }
 
 /**
- * The VerificationResult with the policy's decision: allowed, it is verified without reasons; denied,
+ * The VerificationResult with the policy's decision, for a result the built-in rule verified (the
+ * engine asks a policy about nothing else): allowed, it stays as it is; denied,
  * its first reason is the policy's (naming the environment, as vouch's own summaries do), followed by
  * the policy's others and then the built-in rule's, so what the trust policy found is still there.
  */
 export function applyDecision(result: VerificationResult, decision: PolicyDecision): VerificationResult {
-  if (decision.allow) return { ...result, verified: true, reasons: [] };
+  if (decision.allow) return result;
   const [first, ...rest] = decision.reasons;
   const decisive: Reason = { ...first!, message: `${first!.message} (environment ${result.environment})` };
   return { ...result, verified: false, reasons: [decisive, ...rest, ...result.reasons] };

@@ -590,7 +590,10 @@ export class VerificationEngine {
         all: decisionPolicy !== undefined,
       });
       const result = toVerificationResult(env.name, ref, digest, artifact);
-      if (decisionPolicy === undefined) return result;
+      // A policy narrows, never widens (docs/policies.md "What a policy may decide"): it is asked only
+      // about an image the built-in rule verified, so nothing is admitted unless a signature was
+      // checked against the environment's trust (or its trust policy statement is level skip).
+      if (decisionPolicy === undefined || !result.verified) return result;
       const referrers = decisionPolicy.inputs.has('referrers') ? await this.#policyReferrers(source, ref, digest, env, signal) : undefined;
       const decision = await evaluateDecision(decisionPolicy, policyInput(result, artifact, referrers), signal);
       return applyDecision(result, decision);

@@ -81,6 +81,7 @@ test.before(async () => {
     await signAndPush(two.repo, two.subject, staging);
     const one = await image('one');
     await signAndPush(one.repo, one.subject, prod);
+    await image('unsigned');
     const old = await image('old');
     await signOld(old.repo, old.subject, prod, 200);
     for (const [name, signed] of [
@@ -95,13 +96,20 @@ test.before(async () => {
   } finally {
     await pusher.close();
   }
-  const bundles = { 'two-bundle': await buildBundle('two_signers'), 'sbom-bundle': await buildBundle('signed_sbom') };
+  // A policy that allows everything it is asked about: it must still not admit an unsigned image.
+  const allowAll = join(ws.dir, 'allow_all.rego');
+  await writeFile(allowAll, 'package vouch.environment\n\n# METADATA\n# entrypoint: true\ndecision := {"allow": true}\n');
+  const bundles = {
+    'two-bundle': await buildBundle('two_signers'),
+    'sbom-bundle': await buildBundle('signed_sbom'),
+    'allow-all': allowAll,
+  };
   const file = await ws.writeConfig({
     environments: environments(bundles),
     defaultEnvironment: 'plain',
     registries: { [olareg.host]: { plainHttp: true } },
   });
-  runtime = await createRuntime(await loadConfig(file), { logger: createLogger(), watch: false, opaPath: toolPath('opa') });
+  runtime = await createRuntime(await loadConfig(file), { logger: createLogger({ level: 'silent' }), watch: false, opaPath: toolPath('opa') });
 });
 
 test.after.always(async () => {
@@ -136,6 +144,10 @@ const expectations: Array<[string, string, string]> = [
   ['sbom', 'one', 'POLICY_DENIED'],
   ['sbom-bundle', 'sbom-signed', 'verified'],
   ['sbom-bundle', 'sbom-unsigned', 'POLICY_DENIED'],
+  // A policy narrows, never widens: an image no trusted signature verifies is not the policy's to admit.
+  ['allow-all', 'one', 'verified'],
+  ['allow-all', 'unsigned', 'NO_SIGNATURE'],
+  ['two', 'unsigned', 'NO_SIGNATURE'],
 ];
 
 for (const [environment, image, expected] of expectations) {
@@ -172,7 +184,7 @@ test.serial(
       },
       'reloading.yaml',
     );
-    const own = await createRuntime(await loadConfig(file), { logger: createLogger(), watch: false, opaPath: toolPath('opa') });
+    const own = await createRuntime(await loadConfig(file), { logger: createLogger({ level: 'silent' }), watch: false, opaPath: toolPath('opa') });
     try {
       t.is(await outcome('reloading', 'one', own), 'POLICY_DENIED');
       const generation = own.environments.get('reloading')!.generation;
@@ -205,7 +217,7 @@ test.serial('a policy that cannot be loaded at start stops the start with INVALI
   await writeFile(policy, 'package broken\n\ndecision := {"allow": \n');
   const file = await ws.writeConfig({ environments: environments({ broken: policy }), defaultEnvironment: 'plain' }, 'broken.yaml');
   const error = await t.throwsAsync(
-    createRuntime(await loadConfig(file), { logger: createLogger(), watch: false, opaPath: toolPath('opa') }),
+    createRuntime(await loadConfig(file), { logger: createLogger({ level: 'silent' }), watch: false, opaPath: toolPath('opa') }),
     {
       instanceOf: VouchError,
     },

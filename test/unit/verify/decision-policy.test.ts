@@ -86,7 +86,7 @@ test('parseDecision: anything else is POLICY_ERROR / BAD_OUTPUT', (t) => {
   }
 });
 
-test('applyDecision: allowed is verified without reasons; denied puts the policy first and keeps the trust policy findings', (t) => {
+test('applyDecision: allowed leaves the verified result as it is; denied puts the policy first and keeps the trust policy findings', (t) => {
   const result: VerificationResult = {
     verified: false,
     environment: 'prod',
@@ -96,7 +96,8 @@ test('applyDecision: allowed is verified without reasons; denied puts the policy
     reasons: [{ code: 'NO_SIGNATURE', message: 'none' }],
     warnings: [],
   };
-  t.like(applyDecision(result, { allow: true, reasons: [] }), { verified: true, reasons: [] });
+  const verified: VerificationResult = { ...result, verified: true, reasons: [] };
+  t.is(applyDecision(verified, { allow: true, reasons: [] }), verified);
   const denied = applyDecision(
     { ...result, verified: true, reasons: [] },
     parseDecision({ allow: false, reasons: [{ message: 'two needed' }] }, AT),
