@@ -5,20 +5,27 @@
 //    policy, so a runaway policy can be stopped), and through @open-policy-agent/opa-wasm on the
 //    calling thread (what the worker costs on top of the evaluation itself).
 // All measured interleaved in the same run; the figure to read is the ratio to the round trip.
+// Then an environment decision policy (docs/policies.md; the shipped recent_signature.rego, compiled
+// at start by vouch with the real opa): the same cache miss verified in an environment without and
+// with it, interleaved, so the difference is what the policy adds to one verification; and the
+// policy's evaluation alone, to tell it from the noise of the registry round trips.
 
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { Agent } from 'undici';
-import { startProvider } from '../src/app/index.js';
+import { stringify } from 'yaml';
+import { createRuntime, startProvider } from '../src/app/index.js';
+import { loadConfig } from '../src/config/index.js';
 import { moduleLogger } from '../src/log.js';
-import { loadPolicyBytes } from '../src/policy/index.js';
-import { REPO_ROOT } from '../test/helpers/registries.js';
-import { postVerify, prepare, providerRequest } from './provider.js';
+import { loadPolicyBytes, loadPolicyFile } from '../src/policy/index.js';
+import { REPO_ROOT, toolPath } from '../test/helpers/registries.js';
+import { postVerify, prepare, providerRequest, type Setup } from './provider.js';
 import { formatMs, measure, printTable } from './stats.js';
 
 const IMAGES = 50;
 const ITERATIONS = Number(process.env['BENCH_DECISION_ITERATIONS'] ?? 400);
+const POLICY_ITERATIONS = Number(process.env['BENCH_POLICY_ITERATIONS'] ?? 150);
 
 export async function benchDecision(): Promise<void> {
   const log = moduleLogger('bench');
@@ -94,7 +101,83 @@ export async function benchDecision(): Promise<void> {
     await policy.close();
     await agent.close();
     await provider.close();
+  }
+  try {
+    await benchEnvironmentPolicy(s);
+  } finally {
     await s.registry.stop();
     await rm(s.dir, { recursive: true, force: true });
+  }
+}
+
+/** One cache miss verified without and with an environment decision policy, interleaved. */
+async function benchEnvironmentPolicy(s: Setup): Promise<void> {
+  const trust = { trustPolicy: join(s.dir, 'trustpolicy.json'), trustStore: join(s.dir, 'truststore') };
+  const policyFile = join(REPO_ROOT, 'examples', 'environment-policies', 'recent_signature.rego');
+  const file = join(s.dir, 'vouch-policy.yaml');
+  await writeFile(
+    file,
+    stringify({
+      server: { address: '127.0.0.1:0' },
+      defaultEnvironment: 'plain',
+      environments: { plain: trust, 'with-policy': { ...trust, policy: policyFile } },
+      registries: { [s.registry.host]: { plainHttp: true } },
+    }),
+  );
+  const runtime = await createRuntime(await loadConfig(file), { logger: moduleLogger('bench'), watch: false, opaPath: toolPath('opa') });
+  const alone = await loadPolicyFile(policyFile, { opaPath: toolPath('opa'), timeoutMs: 5_000 });
+  try {
+    const image = s.images[0]!.key;
+    const missIn = async (environment: string): Promise<void> => {
+      runtime.engine.clearCache();
+      const [result] = await runtime.engine.verify([`[${environment}]${image}`], { deadline: Date.now() + 30_000 });
+      if (result?.value?.verified !== true) throw new Error(`${environment}: not verified: ${JSON.stringify(result)}`);
+    };
+    // The input vouch gives the policy for this image (docs/policies.md "Input"), one signature.
+    const now = new Date();
+    const input = {
+      environment: 'with-policy',
+      reference: image,
+      digest: s.images[0]!.subject.digest,
+      verified: true,
+      signatures: [
+        {
+          type: 'notation',
+          digest: 'sha256:' + '0'.repeat(64),
+          verified: true,
+          trustPolicy: 'bench',
+          level: 'strict',
+          signer: 'CN=bench signer, O=Vouch Bench, ST=WA, C=US',
+          signingTime: now.toISOString(),
+          signingTimeUnix: Math.floor(now.getTime() / 1000),
+          reasons: [],
+        },
+      ],
+    };
+    const entrypoint = alone.entrypoints[0]!;
+    const samples = await measure(POLICY_ITERATIONS, {
+      'cache miss, no policy': () => missIn('plain'),
+      'cache miss, recent_signature.rego': () => missIn('with-policy'),
+      'the policy alone (WasmPolicy.evaluate)': async () => {
+        await alone.evaluate(entrypoint, input);
+      },
+    });
+    const without = samples['cache miss, no policy'];
+    const withPolicy = samples['cache miss, recent_signature.rego'];
+    console.log(
+      `\nAn environment decision policy's cost per verification: one signed image verified as a cache miss (olareg, loopback, ` +
+        `warm connections), without and with a policy, ${POLICY_ITERATIONS} iterations, interleaved`,
+    );
+    printTable([
+      ['variant', 'p50', 'p95', 'mean'],
+      ...Object.entries(samples).map(([name, sample]) => [name, formatMs(sample.p50), formatMs(sample.p95), formatMs(sample.mean)]),
+    ]);
+    console.log(
+      `    added by the policy: p50 ${formatMs(withPolicy.p50 - without.p50)} (×${(withPolicy.p50 / without.p50).toFixed(2)}), ` +
+        `mean ${formatMs(withPolicy.mean - without.mean)}; a cached answer costs nothing extra (the verdict is cached with the result)`,
+    );
+  } finally {
+    await alone.close();
+    await runtime.close();
   }
 }
