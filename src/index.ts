@@ -105,6 +105,9 @@ export {
   type VerifiedTimestamp,
 } from './notation/index.js';
 
+// ---- policy: OPA WebAssembly policies in a worker thread (the shared decision, environment policies)
+export { loadPolicyFile, loadPolicyBytes, WasmPolicy, type LoadPolicyOptions, type PolicyLimits } from './policy/index.js';
+
 // ---- verify: the engine behind the provider, its keys and results -----------------------------
 export {
   VerificationEngine,
