@@ -11,29 +11,28 @@ package vouch.examples.recent_signature
 # The most days a signature may be old (edit it for your environment).
 max_age_days := 90
 
-_day_s := (24 * 60) * 60
+_day_ns := ((24 * 60) * 60) * 1000000000
 
-# When a signature was made, in Unix seconds (the input carries RFC 3339 times and their Unix
-# seconds; OPA's WASM has no time.parse_rfc3339_ns).
-_signed_at(signature) := signature.timestamp.earliestUnix if {
-	is_number(signature.timestamp.earliestUnix)
-} else := signature.signingTimeUnix
+# When a signature was made, in nanoseconds since the Unix epoch.
+_signed_at(signature) := time.parse_rfc3339_ns(signature.timestamp.earliest) if {
+	is_string(signature.timestamp.earliest)
+} else := time.parse_rfc3339_ns(signature.signingTime)
 
-# How old each verified signature is, in seconds.
-_ages contains (time.now_ns() / 1000000000) - _signed_at(signature) if {
+# How old each verified signature is, in nanoseconds.
+_ages contains time.now_ns() - signed_at if {
 	some signature in input.signatures
 	signature.verified == true
-	is_number(_signed_at(signature))
+	signed_at := _signed_at(signature)
 }
 
 # METADATA
 # entrypoint: true
 # description: The decision vouch asks for (docs/policies.md "Output").
 decision := {"allow": true} if {
-	min(_ages) <= max_age_days * _day_s
+	min(_ages) <= max_age_days * _day_ns
 } else := {"allow": false, "reasons": [{"code": "NO_SIGNATURE", "message": "no signature verifies"}]} if {
 	count(_ages) == 0
 } else := {"allow": false, "reasons": [{"message": sprintf(
 	"its newest verified signature is %d days old, at most %d are allowed: sign it again",
-	[floor(min(_ages) / _day_s), max_age_days],
+	[floor(min(_ages) / _day_ns), max_age_days],
 )}]}

@@ -1,9 +1,11 @@
-// What a CLI command may touch: its output streams. Commands return an exit code and never call
-// process.exit, so they can be tested in-process.
+// What a CLI command may touch: its input and output streams. Commands return an exit code and
+// never call process.exit, so they can be tested in-process.
 
 export interface CommandIo {
   out(text: string): void;
   err(text: string): void;
+  /** What a command reads for "-" (default: process.stdin). */
+  stdin?: AsyncIterable<Uint8Array | string>;
 }
 
 export const processIo: CommandIo = {

@@ -248,7 +248,7 @@ export class EnvironmentSet {
     this.#debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.#fsWatch = options.fsWatch ?? true;
     this.#nextGeneration = options.nextGeneration ?? generationCounter();
-    this.#policyOptions = { logger: this.#log, ...options.policy };
+    this.#policyOptions = { logger: this.#log, timeoutMs: config.limits.policyTimeoutMs, ...options.policy };
     for (const [name, environment] of config.environments) {
       this.#states.set(name, {
         config: environment,

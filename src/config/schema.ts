@@ -17,6 +17,7 @@ import {
   DEFAULT_SERVER_ADDRESS,
   MAX_REQUEST_TIMEOUT_MS,
 } from '../server/index.js';
+import { DEFAULT_POLICY_LIMITS } from '../policy/index.js';
 import { DEFAULT_BACKGROUND_LIMITS, DEFAULT_VERIFICATION_CACHE } from '../verify/index.js';
 import { canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress, type ListenAddress } from './hosts.js';
 
@@ -383,6 +384,11 @@ const limitsSchema = mapping({
     .default(DEFAULT_BACKGROUND_LIMITS.maxPendingPerRegistry)
     .describe('Background jobs (verifications and tag resolutions, running or queued) for one registry host.'),
   maxPending: integer(1, 1_000_000).default(DEFAULT_BACKGROUND_LIMITS.maxPending).describe('Background jobs over all registry hosts.'),
+  policyTimeoutMs: integer(1, 10_000)
+    .default(DEFAULT_POLICY_LIMITS.timeoutMs)
+    .describe(
+      "Longest one evaluation of an environment's decision policy (policy:) may run, in ms; past it the key is answered POLICY_ERROR (reason TIMEOUT).",
+    ),
 })
   .prefault({})
   .describe(

@@ -2,7 +2,7 @@
 // worker thread with a per-call timeout, a memory ceiling and an input size limit
 // (docs/policy-runtime.md). Imports only core and log.
 //
-//   const policy = await loadPolicyFile('decision.tar.gz', { clock, logger, timeoutMs: 250 });
+//   const policy = await loadPolicyFile('decision.tar.gz', { clock, logger, timeoutMs: 500 });
 //   policy.entrypoints;                   // ['vouch/decision/violations', ...] (from the module)
 //   policy.annotations.get(entrypoint);   // its METADATA `custom`, e.g. {vouch: {input: ['referrers']}}
 //   policy.builtins;                      // host builtins the module calls, e.g. ['sprintf', 'time.now_ns']

@@ -4,6 +4,7 @@
 // @open-policy-agent/opa-wasm: https://www.openpolicyagent.org/docs/wasm#evaluation
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { parseRfc3339Ns } from './time-builtins.js';
 import type { EvaluateRequest, EvaluateResponse, WorkerInit, WorkerReady } from './worker-protocol.js';
 
 const init = workerData as WorkerInit;
@@ -14,10 +15,18 @@ let nowNs = '0';
 
 const encoder = new TextEncoder();
 
+/** JSON text of a nanosecond count, or undefined (the call is undefined). */
+function exactNs(ns: bigint | undefined): ArrayBuffer | undefined {
+  return ns === undefined ? undefined : encoder.encode(ns.toString()).buffer;
+}
+
 // A custom builtin returning an ArrayBuffer hands the SDK JSON text as is (opa.js _loadJSON), so
-// a nanosecond count beyond 2^53 stays exact.
+// a nanosecond count beyond 2^53 stays exact; returning undefined makes the call undefined. The
+// SDK gives arguments as JSON.parse'd values, so only builtins whose arguments are not large
+// numbers are exact here (time.date/time.add_date would get nanoseconds rounded to a double).
 const hostBuiltins: Record<string, (...args: unknown[]) => unknown> = {
   'time.now_ns': () => encoder.encode(nowNs).buffer,
+  'time.parse_rfc3339_ns': (value) => exactNs(parseRfc3339Ns(value)),
 };
 
 async function instantiate(): Promise<LoadedPolicy> {

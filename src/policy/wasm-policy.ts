@@ -17,7 +17,7 @@ import {
 } from './worker-protocol.js';
 
 export interface PolicyLimits {
-  /** Per evaluation, from the moment the worker is given the input. Default 250. */
+  /** Per evaluation, from the moment the worker is given the input. Default 500. */
   timeoutMs?: number;
   /** Ceiling of the policy's WebAssembly.Memory in 64 KiB pages. Default 1024 (64 MiB). */
   maxMemoryPages?: number;
@@ -26,7 +26,7 @@ export interface PolicyLimits {
 }
 
 export const DEFAULT_POLICY_LIMITS: Readonly<Required<PolicyLimits>> = Object.freeze({
-  timeoutMs: 250,
+  timeoutMs: 500,
   maxMemoryPages: 1024,
   maxInputBytes: 4 * 1024 * 1024,
 });

@@ -48,4 +48,4 @@ export const SDK_BUILTINS: readonly string[] = [
 ];
 
 /** The builtins vouch supplies to every policy (policy-worker.ts implements them). */
-export const HOST_BUILTINS: readonly string[] = ['time.now_ns'];
+export const HOST_BUILTINS: readonly string[] = ['time.now_ns', 'time.parse_rfc3339_ns'];

@@ -40,7 +40,7 @@ export interface PolicySignature {
   level: string;
   signer?: string;
   signingTime?: string;
-  /** signingTime in Unix seconds (OPA's WASM cannot parse RFC 3339: it has no time.parse_rfc3339_ns). */
+  /** signingTime in Unix seconds (time.parse_rfc3339_ns(signingTime) gives it in nanoseconds). */
   signingTimeUnix?: number;
   /** The signature's trusted timestamp, when one verified: RFC 3339 times and the same in Unix seconds. */
   timestamp?: { time: string; earliest: string; latest: string; timeUnix: number; earliestUnix: number; latestUnix: number };

@@ -109,7 +109,11 @@ test.before(async () => {
     defaultEnvironment: 'plain',
     registries: { [olareg.host]: { plainHttp: true } },
   });
-  runtime = await createRuntime(await loadConfig(file), { logger: createLogger({ level: 'silent' }), watch: false, opaPath: toolPath('opa') });
+  runtime = await createRuntime(await loadConfig(file), {
+    logger: createLogger({ level: 'silent' }),
+    watch: false,
+    opaPath: toolPath('opa'),
+  });
 });
 
 test.after.always(async () => {
@@ -184,7 +188,11 @@ test.serial(
       },
       'reloading.yaml',
     );
-    const own = await createRuntime(await loadConfig(file), { logger: createLogger({ level: 'silent' }), watch: false, opaPath: toolPath('opa') });
+    const own = await createRuntime(await loadConfig(file), {
+      logger: createLogger({ level: 'silent' }),
+      watch: false,
+      opaPath: toolPath('opa'),
+    });
     try {
       t.is(await outcome('reloading', 'one', own), 'POLICY_DENIED');
       const generation = own.environments.get('reloading')!.generation;

@@ -49,7 +49,7 @@ Exit status: 0 every image admitted, 1 any denied or undecided, 2 bad usage or b
 /** The compiled shared decision, shipped in the package (wasm/policy.wasm, built from rego/decision; docs/decision.md). */
 export const DECISION_FILE = fileURLToPath(new URL('../../../wasm/policy.wasm', import.meta.url));
 
-/** Per evaluation of the decision (the runtime's default, 250 ms, is for admission). */
+/** Per evaluation of the decision (the runtime's default, 500 ms, is for admission). */
 const DECISION_TIMEOUT_MS = 10_000;
 
 const KEYS_ENTRYPOINT = 'vouch/decision/keys';
@@ -104,7 +104,7 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
   if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError('--timeout-ms must be a positive integer', checkUsage);
   const parameters = await checkParameters(values.parameters, values['namespace-env'] ?? [], values.env);
 
-  const objects = await readManifests(inputs);
+  const objects = await readManifests(inputs, io.stdin !== undefined ? { stdin: io.stdin } : {});
   const verifier = await openVerifier(values);
   // A one-shot run on a busy CI machine: a generous per-evaluation limit, unlike admission's.
   const decision = await loadPolicyFile(DECISION_FILE, { timeoutMs: DECISION_TIMEOUT_MS, logger: moduleLogger('cli') }).catch(

@@ -10,14 +10,14 @@ import { loadPolicyFile } from '../../policy/index.js';
 import { decisionPolicyOf, evaluateDecision, type PolicyDecision } from '../../verify/index.js';
 import { UsageError, type CommandIo } from '../io.js';
 
-export const policyUsage = `usage: vouch policy eval --config FILE --env NAME --input FILE [--output table|json]
+export const policyUsage = `usage: vouch policy eval --config FILE --env NAME --input FILE|- [--output table|json]
 
 Runs the decision policy of an environment (its policy: key) on a JSON input document and prints
 the decision: allowed, or denied with the policy's reasons (docs/policies.md).
 
   --config FILE   configuration file (or VOUCH_CONFIG)
   --env NAME      the environment whose policy runs
-  --input FILE    the input document (JSON; docs/policies.md "Input")
+  --input FILE    the input document (JSON; docs/policies.md "Input"); - reads it from stdin
   --output FMT    table (default) or json
 
 Exit code 0 when the policy decided (allowed or denied), 2 when it could not run: bad usage, bad
@@ -64,8 +64,8 @@ export async function policyCommand(argv: string[], io: CommandIo): Promise<numb
     if (environment.policy === undefined) {
       throw new VouchError('INVALID_CONFIG', `environment "${values.env}" has no policy: in ${config.file} (the built-in rule applies)`);
     }
-    const input = await readInput(values.input);
-    const wasm = await loadPolicyFile(environment.policy);
+    const input = await readInput(values.input, io.stdin ?? process.stdin);
+    const wasm = await loadPolicyFile(environment.policy, { timeoutMs: config.limits.policyTimeoutMs });
     try {
       const policy = decisionPolicyOf(wasm, environment.policy);
       const decision = await evaluateDecision(policy, input);
@@ -85,11 +85,13 @@ export async function policyCommand(argv: string[], io: CommandIo): Promise<numb
   }
 }
 
-async function readInput(file: string): Promise<unknown> {
+/** The input document from a file, or from `stdin` for "-". */
+async function readInput(file: string, stdin: AsyncIterable<Uint8Array | string>): Promise<unknown> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = file === '-' ? await readStream(stdin) : await readFile(file);
   } catch (error) {
+    if (error instanceof VouchError) throw error;
     throw new VouchError('INVALID_INPUT', `cannot read the input ${file}: ${errorMessage(error)}`, { reason: 'NOT_FOUND', cause: error });
   }
   if (bytes.length > MAX_INPUT_BYTES) {
@@ -100,6 +102,21 @@ async function readInput(file: string): Promise<unknown> {
   } catch (error) {
     throw new VouchError('INVALID_INPUT', `the input ${file} is not JSON: ${errorMessage(error)}`, { reason: 'BAD_CONTENT', cause: error });
   }
+}
+
+/** All of a stream, refusing more than MAX_INPUT_BYTES as soon as it is read. */
+async function readStream(stream: AsyncIterable<Uint8Array | string>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+    length += buffer.length;
+    if (length > MAX_INPUT_BYTES) {
+      throw new VouchError('INVALID_INPUT', `the input - is larger than ${MAX_INPUT_BYTES} bytes`, { reason: 'SIZE_LIMIT' });
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 function renderDecision(environment: string, file: string, entrypoint: string, decision: PolicyDecision): string {

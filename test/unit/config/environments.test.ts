@@ -6,6 +6,7 @@ import { VouchError } from '../../../src/core/index.js';
 import { EnvironmentSet, loadConfig, type EnvironmentSetOptions, type VouchConfig } from '../../../src/config/index.js';
 import { writeKubernetesVolume } from '../../helpers/kubernetes-volume.js';
 import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
+import { toolPath } from '../../helpers/registries.js';
 
 const LOCALKEYS = path.join(NOTATION_VECTORS, 'notation-cli-e2e/localkeys');
 const E2E_CERT = path.join(LOCALKEYS, 'e2e.crt');
@@ -351,4 +352,42 @@ test('EnvironmentSet: trust material in Kubernetes ConfigMap volumes reloads whe
   await writeKubernetesVolume(storeDir, { 'e2e.crt': await readFile(NEW_E2E_CERT) });
   await set.checkNow();
   t.true(set.get('prod')!.generation > renamed.generation, 'a new certificate in the store volume is a new generation');
+});
+
+test('EnvironmentSet: a decision policy is loaded with limits.policyTimeoutMs as its evaluation time limit', async (t) => {
+  const f = await fixture(t);
+  // 3000^3 candidate triples, none matching: seconds of work
+  const slow = [
+    'package slow',
+    'range := numbers.range(1, 3000)',
+    'slow if {',
+    '\tsome a in range',
+    '\tsome b in range',
+    '\tsome c in range',
+    '\ta > b',
+    '\tb > c',
+    '\tc > a',
+    '}',
+    '# METADATA',
+    '# entrypoint: true',
+    'decision := {"allow": slow}',
+    '',
+  ].join('\n');
+  await writeFile(path.join(f.dir, 'slow.rego'), slow);
+  const configFile = path.join(f.dir, 'limited.yaml');
+  await writeFile(
+    configFile,
+    [
+      'environments:',
+      '  prod: { trustPolicy: trustpolicy.json, trustStore: truststore, policy: slow.rego }',
+      'limits: { policyTimeoutMs: 40 }',
+      '',
+    ].join('\n'),
+  );
+  const set = await open(t, await loadConfig(configFile), { watch: false, policy: { opaPath: toolPath('opa') } });
+  const decision = set.get('prod')?.decisionPolicy;
+  if (decision === undefined) return t.fail('no decision policy loaded');
+  const error = await t.throwsAsync(decision.wasm.evaluate(decision.entrypoint, {}), { instanceOf: VouchError });
+  t.like(error, { code: 'POLICY_ERROR', reason: 'TIMEOUT' });
+  t.regex(error?.message ?? '', /longer than 40 ms/);
 });

@@ -1,4 +1,4 @@
-// `limits:` (extension): the bounds on background work, validated like `cache:` (integers in range,
+// `limits:` (extension): the bounds on background work and policy evaluation, validated like `cache:` (integers in range,
 // unknown keys refused with the path of the key).
 
 import test from 'ava';
@@ -25,21 +25,42 @@ function rejects(t: import('ava').ExecutionContext, text: string, path: string, 
 test('limits: defaults when absent', (t) => {
   const config = parseConfig(MINIMAL, FILE, { env: {} });
   t.deepEqual(config.limits, { ...DEFAULT_LIMITS });
-  t.deepEqual(config.limits, { concurrencyPerRegistry: 8, maxConcurrent: 64, maxPendingPerRegistry: 256, maxPending: 2048 });
+  t.deepEqual(config.limits, {
+    concurrencyPerRegistry: 8,
+    maxConcurrent: 64,
+    maxPendingPerRegistry: 256,
+    maxPending: 2048,
+    policyTimeoutMs: 500,
+  });
 });
 
 test('limits: every key can be set; the others keep their defaults', (t) => {
   const all = parseConfig(
-    `${MINIMAL}limits:\n  concurrencyPerRegistry: 4\n  maxConcurrent: 32\n  maxPendingPerRegistry: 64\n  maxPending: 512\n`,
+    `${MINIMAL}limits:\n  concurrencyPerRegistry: 4\n  maxConcurrent: 32\n  maxPendingPerRegistry: 64\n  maxPending: 512\n  policyTimeoutMs: 2000\n`,
     FILE,
     { env: {} },
   );
-  t.deepEqual(all.limits, { concurrencyPerRegistry: 4, maxConcurrent: 32, maxPendingPerRegistry: 64, maxPending: 512 });
+  t.deepEqual(all.limits, {
+    concurrencyPerRegistry: 4,
+    maxConcurrent: 32,
+    maxPendingPerRegistry: 64,
+    maxPending: 512,
+    policyTimeoutMs: 2000,
+  });
   const one = parseConfig(`${MINIMAL}limits: { maxPending: 100000 }\n`, FILE, { env: {} });
-  t.deepEqual(one.limits, { concurrencyPerRegistry: 8, maxConcurrent: 64, maxPendingPerRegistry: 256, maxPending: 100_000 });
+  t.deepEqual(one.limits, {
+    concurrencyPerRegistry: 8,
+    maxConcurrent: 64,
+    maxPendingPerRegistry: 256,
+    maxPending: 100_000,
+    policyTimeoutMs: 500,
+  });
   const bounds = parseConfig(`${MINIMAL}limits: { maxConcurrent: 1 }\n`, FILE, { env: {} });
   t.is(bounds.limits.maxConcurrent, 1);
   t.is(parseConfig(`${MINIMAL}limits: { maxConcurrent: 4096 }\n`, FILE, { env: {} }).limits.maxConcurrent, 4096);
+  for (const ms of [1, 10_000]) {
+    t.is(parseConfig(`${MINIMAL}limits: { policyTimeoutMs: ${ms} }\n`, FILE, { env: {} }).limits.policyTimeoutMs, ms);
+  }
   const empty = parseConfig(`${MINIMAL}limits: {}\n`, FILE, { env: {} });
   t.deepEqual(empty.limits, { ...DEFAULT_LIMITS });
 });
@@ -57,6 +78,15 @@ const invalid: Array<[string, string, string, RegExp]> = [
   ['maxConcurrent zero', 'limits: { maxConcurrent: 0 }', 'limits.maxConcurrent', /must be from 1 to 4096, got 0/],
   ['maxConcurrent too big', 'limits: { maxConcurrent: 4097 }', 'limits.maxConcurrent', /must be from 1 to 4096, got 4097/],
   ['maxConcurrent fraction', 'limits: { maxConcurrent: 1.5 }', 'limits.maxConcurrent', /expected an integer from 1 to 4096/],
+  ['policyTimeoutMs zero', 'limits: { policyTimeoutMs: 0 }', 'limits.policyTimeoutMs', /must be from 1 to 10000, got 0/],
+  ['policyTimeoutMs too big', 'limits: { policyTimeoutMs: 10001 }', 'limits.policyTimeoutMs', /must be from 1 to 10000, got 10001/],
+  ['policyTimeoutMs fraction', 'limits: { policyTimeoutMs: 2.5 }', 'limits.policyTimeoutMs', /expected an integer from 1 to 10000/],
+  [
+    'policyTimeoutMs misspelt',
+    'limits: { policyTimeOutMs: 10 }',
+    'limits.policyTimeOutMs',
+    /unknown key \(did you mean policyTimeoutMs\?\)/,
+  ],
   ['maxConcurrent misspelt', 'limits: { maxconcurrent: 8 }', 'limits.maxconcurrent', /unknown key \(did you mean maxConcurrent\?\)/],
 ];
 
