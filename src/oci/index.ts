@@ -56,6 +56,14 @@ export {
   type ReferrerTree,
 } from './referrers.js';
 export {
+  findCosignSignatures,
+  COSIGN_DISCOVERY_DEFAULTS,
+  type CosignCandidate,
+  type CosignForm,
+  type CosignDiscovery,
+  type CosignDiscoveryOptions,
+} from './cosign-discovery.js';
+export {
   parseChallenges,
   DEFAULT_TOKEN_CACHE_LIMITS,
   MAX_TOKEN_RESPONSE_BYTES,

@@ -236,7 +236,7 @@ async function fetchCosignLegacySignature(
  * deadline passed. Content faults of one referrer (bad digest, garbage, wrong subject, missing
  * manifest behind a stale tag-schema entry) only skip that referrer.
  */
-function isFatal(error: VouchError): boolean {
+export function isFatal(error: VouchError): boolean {
   if (error.code === 'REGISTRY_AUTH' || error.code === 'DEADLINE_EXCEEDED' || error.code === 'REGISTRY_NOT_ALLOWED') return true;
   if (error.code === 'REGISTRY_UNAVAILABLE') {
     return (
@@ -259,7 +259,11 @@ async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unkn
   }
 }
 
-async function mapBounded<T>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function mapBounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(Math.max(1, concurrency), items.length) }, async () => {
     while (next < items.length) {
