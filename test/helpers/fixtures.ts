@@ -13,5 +13,5 @@ export const VECTORS = fileURLToPath(new URL('../fixtures/vectors/', import.meta
 /** The Notary Project vectors (notation CLI e2e, notation-go, notation-core-go, derived cases). */
 export const NOTATION_VECTORS = fileURLToPath(new URL('../fixtures/vectors/notation/', import.meta.url));
 
-/** The cosign / sigstore vectors (for #13; no test reads them yet). */
+/** The cosign / sigstore vectors (legacy simple signing, keyless, bundle v0.3). */
 export const COSIGN_VECTORS = fileURLToPath(new URL('../fixtures/vectors/cosign/', import.meta.url));
