@@ -1,0 +1,16 @@
+// Public face of cosign: trust material (keys, trusted root, identities) and verification of cosign
+// signatures (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md) through
+// @sigstore/verify.
+export type { CosignCandidate } from './candidate.js';
+export {
+  buildTrustMaterial,
+  identityPolicy,
+  identitySanPattern,
+  keySigner,
+  loadCosignPublicKey,
+  parseTrustedRoot,
+  type CosignIdentity,
+  type CosignKeyType,
+  type CosignPublicKey,
+  type CosignTrust,
+} from './trust.js';
