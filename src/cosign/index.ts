@@ -14,3 +14,12 @@ export {
   type CosignPublicKey,
   type CosignTrust,
 } from './trust.js';
+export {
+  COSIGN_ANNOTATION,
+  SIMPLE_SIGNING_TYPE,
+  checkSimpleSigningPayload,
+  verifyCosignLegacy,
+  type CosignSignatureReport,
+} from './legacy.js';
+export { sigstoreFailure, type CosignReason } from './sigstore-errors.js';
+export { verifyCosignCandidate } from './verify-candidate.js';
