@@ -1,0 +1,25 @@
+// Public face of cosign: trust material (keys, trusted root, identities) and verification of cosign
+// signatures (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md) through
+// @sigstore/verify.
+export type { CosignCandidate } from './candidate.js';
+export {
+  buildTrustMaterial,
+  identityPolicy,
+  identitySanPattern,
+  keySigner,
+  loadCosignPublicKey,
+  parseTrustedRoot,
+  type CosignIdentity,
+  type CosignKeyType,
+  type CosignPublicKey,
+  type CosignTrust,
+} from './trust.js';
+export {
+  COSIGN_ANNOTATION,
+  SIMPLE_SIGNING_TYPE,
+  checkSimpleSigningPayload,
+  verifyCosignLegacy,
+  type CosignSignatureReport,
+} from './legacy.js';
+export { sigstoreFailure, type CosignReason } from './sigstore-errors.js';
+export { verifyCosignCandidate } from './verify-candidate.js';
