@@ -1,6 +1,6 @@
 // The layering of src/, checked by `npm run lint` (depcruise). Imports point inward:
 //
-//   cli → app → server → verify → {notation → {trust, oci}, policy} → core
+//   cli → app → server → verify → {notation → {trust, oci}, cosign → {trust, oci}, policy} → core
 //   policy: the WASM policy runtime (compiled OPA policies in a worker thread), beside notation
 //   app: builds the runtime from a configuration and starts the servers over it
 //   config (used by app and cli) → {server, verify, notation, trust, oci, core}: its schema takes
@@ -19,12 +19,13 @@ const layers = {
   oci: ['core', 'log'],
   trust: ['core', 'log'],
   notation: ['trust', 'oci', 'core', 'log'],
+  cosign: ['trust', 'oci', 'core', 'log'],
   policy: ['core', 'log'],
-  verify: ['notation', 'policy', 'trust', 'oci', 'core', 'log'],
-  config: ['server', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
-  server: ['verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
-  app: ['server', 'config', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
-  cli: ['app', 'config', 'verify', 'notation', 'policy', 'trust', 'oci', 'core', 'log'],
+  verify: ['notation', 'cosign', 'policy', 'trust', 'oci', 'core', 'log'],
+  config: ['server', 'verify', 'notation', 'cosign', 'policy', 'trust', 'oci', 'core', 'log'],
+  server: ['verify', 'notation', 'cosign', 'policy', 'trust', 'oci', 'core', 'log'],
+  app: ['server', 'config', 'verify', 'notation', 'cosign', 'policy', 'trust', 'oci', 'core', 'log'],
+  cli: ['app', 'config', 'verify', 'notation', 'cosign', 'policy', 'trust', 'oci', 'core', 'log'],
 };
 
 /** `core` → `src/core/`, `log` → `src/log.ts`. */
