@@ -2,6 +2,7 @@
 //
 //   cli → app → server → verify → {notation → {trust, oci}, cosign → {trust, oci}, policy} → core
 //   policy: the WASM policy runtime (compiled OPA policies in a worker thread), beside notation
+//   cosign: cosign / Sigstore signatures (through @sigstore/verify), beside notation
 //   app: builds the runtime from a configuration and starts the servers over it
 //   config (used by app and cli) → {server, verify, notation, trust, oci, core}: its schema takes
 //     each default from the module that uses the value, so the two cannot disagree

@@ -6,26 +6,21 @@
 
 import { createHash } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
-import { X509Certificate } from '@sigstore/core';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
-import {
-  PolicyError,
-  toSignedEntity,
-  VerificationError,
-  Verifier,
-  type SignedEntity,
-  type TrustMaterial,
-  type VerificationPolicy,
-} from '@sigstore/verify';
+import { PolicyError, toSignedEntity, VerificationError, Verifier, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import { digestAlgorithm, digestHex, type AnswerCode, type Digest } from '../core/index.js';
-import {
-  anchoredSubjectPattern,
-  toSigstoreTrustMaterial,
-  type CosignIdentity,
-  type CosignPublicKey,
-  type CosignSignatureReport,
-  type CosignTrust,
-} from './trust-material.js';
+import { buildTrustMaterial, identityPolicy, keySigner, type CosignTrust } from './trust.js';
+
+/** The outcome of one cosign signature, as the engine reports it. */
+export interface CosignSignatureReport {
+  type: 'cosign';
+  /** Digest of the signature manifest (for a bundle: the referrer manifest that carries it). */
+  digest: string;
+  verified: boolean;
+  /** `sha256:<key fingerprint>` or `SAN (issuer)`; absent when not verified. */
+  signer?: string;
+  reasons: Array<{ code: AnswerCode; message: string }>;
+}
 
 export interface CosignBundleOptions {
   /** Digest of the referrer manifest that carries the bundle (the report's `digest`). */
@@ -40,7 +35,6 @@ export interface CosignBundleOptions {
 /** in-toto payload type (https://github.com/in-toto/attestation/blob/main/spec/v1/envelope.md). */
 const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const IN_TOTO_STATEMENT_TYPES = new Set(['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1']);
-const FULCIO_OID_PREFIX = '1.3.6.1.4.1.57264.1.';
 
 type Reason = CosignSignatureReport['reasons'][number];
 
@@ -151,25 +145,27 @@ function signedEntity(bundle: Bundle, artifact: Buffer | undefined): SignedEntit
 }
 
 /**
- * Key-based: like `cosign verify --key`, each trusted key is tried whatever the bundle's key hint
- * says (the hint is unauthenticated). Without a required tlog and with no log to check it against,
- * a tlog entry is ignored (cosign's --insecure-ignore-tlog, the air-gapped case).
+ * Key-based: like `cosign verify --key`, each trusted key is tried whatever key the bundle's hint
+ * names (the hint is unauthenticated, and cosign writes it as base64, not as our hex fingerprint).
+ * Without a required tlog and with no log to check one against, a tlog entry is ignored (cosign's
+ * --insecure-ignore-tlog, the air-gapped case).
  */
 function verifyWithKeys(entity: SignedEntity, trust: CosignTrust): string {
   if (trust.keys.length === 0) throw new BundleRejected('UNTRUSTED_SIGNER', 'the bundle is key-based and no key is trusted');
   let last: BundleRejected | undefined;
   for (const key of trust.keys) {
-    const material = trustMaterial(trust, key);
-    const checked = !trust.requireTlog && material.tlogs.length === 0 ? withoutTlog(entity) : entity;
+    const material = buildTrustMaterial({ ...trust, keys: [key] });
+    const withKey: SignedEntity = { ...entity, key: { $case: 'public-key', hint: key.fingerprint } };
+    const checked = !trust.requireTlog && material.tlogs.length === 0 ? withoutTlog(withKey) : withKey;
     const threshold = trust.requireTlog ? 1 : 0;
     try {
       new Verifier(material, { tlogThreshold: threshold, timestampThreshold: threshold, ctlogThreshold: 0 }).verify(checked);
-      return key.fingerprint;
+      return keySigner(key);
     } catch (error) {
       last = rejection(error, entity, material);
-      // A signature that no trusted key verifies is an untrusted signer, not a tampered one: the
-      // bundle names no key we could tell it apart with.
-      if (last.code === 'INVALID_SIGNATURE' && error instanceof VerificationError && error.code === 'SIGNATURE_ERROR') {
+      // A signature no trusted key verifies is an untrusted signer, not a tampered one: the bundle
+      // names no key we could tell the two apart with.
+      if (error instanceof VerificationError && error.code === 'SIGNATURE_ERROR') {
         last = new BundleRejected('UNTRUSTED_SIGNER', 'no trusted key verifies the signature');
       }
       if (last.code !== 'UNTRUSTED_SIGNER') throw last;
@@ -180,14 +176,16 @@ function verifyWithKeys(entity: SignedEntity, trust: CosignTrust): string {
 
 /**
  * Keyless: the Fulcio leaf must chain to the trusted root at the log's (or a TSA's) time, and its
- * SAN, issuer and extensions must match one trusted identity.
+ * SAN, issuer and extensions must match one trusted identity (policies anchored by identityPolicy).
  */
 function verifyWithIdentities(entity: SignedEntity, trust: CosignTrust): string {
   if (trust.trustedRoot === undefined) {
     throw new BundleRejected('UNTRUSTED_SIGNER', 'the bundle is certificate-based and no trusted root is configured');
   }
   if (trust.identities.length === 0) throw new BundleRejected('UNTRUSTED_SIGNER', 'no keyless identity is trusted');
-  const material = trustMaterial(trust);
+  // Outside the try: a bad identity or root is a configuration error, never an answer about the image.
+  const policies = trust.identities.map(identityPolicy);
+  const material = buildTrustMaterial(trust);
   const verifier = new Verifier(material, {
     tlogThreshold: trust.requireTlog ? 1 : 0,
     // A certificate outlives its ten minutes only through a verified time: a tlog entry or a TSA.
@@ -195,56 +193,17 @@ function verifyWithIdentities(entity: SignedEntity, trust: CosignTrust): string 
     ctlogThreshold: material.ctlogs.length > 0 ? 1 : 0,
   });
   let last: BundleRejected | undefined;
-  for (const identity of trust.identities) {
+  for (const policy of policies) {
     try {
-      const signer = verifier.verify(entity, identityPolicy(identity));
-      const san = signer.identity?.subjectAlternativeName ?? '';
-      const issuer = signer.identity?.extensions?.issuer ?? '';
-      checkExtensions(entity, identity);
-      return `${san} (${issuer})`;
+      const signer = verifier.verify(entity, policy);
+      return `${signer.identity?.subjectAlternativeName ?? ''} (${signer.identity?.extensions?.issuer ?? ''})`;
     } catch (error) {
       last = rejection(error, entity, material);
-      if (last.code !== 'UNTRUSTED_SIGNER' || !(error instanceof PolicyError || error instanceof BundleRejected)) throw last;
+      // Only an identity mismatch is worth the next identity; anything else fails them all alike.
+      if (!(error instanceof PolicyError)) throw last;
     }
   }
   throw last!;
-}
-
-function identityPolicy(identity: CosignIdentity): VerificationPolicy {
-  return { subjectAlternativeName: anchoredSubjectPattern(identity), extensions: { issuer: identity.issuer } };
-}
-
-/** Fulcio extensions from .1.8 on are DER UTF8Strings; .1.1–.1.6 hold the raw string. */
-function checkExtensions(entity: SignedEntity, identity: CosignIdentity): void {
-  if (identity.extensions === undefined || entity.key.$case !== 'certificate') return;
-  const leaf: X509Certificate = entity.key.certificate;
-  for (const [oid, expected] of Object.entries(identity.extensions)) {
-    const extension = leaf.extension(oid);
-    const arc = oid.startsWith(FULCIO_OID_PREFIX) ? Number(oid.slice(FULCIO_OID_PREFIX.length)) : Number.NaN;
-    const value =
-      extension === undefined
-        ? undefined
-        : arc >= 1 && arc <= 6
-          ? extension.value.toString('utf8')
-          : extension.valueObj.subs[0]?.value.toString('utf8');
-    if (value !== expected) {
-      throw new BundleRejected(
-        'UNTRUSTED_SIGNER',
-        `certificate extension ${oid} is ${JSON.stringify(value)}, not ${JSON.stringify(expected)}`,
-      );
-    }
-  }
-}
-
-function trustMaterial(trust: CosignTrust, key?: CosignPublicKey): TrustMaterial {
-  try {
-    return toSigstoreTrustMaterial(trust.trustedRoot, () => {
-      if (key === undefined) throw new VerificationError({ code: 'PUBLIC_KEY_ERROR', message: 'no key is trusted' });
-      return { publicKey: key.key, validFor: () => true };
-    });
-  } catch (error) {
-    throw new BundleRejected('UNTRUSTED_SIGNER', `the trusted root cannot be used: ${describe(error)}`);
-  }
 }
 
 function withoutTlog(entity: SignedEntity): SignedEntity {

@@ -1,11 +1,17 @@
-// Public face of cosign: verification of cosign signatures (the Sigstore bundle form here; trust
-// material, identities and the legacy form beside it). verify imports from here only.
-
-export { verifyCosignBundle, type CosignBundleOptions } from './bundle.js';
+// Public face of cosign: trust material (keys, trusted root, identities) and verification of cosign
+// signatures (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md,
+// https://github.com/sigstore/cosign/blob/main/specs/BUNDLE_SPEC.md) through @sigstore/verify.
+export type { CosignCandidate } from './candidate.js';
+export { verifyCosignBundle, type CosignBundleOptions, type CosignSignatureReport } from './bundle.js';
 export {
-  parseCosignPublicKey,
+  buildTrustMaterial,
+  identityPolicy,
+  identitySanPattern,
+  keySigner,
+  loadCosignPublicKey,
+  parseTrustedRoot,
   type CosignIdentity,
+  type CosignKeyType,
   type CosignPublicKey,
-  type CosignSignatureReport,
   type CosignTrust,
-} from './trust-material.js';
+} from './trust.js';

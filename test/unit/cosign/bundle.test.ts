@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { parseCosignPublicKey, verifyCosignBundle, type CosignIdentity, type CosignTrust } from '../../../src/cosign/index.js';
+import { keySigner, loadCosignPublicKey, verifyCosignBundle, type CosignIdentity, type CosignTrust } from '../../../src/cosign/index.js';
 import { parseDigest, type Digest } from '../../../src/core/index.js';
 import { RegistryClient } from '../../../src/oci/index.js';
 import { COSIGN_VECTORS } from '../../helpers/fixtures.js';
@@ -110,10 +110,11 @@ test('keyless: certificate extensions by OID (.1.8 DER, .1.1 raw) must match', a
     { signatureDigest: SIGNATURE },
   );
   t.true(ok.verified);
-  for (const extensions of [
+  const wrongExtensions: Array<Record<string, string>> = [
     { '1.3.6.1.4.1.57264.1.8': 'https://accounts.google.com' },
     { '1.3.6.1.4.1.57264.1.9': 'https://github.com/x/y' },
-  ]) {
+  ];
+  for (const extensions of wrongExtensions) {
     const report = await verifyCosignBundle(
       await bundleJson(),
       SUBJECT,
@@ -244,23 +245,23 @@ const cosignSigned = () => (signed ??= cosignSignedImage());
 
 test('key-based bundle from the cosign CLI verifies with its key; the signer is the key fingerprint (= the bundle hint)', async (t) => {
   const { bundle, subject, publicKeyPem } = await cosignSigned();
-  const key = parseCosignPublicKey(publicKeyPem);
+  const key = loadCosignPublicKey(publicKeyPem);
   const report = await verifyCosignBundle(
     bundle,
     subject,
     { keys: [key], identities: [], requireTlog: false },
     { signatureDigest: SIGNATURE },
   );
-  t.deepEqual(report, { type: 'cosign', digest: SIGNATURE, verified: true, signer: key.fingerprint, reasons: [] });
+  t.deepEqual(report, { type: 'cosign', digest: SIGNATURE, verified: true, signer: `sha256:${key.fingerprint}`, reasons: [] });
   const hint = (bundle as { verificationMaterial: { publicKey: { hint: string } } }).verificationMaterial.publicKey.hint;
-  t.is(key.fingerprint, `sha256:${Buffer.from(hint, 'base64').toString('hex')}`);
+  t.is(key.fingerprint, Buffer.from(hint, 'base64').toString('hex'));
   // cosign v3's image signature: an in-toto statement over the manifest digest in a DSSE envelope
   t.is((bundle as { dsseEnvelope: { payloadType: string } }).dsseEnvelope.payloadType, 'application/vnd.in-toto+json');
 });
 
 test('key-based bundle: another key is UNTRUSTED_SIGNER, also when listed before the right one it is skipped', async (t) => {
   const { bundle, subject, publicKeyPem } = await cosignSigned();
-  const other = parseCosignPublicKey(await readFile(join(COSIGN_VECTORS, 'legacy-key', 'cosign2.pub'), 'utf8'));
+  const other = loadCosignPublicKey(await readFile(join(COSIGN_VECTORS, 'legacy-key', 'cosign2.pub'), 'utf8'));
   const wrong = await verifyCosignBundle(
     bundle,
     subject,
@@ -268,21 +269,21 @@ test('key-based bundle: another key is UNTRUSTED_SIGNER, also when listed before
     { signatureDigest: SIGNATURE },
   );
   t.deepEqual(codes(wrong), ['UNTRUSTED_SIGNER']);
-  const right = parseCosignPublicKey(publicKeyPem);
+  const right = loadCosignPublicKey(publicKeyPem);
   const both = await verifyCosignBundle(
     bundle,
     subject,
     { keys: [other, right], identities: [], requireTlog: false },
     { signatureDigest: SIGNATURE },
   );
-  t.is(both.signer, right.fingerprint);
+  t.is(both.signer, keySigner(right));
   const none = await verifyCosignBundle(bundle, subject, { keys: [], identities: [], requireTlog: false }, { signatureDigest: SIGNATURE });
   t.deepEqual(codes(none), ['UNTRUSTED_SIGNER']);
 });
 
 test('key-based bundle: another image digest is INVALID_SIGNATURE; a required tlog it lacks is UNTRUSTED_SIGNER', async (t) => {
   const { bundle, subject, publicKeyPem } = await cosignSigned();
-  const key = parseCosignPublicKey(publicKeyPem);
+  const key = loadCosignPublicKey(publicKeyPem);
   const otherImage = await verifyCosignBundle(
     bundle,
     OTHER,
