@@ -1,6 +1,6 @@
 // The layering of src/, checked by `npm run lint` (depcruise). Imports point inward:
 //
-//   cli → app → server → verify → {notation → {trust, oci}, policy} → core
+//   cli → app → server → verify → {notation → {trust, oci}, cosign → {trust, oci}, policy} → core
 //   policy: the WASM policy runtime (compiled OPA policies in a worker thread), beside notation
 //   cosign: cosign / Sigstore signatures (through @sigstore/verify), beside notation
 //   app: builds the runtime from a configuration and starts the servers over it

@@ -1,7 +1,8 @@
 // Public face of cosign: trust material (keys, trusted root, identities) and verification of cosign
-// signatures (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md) through
-// @sigstore/verify.
+// signatures (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md,
+// https://github.com/sigstore/cosign/blob/main/specs/BUNDLE_SPEC.md) through @sigstore/verify.
 export type { CosignCandidate } from './candidate.js';
+export { verifyCosignBundle, type CosignBundleOptions, type CosignSignatureReport } from './bundle.js';
 export {
   buildTrustMaterial,
   identityPolicy,
