@@ -9,18 +9,8 @@ import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
 import { PolicyError, toSignedEntity, VerificationError, Verifier, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import { digestAlgorithm, digestHex, type AnswerCode, type Digest } from '../core/index.js';
+import type { CosignSignatureReport } from './report.js';
 import { buildTrustMaterial, identityPolicy, keySigner, type CosignTrust } from './trust.js';
-
-/** The outcome of one cosign signature, as the engine reports it. */
-export interface CosignSignatureReport {
-  type: 'cosign';
-  /** Digest of the signature manifest (for a bundle: the referrer manifest that carries it). */
-  digest: string;
-  verified: boolean;
-  /** `sha256:<key fingerprint>` or `SAN (issuer)`; absent when not verified. */
-  signer?: string;
-  reasons: Array<{ code: AnswerCode; message: string }>;
-}
 
 export interface CosignBundleOptions {
   /** Digest of the referrer manifest that carries the bundle (the report's `digest`). */

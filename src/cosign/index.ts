@@ -1,8 +1,8 @@
 // Public face of cosign: trust material (keys, trusted root, identities) and verification of cosign
 // signatures (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md,
 // https://github.com/sigstore/cosign/blob/main/specs/BUNDLE_SPEC.md) through @sigstore/verify.
-export type { CosignCandidate } from './candidate.js';
-export { verifyCosignBundle, type CosignBundleOptions, type CosignSignatureReport } from './bundle.js';
+export type { CosignReason, CosignSignatureReport } from './report.js';
+export { verifyCosignBundle, type CosignBundleOptions } from './bundle.js';
 export {
   buildTrustMaterial,
   identityPolicy,
@@ -15,12 +15,6 @@ export {
   type CosignPublicKey,
   type CosignTrust,
 } from './trust.js';
-export {
-  COSIGN_ANNOTATION,
-  SIMPLE_SIGNING_TYPE,
-  checkSimpleSigningPayload,
-  verifyCosignLegacy,
-  type CosignSignatureReport,
-} from './legacy.js';
-export { sigstoreFailure, type CosignReason } from './sigstore-errors.js';
+export { COSIGN_ANNOTATION, SIMPLE_SIGNING_TYPE, checkSimpleSigningPayload, verifyCosignLegacy } from './legacy.js';
+export { sigstoreFailure } from './sigstore-errors.js';
 export { verifyCosignCandidate } from './verify-candidate.js';

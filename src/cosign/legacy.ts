@@ -9,8 +9,9 @@ import { bundleFromJSON, type SerializedBundle } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
 import { PolicyError, VerificationError, Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import type { Digest } from '../core/index.js';
-import type { CosignCandidate } from './candidate.js';
-import { sigstoreFailure, type CosignReason } from './sigstore-errors.js';
+import type { CosignCandidate } from '../oci/index.js';
+import type { CosignReason, CosignSignatureReport } from './report.js';
+import { sigstoreFailure } from './sigstore-errors.js';
 import { buildTrustMaterial, identityPolicy, keySigner, type CosignPublicKey, type CosignTrust } from './trust.js';
 
 /** The layer annotations cosign writes (cosign pkg/oci/static/options.go; SIGNATURE_SPEC.md "Properties"). */
@@ -22,16 +23,6 @@ export const COSIGN_ANNOTATION = {
 } as const;
 
 export const SIMPLE_SIGNING_TYPE = 'cosign container image signature';
-
-export interface CosignSignatureReport {
-  type: 'cosign';
-  /** Digest of the signature manifest the signature came from. */
-  digest: string;
-  verified: boolean;
-  /** Key-based: `sha256:<SPKI fingerprint>`; keyless: `SAN (issuer)`. */
-  signer?: string;
-  reasons: CosignReason[];
-}
 
 type LegacyCandidate = Extract<CosignCandidate, { form: 'legacy' }>;
 

@@ -3,11 +3,7 @@
 
 import { PolicyError, VerificationError } from '@sigstore/verify';
 import type { AnswerCode } from '../core/index.js';
-
-export interface CosignReason {
-  code: AnswerCode;
-  message: string;
-}
+import type { CosignReason } from './report.js';
 
 /**
  * The answer for a failure thrown by `Verifier.verify`. The library reports an untrusted chain and

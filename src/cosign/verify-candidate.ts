@@ -2,8 +2,10 @@
 // found it, checked against the image digest and the cosign trust.
 
 import type { Digest } from '../core/index.js';
-import type { CosignCandidate } from './candidate.js';
-import { verifyCosignLegacy, type CosignSignatureReport } from './legacy.js';
+import type { CosignCandidate } from '../oci/index.js';
+import { verifyCosignBundle } from './bundle.js';
+import { verifyCosignLegacy } from './legacy.js';
+import type { CosignSignatureReport } from './report.js';
 import type { CosignTrust } from './trust.js';
 
 export async function verifyCosignCandidate(
@@ -15,12 +17,6 @@ export async function verifyCosignCandidate(
     case 'legacy':
       return verifyCosignLegacy(candidate, subjectDigest, trust);
     case 'bundle':
-      // The Sigstore bundle form is verified by its own module (issue #13, bundle part).
-      return {
-        type: 'cosign',
-        digest: candidate.manifestDigest,
-        verified: false,
-        reasons: [{ code: 'INVALID_SIGNATURE', message: 'the Sigstore bundle form is not supported yet' }],
-      };
+      return verifyCosignBundle(candidate.bundle, subjectDigest, trust, { signatureDigest: candidate.manifestDigest });
   }
 }

@@ -6,13 +6,8 @@ import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:cryp
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDigest, type Digest } from '../../../src/core/index.js';
-import {
-  COSIGN_ANNOTATION,
-  loadCosignPublicKey,
-  verifyCosignCandidate,
-  type CosignCandidate,
-  type CosignTrust,
-} from '../../../src/cosign/index.js';
+import { COSIGN_ANNOTATION, loadCosignPublicKey, verifyCosignCandidate, type CosignTrust } from '../../../src/cosign/index.js';
+import type { CosignCandidate } from '../../../src/oci/index.js';
 import { COSIGN_VECTORS } from '../../helpers/fixtures.js';
 
 const read = (name: string): Buffer => readFileSync(join(COSIGN_VECTORS, name));
