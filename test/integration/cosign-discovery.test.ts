@@ -2,10 +2,11 @@
 // pushed the way cosign stores them (legacy `.sig` tag, sigstore bundle v0.3 referrer), hostile
 // entries beside them, and signatures made by the real cosign CLI (key-based, offline).
 
+import { keySigner, loadCosignPublicKey, verifyCosignCandidate, type CosignTrust } from '../../src/cosign/index.js';
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -374,4 +375,37 @@ test('cosign sign --key (legacy .sig and --new-bundle-format referrer): discover
     statement.subject.map((s) => `sha256:${s.digest.sha256}`),
     [subject],
   );
+});
+
+test('found and verified: both forms cosign wrote verify with its key and are UNTRUSTED_SIGNER under another', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-cosign-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await cosign(dir, ['generate-key-pair']);
+  await mkdir(join(dir, 'other'));
+  await cosign(join(dir, 'other'), ['generate-key-pair']);
+  const { repo, name } = newRepository();
+  const image = buildImage();
+  await pushManifest(repo, image, 'v1');
+  const reference = `${registry.host}/${name}@${image.descriptor.digest}`;
+  const common = ['sign', '--key', 'cosign.key', '--tlog-upload=false', '--allow-insecure-registry', '--yes'];
+  await cosign(dir, [...common, reference]);
+  await cosign(dir, [...common, '--new-bundle-format', '--registry-referrers-mode=oci-1-1', reference], { COSIGN_EXPERIMENTAL: '1' });
+
+  const trustFor = async (keyFile: string): Promise<CosignTrust> => ({
+    keys: [loadCosignPublicKey(await readFile(keyFile, 'utf8'), keyFile)],
+    identities: [],
+    requireTlog: false,
+  });
+  const found = await findCosignSignatures(repo, image.descriptor.digest);
+  t.is(found.candidates.length, 2);
+  const trusted = await trustFor(join(dir, 'cosign.pub'));
+  const stranger = await trustFor(join(dir, 'other', 'cosign.pub'));
+  for (const candidate of found.candidates) {
+    const good = await verifyCosignCandidate(candidate, image.descriptor.digest, trusted);
+    t.true(good.verified, `${candidate.form}: ${JSON.stringify(good.reasons)}`);
+    t.is(good.signer, keySigner(trusted.keys[0]!), candidate.form);
+    const bad = await verifyCosignCandidate(candidate, image.descriptor.digest, stranger);
+    t.false(bad.verified, candidate.form);
+    t.is(bad.reasons[0]?.code, 'UNTRUSTED_SIGNER', candidate.form);
+  }
 });
