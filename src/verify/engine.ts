@@ -38,7 +38,8 @@ import {
   type RevocationOptions,
 } from '../notation/index.js';
 import { SIGNATURE_KINDS, discoverReferrers, type ContentSource, type Descriptor } from '../oci/index.js';
-import { createCertificateCache, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
+import type { CosignTrust } from '../cosign/index.js';
+import { createCertificateCache, TrustStoreSnapshot, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
 import { estimateBytes } from './cache.js';
 import {
   MAX_POLICY_REFERRERS,
@@ -65,8 +66,11 @@ import { KeyedSemaphore } from './semaphore.js';
 /** The trust material of one environment, as loaded by the configuration layer. */
 export interface EnvironmentTrust {
   readonly name: string;
-  readonly policy: OciTrustPolicy;
-  readonly trustStore: TrustStore;
+  /** The Notary part; both undefined for an environment that trusts cosign signatures only. */
+  readonly policy?: OciTrustPolicy | undefined;
+  readonly trustStore?: TrustStore | undefined;
+  /** The cosign part, when the environment trusts cosign signatures. */
+  readonly cosign?: CosignTrust | undefined;
   /**
    * Must change whenever the policy or the trust store's contents change. It is part of every cache
    * key, so a rotated root or a tightened policy applies to the next request, not after a TTL.
@@ -307,7 +311,7 @@ export class VerificationEngine {
   readonly #inFlight = new Map<string, Promise<Decision>>();
   readonly #tagsInFlight = new Map<string, Promise<TagOutcome>>();
   readonly #semaphore: KeyedSemaphore;
-  readonly #verifiers = new Map<string, { generation: number; trustStore: TrustStore; verifier: NotationVerifier }>();
+  readonly #verifiers = new Map<string, { generation: number; trustStore: TrustStore | undefined; verifier: NotationVerifier }>();
   readonly #closing = new AbortController();
   /** Controllers of the background jobs now running, aborted together by close(). */
   readonly #running = new Set<AbortController>();
@@ -584,7 +588,8 @@ export class VerificationEngine {
       // signature payload has to match.
       const subject = hint ?? { digest, pending: source.resolve(digest, { signal }) };
       const decisionPolicy = env.decisionPolicy;
-      const artifact = await verifyNotationArtifact(source, trustPolicyScope(ref), subject, env.policy, verifier, {
+      const policy = env.policy ?? noNotaryPolicy(env.name);
+      const artifact = await verifyNotationArtifact(source, trustPolicyScope(ref), subject, policy, verifier, {
         signal,
         maxSignatures: this.#maxSignatures,
         all: decisionPolicy !== undefined,
@@ -637,8 +642,9 @@ export class VerificationEngine {
     const discovery = await discoverReferrers(source, digest, { signal, cosignLegacyTag: false });
     const others = discovery.artifacts.filter((a) => !(SIGNATURE_KINDS as readonly string[]).includes(a.kind));
     const referrers: PolicyReferrer[] = [];
+    const policy = env.policy ?? noNotaryPolicy(env.name);
     for (const artifact of others.slice(0, MAX_POLICY_REFERRERS)) {
-      const signed = await verifyNotationArtifact(source, trustPolicyScope(ref), artifact.descriptor, env.policy, this.#verifierFor(env), {
+      const signed = await verifyNotationArtifact(source, trustPolicyScope(ref), artifact.descriptor, policy, this.#verifierFor(env), {
         signal,
         maxSignatures: Math.min(8, this.#maxSignatures),
       });
@@ -756,7 +762,7 @@ export class VerificationEngine {
     const known = this.#verifiers.get(env.name);
     if (known !== undefined && known.generation === env.generation && known.trustStore === env.trustStore) return known.verifier;
     const verifier = new NotationVerifier({
-      trustStore: env.trustStore,
+      trustStore: env.trustStore ?? new TrustStoreSnapshot([]),
       revocation: this.#revocation,
       now: () => new Date(this.#now()),
       timestampRevocation: this.#timestampRevocation,
@@ -878,4 +884,9 @@ function nonNegative(name: string, value: number): number {
     throw new VouchError('INVALID_CONFIG', `${name} must be a non-negative number, got ${String(value)}`, { reason: 'BAD_CONTENT' });
   }
   return value;
+}
+
+/** The trust policy of an environment without a Notary part: no statement, so no Notary signature is trusted. */
+function noNotaryPolicy(environment: string): OciTrustPolicy {
+  return { version: '1.0', source: `environment ${environment} (no trustPolicy)`, statements: [] };
 }

@@ -319,9 +319,9 @@ test('engine: the cache is keyed by the trust generation; a new generation takes
     // The store now trusts only another root: same generation → the old answer; bumped → recomputed.
     const prod = h.environments.get('prod')!;
     const strangerStore = await trustStoreWith([stranger.root.certificate]);
-    h.environments.set('prod', prod.policy, strangerStore, prod.generation);
+    h.environments.set('prod', prod.policy!, strangerStore, prod.generation);
     t.true(valueOf(t, (await h.engine.verify([key], later(h)))[0]).verified);
-    h.environments.set('prod', prod.policy, strangerStore, prod.generation + 1);
+    h.environments.set('prod', prod.policy!, strangerStore, prod.generation + 1);
     const value = valueOf(t, (await h.engine.verify([key], later(h)))[0]);
     t.false(value.verified);
     t.is(value.cached, undefined);
