@@ -211,6 +211,8 @@ interface CosignFile<T> {
   readonly file: string;
   readonly digest: string;
   readonly value: T | undefined;
+  /** The digest of the file `value` was loaded from: restoring those bytes serves the same value. */
+  readonly goodDigest: string | undefined;
   readonly problem: string | undefined;
 }
 
@@ -618,18 +620,25 @@ export class EnvironmentSet {
     const load = async <T>(file: string, at: Array<string | number>, last: CosignFile<T> | undefined, parse: (text: string) => T) => {
       const digest = await fileDigest(file);
       if (last !== undefined && last.digest === digest) return last;
+      if (last?.value !== undefined && last.goodDigest === digest) return { ...last, digest, problem: undefined };
       try {
         const value = parse(await readFile(file, 'utf8'));
-        return { file, digest, value, problem: undefined };
+        return { file, digest, value, goodDigest: digest, problem: undefined };
       } catch (error) {
         const detail = errorMessage(error);
         const message = `${this.#at(environment, ...at)}: ${detail.startsWith(file) ? detail : `${file}: ${detail}`}`;
         if (initial || last === undefined) throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(error), cause: error });
         const absent = await policyAbsence(file);
         if (absent !== undefined) {
-          return { file, digest, value: undefined, problem: `${message}: the file was ${absent}, which withdraws what it held` };
+          return {
+            file,
+            digest,
+            value: undefined,
+            goodDigest: undefined,
+            problem: `${message}: the file was ${absent}, which withdraws what it held`,
+          };
         }
-        return { file, digest, value: last.value, problem: `${message}; the last good one stays` };
+        return { file, digest, value: last.value, goodDigest: last.goodDigest, problem: `${message}; the last good one stays` };
       }
     };
     const keys: CosignFile<CosignPublicKey>[] = [];
