@@ -868,24 +868,23 @@ async function verifyCosign(
   signal: AbortSignal,
 ): Promise<CosignVerification> {
   const discovery = await findCosignSignatures(source, digest, { signal });
+  // Entries discovery could not use (malformed) are reported after the checked ones, outside the cap.
+  const malformed: CosignSignatureReport[] = discovery.skipped
+    .filter((skipped) => skipped.code === 'INVALID_INPUT')
+    .map((skipped) => ({
+      type: 'cosign',
+      digest: skipped.reference,
+      verified: false,
+      reasons: [{ code: 'INVALID_SIGNATURE', message: skipped.message }],
+    }));
   const reports: CosignSignatureReport[] = [];
-  const evaluated = discovery.candidates.slice(0, MAX_COSIGN_SIGNATURES);
-  for (const candidate of evaluated) {
+  for (const candidate of discovery.candidates.slice(0, MAX_COSIGN_SIGNATURES)) {
     signal.throwIfAborted();
     const report = await verifyCosignCandidate(candidate, digest, trust);
     reports.push(report);
     if (report.verified && !all) return { reports, found: reports.length };
   }
-  for (const skipped of discovery.skipped) {
-    if (skipped.code !== 'INVALID_INPUT') continue;
-    reports.push({
-      type: 'cosign',
-      digest: skipped.reference,
-      verified: false,
-      reasons: [{ code: 'INVALID_SIGNATURE', message: skipped.message }],
-    });
-  }
-  return { reports, found: discovery.candidates.length + (reports.length - evaluated.length) };
+  return { reports: [...reports, ...malformed], found: discovery.candidates.length + malformed.length };
 }
 
 function resultKey(env: EnvironmentTrust, ref: ImageReference, digest: Digest): string {

@@ -149,8 +149,19 @@ test('cosign-only environment: NO_SIGNATURE without cosign signatures (a notatio
   t.is(missing.reasons[0]?.code, 'NOT_FOUND');
 });
 
-test('cosign-only environment: a tampered payload and a payload for another image are INVALID_SIGNATURE', async (t) => {
+test('cosign-only environment: a tampered payload, a payload for another image and a layer without signature are INVALID_SIGNATURE', async (t) => {
   const { h } = await setUp(t);
+  const unsigned = await h.image({ signer: null });
+  const sig = sigManifest([{ payload: simpleSigning(unsigned.digest), signature: '' }]);
+  await pushManifest(h.repo, sig, cosignSignatureTag(unsigned.digest));
+  const malformed = await verifyIn(h, 'cosign', unsigned.digest);
+  t.false(malformed.verified);
+  t.is(malformed.reasons[0]?.code, 'INVALID_SIGNATURE');
+  t.deepEqual(
+    malformed.signatures.map((s) => [s.type, s.digest, s.reasons[0]?.code]),
+    [['cosign', sig.blobs[1]!.descriptor.digest, 'INVALID_SIGNATURE']],
+  );
+
   const tampered = await h.image({ signer: null });
   await cosignSign(h, tampered.digest, trusted, { tamper: true });
   const elsewhere = await h.image({ signer: null });
