@@ -128,6 +128,8 @@ export {
   type EngineStats,
   type VerificationResult,
   type SignatureResult,
+  type NotationSignatureResult,
+  type CosignSignatureResult,
   type Reason,
 } from './verify/index.js';
 

@@ -47,9 +47,10 @@ import {
   type TrustStoreScan,
 } from '../trust/index.js';
 import { loadPolicyFile, type LoadPolicyOptions } from '../policy/index.js';
+import { loadCosignPublicKey, parseTrustedRoot, type CosignPublicKey, type CosignTrust } from '../cosign/index.js';
 import { decisionPolicyOf, type DecisionPolicy } from '../verify/index.js';
 import { formatConfigPath } from './parse.js';
-import type { EnvironmentConfig, VouchConfig } from './schema.js';
+import type { CosignConfig, EnvironmentConfig, VouchConfig } from './schema.js';
 
 /**
  * One environment's trust material, immutable: a request takes it once and uses a consistent
@@ -57,13 +58,16 @@ import type { EnvironmentConfig, VouchConfig } from './schema.js';
  */
 export interface LoadedEnvironment {
   readonly name: string;
-  readonly policy: OciTrustPolicy;
+  /** The Notary part: the trust policy; undefined for an environment that trusts cosign signatures only. */
+  readonly policy: OciTrustPolicy | undefined;
   /**
    * The trust stores the policy references, as decided at load time (TrustStoreSnapshot). It never
    * looks at the filesystem, so a store broken on disk cannot affect the material being served
    * beyond what the withdrawal rules above decide.
    */
-  readonly trustStore: TrustStore;
+  readonly trustStore: TrustStore | undefined;
+  /** The cosign part (keys, trusted root, identities), when the environment configures one. */
+  readonly cosign: CosignTrust | undefined;
   /**
    * Changes whenever the trust material served changes; never reused, across environments and
    * EnvironmentSets, so caches can key results by it.
@@ -120,6 +124,12 @@ export interface EnvironmentStatus {
    * file cannot be loaded, why and since when (the last good policy is served; state `degraded`).
    */
   decisionPolicy: { path: string; entrypoint: string; error: string | undefined; since: Date | undefined } | undefined;
+  /**
+   * The cosign part, when configured: keys served, key files whose key is withdrawn (removed or
+   * emptied), whether a trusted root is served and, while some file cannot be loaded as it is, why
+   * and since when (state `degraded`).
+   */
+  cosign: { keys: number; withdrawnKeys: string[]; trustedRoot: boolean; error: string | undefined; since: Date | undefined } | undefined;
 }
 
 export interface EnvironmentSetStatus {
@@ -192,6 +202,37 @@ interface StoreState {
   readonly why: string | undefined;
 }
 
+/**
+ * One cosign trust file as served: the digest of the file last evaluated, what is served from it
+ * (the last good value; undefined once the file was removed or emptied) and, while the file on disk
+ * is not what is served, why.
+ */
+interface CosignFile<T> {
+  readonly file: string;
+  readonly digest: string;
+  readonly value: T | undefined;
+  /** The digest of the file `value` was loaded from: restoring those bytes serves the same value. */
+  readonly goodDigest: string | undefined;
+  readonly problem: string | undefined;
+}
+
+/** The cosign part served: one entry per configured key file, and the trusted root. */
+interface CosignServed {
+  readonly keys: readonly CosignFile<CosignPublicKey>[];
+  readonly trustedRoot: CosignFile<unknown> | undefined;
+}
+
+/** The Notary part of an environment, when it has one. */
+interface NotaryPart {
+  readonly trustPolicy: string;
+  readonly trustStore: string;
+}
+
+function notaryPart(environment: EnvironmentConfig): NotaryPart | undefined {
+  const { trustPolicy, trustStore } = environment;
+  return trustPolicy === undefined || trustStore === undefined ? undefined : { trustPolicy, trustStore };
+}
+
 interface EnvironmentState {
   readonly config: EnvironmentConfig;
   current: LoadedEnvironment | undefined;
@@ -207,6 +248,10 @@ interface EnvironmentState {
   decision: { policy: DecisionPolicy; digest: string } | undefined;
   /** Why the decision policy file on disk cannot be loaded (the last good one is served). */
   decisionError: { message: string; since: Date } | undefined;
+  /** The cosign part served, when configured. */
+  cosign: CosignServed | undefined;
+  /** Since when some cosign file is not served as it is on disk. */
+  cosignErrorSince: Date | undefined;
 }
 
 interface Stamp {
@@ -260,6 +305,8 @@ export class EnvironmentSet {
         stores: new Map(),
         decision: undefined,
         decisionError: undefined,
+        cosign: undefined,
+        cosignErrorSince: undefined,
       });
     }
   }
@@ -317,7 +364,14 @@ export class EnvironmentSet {
       }));
       const withdrawn = state.policy?.withdrawn;
       const loaded = state.current !== undefined;
-      const degraded = withdrawn !== undefined || trustStores.some((s) => s.state !== 'trusted') || state.decisionError !== undefined;
+      const cosignFiles =
+        state.cosign === undefined ? [] : [...state.cosign.keys, ...(state.cosign.trustedRoot ? [state.cosign.trustedRoot] : [])];
+      const cosignError = cosignFiles.flatMap((f) => (f.problem === undefined ? [] : [f.problem])).join('; ') || undefined;
+      const degraded =
+        withdrawn !== undefined ||
+        trustStores.some((s) => s.state !== 'trusted') ||
+        state.decisionError !== undefined ||
+        cosignError !== undefined;
       return {
         name: state.config.name,
         loaded,
@@ -325,8 +379,8 @@ export class EnvironmentSet {
         generation: state.current?.generation,
         loadedAt: state.current?.loadedAt,
         // A decision policy file that cannot be loaded counts too (vouch_trust_material_reload_failing).
-        error: [state.error?.message, state.decisionError?.message].filter((m) => m !== undefined).join('; ') || undefined,
-        errorSince: state.error?.since ?? state.decisionError?.since,
+        error: [state.error?.message, state.decisionError?.message, cosignError].filter((m) => m !== undefined).join('; ') || undefined,
+        errorSince: state.error?.since ?? state.decisionError?.since ?? state.cosignErrorSince,
         policyWithdrawn: withdrawn === undefined ? undefined : { ...withdrawn },
         trustStores,
         decisionPolicy:
@@ -337,6 +391,16 @@ export class EnvironmentSet {
                 entrypoint: state.decision?.policy.entrypoint ?? '',
                 error: state.decisionError?.message,
                 since: state.decisionError?.since,
+              },
+        cosign:
+          state.cosign === undefined
+            ? undefined
+            : {
+                keys: state.cosign.keys.filter((k) => k.value !== undefined).length,
+                withdrawnKeys: state.cosign.keys.filter((k) => k.value === undefined).map((k) => k.file),
+                trustedRoot: state.cosign.trustedRoot?.value !== undefined,
+                error: cosignError,
+                since: cosignError === undefined ? undefined : state.cosignErrorSince,
               },
       };
     });
@@ -395,8 +459,8 @@ export class EnvironmentSet {
     state.stamp = stamp.hash;
   }
 
-  #at(environment: EnvironmentConfig, field: 'trustPolicy' | 'trustStore' | 'policy'): string {
-    return `${this.#file}: ${formatConfigPath(['environments', environment.name, field])}`;
+  #at(environment: EnvironmentConfig, ...field: Array<string | number>): string {
+    return `${this.#file}: ${formatConfigPath(['environments', environment.name, ...field])}`;
   }
 
   // Decides what to serve from the files now on disk and the last good material (see the top of the
@@ -408,8 +472,65 @@ export class EnvironmentSet {
     const now = new Date();
     const problems: string[] = [];
 
-    // 1. The trust policy.
-    const read = await readPolicy(environment.trustPolicy);
+    // 1–2. The Notary part (trust policy and the trust stores it references), when configured.
+    const notary = notaryPart(environment);
+    const { served, stores } =
+      notary === undefined
+        ? { served: undefined, stores: new Map<string, StoreState>() }
+        : await this.#evaluateNotary(state, notary, initial, now, problems);
+
+    // 3. The decision policy: loaded when its file changed; one that cannot be loaded stops the start,
+    //    later the last good one stays (reported, state degraded).
+    const previousDecision = state.decision;
+    const decision = await this.#decisionPolicy(state, initial, now);
+
+    // 4. The cosign part: keys and trusted root, each file on its own (see #evaluateCosign).
+    const previousCosign = state.cosign;
+    const cosign = environment.cosign === undefined ? undefined : await this.#evaluateCosign(state, environment.cosign, initial, now);
+
+    const previousPolicy = state.policy;
+    const previousStores = state.stores;
+    const changed =
+      state.current === undefined ||
+      previousPolicy?.digest !== served?.digest ||
+      !sameStores(previousStores, stores) ||
+      previousDecision !== decision ||
+      !sameCosign(previousCosign, cosign);
+    state.decision = decision;
+    state.cosign = cosign;
+    if (previousDecision !== undefined && previousDecision !== decision) this.#retire(previousDecision.policy);
+    state.policy = served;
+    state.stores = stores;
+    if (!initial && notary !== undefined && served !== undefined) {
+      this.#logTransitions(notary, environment.name, previousPolicy, served, previousStores, stores);
+    }
+    if (changed) this.#install(state, !initial);
+
+    const message = problems.length > 0 ? problems.join('; ') : undefined;
+    if (message === undefined) {
+      if (state.error !== undefined) {
+        state.error = undefined;
+        this.#log.info({ environment: environment.name, generation: state.current?.generation }, 'trust material files are valid again');
+      }
+    } else if (state.error?.message !== message) {
+      state.error = { message, since: now };
+      this.#log.error(
+        { environment: environment.name, err: message, generation: state.current?.generation },
+        'trust material reload failed; serving the last good material still present on disk',
+      );
+    }
+  }
+
+  // The trust policy and every trust store it references: what to serve and why (see the top of the file).
+  async #evaluateNotary(
+    state: EnvironmentState,
+    notary: NotaryPart,
+    initial: boolean,
+    now: Date,
+    problems: string[],
+  ): Promise<{ served: ServedPolicy; stores: Map<string, StoreState> }> {
+    const environment = state.config;
+    const read = await readPolicy(notary.trustPolicy);
     let served: ServedPolicy;
     if ('policy' in read) {
       served = { policy: read.policy, digest: read.digest, withdrawn: undefined };
@@ -420,12 +541,12 @@ export class EnvironmentSet {
         throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(read.error), cause: read.error });
       }
       if (read.absent !== undefined) {
-        const why = `the trust policy file ${environment.trustPolicy} was ${read.absent}, which withdraws all trust of environment ${JSON.stringify(environment.name)}`;
+        const why = `the trust policy file ${notary.trustPolicy} was ${read.absent}, which withdraws all trust of environment ${JSON.stringify(environment.name)}`;
         const previous = state.policy.withdrawn;
         served = {
-          policy: { version: '1.0', source: environment.trustPolicy, statements: [], withdrawn: why },
+          policy: { version: '1.0', source: notary.trustPolicy, statements: [], withdrawn: why },
           digest: `withdrawn:${read.absent}`,
-          withdrawn: { path: environment.trustPolicy, since: previous?.why === why ? previous.since : now, why },
+          withdrawn: { path: notary.trustPolicy, since: previous?.why === why ? previous.since : now, why },
         };
       } else {
         // A typo: the last good policy (which may be a withdrawal) stays.
@@ -438,14 +559,14 @@ export class EnvironmentSet {
     //    does not, which cannot be loaded, is refused like a typo (as at start, where it fails): the
     //    last good policy stays. Trust grows only through a policy whose new stores all load.
     const storeMessage = (error: VouchError): string =>
-      `${this.#at(environment, 'trustStore')}: ${environment.trustStore}: ${error.message} (referenced by ${environment.trustPolicy})`;
-    let scans = await scanStores(environment, served.policy);
+      `${this.#at(environment, 'trustStore')}: ${notary.trustStore}: ${error.message} (referenced by ${notary.trustPolicy})`;
+    let scans = await scanStores(notary.trustStore, served.policy);
     if (state.policy !== undefined && served !== state.policy && served.withdrawn === undefined) {
       const unloadable = scans.find((scan) => 'error' in scan.result && !state.stores.has(storeKey(scan)));
       if (unloadable !== undefined && 'error' in unloadable.result) {
         problems.push(`${storeMessage(unloadable.result.error)}; the last good trust policy stays`);
         served = state.policy;
-        scans = await scanStores(environment, served.policy);
+        scans = await scanStores(notary.trustStore, served.policy);
       }
     }
     const stores = new Map<string, StoreState>();
@@ -485,38 +606,72 @@ export class EnvironmentSet {
       });
     }
 
-    // 3. The decision policy: loaded when its file changed; one that cannot be loaded stops the start,
-    //    later the last good one stays (reported, state degraded).
-    const previousDecision = state.decision;
-    const decision = await this.#decisionPolicy(state, initial, now);
+    return { served, stores };
+  }
 
-    const previousPolicy = state.policy;
-    const previousStores = state.stores;
-    const changed =
-      state.current === undefined ||
-      previousPolicy?.digest !== served.digest ||
-      !sameStores(previousStores, stores) ||
-      previousDecision !== decision;
-    state.decision = decision;
-    if (previousDecision !== undefined && previousDecision !== decision) this.#retire(previousDecision.policy);
-    state.policy = served;
-    state.stores = stores;
-    if (!initial) this.#logTransitions(environment, previousPolicy, served, previousStores, stores);
-    if (changed) this.#install(state, !initial);
-
-    const message = problems.length > 0 ? problems.join('; ') : undefined;
-    if (message === undefined) {
-      if (state.error !== undefined) {
-        state.error = undefined;
-        this.#log.info({ environment: environment.name, generation: state.current?.generation }, 'trust material files are valid again');
+  // The cosign part, file by file: an unchanged file keeps what it served; a valid one is served as
+  // loaded; at start any problem throws INVALID_CONFIG naming the field and the file. Later a file
+  // removed or emptied withdraws its key (or the trusted root: keyless and log-backed signatures then
+  // fail) at once, as for trust store certificates, and a present but invalid one (a typo, a
+  // half-written file) keeps the last good value. Either is reported, and the environment is degraded.
+  async #evaluateCosign(state: EnvironmentState, cosign: CosignConfig, initial: boolean, now: Date): Promise<CosignServed> {
+    const environment = state.config;
+    const previous = state.cosign;
+    const load = async <T>(file: string, at: Array<string | number>, last: CosignFile<T> | undefined, parse: (text: string) => T) => {
+      const digest = await fileDigest(file);
+      if (last !== undefined && last.digest === digest) return last;
+      if (last?.value !== undefined && last.goodDigest === digest) return { ...last, digest, problem: undefined };
+      try {
+        const value = parse(await readFile(file, 'utf8'));
+        return { file, digest, value, goodDigest: digest, problem: undefined };
+      } catch (error) {
+        const detail = errorMessage(error);
+        const message = `${this.#at(environment, ...at)}: ${detail.startsWith(file) ? detail : `${file}: ${detail}`}`;
+        if (initial || last === undefined) throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(error), cause: error });
+        const absent = await policyAbsence(file);
+        if (absent !== undefined) {
+          return {
+            file,
+            digest,
+            value: undefined,
+            goodDigest: undefined,
+            problem: `${message}: the file was ${absent}, which withdraws what it held`,
+          };
+        }
+        return { file, digest, value: last.value, goodDigest: last.goodDigest, problem: `${message}; the last good one stays` };
       }
-    } else if (state.error?.message !== message) {
-      state.error = { message, since: now };
-      this.#log.error(
-        { environment: environment.name, err: message, generation: state.current?.generation },
-        'trust material reload failed; serving the last good material still present on disk',
-      );
+    };
+    const keys: CosignFile<CosignPublicKey>[] = [];
+    for (const [i, file] of cosign.keys.entries()) {
+      keys.push(await load(file, ['cosign', 'keys', i], previous?.keys[i], (pem) => loadCosignPublicKey(pem, file)));
     }
+    const trustedRoot =
+      cosign.trustedRoot === undefined
+        ? undefined
+        : await load(cosign.trustedRoot, ['cosign', 'trustedRoot'], previous?.trustedRoot, (text) => {
+            // Served as parsed JSON (what CosignTrust holds), once checked to be a usable trusted root.
+            const json = JSON.parse(text) as unknown;
+            parseTrustedRoot(json);
+            return json;
+          });
+    const served: CosignServed = { keys, trustedRoot };
+    const problems = [...keys, ...(trustedRoot ? [trustedRoot] : [])].flatMap((f) => (f.problem === undefined ? [] : [f.problem]));
+    const before = previous === undefined ? [] : [...previous.keys, ...(previous.trustedRoot ? [previous.trustedRoot] : [])];
+    const hadProblems = before.some((f) => f.problem !== undefined);
+    if (problems.length === 0) {
+      if (hadProblems) this.#log.info({ environment: environment.name }, 'cosign trust files are valid again');
+      state.cosignErrorSince = undefined;
+    } else {
+      const previousProblems = before.flatMap((f) => (f.problem === undefined ? [] : [f.problem]));
+      if (previousProblems.join('; ') !== problems.join('; ')) {
+        this.#log.error(
+          { environment: environment.name, err: problems.join('; ') },
+          'cosign trust file reload failed; removed files are withdrawn, broken ones keep the last good content',
+        );
+      }
+      state.cosignErrorSince = hadProblems ? (state.cosignErrorSince ?? now) : now;
+    }
+    return served;
   }
 
   // The decision policy to serve: the one served while its file is unchanged, else the file loaded
@@ -603,10 +758,12 @@ export class EnvironmentSet {
           }
         : { certificates: store.effective },
     ]);
+    const cosign = state.cosign;
     const loaded: LoadedEnvironment = Object.freeze({
       name,
-      policy: state.policy!.policy,
-      trustStore: new TrustStoreSnapshot(entries),
+      policy: state.policy?.policy,
+      trustStore: state.policy === undefined ? undefined : new TrustStoreSnapshot(entries),
+      cosign: cosign === undefined ? undefined : cosignTrust(state.config.cosign!, cosign),
       generation: this.#nextGeneration(),
       loadedAt: new Date(),
       decisionPolicy: state.decision?.policy,
@@ -615,9 +772,12 @@ export class EnvironmentSet {
     const fields = {
       environment: loaded.name,
       generation: loaded.generation,
-      trustPolicy: state.config.trustPolicy,
-      trustStore: state.config.trustStore,
-      statements: loaded.policy.statements.length,
+      ...(loaded.policy !== undefined
+        ? { trustPolicy: state.config.trustPolicy, trustStore: state.config.trustStore, statements: loaded.policy.statements.length }
+        : {}),
+      ...(loaded.cosign !== undefined
+        ? { cosignKeys: loaded.cosign.keys.length, cosignTrustedRoot: loaded.cosign.trustedRoot !== undefined }
+        : {}),
       ...(state.config.policy !== undefined ? { policy: state.config.policy } : {}),
     };
     if (reload) this.#log.info(fields, 'trust material reloaded');
@@ -627,13 +787,13 @@ export class EnvironmentSet {
   // Error lines when trust is withdrawn or reduced, info lines when it is back, each naming the
   // environment and the policy file or the store (type:name) and its directory.
   #logTransitions(
-    environment: EnvironmentConfig,
+    environment: NotaryPart,
+    name: string,
     previousPolicy: ServedPolicy | undefined,
     policy: ServedPolicy,
     previousStores: ReadonlyMap<string, StoreState>,
     stores: ReadonlyMap<string, StoreState>,
   ): void {
-    const name = environment.name;
     if (policy.withdrawn !== undefined && previousPolicy?.withdrawn?.why !== policy.withdrawn.why) {
       this.#log.error(
         { environment: name, trustPolicy: environment.trustPolicy, why: policy.withdrawn.why },
@@ -671,14 +831,24 @@ export class EnvironmentSet {
   // of every file under x509/<type>/<name>/ of the trust store.
   async #stampOf(environment: EnvironmentConfig): Promise<Stamp> {
     const hash = createHash('sha256');
-    const directories: string[] = [path.dirname(environment.trustPolicy)];
-    hash.update(`policy\0${await fileDigest(environment.trustPolicy)}\0`);
+    const directories: string[] = [];
     if (environment.policy !== undefined) {
       hash.update(`decision\0${await fileDigest(environment.policy)}\0`);
       directories.push(path.dirname(environment.policy));
     }
+    const cosign = environment.cosign;
+    if (cosign !== undefined) {
+      for (const file of [...cosign.keys, ...(cosign.trustedRoot === undefined ? [] : [cosign.trustedRoot])]) {
+        hash.update(`cosign\0${file}\0${await fileDigest(file)}\0`);
+        if (!directories.includes(path.dirname(file))) directories.push(path.dirname(file));
+      }
+    }
+    const notary = notaryPart(environment);
+    if (notary === undefined) return { hash: hash.digest('hex'), directories };
 
-    const root = environment.trustStore;
+    directories.push(path.dirname(notary.trustPolicy));
+    hash.update(`policy\0${await fileDigest(notary.trustPolicy)}\0`);
+    const root = notary.trustStore;
     if (await isDirectory(root)) directories.push(root);
     const x509 = path.join(root, 'x509');
     if (await isDirectory(x509)) directories.push(x509);
@@ -761,9 +931,9 @@ function reasonOf(error: unknown): VouchError['reason'] {
 const storeKey = (ref: { type: string; name: string }): string => `${ref.type}:${ref.name}`;
 
 /** Every trust store a policy references, read from disk now. */
-async function scanStores(environment: EnvironmentConfig, policy: OciTrustPolicy): Promise<TrustStoreScan[]> {
+async function scanStores(trustStore: string, policy: OciTrustPolicy): Promise<TrustStoreScan[]> {
   const scans: TrustStoreScan[] = [];
-  for (const ref of referencedTrustStores(policy)) scans.push(await scanTrustStore(environment.trustStore, ref.type, ref.name));
+  for (const ref of referencedTrustStores(policy)) scans.push(await scanTrustStore(trustStore, ref.type, ref.name));
   return scans;
 }
 
@@ -776,6 +946,27 @@ function sameStores(a: ReadonlyMap<string, StoreState>, b: ReadonlyMap<string, S
     if (!x.effective.every((cert, i) => cert.equals(y.effective[i]!))) return false;
   }
   return true;
+}
+
+/** Same cosign material served (unchanged files keep their value objects). */
+function sameCosign(a: CosignServed | undefined, b: CosignServed | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.keys.length === b.keys.length &&
+    a.keys.every((key, i) => key.value === b.keys[i]!.value) &&
+    a.trustedRoot?.value === b.trustedRoot?.value
+  );
+}
+
+/** What the verifier gets: the keys and trusted root served, the identities and log rule as configured. */
+function cosignTrust(config: CosignConfig, served: CosignServed): CosignTrust {
+  const root = served.trustedRoot?.value;
+  return Object.freeze({
+    keys: served.keys.flatMap((k) => (k.value === undefined ? [] : [k.value])),
+    ...(root !== undefined ? { trustedRoot: root } : {}),
+    identities: config.identities,
+    requireTlog: config.requireTlog,
+  });
 }
 
 type PolicyRead = { policy: OciTrustPolicy; digest: string } | { error: unknown; absent: 'removed' | 'emptied' | undefined };

@@ -23,6 +23,7 @@ export {
   type ServerTlsConfig,
   type ListenAddress,
   type EnvironmentConfig,
+  type CosignConfig,
   type RegistryConfig,
   type CacheConfig,
   type LimitsConfig,

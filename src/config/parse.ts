@@ -128,7 +128,16 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
     environments: new Map(
       [...parsed.environments].map(([name, e]) => [
         name,
-        { name, trustPolicy: resolve(e.trustPolicy), trustStore: resolve(e.trustStore), policy: resolveOptional(e.policy) },
+        {
+          name,
+          trustPolicy: resolveOptional(e.trustPolicy),
+          trustStore: resolveOptional(e.trustStore),
+          cosign:
+            e.cosign === undefined
+              ? undefined
+              : { ...e.cosign, keys: e.cosign.keys.map(resolve), trustedRoot: resolveOptional(e.cosign.trustedRoot) },
+          policy: resolveOptional(e.policy),
+        },
       ]),
     ),
     registries,
@@ -195,8 +204,8 @@ function fromZodIssue(zodIssue: z.core.$ZodIssue, issue: MakeIssue): ConfigIssue
     case 'too_big':
       return [issue(zodIssue.origin === 'array' || zodIssue.origin === 'string' ? 'invalid_value' : 'out_of_range', at, zodIssue.message)];
     case 'custom': {
-      const on = (zodIssue.params as { at?: 'key' } | undefined)?.at ?? 'value';
-      return [issue('invalid_value', at, zodIssue.message, on)];
+      const params = zodIssue.params as { at?: 'key'; issue?: ConfigIssueCode } | undefined;
+      return [issue(params?.issue ?? 'invalid_value', at, zodIssue.message, params?.at ?? 'value')];
     }
     default:
       return [issue('invalid_value', at, zodIssue.message)];

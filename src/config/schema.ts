@@ -18,6 +18,7 @@ import {
   MAX_REQUEST_TIMEOUT_MS,
 } from '../server/index.js';
 import { DEFAULT_POLICY_LIMITS } from '../policy/index.js';
+import type { CosignIdentity } from '../cosign/index.js';
 import { DEFAULT_BACKGROUND_LIMITS, DEFAULT_VERIFICATION_CACHE } from '../verify/index.js';
 import { canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress, type ListenAddress } from './hosts.js';
 
@@ -207,10 +208,129 @@ const serverSchema = mapping({
   .prefault({})
   .describe('The provider endpoints (optional as a whole).');
 
+/** A JSON Schema for "this key is present" (declared too, as strict validators such as Ajv's want). */
+function requires(key: string): Record<string, unknown> {
+  return { required: [key], properties: { [key]: {} } };
+}
+
+/** A dotted OID, as Fulcio's certificate extensions are named (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md). */
+const DOTTED_OID = /^[0-9]+(\.[0-9]+)+$/;
+
+const cosignIdentitySchema = mapping({
+  subject: text().optional().describe("The certificate's subject alternative name, exactly (an e-mail address or a URI)."),
+  subjectRegExp: text()
+    .superRefine((value, ctx) => {
+      try {
+        new RegExp(`^(?:${value})$`);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}`, input: value });
+      }
+    })
+    .optional()
+    .describe(
+      'A JavaScript regular expression the whole subject alternative name must match (vouch anchors it: ^(?:…)$). Not together with subject.',
+    ),
+  issuer: text({ missing: 'the OIDC issuer the certificate must name' }).describe(
+    'The OIDC issuer of the certificate (Fulcio extension 1.3.6.1.4.1.57264.1.1 or .8), exactly.',
+  ),
+  extensions: z
+    .record(
+      z
+        .string({ error: 'must be a dotted OID' })
+        .regex(DOTTED_OID, { error: (issue) => `${describeValue(issue.input)} is not a dotted OID` }),
+      text(),
+      { error: wrongType('a mapping of dotted OID to value') },
+    )
+    .optional()
+    .describe('Further Fulcio certificate extensions the certificate must carry, dotted OID → exact value.'),
+})
+  .superRefine((identity, ctx) => {
+    if ((identity.subject === undefined) === (identity.subjectRegExp === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: identity.subject === undefined ? [] : ['subjectRegExp'],
+        message: 'give exactly one of subject and subjectRegExp',
+        params: identity.subject === undefined ? {} : { at: 'key' },
+      });
+    }
+  })
+  .transform((identity): CosignIdentity => ({
+    ...(identity.subject !== undefined ? { subject: identity.subject } : {}),
+    ...(identity.subjectRegExp !== undefined ? { subjectRegExp: identity.subjectRegExp } : {}),
+    issuer: identity.issuer,
+    ...(identity.extensions !== undefined ? { extensions: { ...identity.extensions } } : {}),
+  }))
+  // The one-of rule is a refinement, which JSON Schema cannot see; say it there too.
+  .meta({ oneOf: [requires('subject'), requires('subjectRegExp')] })
+  .describe('A keyless signer: its certificate identity (subject or subjectRegExp) and OIDC issuer.');
+
+const cosignSchema = mapping({
+  keys: z
+    .array(filePath(), { error: wrongType('a list of file paths') })
+    .min(1, { error: 'must list at least one key file (remove the key when there is none)' })
+    .optional()
+    .describe('PEM public keys (ECDSA P-256/P-384, RSA, Ed25519) that key-based signatures (cosign sign --key) may be made with.'),
+  trustedRoot: filePath()
+    .optional()
+    .describe(
+      'A Sigstore trusted_root.json (Fulcio CAs, Rekor keys, CT logs, TSAs), as cosign and sigstore distribute it; needed for identities and for requireTlog.',
+    ),
+  identities: z
+    .array(cosignIdentitySchema, { error: wrongType('a list') })
+    .min(1, { error: 'must list at least one identity (remove the key when there is none)' })
+    .optional()
+    .describe(
+      'Keyless signers (Fulcio certificates), checked against trustedRoot; a keyless signature always needs a log entry or timestamp.',
+    ),
+  requireTlog: boolean()
+    .default(false)
+    .describe(
+      'Key-based signatures must carry a transparency log (Rekor) entry verified with trustedRoot. Off by default: key-based signing without a log is common in air-gapped setups.',
+    ),
+})
+  .superRefine((cosign, ctx) => {
+    if (cosign.keys === undefined && cosign.identities === undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give keys, identities or both: without either no cosign signature can verify' });
+    }
+    if (cosign.trustedRoot === undefined) {
+      if (cosign.identities !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identities'],
+          message: 'keyless identities need trustedRoot (the Fulcio CAs and Rekor keys they are checked against)',
+          params: { at: 'key' },
+        });
+      }
+      if (cosign.requireTlog === true) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['requireTlog'],
+          message: 'requireTlog needs trustedRoot (the Rekor keys that verify a log entry)',
+          params: { at: 'key' },
+        });
+      }
+    }
+  })
+  .transform((cosign): CosignEntry => ({
+    keys: cosign.keys ?? [],
+    trustedRoot: cosign.trustedRoot,
+    identities: cosign.identities ?? [],
+    requireTlog: cosign.requireTlog,
+  }))
+  .meta({ anyOf: [requires('keys'), requires('identities')], dependentRequired: { identities: ['trustedRoot'] } })
+  .describe(
+    'Extension. Cosign signatures (https://github.com/sigstore/cosign) this environment trusts: public keys, keyless identities, or both.',
+  );
+
 const environmentSchema = mapping(
   {
-    trustPolicy: filePath().describe('A Notary Project OCI trust policy document, the same file notation uses.'),
-    trustStore: filePath().describe('A Notary Project trust store directory, holding x509/{ca,signingAuthority,tsa}/NAME/.'),
+    trustPolicy: filePath()
+      .optional()
+      .describe('A Notary Project OCI trust policy document, the same file notation uses. Together with trustStore.'),
+    trustStore: filePath()
+      .optional()
+      .describe('A Notary Project trust store directory, holding x509/{ca,signingAuthority,tsa}/NAME/. Together with trustPolicy.'),
+    cosign: cosignSchema.optional(),
     policy: filePath()
       .refine((value) => POLICY_FILE_SUFFIXES.some((suffix) => value.endsWith(suffix)), {
         error: (issue) =>
@@ -221,13 +341,49 @@ const environmentSchema = mapping(
         'Extension. A decision policy (docs/policies.md) that decides `verified` from the signature reports instead of the built-in rule (one trusted signature suffices): a .wasm module, an OPA bundle .tar.gz, or a .rego file compiled with opa at start. Reloaded when the file changes.',
       ),
   },
-  { noValue: 'has no value: expected a mapping with trustPolicy and trustStore' },
-);
+  { noValue: 'has no value: expected a mapping with trustPolicy and trustStore, or cosign' },
+)
+  .superRefine((environment, ctx) => {
+    // The Notary part is both files or neither; an environment trusts something.
+    const hasPolicy = environment.trustPolicy !== undefined;
+    const hasStore = environment.trustStore !== undefined;
+    if (hasPolicy !== hasStore) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [hasPolicy ? 'trustStore' : 'trustPolicy'],
+        message: `required key is missing (trustPolicy and trustStore go together)`,
+        params: { issue: 'missing_key' },
+      });
+    } else if (!hasPolicy && environment.cosign === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'an environment needs a Notary part (trustPolicy and trustStore), a cosign part, or both',
+        params: { issue: 'missing_key' },
+      });
+    }
+  })
+  .meta({
+    dependentRequired: { trustPolicy: ['trustStore'], trustStore: ['trustPolicy'] },
+    anyOf: [requires('trustPolicy'), requires('cosign')],
+  });
+
+/** An environment's cosign part (paths as written; parse.ts resolves them). */
+export interface CosignEntry {
+  /** Public key files. */
+  keys: string[];
+  trustedRoot: string | undefined;
+  identities: CosignIdentity[];
+  requireTlog: boolean;
+}
 
 interface EnvironmentEntry {
   name: string;
-  trustPolicy: string;
-  trustStore: string;
+  /** The Notary part: both or neither. */
+  trustPolicy: string | undefined;
+  trustStore: string | undefined;
+  /** The cosign part, when the environment trusts cosign signatures. */
+  cosign: CosignEntry | undefined;
   /** The decision policy file, when the environment names one. */
   policy: string | undefined;
 }
@@ -248,7 +404,13 @@ const environmentsSchema = z
     // A Map, so a key from a request can never hit an Object.prototype member. In file order.
     const out = new Map<string, EnvironmentEntry>();
     for (const [name, environment] of Object.entries(environments)) {
-      out.set(name, { name, trustPolicy: environment.trustPolicy, trustStore: environment.trustStore, policy: environment.policy });
+      out.set(name, {
+        name,
+        trustPolicy: environment.trustPolicy,
+        trustStore: environment.trustStore,
+        cosign: environment.cosign,
+        policy: environment.policy,
+      });
     }
     return out as ReadonlyMap<string, EnvironmentEntry>;
   })
@@ -494,6 +656,7 @@ export type VouchConfig = { /** Absolute path of the configuration file. */ file
 export type ServerConfig = VouchConfig['server'];
 export type ServerTlsConfig = NonNullable<ServerConfig['tls']>;
 export type EnvironmentConfig = VouchConfig['environments'] extends ReadonlyMap<string, infer E> ? E : never;
+export type CosignConfig = CosignEntry;
 export type RegistryConfig = RegistryEntry;
 export type CacheConfig = VouchConfig['cache'];
 export type LimitsConfig = VouchConfig['limits'];

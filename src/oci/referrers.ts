@@ -41,7 +41,7 @@ export interface ReferrerDiscovery {
 export interface DiscoverOptions extends FetchOptions {
   /**
    * Fetch only listed descriptors whose artifactType is one of these (descriptors without an
-   * artifactType are always fetched). A hint-based pre-filter: it can only make discovery find
+   * artifactType, or listed under the empty config's media type, are always fetched). A hint-based pre-filter: it can only make discovery find
    * less, never accept more, because the kind is decided from the fetched manifest.
    */
   artifactTypes?: readonly string[];
@@ -64,6 +64,17 @@ const ARTIFACT_TYPES_OF_KIND: Readonly<Record<SignatureKind, readonly string[]>>
 /** artifactTypes under which signatures are listed (legacy notation: config.mediaType = the same). */
 export const SIGNATURE_ARTIFACT_TYPES: readonly string[] = Object.values(ARTIFACT_TYPES_OF_KIND).flat();
 
+/**
+ * Whether a listed artifactType says what the referrer is. The empty config's media type never does:
+ * a manifest with the empty config must set its own artifactType (image-spec v1.1.1 "Guidelines for
+ * Artifact Usage"), and a referrers index must list that one (distribution-spec v1.1.1 "Listing
+ * Referrers"), yet cosign 2.x writes the config's media type into the referrers tag schema index for
+ * its bundle referrers. Such an entry is fetched and classified from the manifest like an untyped one.
+ */
+function meaningfulArtifactType(artifactType: string | undefined): artifactType is string {
+  return artifactType !== undefined && artifactType !== MEDIA_TYPE.ociEmpty;
+}
+
 /** Lists, fetches and classifies the referrers of `subject`. */
 export async function discoverReferrers(source: ContentSource, subject: Digest, options: DiscoverOptions = {}): Promise<ReferrerDiscovery> {
   const signal = options.signal;
@@ -80,7 +91,7 @@ export async function discoverReferrers(source: ContentSource, subject: Digest, 
   const candidates = listing.descriptors.filter((d) => {
     if (seen.has(d.digest)) return false; // the tag schema index may list one manifest twice
     seen.add(d.digest);
-    return wanted === undefined || d.artifactType === undefined || wanted.includes(d.artifactType);
+    return wanted === undefined || !meaningfulArtifactType(d.artifactType) || wanted.includes(d.artifactType);
   });
 
   // Every fetched manifest is held until the discovery ends, so their total is bounded, reserved

@@ -6,6 +6,7 @@
 // is src/policy; when to ask is the engine.
 
 import { ANSWER_CODES, VouchError, errorMessage, type AnswerCode } from '../core/index.js';
+import type { CosignSignatureReport } from '../cosign/index.js';
 import type { NotationArtifactResult, NotationSignatureReport } from '../notation/index.js';
 import type { Descriptor } from '../oci/index.js';
 import type { WasmPolicy } from '../policy/index.js';
@@ -31,8 +32,11 @@ export interface DecisionPolicy {
   readonly wasm: WasmPolicy;
 }
 
-/** One signature report in the input. */
-export interface PolicySignature {
+/** One signature report in the input: a Notary Project one or a cosign one (`type`). */
+export type PolicySignature = PolicyNotationSignature | PolicyCosignSignature;
+
+/** A Notary Project signature, as checked under the environment's trust policy. */
+export interface PolicyNotationSignature {
   type: 'notation';
   digest: string;
   verified: boolean;
@@ -45,6 +49,16 @@ export interface PolicySignature {
   /** The signature's trusted timestamp, when one verified: RFC 3339 times and the same in Unix seconds. */
   timestamp?: { time: string; earliest: string; latest: string; timeUnix: number; earliestUnix: number; latestUnix: number };
   reasons: Array<{ code: AnswerCode; message: string; check?: string }>;
+}
+
+/** A cosign signature, as checked under the environment's cosign trust. */
+export interface PolicyCosignSignature {
+  type: 'cosign';
+  digest: string;
+  verified: boolean;
+  /** Key-based: `sha256:<hex>` of the key's SubjectPublicKeyInfo DER; keyless: `SAN (issuer)`. Absent when not verified. */
+  signer?: string;
+  reasons: Array<{ code: AnswerCode; message: string }>;
 }
 
 /** One referrer of the image that is not a signature of it (an SBOM, a scan report, an attestation). */
@@ -63,7 +77,10 @@ export interface PolicyInput {
   environment: string;
   reference: string;
   digest: string;
-  /** The built-in rule's verdict: a signature satisfies the trust policy (or its level is skip). */
+  /**
+   * The built-in rule's verdict: a Notary Project signature satisfies the trust policy (or its level
+   * is skip), or a cosign signature verifies.
+   */
   verified: boolean;
   /** The trust policy statement that applied, when one did. */
   trustPolicy?: string;
@@ -119,11 +136,15 @@ function requestedInputs(custom: unknown, file: string, entrypoint: string): Rea
   return inputs;
 }
 
-/** The input for a verification: its result, the signature reports behind it and, when asked, the referrers. */
+/**
+ * The input for a verification: its result, the signature reports behind it (Notary Project ones first,
+ * then cosign ones) and, when asked, the referrers.
+ */
 export function policyInput(
   result: VerificationResult,
-  artifact: NotationArtifactResult,
+  artifact: NotationArtifactResult | undefined,
   referrers?: { referrers: PolicyReferrer[]; truncated: boolean },
+  cosign: readonly CosignSignatureReport[] = [],
 ): PolicyInput {
   const input: PolicyInput = {
     environment: result.environment,
@@ -132,7 +153,7 @@ export function policyInput(
     verified: result.verified,
     ...(result.trustPolicy !== undefined ? { trustPolicy: result.trustPolicy } : {}),
     ...(result.skipped ? { skipped: true as const } : {}),
-    signatures: artifact.signatures.map(policySignature),
+    signatures: [...(artifact?.signatures.map(policySignature) ?? []), ...cosign.map(policyCosignSignature)],
   };
   if (referrers !== undefined) {
     input.referrers = referrers.referrers;
@@ -141,7 +162,17 @@ export function policyInput(
   return input;
 }
 
-function policySignature(report: NotationSignatureReport): PolicySignature {
+function policyCosignSignature(report: CosignSignatureReport): PolicyCosignSignature {
+  return {
+    type: 'cosign',
+    digest: report.digest,
+    verified: report.verified,
+    ...(report.signer !== undefined ? { signer: report.signer } : {}),
+    reasons: report.reasons.map((r) => ({ code: r.code, message: r.message })),
+  };
+}
+
+function policySignature(report: NotationSignatureReport): PolicyNotationSignature {
   const timestamp = report.timestamp;
   return {
     type: 'notation',

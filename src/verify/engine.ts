@@ -1,7 +1,8 @@
 // The verification engine behind the Gatekeeper provider (docs/api.md; the path of a request in
 // docs/architecture.md "One /v1/verify request"). Per key:
 //   environment → reference → digest (tag resolved, digest checked) → notation verification under the
-//   environment's trust policy and store → VerificationResult
+//   environment's trust policy and store, and (environments that trust cosign) cosign discovery and
+//   verification beside it → VerificationResult
 // Answers are deadline-aware: a key not decided by the request's deadline is DEADLINE_EXCEEDED, while
 // its work carries on in the background (bounded) and lands in the cache for Gatekeeper's retry.
 // Background work is bounded in number too (maxPendingPerRegistry, maxPending): a key that would start
@@ -37,7 +38,8 @@ import {
   type ChainVerdictCache,
   type RevocationOptions,
 } from '../notation/index.js';
-import { SIGNATURE_KINDS, discoverReferrers, type ContentSource, type Descriptor } from '../oci/index.js';
+import { verifyCosignCandidate, type CosignSignatureReport, type CosignTrust } from '../cosign/index.js';
+import { SIGNATURE_KINDS, discoverReferrers, findCosignSignatures, type ContentSource, type Descriptor } from '../oci/index.js';
 import { createCertificateCache, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
 import { estimateBytes } from './cache.js';
 import {
@@ -59,14 +61,32 @@ import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
  */
 const PARSED_KEYS_MAX = 50_000;
 const PARSED_KEYS_MAX_BYTES = 16 * 1024 * 1024;
-import { canonicalReference, deepFreeze, notFoundResult, toVerificationResult, type VerificationResult } from './result.js';
+import {
+  canonicalReference,
+  deepFreeze,
+  notFoundResult,
+  toVerificationResult,
+  type CosignVerification,
+  type VerificationResult,
+} from './result.js';
 import { KeyedSemaphore } from './semaphore.js';
 
-/** The trust material of one environment, as loaded by the configuration layer. */
+/** Cosign signatures evaluated per image at most (the rest are named in a NO_SIGNATURE reason). */
+export const MAX_COSIGN_SIGNATURES = 32;
+
+/**
+ * The trust material of one environment, as loaded by the configuration layer: a Notary Project part
+ * (policy and trustStore, both or neither), a cosign part, or both.
+ */
 export interface EnvironmentTrust {
   readonly name: string;
-  readonly policy: OciTrustPolicy;
-  readonly trustStore: TrustStore;
+  readonly policy?: OciTrustPolicy | undefined;
+  readonly trustStore?: TrustStore | undefined;
+  /**
+   * Cosign keys, trusted root and identities. Only environments with it look for cosign signatures, so
+   * the others pay no round trip for them. Either kind verifying satisfies the built-in rule.
+   */
+  readonly cosign?: CosignTrust | undefined;
   /**
    * Must change whenever the policy or the trust store's contents change. It is part of every cache
    * key, so a rotated root or a tightened policy applies to the next request, not after a TTL.
@@ -577,25 +597,40 @@ export class VerificationEngine {
     // Refused work is not cached: the next retry may find room.
     if (refused !== undefined) return Promise.resolve({ cached: false, error: toKeyError(refused, this.#log) });
     const started = this.#now();
-    const verifier = this.#verifierFor(env);
+    const notation =
+      env.policy !== undefined && env.trustStore !== undefined ? { policy: env.policy, verifier: this.#verifierFor(env) } : undefined;
     const job = this.#inBackground(ref.registry, async (signal) => {
       const source = this.#sourceOf(ref);
       // A digest reference must exist; resolving it also gives the media type and size the
       // signature payload has to match.
       const subject = hint ?? { digest, pending: source.resolve(digest, { signal }) };
       const decisionPolicy = env.decisionPolicy;
-      const artifact = await verifyNotationArtifact(source, trustPolicyScope(ref), subject, env.policy, verifier, {
-        signal,
-        maxSignatures: this.#maxSignatures,
-        all: decisionPolicy !== undefined,
-      });
-      const result = toVerificationResult(env.name, ref, digest, artifact);
+      const all = decisionPolicy !== undefined;
+      // Both kinds are looked for at once, from the same source and under the same signal.
+      const [notationOutcome, cosignOutcome] = await Promise.allSettled([
+        notation === undefined
+          ? // Without a Notary part nothing else checks that the image exists.
+            'pending' in subject
+            ? subject.pending.then(() => undefined)
+            : Promise.resolve(undefined)
+          : verifyNotationArtifact(source, trustPolicyScope(ref), subject, notation.policy, notation.verifier, {
+              signal,
+              maxSignatures: this.#maxSignatures,
+              all,
+            }),
+        env.cosign === undefined ? Promise.resolve(undefined) : verifyCosign(source, digest, env.cosign, all, signal),
+      ]);
+      if (notationOutcome.status === 'rejected') throw notationOutcome.reason;
+      if (cosignOutcome.status === 'rejected') throw cosignOutcome.reason;
+      const artifact = notationOutcome.value;
+      const cosign = cosignOutcome.value;
+      const result = toVerificationResult(env.name, ref, digest, artifact, cosign);
       // A policy narrows, never widens (docs/policies.md "What a policy may decide"): it is asked only
       // about an image the built-in rule verified, so nothing is admitted unless a signature was
       // checked against the environment's trust (or its trust policy statement is level skip).
       if (decisionPolicy === undefined || !result.verified) return result;
       const referrers = decisionPolicy.inputs.has('referrers') ? await this.#policyReferrers(source, ref, digest, env, signal) : undefined;
-      const decision = await evaluateDecision(decisionPolicy, policyInput(result, artifact, referrers), signal);
+      const decision = await evaluateDecision(decisionPolicy, policyInput(result, artifact, referrers, cosign?.reports), signal);
       return applyDecision(result, decision);
     }).then(
       (value): Outcome => ({ value }),
@@ -637,8 +672,14 @@ export class VerificationEngine {
     const discovery = await discoverReferrers(source, digest, { signal, cosignLegacyTag: false });
     const others = discovery.artifacts.filter((a) => !(SIGNATURE_KINDS as readonly string[]).includes(a.kind));
     const referrers: PolicyReferrer[] = [];
+    const policy = env.policy;
     for (const artifact of others.slice(0, MAX_POLICY_REFERRERS)) {
-      const signed = await verifyNotationArtifact(source, trustPolicyScope(ref), artifact.descriptor, env.policy, this.#verifierFor(env), {
+      // Without a Notary part there is no trust policy to check a referrer's signature under.
+      if (policy === undefined || env.trustStore === undefined) {
+        referrers.push(policyReferrer(artifact.descriptor, false));
+        continue;
+      }
+      const signed = await verifyNotationArtifact(source, trustPolicyScope(ref), artifact.descriptor, policy, this.#verifierFor(env), {
         signal,
         maxSignatures: Math.min(8, this.#maxSignatures),
       });
@@ -751,19 +792,21 @@ export class VerificationEngine {
     return this.#sourceFor?.(ref.registry)?.(ref) ?? this.#client.repositoryFor(ref);
   }
 
-  /** One NotationVerifier per environment and trust generation (it holds the trust store). */
-  #verifierFor(env: EnvironmentTrust): NotationVerifier {
+  /** One NotationVerifier per environment and trust generation (it holds the trust store); for environments with a Notary part. */
+  #verifierFor(env: EnvironmentTrust & { trustStore?: TrustStore | undefined }): NotationVerifier {
+    const trustStore = env.trustStore;
+    if (trustStore === undefined) throw new VouchError('INTERNAL', `environment ${quote(env.name)} has no Notary Project trust store`);
     const known = this.#verifiers.get(env.name);
-    if (known !== undefined && known.generation === env.generation && known.trustStore === env.trustStore) return known.verifier;
+    if (known !== undefined && known.generation === env.generation && known.trustStore === trustStore) return known.verifier;
     const verifier = new NotationVerifier({
-      trustStore: env.trustStore,
+      trustStore,
       revocation: this.#revocation,
       now: () => new Date(this.#now()),
       timestampRevocation: this.#timestampRevocation,
       logger: this.#log,
       caches: { certificates: this.#certificates, verdicts: this.#chainVerdicts },
     });
-    this.#verifiers.set(env.name, { generation: env.generation, trustStore: env.trustStore, verifier });
+    this.#verifiers.set(env.name, { generation: env.generation, trustStore, verifier });
     return verifier;
   }
 
@@ -809,6 +852,39 @@ export class VerificationEngine {
       this.#log.warn({ hook, err: errorMessage(error) }, 'verification observer hook threw');
     }
   }
+}
+
+/**
+ * The image's cosign signatures (legacy `.sig` layers and bundle referrers), each verified under the
+ * environment's cosign trust: the first MAX_COSIGN_SIGNATURES in discovery order, stopping at the first
+ * that verifies unless `all` (a decision policy may want every report). Entries discovery could not
+ * use because they are malformed are reported as INVALID_SIGNATURE, as notation reports a bad envelope.
+ */
+async function verifyCosign(
+  source: ContentSource,
+  digest: Digest,
+  trust: CosignTrust,
+  all: boolean,
+  signal: AbortSignal,
+): Promise<CosignVerification> {
+  const discovery = await findCosignSignatures(source, digest, { signal });
+  // Entries discovery could not use (malformed) are reported after the checked ones, outside the cap.
+  const malformed: CosignSignatureReport[] = discovery.skipped
+    .filter((skipped) => skipped.code === 'INVALID_INPUT')
+    .map((skipped) => ({
+      type: 'cosign',
+      digest: skipped.reference,
+      verified: false,
+      reasons: [{ code: 'INVALID_SIGNATURE', message: skipped.message }],
+    }));
+  const reports: CosignSignatureReport[] = [];
+  for (const candidate of discovery.candidates.slice(0, MAX_COSIGN_SIGNATURES)) {
+    signal.throwIfAborted();
+    const report = await verifyCosignCandidate(candidate, digest, trust);
+    reports.push(report);
+    if (report.verified && !all) return { reports, found: reports.length };
+  }
+  return { reports: [...reports, ...malformed], found: discovery.candidates.length + malformed.length };
 }
 
 function resultKey(env: EnvironmentTrust, ref: ImageReference, digest: Digest): string {

@@ -28,7 +28,15 @@ export {
   type ParsedKey,
   type SplitKey,
 } from './key.js';
-export { canonicalReference, formatTime, type VerificationResult, type SignatureResult, type Reason } from './result.js';
+export {
+  canonicalReference,
+  formatTime,
+  type VerificationResult,
+  type SignatureResult,
+  type NotationSignatureResult,
+  type CosignSignatureResult,
+  type Reason,
+} from './result.js';
 export { estimateBytes } from './cache.js';
 export {
   DECISION_ENTRYPOINT,
@@ -43,6 +51,8 @@ export {
   type PolicyDecision,
   type PolicyInput,
   type PolicySignature,
+  type PolicyNotationSignature,
+  type PolicyCosignSignature,
   type PolicyReferrer,
   type OptionalInput,
 } from './decision-policy.js';

@@ -1,5 +1,5 @@
 // The per-key answer of the provider, VerificationResult (docs/api.md "VerificationResult"), built from a
-// notation artifact verification. Field names are a public contract: the Rego library, the gRPC
+// notation artifact verification and, for environments that trust cosign, the cosign signature reports. Field names are a public contract: the Rego library, the gRPC
 // mapping and users match on them. Fields may be added, never removed.
 
 import {
@@ -11,6 +11,7 @@ import {
   type Digest,
   type ImageReference,
 } from '../core/index.js';
+import type { CosignSignatureReport } from '../cosign/index.js';
 import type { NotationArtifactResult, NotationSignatureReport } from '../notation/index.js';
 
 export interface Reason {
@@ -29,8 +30,11 @@ export interface Reason {
   detail?: string;
 }
 
-/** One signature that refers to the image, as checked under the environment's trust policy. */
-export interface SignatureResult {
+/** One signature that refers to the image: a Notary Project one or a cosign one. */
+export type SignatureResult = NotationSignatureResult | CosignSignatureResult;
+
+/** A Notary Project signature, as checked under the environment's trust policy. */
+export interface NotationSignatureResult {
   type: 'notation';
   /** Digest of the signature manifest. */
   digest: string;
@@ -49,8 +53,31 @@ export interface SignatureResult {
   warnings: Reason[];
 }
 
+/** A cosign signature (legacy `.sig` layer or Sigstore bundle referrer), as checked under the environment's cosign trust. */
+export interface CosignSignatureResult {
+  type: 'cosign';
+  /** Digest of the manifest the signature came from (the `.sig` manifest, or the bundle referrer). */
+  digest: string;
+  verified: boolean;
+  /** Key-based: `sha256:<hex>` of the public key's SubjectPublicKeyInfo DER; keyless: `SAN (issuer)`. Absent when not verified. */
+  signer?: string;
+  /** Why it does not verify (empty when verified). */
+  reasons: Reason[];
+}
+
+/** What the engine found of an image's cosign signatures, for an environment that trusts cosign. */
+export interface CosignVerification {
+  /** The reports of the signatures evaluated, in discovery order. */
+  reports: CosignSignatureReport[];
+  /** Signatures found (more than reports.length when capped). */
+  found: number;
+}
+
 export interface VerificationResult {
-  /** True when the environment's trust policy is satisfied. */
+  /**
+   * True when the environment's trust is satisfied: a Notary Project signature satisfies its trust
+   * policy, or a cosign signature verifies under its cosign trust (and its decision policy, if any, allows).
+   */
   verified: boolean;
   environment: string;
   /**
@@ -67,7 +94,7 @@ export interface VerificationResult {
   trustPolicy?: string;
   /**
    * Present (true) only when the applicable statement has level `skip`: notation's one way of
-   * being verified without a signature check. `verified` is true and `signatures` is empty.
+   * being verified without a signature check. `verified` is true and no signature verified.
    */
   skipped?: true;
   /** Failures the level only logs, from the signature that satisfied the policy. */
@@ -92,7 +119,7 @@ export function formatTime(date: Date): string {
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
 }
 
-export function toSignatureResult(report: NotationSignatureReport): SignatureResult {
+export function toSignatureResult(report: NotationSignatureReport): NotationSignatureResult {
   return {
     type: 'notation',
     digest: report.digest,
@@ -106,30 +133,61 @@ export function toSignatureResult(report: NotationSignatureReport): SignatureRes
   };
 }
 
-/** A VerificationResult from notation's verdict for `reference`@`digest` in `environment`. */
+export function toCosignSignatureResult(report: CosignSignatureReport): CosignSignatureResult {
+  return {
+    type: 'cosign',
+    digest: report.digest,
+    verified: report.verified,
+    ...(report.signer !== undefined ? { signer: report.signer } : {}),
+    reasons: report.reasons.map((r) => ({ code: r.code, message: r.message, detail: r.message })),
+  };
+}
+
+/**
+ * A VerificationResult for `reference`@`digest` in `environment` from notation's verdict (absent for an
+ * environment without a Notary part) and the cosign reports (absent for one without cosign). The
+ * built-in rule: verified when either kind verifies; otherwise the most relevant failure of both.
+ */
 export function toVerificationResult(
   environment: string,
   ref: ImageReference,
   digest: Digest,
-  artifact: NotationArtifactResult,
+  artifact: NotationArtifactResult | undefined,
+  cosign?: CosignVerification,
 ): VerificationResult {
-  const signatures = artifact.signatures.map(toSignatureResult);
+  const notationSignatures = artifact?.signatures.map(toSignatureResult) ?? [];
+  const cosignSignatures = cosign?.reports.map(toCosignSignatureResult) ?? [];
+  const cosignVerified = cosignSignatures.some((s) => s.verified);
   const result: VerificationResult = {
-    verified: artifact.verified,
+    verified: artifact?.verified === true || cosignVerified,
     environment,
     reference: canonicalReference(ref, digest),
     digest,
-    signatures,
+    signatures: [...notationSignatures, ...cosignSignatures],
     reasons: [],
     warnings: [],
   };
-  if (artifact.trustPolicy !== undefined) result.trustPolicy = artifact.trustPolicy;
-  if (artifact.verified) {
-    if (artifact.skippedByPolicy) result.skipped = true;
-    result.warnings = signatures.find((s) => s.verified)?.warnings ?? [];
+  if (artifact?.trustPolicy !== undefined) result.trustPolicy = artifact.trustPolicy;
+  if (result.verified) {
+    // `skipped` says nothing was checked: not so when a cosign signature verified.
+    if (artifact?.verified === true && artifact.skippedByPolicy && !cosignVerified) result.skipped = true;
+    result.warnings = notationSignatures.find((s) => s.verified)?.warnings ?? [];
     return result;
   }
-  const [decisive, ...rest] = artifact.reasons;
+  const notationReasons: Reason[] = artifact?.reasons.map(copyReason) ?? [];
+  const cosignReasons = cosign === undefined ? [] : cosignFailures(cosignSignatures, cosign, digest);
+  let reasons: Reason[];
+  if (artifact === undefined) reasons = cosignReasons;
+  else if (cosign === undefined) reasons = notationReasons;
+  else if (notationReasons[0]?.code === 'NO_SIGNATURE' && cosignReasons[0]?.code === 'NO_SIGNATURE') {
+    const message = `no Notary Project or cosign signature refers to ${digest}`;
+    reasons = [{ code: 'NO_SIGNATURE', message, detail: message }, ...notationReasons.slice(1), ...cosignReasons.slice(1)];
+  } else if (failureRank(cosignReasons[0]) > failureRank(notationReasons[0])) {
+    reasons = [...cosignReasons, ...notationReasons];
+  } else {
+    reasons = [...notationReasons, ...cosignReasons];
+  }
+  const [decisive, ...rest] = reasons;
   // Fail closed even if notation ever said "not verified" without saying why.
   const first = decisive ?? { code: 'INVALID_SIGNATURE' as const, message: 'no signature could be verified' };
   result.reasons = [
@@ -139,9 +197,51 @@ export function toVerificationResult(
       ...(first.check !== undefined ? { check: first.check } : {}),
       detail: first.detail ?? first.message,
     },
-    ...rest.map(copyReason),
+    ...rest,
   ];
   return result;
+}
+
+/**
+ * Which failure says most, across kinds: a signature that got further (a trusted signer, then one
+ * whose certificate expired or was revoked) over a bad one, and any signature over none. The same
+ * order as notation's mostRelevantFailure (integrity, authenticity, then time and revocation checks).
+ */
+const FAILURE_RANK: Readonly<Partial<Record<AnswerCode, number>>> = {
+  NO_SIGNATURE: 0,
+  NO_TRUST_POLICY: 1,
+  INVALID_SIGNATURE: 2,
+  UNTRUSTED_SIGNER: 3,
+  EXPIRED: 4,
+  REVOKED: 5,
+};
+
+function failureRank(reason: Reason | undefined): number {
+  return reason === undefined ? -1 : (FAILURE_RANK[reason.code] ?? 0);
+}
+
+/** The cosign side's reasons: the most relevant signature failure (or NO_SIGNATURE), then the cap if one applied. */
+function cosignFailures(signatures: CosignSignatureResult[], cosign: CosignVerification, digest: Digest): Reason[] {
+  let best: { reason: Reason; digest: string } | undefined;
+  for (const signature of signatures) {
+    const reason = signature.reasons[0];
+    if (reason !== undefined && (best === undefined || failureRank(reason) > failureRank(best.reason))) {
+      best = { reason, digest: signature.digest };
+    }
+  }
+  const reasons: Reason[] = [];
+  if (best === undefined) {
+    const message = `no cosign signature refers to ${digest}`;
+    reasons.push({ code: 'NO_SIGNATURE', message, detail: message });
+  } else {
+    const message = `cosign signature ${best.digest}: ${best.reason.message}`;
+    reasons.push({ code: best.reason.code, message, detail: message });
+  }
+  if (cosign.found > signatures.length) {
+    const message = `only the first ${signatures.length} of ${cosign.found} cosign signatures were evaluated`;
+    reasons.push({ code: 'NO_SIGNATURE', message, detail: message });
+  }
+  return reasons;
 }
 
 /** The NOT_FOUND answer: the reference does not resolve to a manifest. */

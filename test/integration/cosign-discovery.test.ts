@@ -315,6 +315,30 @@ test('forms: only the requested storage is read (no .sig probe for bundles only,
   t.deepEqual(legacyOnly.manifests, [cosignSignatureTag(subject)]);
 });
 
+test('a bundle referrer listed under the empty config media type (cosign 2.x referrers tag schema index) is still found', async (t) => {
+  const { repo } = newRepository();
+  const image = buildImage();
+  await pushManifest(repo, image, 'v1');
+  const referrer = bundleReferrer(image.descriptor, encoder.encode(JSON.stringify({ mediaType: MEDIA_TYPE.sigstoreBundleV03 })));
+  await pushReferrer(repo, referrer);
+  // The listing as cosign writes it into a registry without the Referrers API: the config's media type.
+  const mislisted: ContentSource = {
+    location: repo.location,
+    resolve: (r, o) => repo.resolve(r, o),
+    fetchManifest: (r, o) => repo.fetchManifest(r, o),
+    fetchBlob: (d, o) => repo.fetchBlob(d, o),
+    listReferrers: async (s, o) => {
+      const listing = await repo.listReferrers(s, o);
+      return { ...listing, descriptors: listing.descriptors.map((d) => ({ ...d, artifactType: MEDIA_TYPE.ociEmpty })) };
+    },
+  };
+  const found = await findCosignSignatures(mislisted, image.descriptor.digest, { forms: ['bundle'] });
+  t.deepEqual(
+    found.candidates.map((c) => c.manifestDigest),
+    [referrer.descriptor.digest],
+  );
+});
+
 // ---- the real cosign CLI -------------------------------------------------------------------------
 
 /** Runs cosign with an isolated HOME/TMPDIR, no password, and nothing from the outer environment. */

@@ -55,6 +55,16 @@ const signature = (signer: string, verified: boolean, ageDays: number, extra: Re
   ...extra,
 });
 
+const cosignSignature = (verified: boolean) => ({
+  type: 'cosign',
+  digest: `sha256:${'c'.repeat(64)}`,
+  verified,
+  ...(verified ? { signer: `sha256:${'d'.repeat(64)}` } : {}),
+  reasons: verified
+    ? []
+    : [{ code: 'UNTRUSTED_SIGNER', message: 'the signature does not verify with any of the 1 configured cosign key(s)' }],
+});
+
 const input = (signatures: unknown[], more: Record<string, unknown> = {}) => ({
   environment: 'prod',
   reference: `ghcr.io/acme/api@${DIGEST}`,
@@ -103,6 +113,13 @@ const CASES: Record<string, unknown[]> = {
         },
       }),
     ]),
+  ],
+  notation_and_cosign: [
+    input([signature('CN=ci,O=Acme', true, 1), cosignSignature(true)]),
+    input([signature('CN=ci,O=Acme', true, 1)]),
+    input([signature('CN=ci,O=Acme', true, 1), cosignSignature(false)]),
+    input([cosignSignature(true)]),
+    input([]),
   ],
   signed_sbom: [
     input([signature('CN=ci,O=Acme', true, 1)], { referrers: [sbom('application/spdx+json', true)] }),

@@ -263,7 +263,7 @@ test('withdrawal: the served trust store answers INVALID_CONFIG / WITHDRAWN nami
   const w = await world(t);
   await rm(path.join(w.storeDir, 'root.pem'));
   await w.set.checkNow();
-  const store = w.set.get('prod')!.trustStore;
+  const store = w.set.get('prod')!.trustStore!;
   const error = await t.throwsAsync(store.getCertificates('ca', 'acme-prod'), { instanceOf: VouchError });
   t.is(error?.code, 'INVALID_CONFIG');
   t.is(error?.reason, 'WITHDRAWN');
@@ -322,7 +322,7 @@ test('withdrawal: the NO_TRUST_POLICY answer of a removed policy says so', async
   const result = await w.verify(key);
   t.is(result.value?.reasons[0]?.code, 'NO_TRUST_POLICY');
   t.regex(result.value?.reasons[0]?.message ?? '', /trust policy file .*trustpolicy\.json was removed/);
-  t.deepEqual(w.set.get('prod')?.policy.statements, []);
+  t.deepEqual(w.set.get('prod')?.policy?.statements, []);
 });
 
 test('withdrawal: an invalid trust policy (a typo) keeps the last good policy; nothing is withdrawn', async (t) => {
@@ -455,13 +455,13 @@ test('withdrawal: a new policy naming a new store that cannot be loaded is a typ
   // Fixed: the new policy is served with both stores.
   await writeFile(path.join(other, 'root.pem'), acme.root.certificate.toPem());
   await w.set.checkNow();
-  t.is(w.set.get('prod')?.policy.statements[0]?.name, 'renamed');
+  t.is(w.set.get('prod')?.policy?.statements[0]?.name, 'renamed');
   t.is(w.status().state, 'ok');
   t.is(await w.answer(key), 'verified');
   // From now on ca:other has a last good load: removing its root withdraws it, and the statement with it.
   await rm(path.join(other, 'root.pem'));
   await w.set.checkNow();
-  t.is(w.set.get('prod')?.policy.statements[0]?.name, 'renamed');
+  t.is(w.set.get('prod')?.policy?.statements[0]?.name, 'renamed');
   t.is(await w.answer(key), 'UNTRUSTED_SIGNER');
   t.like(
     w.status().trustStores.find((s) => s.store === 'ca:other'),

@@ -103,12 +103,12 @@ test('EnvironmentSet: loads every environment with its policy and trust store', 
   const prod = set.get('prod');
   t.truthy(prod);
   t.is(prod?.name, 'prod');
-  t.is(prod?.policy.source, f.policyFile);
+  t.is(prod?.policy?.source, f.policyFile);
   t.deepEqual(
-    prod?.policy.statements.map((s) => s.name),
+    prod?.policy?.statements.map((s) => s.name),
     ['prod-images'],
   );
-  const certs = await prod!.trustStore.getCertificates('ca', 'e2e');
+  const certs = await prod!.trustStore!.getCertificates('ca', 'e2e');
   t.is(certs.length, 1);
   t.regex(certs[0]!.subject, /CN=e2e/);
   t.is(set.get('nope'), undefined);
@@ -204,8 +204,8 @@ test('EnvironmentSet: checkNow() picks up a changed trust policy; unchanged byte
   await set.checkNow();
   const after = set.get('prod')!;
   t.true(after.generation > before.generation);
-  t.is(after.policy.statements[0]?.name, 'renamed');
-  t.is(before.policy.statements[0]?.name, 'prod-images', 'the old snapshot is untouched');
+  t.is(after.policy!.statements[0]?.name, 'renamed');
+  t.is(before.policy!.statements[0]?.name, 'prod-images', 'the old snapshot is untouched');
 });
 
 test('EnvironmentSet: fs.watch picks up a changed trust policy (atomic replace)', async (t) => {
@@ -214,7 +214,7 @@ test('EnvironmentSet: fs.watch picks up a changed trust policy (atomic replace)'
   const before = set.get('prod')!.generation;
   await replaceFile(f.policyFile, trustPolicy('from-watch'));
   await eventually(t, 'the new policy in both environments', () =>
-    ['prod', 'staging'].every((name) => set.get(name)?.policy.statements[0]?.name === 'from-watch'),
+    ['prod', 'staging'].every((name) => set.get(name)?.policy?.statements[0]?.name === 'from-watch'),
   );
   t.true(set.get('prod')!.generation > before);
 });
@@ -224,7 +224,7 @@ test('EnvironmentSet: the periodic check alone picks up a changed trust policy',
   const set = await open(t, f.config, { fsWatch: false, pollIntervalMs: 50 });
   const before = set.get('prod')!.generation;
   await writeFile(f.policyFile, trustPolicy('from-poll'));
-  await eventually(t, 'the new policy', () => set.get('prod')?.policy.statements[0]?.name === 'from-poll');
+  await eventually(t, 'the new policy', () => set.get('prod')?.policy?.statements[0]?.name === 'from-poll');
   t.true(set.get('prod')!.generation > before);
 });
 
@@ -248,7 +248,7 @@ test('EnvironmentSet: a broken reload keeps the last good material and reports t
   );
 
   await writeFile(f.policyFile, trustPolicy('fixed'));
-  await eventually(t, 'the fixed policy', () => set.get('prod')?.policy.statements[0]?.name === 'fixed');
+  await eventually(t, 'the fixed policy', () => set.get('prod')?.policy?.statements[0]?.name === 'fixed');
   t.is(set.status().environments[0]?.error, undefined);
   t.true(set.get('prod')!.generation > good.generation);
 });
@@ -273,9 +273,9 @@ test('EnvironmentSet: adding a certificate to the trust store changes the genera
   const before = set.get('prod')!;
   await copyFile(NEW_E2E_CERT, path.join(f.storeDir, 'new_e2e.crt'));
   await eventually(t, 'a new generation', () => set.get('prod')!.generation !== before.generation);
-  const certs = await set.get('prod')!.trustStore.getCertificates('ca', 'e2e');
+  const certs = await set.get('prod')!.trustStore!.getCertificates('ca', 'e2e');
   t.is(certs.length, 2);
-  t.is((await before.trustStore.getCertificates('ca', 'e2e')).length, 1, 'the old snapshot is untouched');
+  t.is((await before.trustStore!.getCertificates('ca', 'e2e')).length, 1, 'the old snapshot is untouched');
 });
 
 test('EnvironmentSet: a new store directory is noticed (and watched) too', async (t) => {
@@ -286,13 +286,13 @@ test('EnvironmentSet: a new store directory is noticed (and watched) too', async
   await mkdir(other);
   await copyFile(NEW_E2E_CERT, path.join(other, 'new_e2e.crt'));
   await writeFile(f.policyFile, trustPolicy('two-stores', ['ca:e2e', 'ca:other']));
-  await eventually(t, 'the two-store policy', () => set.get('prod')?.policy.statements[0]?.name === 'two-stores');
+  await eventually(t, 'the two-store policy', () => set.get('prod')?.policy?.statements[0]?.name === 'two-stores');
   t.true(set.get('prod')!.generation > before);
   const mid = set.get('prod')!.generation;
   // A change inside the store directory created after start.
   await copyFile(E2E_CERT, path.join(other, 'e2e.crt'));
   await eventually(t, 'a generation for the new store file', () => set.get('prod')!.generation !== mid);
-  t.is((await set.get('prod')!.trustStore.getCertificates('ca', 'other')).length, 2);
+  t.is((await set.get('prod')!.trustStore!.getCertificates('ca', 'other')).length, 2);
 });
 
 test('EnvironmentSet: a broken trust store on disk does not affect the material served', async (t) => {
@@ -304,7 +304,7 @@ test('EnvironmentSet: a broken trust store on disk does not affect the material 
   t.is(set.get('prod'), good);
   t.regex(set.status().environments[0]?.error ?? '', /environments\.prod\.trustStore: .*junk\.crt/);
   // The served store does not look at the filesystem again.
-  t.is((await good.trustStore.getCertificates('ca', 'e2e', { recheck: false })).length, 1);
+  t.is((await good.trustStore!.getCertificates('ca', 'e2e', { recheck: false })).length, 1);
 
   await rm(path.join(f.storeDir, 'junk.crt'));
   await set.checkNow();
@@ -327,7 +327,7 @@ test('EnvironmentSet: concurrent checkNow() calls coalesce and all resolve', asy
   const set = await open(t, f.config, STATIC);
   await writeFile(f.policyFile, trustPolicy('concurrent'));
   await Promise.all([set.checkNow(), set.checkNow(), set.checkNow()]);
-  t.is(set.get('prod')?.policy.statements[0]?.name, 'concurrent');
+  t.is(set.get('prod')?.policy?.statements[0]?.name, 'concurrent');
 });
 
 test('EnvironmentSet: trust material in Kubernetes ConfigMap volumes reloads when the kubelet swaps the payload', async (t) => {
@@ -341,13 +341,13 @@ test('EnvironmentSet: trust material in Kubernetes ConfigMap volumes reloads whe
   await writeFile(configFile, 'environments:\n  prod:\n    trustPolicy: policy/trustpolicy.json\n    trustStore: truststore\n');
   const set = await open(t, await loadConfig(configFile), STATIC);
   const before = set.get('prod')!;
-  t.is(before.policy.statements[0]?.name, 'prod-images');
+  t.is(before.policy!.statements[0]?.name, 'prod-images');
 
   await writeKubernetesVolume(policyDir, { 'trustpolicy.json': trustPolicy('renamed') });
   await set.checkNow();
   const renamed = set.get('prod')!;
   t.true(renamed.generation > before.generation);
-  t.is(renamed.policy.statements[0]?.name, 'renamed');
+  t.is(renamed.policy!.statements[0]?.name, 'renamed');
 
   await writeKubernetesVolume(storeDir, { 'e2e.crt': await readFile(NEW_E2E_CERT) });
   await set.checkNow();

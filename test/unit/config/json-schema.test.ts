@@ -99,6 +99,14 @@ const bad: Array<[string, string]> = [
   ['empty path', 'environments:\n  prod: { trustPolicy: "", trustStore: b }\n'],
   ['empty allow list', `${MINIMAL}allowedRegistries: []\n`],
   ['key without value', `${MINIMAL}server:\n  grpcAddress:\n`],
+  ['neither a Notary nor a cosign part', 'environments:\n  prod: { policy: p.rego }\n'],
+  ['trustPolicy without trustStore next to cosign', 'environments:\n  prod: { trustPolicy: a, cosign: { keys: [k.pub] } }\n'],
+  ['cosign without keys or identities', 'environments:\n  prod: { cosign: { requireTlog: false } }\n'],
+  ['cosign identities without trustedRoot', 'environments:\n  prod: { cosign: { identities: [{ subject: a, issuer: b }] } }\n'],
+  [
+    'cosign identity with subject and subjectRegExp',
+    'environments:\n  prod: { cosign: { trustedRoot: r.json, identities: [{ subject: a, subjectRegExp: a, issuer: b }] } }\n',
+  ],
 ];
 
 for (const [what, text] of bad) {

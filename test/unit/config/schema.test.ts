@@ -100,6 +100,7 @@ test('parseConfig: reads the example with the core keys', (t) => {
     name: 'staging',
     trustPolicy: '/etc/vouch/trustpolicy.staging.json',
     trustStore: '/etc/vouch/truststore-staging',
+    cosign: undefined,
     policy: undefined,
   });
   t.is(config.environments.get('prod')?.policy, '/etc/vouch/prod-decision.tar.gz');
@@ -249,7 +250,7 @@ test('parseConfig: an unknown key suggests the closest known key and gives its l
   const error = t.throws(() => parse('environments:\n  prod:\n    trustPolicy: a\n    trustStore: b\n    trustPolcy: c\n'));
   t.is(
     error?.message,
-    '/etc/vouch/config.yaml:5:5: environments.prod.trustPolcy: unknown key (did you mean trustPolicy?); known keys here: trustPolicy, trustStore, policy',
+    '/etc/vouch/config.yaml:5:5: environments.prod.trustPolcy: unknown key (did you mean trustPolicy?); known keys here: trustPolicy, trustStore, cosign, policy',
   );
 });
 
@@ -796,7 +797,7 @@ test('parseConfig: JSON semantic errors name the path and the position', (t) => 
   const error = t.throws(() => parse(text, {}, JSON_FILE));
   t.is(
     error?.message,
-    `${JSON_FILE}:3:54: environments.prod.trustStores: unknown key (did you mean trustStore?); known keys here: trustPolicy, trustStore, policy`,
+    `${JSON_FILE}:3:54: environments.prod.trustStores: unknown key (did you mean trustStore?); known keys here: trustPolicy, trustStore, cosign, policy`,
   );
 });
 

@@ -43,6 +43,13 @@ const backend: ProviderBackend = {
                   ],
                   warnings: [],
                 },
+                {
+                  type: 'cosign',
+                  digest: `sha256:${'d'.repeat(64)}`,
+                  verified: true,
+                  signer: `sha256:${'e'.repeat(64)}`,
+                  reasons: [],
+                },
               ],
               reasons: [],
               warnings: [],
@@ -88,6 +95,16 @@ test('grpc: Verify answers one result per reference in order, with the environme
   t.deepEqual((response.results[0]?.['signatures'] as Array<{ reasons: unknown[] }>)[0]?.reasons, [
     { code: 'EXPIRED', message: 'expiry: the signature expired at …', check: 'expiry', detail: 'the signature expired at …' },
   ]);
+  // A cosign report: its type and key signer; no trust policy or signing time (proto3 defaults).
+  t.deepEqual((response.results[0]?.['signatures'] as Array<Record<string, unknown>>)[1], {
+    type: 'cosign',
+    digest: `sha256:${'d'.repeat(64)}`,
+    verified: true,
+    trustPolicy: '',
+    signer: `sha256:${'e'.repeat(64)}`,
+    signingTime: '',
+    reasons: [],
+  });
   t.false(response.results[1]?.['verified']);
   // error is a Reason too; check and detail are empty (proto3 defaults) for an error.
   t.deepEqual(response.results[1]?.['error'], { code: 'INVALID_REFERENCE', message: 'nope', check: '', detail: '' });
