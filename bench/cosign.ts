@@ -7,11 +7,25 @@
 // policy. Profiled: a keyless verification makes 7 signature checks (the leaf's, the Fulcio chain's
 // P-384 ones, the SCT, the Rekor SET or checkpoint), and those checks are most of its time; the
 // engine caches the result, so each signature pays this once per trust generation.
+// Then the cold path through the engine: one image signed with cosign (key-based, a `.sig` manifest
+// as `cosign sign --key --tlog-upload=false` writes it) next to one signed with notation, both in
+// olareg on loopback, each verified as a cache miss in a running runtime and by a fresh runtime
+// (new connections), interleaved.
 
 import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { createRuntime, type Runtime } from '../src/app/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { moduleLogger } from '../src/log.js';
+import { ANNOTATION, MEDIA_TYPE, RegistryClient, cosignSignatureTag } from '../src/oci/index.js';
+import { blob, buildImage, pushManifest } from '../test/helpers/oci-fixtures.js';
+import { prepare } from './provider.js';
+import { formatMs, measureTimed } from './stats.js';
 import { join } from 'node:path';
-import { parseDigest, type Digest } from '../src/core/index.js';
+import { computeDigest, parseDigest, type Digest } from '../src/core/index.js';
 import { loadCosignPublicKey, verifyCosignCandidate, type CosignTrust } from '../src/cosign/index.js';
 import type { CosignCandidate } from '../src/oci/index.js';
 import { COSIGN_VECTORS } from '../test/helpers/fixtures.js';
@@ -135,4 +149,115 @@ export async function benchCosign(): Promise<void> {
     `\ncosign verification (src/cosign via @sigstore/verify) of the repository's real cosign vectors, ${DURATION_MS} ms per measurement`,
   );
   printTable([['signature', 'vouch verify/s', 'bare crypto.verify/s', 'overhead ×'], ...rows]);
+  await benchCosignColdPath();
+}
+
+const COLD_ITERATIONS = Number(process.env['BENCH_COSIGN_COLD_ITERATIONS'] ?? 60);
+const encoder = new TextEncoder();
+
+/** An image signed the way `cosign sign --key --tlog-upload=false` signs it: a `.sig` manifest with one simple-signing layer. */
+async function pushCosignSigned(client: RegistryClient, host: string, signPayload: (payload: Uint8Array) => string): Promise<string> {
+  const repo = client.repository(host, 'bench/cosign-app');
+  const image = buildImage();
+  await pushManifest(repo, image, 'v1');
+  const digest = image.descriptor.digest;
+  const payload = encoder.encode(
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': `${host}/bench/cosign-app` },
+        image: { 'docker-manifest-digest': digest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
+  );
+  const config = blob(encoder.encode('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'), MEDIA_TYPE.ociImageConfig);
+  const layer = blob(payload, MEDIA_TYPE.cosignSimpleSigning);
+  const bytes = encoder.encode(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.ociManifest,
+      config: config.descriptor,
+      layers: [{ ...layer.descriptor, annotations: { [ANNOTATION.cosignSignature]: signPayload(payload) } }],
+    }),
+  );
+  const manifest = {
+    descriptor: { mediaType: MEDIA_TYPE.ociManifest, digest: computeDigest(bytes), size: bytes.length },
+    bytes,
+    blobs: [config, layer],
+  };
+  await pushManifest(repo, manifest, cosignSignatureTag(digest));
+  return `${host}/bench/cosign-app@${digest}`;
+}
+
+async function benchCosignColdPath(): Promise<void> {
+  const s = await prepare(1);
+  const client = new RegistryClient({ hosts: { [s.registry.host]: { plainHttp: true } } });
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyFile = join(s.dir, 'cosign.pub');
+  await writeFile(keyFile, publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const cosignImage = await pushCosignSigned(client, s.registry.host, (payload) => sign('sha256', payload, privateKey).toString('base64'));
+  await client.close();
+  const notationImage = s.images[0]!.key;
+  const file = join(s.dir, 'vouch-cosign.yaml');
+  await writeFile(
+    file,
+    stringify({
+      server: { address: '127.0.0.1:0' },
+      defaultEnvironment: 'notation',
+      environments: {
+        notation: { trustPolicy: join(s.dir, 'trustpolicy.json'), trustStore: join(s.dir, 'truststore') },
+        cosign: { cosign: { keys: [keyFile] } },
+      },
+      registries: { [s.registry.host]: { plainHttp: true } },
+    }),
+  );
+  const config = await loadConfig(file);
+  const log = moduleLogger('bench');
+  const verifyOnce = async (runtime: Runtime, key: string): Promise<number> => {
+    const started = performance.now();
+    const [result] = await runtime.engine.verify([key], { deadline: Date.now() + 30_000 });
+    const took = performance.now() - started;
+    if (result?.value?.verified !== true) throw new Error(`${key}: not verified: ${JSON.stringify(result)}`);
+    return took;
+  };
+  const running = await createRuntime(config, { logger: log, watch: false });
+  try {
+    const fresh = async (key: string): Promise<number> => {
+      const runtime = await createRuntime(config, { logger: log, watch: false });
+      try {
+        return await verifyOnce(runtime, key);
+      } finally {
+        await runtime.close();
+      }
+    };
+    const miss = async (key: string): Promise<number> => {
+      running.engine.clearCache();
+      return verifyOnce(running, key);
+    };
+    const samples = await measureTimed(COLD_ITERATIONS, {
+      'notation, fresh runtime': () => fresh(`[notation]${notationImage}`),
+      'cosign, fresh runtime': () => fresh(`[cosign]${cosignImage}`),
+      'notation, cache miss': () => miss(`[notation]${notationImage}`),
+      'cosign, cache miss': () => miss(`[cosign]${cosignImage}`),
+    });
+    console.log(
+      `\nCold path: an image signed with cosign (key-based .sig) next to one signed with notation, olareg on loopback, ` +
+        `${COLD_ITERATIONS} iterations, interleaved`,
+    );
+    const baseline = (name: string) => samples[name.replace('cosign', 'notation') as keyof typeof samples];
+    printTable([
+      ['variant', 'p50', 'p95', '÷ notation p50'],
+      ...Object.entries(samples).map(([name, sample]) => [
+        name,
+        formatMs(sample.p50),
+        formatMs(sample.p95),
+        (sample.p50 / baseline(name).p50).toFixed(2),
+      ]),
+    ]);
+  } finally {
+    await running.close();
+    await s.registry.stop();
+    await rm(s.dir, { recursive: true, force: true });
+  }
 }
