@@ -4,10 +4,13 @@
 // bundle with `--new-bundle-format --registry-referrers-mode=oci-1-1`, which on a registry without the
 // Referrers API cosign stores through the referrers tag schema), verified by a `vouch serve` process
 // over /v1/verify, with `cosign verify` agreeing on each; an image signed by both notation (vouch's own
-// signer) and cosign under an environment whose decision policy demands both kinds.
+// signer) and cosign under an environment whose decision policy demands both kinds; and a legacy
+// signature with a transparency log entry from an in-process Rekor (test/helpers/fake-rekor.ts),
+// under `requireTlog` with a trusted root listing that log, and one listing another log.
 
 import test from 'ava';
 import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +18,7 @@ import { keySigner, loadCosignPublicKey } from '../../src/cosign/index.js';
 import { RegistryClient, type Descriptor } from '../../src/oci/index.js';
 import type { RegistryRepository } from '../../src/oci/registry-client.js';
 import { REPO_ROOT, startDistributionRegistry, startReferrersRegistry, toolPath, type RunningRegistry } from '../helpers/registries.js';
+import { startFakeRekor, trustedRootTlog, type FakeRekor } from '../helpers/fake-rekor.js';
 import { createTlsMaterial, type TlsMaterial } from '../helpers/tls.js';
 import { createWorkspace, pushImage, signAndPush, SIGNERS, trustedIdentity, uniqueId, type Workspace } from './support/fixtures.js';
 import { codeOf, HttpsClient, startVouch, type VerificationResultJson, type VouchProcess } from './support/vouch-process.js';
@@ -23,7 +27,7 @@ const run = promisify(execFile);
 const RUN = uniqueId();
 
 /** How each test image is signed. */
-const IMAGES = ['legacy', 'bundle', 'both', 'notation', 'unsigned'] as const;
+const IMAGES = ['legacy', 'bundle', 'both', 'notation', 'unsigned', 'tlog'] as const;
 type ImageName = (typeof IMAGES)[number];
 
 /** The shipped decision policy demanding a verified signature of each kind (docs/policies.md). */
@@ -35,7 +39,11 @@ let tls: TlsMaterial;
 let ws: Workspace;
 let vouch: VouchProcess;
 let https: HttpsClient;
-/** cosign.key/cosign.pub (trusted), other.key/other.pub (another key), trusted_root.json (empty). */
+let rekor: FakeRekor;
+/**
+ * cosign.key/cosign.pub (trusted), other.key/other.pub (another key), trusted_root.json (empty),
+ * rekor.pub and trusted_root_rekor.json (the fake log's key), other_rekor.pub and trusted_root_other_log.json.
+ */
 let keysDir: string;
 let trustedSigner: string;
 const refs: Record<string, Record<ImageName, string>> = {};
@@ -54,13 +62,21 @@ async function cosign(args: string[], extraEnv: Record<string, string> = {}): Pr
   }
 }
 
-async function cosignSign(reference: string, form: 'legacy' | 'bundle'): Promise<void> {
-  const args = ['sign', '--key', 'cosign.key', '--tlog-upload=false', '--allow-insecure-registry', '--yes'];
+/** The fake Rekor's key, for cosign (pkg/cosign/tlog.go GetRekorPubs): it checks log entries with it instead of TUF. */
+const rekorKeyEnv = (): Record<string, string> => ({ SIGSTORE_REKOR_PUBLIC_KEY: join(keysDir, 'rekor.pub') });
+
+async function cosignSign(reference: string, form: 'legacy' | 'bundle' | 'tlog'): Promise<void> {
+  const args = ['sign', '--key', 'cosign.key', '--allow-insecure-registry', '--yes'];
+  const offline = [...args, '--tlog-upload=false'];
   // cosign 2.x gates the OCI 1.1 referrers mode behind COSIGN_EXPERIMENTAL.
   const answer =
     form === 'legacy'
-      ? await cosign([...args, reference])
-      : await cosign([...args, '--new-bundle-format', '--registry-referrers-mode=oci-1-1', reference], { COSIGN_EXPERIMENTAL: '1' });
+      ? await cosign([...offline, reference])
+      : form === 'tlog'
+        ? await cosign([...args, '--rekor-url', rekor.url, '--tlog-upload=true', reference], rekorKeyEnv())
+        : await cosign([...offline, '--new-bundle-format', '--registry-referrers-mode=oci-1-1', reference], {
+            COSIGN_EXPERIMENTAL: '1',
+          });
   if (answer.code !== 0) throw new Error(`cosign sign (${form}) ${reference} failed (${answer.code}):\n${answer.output}`);
 }
 
@@ -92,6 +108,7 @@ async function prepareRegistry(registry: RunningRegistry): Promise<void> {
         images[name] = reference;
         if (name === 'legacy' || name === 'both') await cosignSign(reference, 'legacy');
         if (name === 'bundle') await cosignSign(reference, 'bundle');
+        if (name === 'tlog') await cosignSign(reference, 'tlog');
         if (name === 'notation' || name === 'both') await signAndPush(repo, subject, prod);
       }),
     );
@@ -102,11 +119,12 @@ async function prepareRegistry(registry: RunningRegistry): Promise<void> {
 }
 
 test.before(async () => {
-  [olareg, dist, tls, ws] = await Promise.all([
+  [olareg, dist, tls, ws, rekor] = await Promise.all([
     startReferrersRegistry(),
     startDistributionRegistry(),
     createTlsMaterial(),
     createWorkspace(),
+    startFakeRekor(),
   ]);
   keysDir = await mkdtemp(join(ws.dir, 'cosign-'));
   await cosign(['generate-key-pair']);
@@ -115,6 +133,21 @@ test.before(async () => {
     join(keysDir, 'trusted_root.json'),
     JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }),
   );
+  // Trusted roots (Sigstore trusted_root.json) listing the fake log's key, or another log's key.
+  const validFrom = new Date(Date.now() - 3_600_000);
+  const otherLog = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+  const otherLogKey = otherLog.export({ type: 'spki', format: 'der' });
+  const rootWithTlog = (tlog: unknown): string =>
+    JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [tlog] });
+  await Promise.all([
+    writeFile(join(keysDir, 'rekor.pub'), rekor.publicKeyPem),
+    writeFile(join(keysDir, 'other_rekor.pub'), otherLog.export({ type: 'spki', format: 'pem' })),
+    writeFile(join(keysDir, 'trusted_root_rekor.json'), rootWithTlog(trustedRootTlog(rekor, validFrom))),
+    writeFile(
+      join(keysDir, 'trusted_root_other_log.json'),
+      rootWithTlog(trustedRootTlog({ url: 'http://127.0.0.1:9', publicKeyDer: otherLogKey }, validFrom)),
+    ),
+  ]);
   const trustedKey = join(keysDir, 'cosign.pub');
   trustedSigner = keySigner(loadCosignPublicKey(await readFile(trustedKey, 'utf8'), trustedKey));
   await Promise.all([prepareRegistry(olareg), prepareRegistry(dist)]);
@@ -130,6 +163,10 @@ test.before(async () => {
       prod: notary,
       cosign: { cosign: { keys: [trustedKey] } },
       'cosign-other': { cosign: { keys: [join(keysDir, 'other.pub')] } },
+      'cosign-tlog': { cosign: { keys: [trustedKey], requireTlog: true, trustedRoot: join(keysDir, 'trusted_root_rekor.json') } },
+      'cosign-tlog-other-log': {
+        cosign: { keys: [trustedKey], requireTlog: true, trustedRoot: join(keysDir, 'trusted_root_other_log.json') },
+      },
       either: { ...notary, cosign: { keys: [trustedKey] } },
       both: { ...notary, cosign: { keys: [trustedKey] }, policy: BOTH_KINDS_POLICY },
     },
@@ -144,7 +181,7 @@ test.before(async () => {
 test.after.always(async () => {
   await https?.close();
   await vouch?.stop();
-  await Promise.all([olareg?.stop(), dist?.stop()]);
+  await Promise.all([olareg?.stop(), dist?.stop(), rekor?.stop()]);
   await ws?.remove();
 });
 
@@ -241,5 +278,43 @@ for (const registry of REGISTRIES) {
       message: 'no verified signature of kind notation (required: one of each kind cosign, notation) (environment both)',
     });
     t.true(cosignOnly.signatures.some((s) => s.type === 'cosign' && s.verified));
+  });
+}
+
+// A transparency log entry: cosign uploads a hashedrekord to the (fake) Rekor and stores its SET in
+// the `dev.sigstore.cosign/bundle` annotation; vouch checks it against the trusted root's log keys.
+for (const registry of REGISTRIES) {
+  test(`${registry}: a cosign signature with a log entry verifies under requireTlog with a trusted root listing the log, not with another log; cosign verify agrees`, async (t) => {
+    // One hashedrekord per signed `tlog` image (one in each registry).
+    t.is(rekor.entries.length, 2);
+
+    const trusted = await verify('cosign-tlog', registry, 'tlog');
+    t.is(trusted.code, 'verified', JSON.stringify(trusted));
+    t.like(
+      trusted.signatures.find((s) => s.type === 'cosign'),
+      { type: 'cosign', verified: true, signer: trustedSigner },
+    );
+
+    const otherLog = await verify('cosign-tlog-other-log', registry, 'tlog');
+    t.false(otherLog.verified, JSON.stringify(otherLog));
+    t.is(otherLog.code, 'INVALID_SIGNATURE', JSON.stringify(otherLog));
+    t.false(otherLog.signatures.some((s) => s.verified));
+
+    // Without a log entry, requireTlog refuses the signature.
+    const noEntry = await verify('cosign-tlog', registry, 'legacy');
+    t.is(noEntry.code, 'UNTRUSTED_SIGNER', JSON.stringify(noEntry));
+
+    const reference = refs[registry]!['tlog'];
+    const args = ['verify', '--key', 'cosign.pub', '--rekor-url', rekor.url, '--allow-insecure-registry'];
+    const [withKey, withOtherLog, withOther] = await Promise.all([
+      cosign([...args, reference], rekorKeyEnv()),
+      cosign([...args, reference], { SIGSTORE_REKOR_PUBLIC_KEY: join(keysDir, 'other_rekor.pub') }),
+      cosign(['verify', '--key', 'other.pub', '--rekor-url', rekor.url, '--allow-insecure-registry', reference], rekorKeyEnv()),
+    ]);
+    t.is(withKey.code, 0, withKey.output);
+    t.not(withOtherLog.code, 0, withOtherLog.output);
+    t.not(withOther.code, 0, withOther.output);
+    // cosign verified the entry offline from the annotation: nothing more was uploaded.
+    t.is(rekor.entries.length, 2);
   });
 }
