@@ -142,9 +142,10 @@ function signedEntity(bundle: Bundle, artifact: Buffer | undefined): SignedEntit
  */
 function verifyWithKeys(entity: SignedEntity, trust: CosignTrust): string {
   if (trust.keys.length === 0) throw new BundleRejected('UNTRUSTED_SIGNER', 'the bundle is key-based and no key is trusted');
+  // One material for every key: its key finder answers the hint set below with that key.
+  const material = buildTrustMaterial(trust);
   let last: BundleRejected | undefined;
   for (const key of trust.keys) {
-    const material = buildTrustMaterial({ ...trust, keys: [key] });
     const withKey: SignedEntity = { ...entity, key: { $case: 'public-key', hint: key.fingerprint } };
     const checked = !trust.requireTlog && material.tlogs.length === 0 ? withoutTlog(withKey) : withKey;
     const threshold = trust.requireTlog ? 1 : 0;

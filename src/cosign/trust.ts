@@ -30,13 +30,14 @@ export interface CosignIdentity {
   extensions?: Record<string, string>;
 }
 
+/** Immutable once built (trust material is memoised per object; a reload builds a new one). */
 export interface CosignTrust {
-  keys: CosignPublicKey[];
+  readonly keys: readonly CosignPublicKey[];
   /** Parsed trusted_root.json (Fulcio CAs, Rekor keys, CT logs, TSAs); needed for keyless and for tlog entries. */
-  trustedRoot?: unknown;
-  identities: CosignIdentity[];
+  readonly trustedRoot?: unknown;
+  readonly identities: readonly CosignIdentity[];
   /** Key-based signatures must carry a verified transparency log entry. Keyless always needs one. */
-  requireTlog: boolean;
+  readonly requireTlog: boolean;
 }
 
 /** Reads a PEM SubjectPublicKeyInfo (ECDSA P-256/P-384, RSA, Ed25519). Throws INVALID_CONFIG otherwise. */
@@ -113,6 +114,23 @@ const EMPTY_ROOT: TrustedRoot = TrustedRoot.fromJSON({
  * window: cosign key files have none.
  */
 export function buildTrustMaterial(trust: CosignTrust): TrustMaterial {
+  let material = materials.get(trust);
+  if (material === undefined) {
+    material = trustMaterialOf(trust);
+    materials.set(trust, material);
+  }
+  return material;
+}
+
+/**
+ * Trust material per CosignTrust: an environment's trust is one object per trust generation (a reload
+ * makes a new one), and building the material re-parses the trusted root (≈1.6 ms, bench/cosign.ts),
+ * which every verification would otherwise pay. A weak map: an entry lives exactly as long as its
+ * trust, so it needs no bound or clearing (the pattern of notation/revocation.ts's pkijs parses).
+ */
+const materials = new WeakMap<CosignTrust, TrustMaterial>();
+
+function trustMaterialOf(trust: CosignTrust): TrustMaterial {
   const root = trust.trustedRoot === undefined ? EMPTY_ROOT : parseTrustedRoot(trust.trustedRoot);
   const byFingerprint = new Map(trust.keys.map((key) => [key.fingerprint, key]));
   return toTrustMaterial(root, (hint) => {
