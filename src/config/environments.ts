@@ -693,9 +693,8 @@ export class EnvironmentSet {
     try {
       wasm = await loadPolicyFile(file, this.#policyOptions);
     } catch (error) {
-      const detail = errorMessage(error);
-      // src/policy names the file in most of its messages; name it once.
-      const message = `${this.#at(environment, 'policy')}: ${detail.startsWith(file) ? detail : `${file}: ${detail}`}`;
+      // loadPolicyFile's errors name the file (src/policy/load.ts).
+      const message = `${this.#at(environment, 'policy')}: ${errorMessage(error)}`;
       if (initial || state.decision === undefined)
         throw new VouchError('INVALID_CONFIG', message, { reason: reasonOf(error), cause: error });
       this.#decisionProblem(state, message, now);

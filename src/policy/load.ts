@@ -29,7 +29,7 @@ const MAX_POLICY_BYTES = 64 * 1024 * 1024;
  * Loads a policy file: `.wasm` (a module from `opa build -t wasm`), an OPA bundle `.tar.gz`/`.tgz`
  * (its `.manifest` names the module and entrypoints; data.json/data.yaml files become `data`),
  * or `.rego` (compiled with `opa build -t wasm`, which needs opa). Rejects POLICY_ERROR with
- * reason LOAD_FAILED or COMPILE_FAILED.
+ * reason LOAD_FAILED or COMPILE_FAILED; every message about the file starts with its path.
  */
 export async function loadPolicyFile(file: string, options: LoadPolicyOptions = {}): Promise<WasmPolicy> {
   const lower = file.toLowerCase();
