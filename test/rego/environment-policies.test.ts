@@ -4,11 +4,11 @@
 // (src/policy in Node) give identical decisions.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadPolicyFile } from '../../src/policy/index.js';
 import { decisionPolicyOf } from '../../src/verify/index.js';
+import { countRegoTests, regalViolations } from '../helpers/rego-checks.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
 
 const run = promisify(execFile);
@@ -17,10 +17,7 @@ const DIGEST = 'sha256:9b2e4c0d3f7a1b6e8d5c2a9f0e3b7d1c4a6f8e2b5d9c0a3f7e1b4d8c2
 const DAY_MS = 86_400_000;
 
 test('environment policies: opa test passes every test of the examples', async (t) => {
-  let expected = 0;
-  for (const name of (await readdir(DIR)).filter((n) => n.endsWith('_test.rego'))) {
-    expected += (await readFile(join(DIR, name), 'utf8')).match(/^test_\w+(?: |$)/gm)?.length ?? 0;
-  }
+  const expected = await countRegoTests(DIR);
   t.true(expected >= 15, 'the examples lost their tests');
   const { stdout } = await run(toolPath('opa'), ['test', DIR], { cwd: REPO_ROOT, timeout: 60_000 });
   t.is(stdout.trim(), `PASS: ${expected}/${expected}`);
@@ -28,16 +25,7 @@ test('environment policies: opa test passes every test of the examples', async (
 
 test('environment policies: opa check --strict and a clean regal lint', async (t) => {
   await run(toolPath('opa'), ['check', '--strict', DIR], { cwd: REPO_ROOT, timeout: 60_000 });
-  const { stdout } = await run(
-    toolPath('regal'),
-    ['lint', '--format', 'json', '--config-file', 'rego/.regal/config.yaml', 'examples/environment-policies'],
-    { cwd: REPO_ROOT, timeout: 60_000 },
-  ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
-  const report = JSON.parse(stdout) as { violations?: Array<{ title: string; location?: { file: string; row: number } }> };
-  t.deepEqual(
-    (report.violations ?? []).map((v) => `${v.location?.file ?? '?'}:${v.location?.row ?? '?'} ${v.title}`),
-    [],
-  );
+  t.deepEqual(await regalViolations(['examples/environment-policies']), []);
 });
 
 // ---- parity ---------------------------------------------------------------------------------------

@@ -4,9 +4,9 @@
 // `opa eval` against a running vouch.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { countRegoTests, regalViolations } from '../helpers/rego-checks.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
 import { readmeBlocks } from '../helpers/readme.js';
 
@@ -14,23 +14,15 @@ const run = promisify(execFile);
 const EXAMPLE_DIR = join(REPO_ROOT, 'examples', 'opa-http-send');
 const LIB_DIR = join(REPO_ROOT, 'rego', 'lib');
 
-async function countTests(dir: string): Promise<number> {
-  let count = 0;
-  for (const name of (await readdir(dir)).filter((n) => n.endsWith('_test.rego'))) {
-    count += (await readFile(join(dir, name), 'utf8')).match(/^test_\w+(?: |$)/gm)?.length ?? 0;
-  }
-  return count;
-}
-
 test('README OPA http.send helper: its opa test command passes every library and helper test', async (t) => {
   toolPath('opa');
   const blocks = (await readmeBlocks('opa-http-send')).filter((b) => b.lang === 'sh');
   t.is(blocks.length, 1);
   const command = blocks[0]!.body.trim();
   t.regex(command, /^\.tools\/bin\/opa test .*examples\/opa-http-send/);
-  const helperTests = await countTests(EXAMPLE_DIR);
+  const helperTests = await countRegoTests(EXAMPLE_DIR);
   t.true(helperTests >= 6, 'the helper lost its tests');
-  const expected = helperTests + (await countTests(LIB_DIR));
+  const expected = helperTests + (await countRegoTests(LIB_DIR));
   const { stdout } = await run('bash', ['-c', command], { cwd: REPO_ROOT, timeout: 60_000 });
   t.is(stdout.trim(), `PASS: ${expected}/${expected}`);
 });
@@ -40,14 +32,5 @@ test('OPA http.send helper: opa check --strict and a clean regal lint', async (t
     cwd: REPO_ROOT,
     timeout: 60_000,
   });
-  const { stdout } = await run(
-    toolPath('regal'),
-    ['lint', '--format', 'json', '--config-file', 'rego/.regal/config.yaml', 'rego', 'examples/opa-http-send'],
-    { cwd: REPO_ROOT, timeout: 60_000 },
-  ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
-  const report = JSON.parse(stdout) as { violations?: Array<{ title: string; location?: { file: string; row: number } }> };
-  t.deepEqual(
-    (report.violations ?? []).map((v) => `${v.location?.file ?? '?'}:${v.location?.row ?? '?'} ${v.title}`),
-    [],
-  );
+  t.deepEqual(await regalViolations(['rego', 'examples/opa-http-send']), []);
 });

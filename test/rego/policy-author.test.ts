@@ -3,9 +3,9 @@
 // (counted from the *_test.rego files, so a test that stops loading fails here), plus `opa check --strict` and a clean `regal lint` (with the library's regal config, so the library resolves).
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { countRegoTests, regalViolations } from '../helpers/rego-checks.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
 import { readmeBlocks } from '../helpers/readme.js';
 
@@ -13,23 +13,15 @@ const run = promisify(execFile);
 const EXAMPLE_DIR = join(REPO_ROOT, 'examples', 'policy-author');
 const LIB_DIR = join(REPO_ROOT, 'rego', 'lib');
 
-async function countTests(dir: string): Promise<number> {
-  let count = 0;
-  for (const name of (await readdir(dir)).filter((n) => n.endsWith('_test.rego'))) {
-    count += (await readFile(join(dir, name), 'utf8')).match(/^test_\w+(?: |$)/gm)?.length ?? 0;
-  }
-  return count;
-}
-
 test('README policy author example: its opa test command passes every library and example test', async (t) => {
   toolPath('opa');
   const blocks = (await readmeBlocks('policy-author')).filter((b) => b.lang === 'sh');
   t.is(blocks.length, 1);
   const command = blocks[0]!.body.trim();
   t.regex(command, /^\.tools\/bin\/opa test .*examples\/policy-author/);
-  const exampleTests = await countTests(EXAMPLE_DIR);
+  const exampleTests = await countRegoTests(EXAMPLE_DIR);
   t.true(exampleTests >= 4, 'the example lost its tests');
-  const expected = exampleTests + (await countTests(LIB_DIR));
+  const expected = exampleTests + (await countRegoTests(LIB_DIR));
   const { stdout } = await run('bash', ['-c', command], { cwd: REPO_ROOT, timeout: 60_000 });
   t.is(stdout.trim(), `PASS: ${expected}/${expected}`);
 });
@@ -43,14 +35,5 @@ test('policy author example: opa check --strict', async (t) => {
 });
 
 test('policy author example: regal lint is clean', async (t) => {
-  const { stdout } = await run(
-    toolPath('regal'),
-    ['lint', '--format', 'json', '--config-file', 'rego/.regal/config.yaml', 'rego', 'examples/policy-author'],
-    { cwd: REPO_ROOT, timeout: 60_000 },
-  ).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
-  const report = JSON.parse(stdout) as { violations?: Array<{ title: string; location?: { file: string; row: number } }> };
-  t.deepEqual(
-    (report.violations ?? []).map((v) => `${v.location?.file ?? '?'}:${v.location?.row ?? '?'} ${v.title}`),
-    [],
-  );
+  t.deepEqual(await regalViolations(['rego', 'examples/policy-author']), []);
 });
