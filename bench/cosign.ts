@@ -21,11 +21,11 @@ import { createRuntime, type Runtime } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { moduleLogger } from '../src/log.js';
 import { ANNOTATION, MEDIA_TYPE, RegistryClient, cosignSignatureTag } from '../src/oci/index.js';
-import { blob, buildImage, pushManifest } from '../test/helpers/oci-fixtures.js';
+import { blob, buildCosignSigManifest, buildImage, pushManifest, simpleSigningPayload } from '../test/helpers/oci-fixtures.js';
 import { prepare } from './provider.js';
 import { formatMs, measureTimed } from './stats.js';
 import { join } from 'node:path';
-import { computeDigest, parseDigest, type Digest } from '../src/core/index.js';
+import { parseDigest, type Digest } from '../src/core/index.js';
 import { loadCosignPublicKey, verifyCosignCandidate, type CosignTrust } from '../src/cosign/index.js';
 import type { CosignCandidate } from '../src/oci/index.js';
 import { COSIGN_VECTORS } from '../test/helpers/fixtures.js';
@@ -153,7 +153,6 @@ export async function benchCosign(): Promise<void> {
 }
 
 const COLD_ITERATIONS = Number(process.env['BENCH_COSIGN_COLD_ITERATIONS'] ?? 60);
-const encoder = new TextEncoder();
 
 /** An image signed the way `cosign sign --key --tlog-upload=false` signs it: a `.sig` manifest with one simple-signing layer. */
 async function pushCosignSigned(client: RegistryClient, host: string, signPayload: (payload: Uint8Array) => string): Promise<string> {
@@ -161,32 +160,12 @@ async function pushCosignSigned(client: RegistryClient, host: string, signPayloa
   const image = buildImage();
   await pushManifest(repo, image, 'v1');
   const digest = image.descriptor.digest;
-  const payload = encoder.encode(
-    JSON.stringify({
-      critical: {
-        identity: { 'docker-reference': `${host}/bench/cosign-app` },
-        image: { 'docker-manifest-digest': digest },
-        type: 'cosign container image signature',
-      },
-      optional: null,
-    }),
-  );
-  const config = blob(encoder.encode('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'), MEDIA_TYPE.ociImageConfig);
-  const layer = blob(payload, MEDIA_TYPE.cosignSimpleSigning);
-  const bytes = encoder.encode(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE.ociManifest,
-      config: config.descriptor,
-      layers: [{ ...layer.descriptor, annotations: { [ANNOTATION.cosignSignature]: signPayload(payload) } }],
-    }),
-  );
-  const manifest = {
-    descriptor: { mediaType: MEDIA_TYPE.ociManifest, digest: computeDigest(bytes), size: bytes.length },
-    bytes,
-    blobs: [config, layer],
+  const payload = simpleSigningPayload(digest, `${host}/bench/cosign-app`);
+  const layer = {
+    blob: blob(payload, MEDIA_TYPE.cosignSimpleSigning),
+    annotations: { [ANNOTATION.cosignSignature]: signPayload(payload) },
   };
-  await pushManifest(repo, manifest, cosignSignatureTag(digest));
+  await pushManifest(repo, buildCosignSigManifest([layer]), cosignSignatureTag(digest));
   return `${host}/bench/cosign-app@${digest}`;
 }
 

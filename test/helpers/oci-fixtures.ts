@@ -95,11 +95,18 @@ export function buildNotationSignature(
   return built(manifest, [config, envelope]);
 }
 
-/** A cosign v3 bundle referrer (artifactType sigstore bundle v0.3, empty config). */
-export function buildCosignBundleReferrer(subject: Descriptor): BuiltManifest {
+/**
+ * A cosign v3 bundle referrer (artifactType sigstore bundle v0.3, empty config, the bundle as its one
+ * layer). Without `bundleBytes` the layer is a placeholder bundle document (discovery tests).
+ */
+export function buildCosignBundleReferrer(
+  subject: Descriptor,
+  options: { bundleBytes?: Uint8Array; layerMediaType?: string } = {},
+): BuiltManifest {
   const bundle = blob(
-    encoder.encode(JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', nonce: randomBytes(8).toString('hex') })),
-    MEDIA_TYPE.sigstoreBundleV03,
+    options.bundleBytes ??
+      encoder.encode(JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', nonce: randomBytes(8).toString('hex') })),
+    options.layerMediaType ?? MEDIA_TYPE.sigstoreBundleV03,
   );
   return built(
     {
@@ -137,31 +144,49 @@ export function buildSbomReferrer(subject: Descriptor): BuiltManifest {
   );
 }
 
-/** cosign's legacy `.sig` manifest (simple-signing layer with the signature annotation). */
-export function buildCosignLegacySignature(subjectDigest: Digest): BuiltManifest {
-  const payload = blob(
-    encoder.encode(
-      JSON.stringify({
-        critical: {
-          identity: { 'docker-reference': 'example/app' },
-          image: { 'docker-manifest-digest': subjectDigest },
-          type: 'cosign container image signature',
-        },
-        optional: null,
-      }),
-    ),
-    MEDIA_TYPE.cosignSimpleSigning,
+/** The simple-signing payload cosign signs for an image (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md). */
+export function simpleSigningPayload(subjectDigest: Digest, dockerReference = 'example/app'): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': dockerReference },
+        image: { 'docker-manifest-digest': subjectDigest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
   );
-  const config = blob(encoder.encode('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'), MEDIA_TYPE.ociImageConfig);
+}
+
+/** One layer of a `.sig` manifest: its blob, its annotations (the signature and friends), descriptor overrides. */
+export interface CosignSigLayer {
+  blob: Blob;
+  annotations?: Record<string, string>;
+  descriptor?: Partial<Descriptor>;
+}
+
+const cosignSigConfig = blob(
+  encoder.encode('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'),
+  MEDIA_TYPE.ociImageConfig,
+);
+
+/** A `.sig` manifest as cosign writes it: an OCI manifest with one simple-signing layer per signature. */
+export function buildCosignSigManifest(layers: CosignSigLayer[]): BuiltManifest {
   return built(
     {
       schemaVersion: 2,
       mediaType: MEDIA_TYPE.ociManifest,
-      config: config.descriptor,
-      layers: [{ ...payload.descriptor, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }],
+      config: cosignSigConfig.descriptor,
+      layers: layers.map((l) => ({ ...l.blob.descriptor, ...(l.annotations ? { annotations: l.annotations } : {}), ...l.descriptor })),
     },
-    [config, payload],
+    [cosignSigConfig, ...layers.map((l) => l.blob)],
   );
+}
+
+/** cosign's legacy `.sig` manifest for `subjectDigest`, with a placeholder signature (discovery tests). */
+export function buildCosignLegacySignature(subjectDigest: Digest): BuiltManifest {
+  const payload = blob(simpleSigningPayload(subjectDigest), MEDIA_TYPE.cosignSimpleSigning);
+  return buildCosignSigManifest([{ blob: payload, annotations: { 'dev.cosignproject.cosign/signature': 'MEUCIQ==' } }]);
 }
 
 function pick(d: Descriptor): Descriptor {

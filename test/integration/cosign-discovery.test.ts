@@ -23,7 +23,15 @@ import {
   type RegistryRepository,
 } from '../../src/oci/index.js';
 import { COSIGN_VECTORS } from '../helpers/fixtures.js';
-import { blob, buildImage, pushManifest, pushReferrer, type Blob, type BuiltManifest } from '../helpers/oci-fixtures.js';
+import {
+  blob,
+  buildCosignBundleReferrer,
+  buildCosignSigManifest,
+  buildImage,
+  pushManifest,
+  pushReferrer,
+  type Blob,
+} from '../helpers/oci-fixtures.js';
 import { startReferrersRegistry, toolPath, type RunningRegistry } from '../helpers/registries.js';
 
 const run = promisify(execFile);
@@ -59,48 +67,6 @@ async function readVectorSignature(dir: string): Promise<{ payload: Uint8Array; 
   return { payload: new Uint8Array(Buffer.from(json.payload, 'base64')), mimeType: json.mimeType, annotations: json.annotations };
 }
 
-const ociConfig = blob(encoder.encode('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'), MEDIA_TYPE.ociImageConfig);
-const emptyConfig = blob(encoder.encode('{}'), MEDIA_TYPE.ociEmpty);
-
-function built(manifest: Record<string, unknown>, blobs: Blob[]): BuiltManifest {
-  const bytes = encoder.encode(JSON.stringify(manifest));
-  return { descriptor: { mediaType: MEDIA_TYPE.ociManifest, digest: computeDigest(bytes), size: bytes.length }, bytes, blobs };
-}
-
-/** A `.sig` manifest as cosign writes it: OCI manifest, one simple-signing layer per signature. */
-function sigManifest(layers: Array<{ blob: Blob; annotations?: Record<string, string>; descriptor?: Partial<Descriptor> }>): BuiltManifest {
-  return built(
-    {
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE.ociManifest,
-      config: ociConfig.descriptor,
-      layers: layers.map((l) => ({ ...l.blob.descriptor, ...(l.annotations ? { annotations: l.annotations } : {}), ...l.descriptor })),
-    },
-    [ociConfig, ...layers.map((l) => l.blob)],
-  );
-}
-
-/** A bundle referrer as cosign v3 writes it: artifactType bundle v0.3, empty config, the bundle as the one layer. */
-function bundleReferrer(
-  subject: Descriptor,
-  bundleBytes: Uint8Array,
-  layerMediaType: string = MEDIA_TYPE.sigstoreBundleV03,
-): BuiltManifest {
-  const layer = blob(bundleBytes, layerMediaType);
-  return built(
-    {
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE.ociManifest,
-      artifactType: MEDIA_TYPE.sigstoreBundleV03,
-      config: emptyConfig.descriptor,
-      layers: [layer.descriptor],
-      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-      annotations: { [ANNOTATION.sigstoreBundleContent]: 'dsse-envelope' },
-    },
-    [emptyConfig, layer],
-  );
-}
-
 function legacy(candidates: CosignCandidate[]): Array<Extract<CosignCandidate, { form: 'legacy' }>> {
   return candidates.filter((c): c is Extract<CosignCandidate, { form: 'legacy' }> => c.form === 'legacy');
 }
@@ -134,7 +100,7 @@ test('vectors: the legacy-key and legacy-keyless signatures under their .sig tag
     const vector = await readVectorSignature(dir);
     t.is(vector.mimeType, MEDIA_TYPE.cosignSimpleSigning);
     t.deepEqual(vector.payload, new Uint8Array(await readFile(join(COSIGN_VECTORS, dir, 'payload.json'))));
-    const sig = sigManifest([{ blob: blob(vector.payload, vector.mimeType), annotations: vector.annotations }]);
+    const sig = buildCosignSigManifest([{ blob: blob(vector.payload, vector.mimeType), annotations: vector.annotations }]);
     await pushManifest(repo, sig, cosignSignatureTag(subjectDigest));
 
     const found = await findCosignSignatures(repo, subjectDigest);
@@ -166,7 +132,7 @@ test('vectors: the bundle-v03 vector as a referrer of its in-toto subject is fou
     digest: 'sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4' as Digest,
     size: 1,
   };
-  const referrer = bundleReferrer(subject, new Uint8Array(bytes));
+  const referrer = buildCosignBundleReferrer(subject, { bundleBytes: new Uint8Array(bytes) });
   await pushReferrer(repo, referrer);
 
   const found = await findCosignSignatures(repo, subject.digest);
@@ -206,16 +172,25 @@ test('bad entries are skipped with their reason and never hide the good ones', a
   const good = payload(1);
   const unsigned = payload(2);
   const large = payload(3, 'x'.repeat(64));
-  const sig = sigManifest([
+  const sig = buildCosignSigManifest([
     { blob: good, annotations: { [ANNOTATION.cosignSignature]: 'MEUCIQ==' } },
     { blob: unsigned, annotations: { other: 'x' } },
     { blob: large, annotations: { [ANNOTATION.cosignSignature]: 'MEUCIQ==' } },
   ]);
   await pushManifest(repo, sig, cosignSignatureTag(subject));
-  const goodBundle = bundleReferrer(image.descriptor, encoder.encode(JSON.stringify({ mediaType: MEDIA_TYPE.sigstoreBundleV03, n: 1 })));
-  const notJson = bundleReferrer(image.descriptor, encoder.encode('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"'));
-  const notBundle = bundleReferrer(image.descriptor, encoder.encode(JSON.stringify({ mediaType: 'text/plain' })));
-  const wrongLayerType = bundleReferrer(image.descriptor, encoder.encode('{}'), 'application/octet-stream');
+  const goodBundle = buildCosignBundleReferrer(image.descriptor, {
+    bundleBytes: encoder.encode(JSON.stringify({ mediaType: MEDIA_TYPE.sigstoreBundleV03, n: 1 })),
+  });
+  const notJson = buildCosignBundleReferrer(image.descriptor, {
+    bundleBytes: encoder.encode('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"'),
+  });
+  const notBundle = buildCosignBundleReferrer(image.descriptor, {
+    bundleBytes: encoder.encode(JSON.stringify({ mediaType: 'text/plain' })),
+  });
+  const wrongLayerType = buildCosignBundleReferrer(image.descriptor, {
+    bundleBytes: encoder.encode('{}'),
+    layerMediaType: 'application/octet-stream',
+  });
   for (const r of [goodBundle, notJson, notBundle, wrongLayerType]) await pushReferrer(repo, r);
 
   // `large` is over the payload limit; the others are under it.
@@ -242,7 +217,7 @@ test('bounds: layers past maxLegacyLayers and payloads past maxTotalBytes are sk
   const image = buildImage();
   await pushManifest(repo, image, 'v1');
   const layers = [1, 2, 3, 4].map((n) => blob(encoder.encode(`{"n":${n}}`), MEDIA_TYPE.cosignSimpleSigning));
-  const sig = sigManifest(layers.map((b) => ({ blob: b, annotations: { [ANNOTATION.cosignSignature]: 'MA==' } })));
+  const sig = buildCosignSigManifest(layers.map((b) => ({ blob: b, annotations: { [ANNOTATION.cosignSignature]: 'MA==' } })));
   await pushManifest(repo, sig, cosignSignatureTag(image.descriptor.digest));
 
   const capped = await findCosignSignatures(repo, image.descriptor.digest, {
@@ -268,7 +243,7 @@ test('a payload that does not match its descriptor is skipped (SIZE_MISMATCH), t
   await pushManifest(repo, image, 'v1');
   const good = blob(encoder.encode('{"n":1}'), MEDIA_TYPE.cosignSimpleSigning);
   const lying = blob(encoder.encode('{"n":2}'), MEDIA_TYPE.cosignSimpleSigning);
-  const sig = sigManifest([
+  const sig = buildCosignSigManifest([
     { blob: good, annotations: { [ANNOTATION.cosignSignature]: 'MA==' } },
     { blob: lying, annotations: { [ANNOTATION.cosignSignature]: 'MA==' }, descriptor: { size: lying.bytes.length + 5 } },
   ]);
@@ -292,10 +267,12 @@ test('forms: only the requested storage is read (no .sig probe for bundles only,
   const payload = blob(encoder.encode('{"n":1}'), MEDIA_TYPE.cosignSimpleSigning);
   await pushManifest(
     repo,
-    sigManifest([{ blob: payload, annotations: { [ANNOTATION.cosignSignature]: 'MA==' } }]),
+    buildCosignSigManifest([{ blob: payload, annotations: { [ANNOTATION.cosignSignature]: 'MA==' } }]),
     cosignSignatureTag(subject),
   );
-  const referrer = bundleReferrer(image.descriptor, encoder.encode(JSON.stringify({ mediaType: MEDIA_TYPE.sigstoreBundleV03 })));
+  const referrer = buildCosignBundleReferrer(image.descriptor, {
+    bundleBytes: encoder.encode(JSON.stringify({ mediaType: MEDIA_TYPE.sigstoreBundleV03 })),
+  });
   await pushReferrer(repo, referrer);
 
   const bundleOnly = recording(repo);
@@ -319,7 +296,9 @@ test('a bundle referrer listed under the empty config media type (cosign 2.x ref
   const { repo } = newRepository();
   const image = buildImage();
   await pushManifest(repo, image, 'v1');
-  const referrer = bundleReferrer(image.descriptor, encoder.encode(JSON.stringify({ mediaType: MEDIA_TYPE.sigstoreBundleV03 })));
+  const referrer = buildCosignBundleReferrer(image.descriptor, {
+    bundleBytes: encoder.encode(JSON.stringify({ mediaType: MEDIA_TYPE.sigstoreBundleV03 })),
+  });
   await pushReferrer(repo, referrer);
   // The listing as cosign writes it into a registry without the Referrers API: the config's media type.
   const mislisted: ContentSource = {

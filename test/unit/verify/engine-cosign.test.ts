@@ -15,7 +15,7 @@ import { ANNOTATION, MEDIA_TYPE, cosignSignatureTag } from '../../../src/oci/ind
 import { loadPolicyFile } from '../../../src/policy/index.js';
 import { decisionPolicyOf, type EnvironmentTrust, type VerificationResult, type KeyResult } from '../../../src/verify/index.js';
 import { COSIGN_VECTORS } from '../../helpers/fixtures.js';
-import { blob, pushManifest, type BuiltManifest } from '../../helpers/oci-fixtures.js';
+import { blob, buildCosignSigManifest, pushManifest, simpleSigningPayload, type BuiltManifest } from '../../helpers/oci-fixtures.js';
 import { REPO_ROOT, toolPath } from '../../helpers/registries.js';
 import { harness, later, pki, REPO, type Harness } from './setup.js';
 
@@ -39,38 +39,17 @@ function cosignKey(): CosignKey {
   };
 }
 
-const ociConfig = blob(encoder.encode('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'), MEDIA_TYPE.ociImageConfig);
-
-/** A `.sig` manifest as cosign writes it: one simple-signing layer per signature, the signature in its annotation. */
+/** A `.sig` manifest of simple-signing layers, each with its signature annotation. */
 function sigManifest(layers: Array<{ payload: Uint8Array; signature: string }>): BuiltManifest {
-  const blobs = layers.map((l) => blob(l.payload, MEDIA_TYPE.cosignSimpleSigning));
-  const bytes = encoder.encode(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA_TYPE.ociManifest,
-      config: ociConfig.descriptor,
-      layers: blobs.map((b, i) => ({ ...b.descriptor, annotations: { [ANNOTATION.cosignSignature]: layers[i]!.signature } })),
-    }),
+  return buildCosignSigManifest(
+    layers.map((l) => ({
+      blob: blob(l.payload, MEDIA_TYPE.cosignSimpleSigning),
+      annotations: { [ANNOTATION.cosignSignature]: l.signature },
+    })),
   );
-  return {
-    descriptor: { mediaType: MEDIA_TYPE.ociManifest, digest: computeDigest(bytes), size: bytes.length },
-    bytes,
-    blobs: [ociConfig, ...blobs],
-  };
 }
 
-function simpleSigning(digest: Digest): Uint8Array {
-  return encoder.encode(
-    JSON.stringify({
-      critical: {
-        identity: { 'docker-reference': 'registry.example/team/app' },
-        image: { 'docker-manifest-digest': digest },
-        type: 'cosign container image signature',
-      },
-      optional: null,
-    }),
-  );
-}
+const simpleSigning = (digest: Digest): Uint8Array => simpleSigningPayload(digest, 'registry.example/team/app');
 
 /** Signs `digest` the way `cosign sign --key --tlog-upload=false` does and pushes the `.sig` manifest. */
 async function cosignSign(
