@@ -56,6 +56,8 @@ export type ErrorReason =
   | 'REALM_NOT_ALLOWED'
   | 'ADDRESS_NOT_ALLOWED'
   | 'DOWNGRADE'
+  // a registry asked to come back later (429, or 503 with Retry-After) and the wait did not fit
+  | 'RATE_LIMITED'
   // vouch's own bounds
   | 'OVERLOADED'
   // content from a registry or layout that cannot be trusted or read

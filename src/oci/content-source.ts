@@ -9,6 +9,11 @@ import type { Descriptor, FetchedManifest } from './manifest.js';
 export interface FetchOptions {
   /** Cancels the operation; callers use it to enforce a deadline. */
   signal?: AbortSignal;
+  /**
+   * Epoch ms the caller gives up at (the signal aborts then), when known: a registry's Retry-After
+   * that ends later is not waited for (REGISTRY_UNAVAILABLE, reason RATE_LIMITED).
+   */
+  deadline?: number;
 }
 
 export interface BlobFetchOptions extends FetchOptions {

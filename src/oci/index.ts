@@ -34,6 +34,17 @@ export {
   type RegistryRequestObserver,
   DEFAULT_MAX_HOSTS,
 } from './registry-client.js';
+export {
+  RegistryThrottle,
+  parseRetryAfter,
+  DEFAULT_REGISTRY_REQUEST_LIMITS,
+  type RegistryRequestLimits,
+  type RegistryThrottleLimits,
+  type RegistryThrottleOptions,
+  type ThrottleOutcome,
+  type ThrottlePermit,
+  type ThrottleHostState,
+} from './registry-throttle.js';
 export { createEgressAgent, type EgressRules, type EgressAgentOptions } from './egress.js';
 export { HttpTransport, type HttpTransportOptions, type HttpRequest, type HttpResponse, type HttpMethod } from './http-transport.js';
 export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';

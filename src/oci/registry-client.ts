@@ -48,6 +48,7 @@ import {
 import { resolveLimits, type OciLimits } from './limits.js';
 import { parseManifest, type Descriptor, type FetchedManifest } from './manifest.js';
 import { MANIFEST_ACCEPT, MEDIA_TYPE, baseMediaType } from './media-types.js';
+import { DEFAULT_REGISTRY_REQUEST_LIMITS, parseRetryAfter, RegistryThrottle, type RegistryRequestLimits } from './registry-throttle.js';
 
 /** Per-registry settings (config file `registries:`, keyed by host[:port]). */
 export interface RegistryHostConfig {
@@ -93,6 +94,16 @@ export interface RegistryClientOptions {
   /** TLS options of the connection pool the client creates (a private registry CA). Ignored with `dispatcher`. */
   tls?: EgressAgentOptions['tls'];
   onRequest?: RegistryRequestObserver;
+  /** Per-host pacing and retries of throttled requests (defaults: DEFAULT_REGISTRY_REQUEST_LIMITS). */
+  requestLimits?: Partial<RegistryRequestLimits>;
+  /** Called for every throttling answer (429, or 503 with Retry-After): retried, or given up on. */
+  onThrottled?: (event: { host: string; status: number; retryAfterMs: number | undefined; retried: boolean }) => void;
+  /** Called when a host's adaptive limit of requests in flight changes. */
+  onConcurrencyLimit?: (host: string, limit: number) => void;
+  /** Clock in epoch ms for Retry-After dates and deadlines (default Date.now). */
+  now?: () => number;
+  /** Timer of the throttle's waits (tests inject one driven by their clock). */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
   logger?: Logger;
 }
 
@@ -114,6 +125,10 @@ export class RegistryClient {
   readonly #isRealmAllowed: (host: string) => boolean;
   readonly #mayReceiveCredentials: (host: string) => boolean;
   readonly #onRequest: RegistryRequestObserver | undefined;
+  readonly #throttle: RegistryThrottle;
+  readonly #retry: { maxRetries: number; maxRetryWaitMs: number };
+  readonly #onThrottled: RegistryClientOptions['onThrottled'];
+  readonly #now: () => number;
   readonly log: Logger;
 
   constructor(options: RegistryClientOptions = {}) {
@@ -134,6 +149,18 @@ export class RegistryClient {
       sizeOf: (state, host) => host.length + (state.scheme === 'bearer' ? state.realm.length + (state.service?.length ?? 0) : 0) + 1,
     });
     this.#capabilities = new BoundedCache<ReferrersCapability>({ maxEntries: maxHosts });
+    const requestLimits = { ...DEFAULT_REGISTRY_REQUEST_LIMITS, ...(options.requestLimits ?? {}) };
+    this.#now = options.now ?? Date.now;
+    this.#throttle = new RegistryThrottle({
+      maxInFlight: requestLimits.maxInFlight,
+      maxRetryAfterMs: requestLimits.maxRetryAfterMs,
+      maxHosts,
+      now: this.#now,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+      ...(options.onConcurrencyLimit ? { onLimitChange: options.onConcurrencyLimit } : {}),
+    });
+    this.#retry = { maxRetries: requestLimits.maxRetries, maxRetryWaitMs: requestLimits.maxRetryWaitMs };
+    this.#onThrottled = options.onThrottled;
     this.#transport = new HttpTransport({
       timeoutMs: options.requestTimeoutMs ?? 10_000,
       maxRedirects: this.limits.maxRedirects,
@@ -144,6 +171,11 @@ export class RegistryClient {
       ...(options.lookup ? { lookup: options.lookup } : {}),
       ...(options.tls ? { tls: options.tls } : {}),
     });
+  }
+
+  /** The per-host pacing of this client (tests, diagnostics). */
+  get throttle(): RegistryThrottle {
+    return this.#throttle;
   }
 
   /** Sizes of what the client remembers (tests, diagnostics). */
@@ -202,7 +234,7 @@ export class RegistryClient {
     const credentials = this.#credentials(host);
 
     let authorization = await this.#knownAuthorization(host, scope, credentials, options.signal);
-    let response = await this.#exchange(host, { ...request, url, authorization }, options.signal);
+    let response = await this.#exchange(host, { ...request, url, authorization }, options);
     if (response.status !== 401) return this.#checkForbidden(response, request.what, url);
 
     const challenges = parseChallenges(headerValues(response.headers, 'www-authenticate').join(', '));
@@ -238,7 +270,7 @@ export class RegistryClient {
       );
     }
 
-    response = await this.#exchange(host, { ...request, url, authorization }, options.signal);
+    response = await this.#exchange(host, { ...request, url, authorization }, options);
     if (response.status === 401) {
       throw authError(
         'DENIED',
@@ -267,11 +299,12 @@ export class RegistryClient {
       what: string;
       authorization: string | undefined;
     },
-    signal: AbortSignal | undefined,
+    options: FetchOptions,
   ): Promise<HttpResponse> {
+    const signal = options.signal;
     const headers: Record<string, string> = { ...(request.headers ?? {}) };
     if (request.authorization !== undefined) headers['authorization'] = request.authorization;
-    return this.#observed(host, 'registry', {
+    const httpRequest: HttpRequest = {
       method: request.method,
       url: request.url,
       headers,
@@ -279,7 +312,40 @@ export class RegistryClient {
       maxBytes: request.maxBytes,
       signal,
       what: request.what,
-    });
+    };
+    let waited = 0;
+    for (let attempt = 0; ; attempt++) {
+      const permit = await this.#throttle.acquire(host, signal);
+      let response: HttpResponse;
+      try {
+        response = await this.#observed(host, 'registry', httpRequest);
+      } catch (error) {
+        permit.release({ kind: 'failed' });
+        throw error;
+      }
+      // 429, and 503 with Retry-After, ask the client to come back later (RFC 6585 §4, RFC 9110
+      // §15.6.4): an error to retry or report, never an answer about the content.
+      const retryAfterHeader = headerValue(response.headers, 'retry-after');
+      if (response.status !== 429 && !(response.status === 503 && retryAfterHeader !== undefined)) {
+        permit.release({ kind: 'answered' });
+        return response;
+      }
+      const retryAfterMs = parseRetryAfter(retryAfterHeader, this.#now());
+      permit.release({ kind: 'throttled', retryAfterMs });
+      // Without (a readable) Retry-After: exponential backoff with jitter, 0.5-1 × 500 ms × 2^attempt.
+      const wait = this.#throttle.capRetryAfter(retryAfterMs ?? 500 * 2 ** attempt * (0.5 + Math.random() / 2));
+      const deadline = options.deadline;
+      const retried =
+        attempt < this.#retry.maxRetries &&
+        waited + wait <= this.#retry.maxRetryWaitMs &&
+        (deadline === undefined || this.#now() + wait < deadline) &&
+        signal?.aborted !== true;
+      this.#onThrottled?.({ host, status: response.status, retryAfterMs, retried });
+      if (!retried) throw rateLimitedError(response, request.method, request.what, host, retryAfterMs, attempt);
+      waited += wait;
+      // With Retry-After the throttle holds every request to the host back until then.
+      if (retryAfterMs === undefined) await this.#throttle.wait(wait, signal);
+    }
   }
 
   /** Sends one HTTP request and reports it to the onRequest observer (metrics), success or not. */
@@ -516,14 +582,29 @@ function statusError(response: HttpResponse, method: HttpMethod, what: string, l
   if (response.status === 404) {
     code = 'NOT_FOUND';
     text = `${what} not found in ${location} (404${suffix})`;
-  } else if (response.status === 429) {
-    text = `${what}: ${location} is rate limiting requests (429${suffix})`;
   } else if (response.status >= 500) {
     text = `${what}: ${location} answered with a server error (${response.status}${suffix})`;
   } else {
     text = `${what}: ${location} answered ${response.status}${suffix}`;
   }
   return new RegistryError(code, text, { reason: 'HTTP_STATUS', method, url: redact(response.url), status: response.status });
+}
+
+/** A throttling answer not retried (no retries left, or the wait does not fit): undecided, never a verdict. */
+function rateLimitedError(
+  response: HttpResponse,
+  method: HttpMethod,
+  what: string,
+  host: string,
+  retryAfterMs: number | undefined,
+  retries: number,
+): RegistryError {
+  const after = retryAfterMs === undefined ? '' : `, Retry-After ${Math.ceil(retryAfterMs / 1000)} s`;
+  return new RegistryError(
+    'REGISTRY_UNAVAILABLE',
+    `${what}: ${host} is rate limiting requests (${response.status}${after}${registryErrorSuffix(response)}; ${retries} ${retries === 1 ? 'retry' : 'retries'})`,
+    { reason: 'RATE_LIMITED', method, url: redact(response.url), status: response.status },
+  );
 }
 
 /**
