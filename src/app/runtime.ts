@@ -75,10 +75,14 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     isHostAllowed: isRegistryAllowed,
     egress: egressRules(config),
     logger: logger.child({ module: 'oci.registry' }),
+    requestLimits: config.limits.registryRequests,
+    now,
     ...(metrics
       ? {
           onRequest: (e) =>
             metrics.registryRequests.inc({ host: hostLabel(e.host), method: e.method, status: registryStatusLabel(e.status) }),
+          onThrottled: (e) => metrics.registryThrottled.inc({ host: hostLabel(e.host), outcome: e.retried ? 'retried' : 'gave_up' }),
+          onConcurrencyLimit: (host, limit) => metrics.registryConcurrencyLimit.set({ host: hostLabel(host) }, limit),
         }
       : {}),
   });

@@ -18,6 +18,7 @@ import {
   MAX_REQUEST_TIMEOUT_MS,
 } from '../server/index.js';
 import { DEFAULT_POLICY_LIMITS } from '../policy/index.js';
+import { DEFAULT_REGISTRY_REQUEST_LIMITS } from '../oci/index.js';
 import type { CosignIdentity } from '../cosign/index.js';
 import { DEFAULT_BACKGROUND_LIMITS, DEFAULT_VERIFICATION_CACHE } from '../verify/index.js';
 import { canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress, type ListenAddress } from './hosts.js';
@@ -535,6 +536,27 @@ const cacheSchema = mapping({
   .prefault({})
   .describe('Extension. Bounds of the verification result cache.');
 
+const registryRequestsSchema = mapping({
+  maxInFlight: integer(1, 1024)
+    .default(DEFAULT_REGISTRY_REQUEST_LIMITS.maxInFlight)
+    .describe(
+      'HTTP requests in flight to one registry host at most. The limit adapts below it: halved on each 429 (or 503 with Retry-After), down to 1, and raised by one per window of successful answers.',
+    ),
+  maxRetries: integer(0, 10)
+    .default(DEFAULT_REGISTRY_REQUEST_LIMITS.maxRetries)
+    .describe('Times one request is sent again after a 429 (or a 503 with Retry-After).'),
+  maxRetryAfterMs: integer(0, 3_600_000)
+    .default(DEFAULT_REGISTRY_REQUEST_LIMITS.maxRetryAfterMs)
+    .describe("Longest Retry-After honoured, in ms: a registry's longer (or unreadable) value is cut to this."),
+  maxRetryWaitMs: integer(0, 600_000)
+    .default(DEFAULT_REGISTRY_REQUEST_LIMITS.maxRetryWaitMs)
+    .describe(
+      'Longest total wait for the retries of one request, in ms; past it the request fails REGISTRY_UNAVAILABLE (reason RATE_LIMITED), never a verdict.',
+    ),
+})
+  .prefault({})
+  .describe('Extension. Pacing of HTTP requests per registry host and retries of throttled ones (429 with or without Retry-After).');
+
 const limitsSchema = mapping({
   concurrencyPerRegistry: integer(1, 256)
     .default(DEFAULT_BACKGROUND_LIMITS.concurrencyPerRegistry)
@@ -551,6 +573,7 @@ const limitsSchema = mapping({
     .describe(
       "Longest one evaluation of an environment's decision policy (policy:) may run, in ms; past it the key is answered POLICY_ERROR (reason TIMEOUT).",
     ),
+  registryRequests: registryRequestsSchema,
 })
   .prefault({})
   .describe(

@@ -27,6 +27,8 @@ export class ProviderMetrics {
   readonly requestDuration: Histogram<'route' | 'status'>;
   readonly keyOutcomes: Counter<'route' | 'outcome'>;
   readonly registryRequests: Counter<'host' | 'method' | 'status'>;
+  readonly registryThrottled: Counter<'host' | 'outcome'>;
+  readonly registryConcurrencyLimit: Gauge<'host'>;
   readonly cacheLookups: Counter<'result'>;
   readonly cacheEntries: Gauge;
   /** Read when /metrics is scraped: the number of cached verification results. */
@@ -84,6 +86,18 @@ export class ProviderMetrics {
       name: 'vouch_registry_requests_total',
       help: 'HTTP requests made to registries, by host, method and status ("error" when no answer).',
       labelNames: ['host', 'method', 'status'],
+      registers: [this.registry],
+    });
+    this.registryThrottled = new Counter({
+      name: 'vouch_registry_throttled_total',
+      help: 'Throttling answers from registries (429, or 503 with Retry-After), by host and outcome: retried, or gave_up (the request failed REGISTRY_UNAVAILABLE, reason RATE_LIMITED).',
+      labelNames: ['host', 'outcome'],
+      registers: [this.registry],
+    });
+    this.registryConcurrencyLimit = new Gauge({
+      name: 'vouch_registry_concurrency_limit',
+      help: 'Adaptive limit of HTTP requests in flight to a registry host, as last changed (halved on throttling, up to limits.registryRequests.maxInFlight); hosts without a label of their own share "other".',
+      labelNames: ['host'],
       registers: [this.registry],
     });
     this.cacheLookups = new Counter({

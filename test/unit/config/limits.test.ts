@@ -5,6 +5,8 @@ import test from 'ava';
 import { VouchError } from '../../../src/core/index.js';
 import { DEFAULT_LIMITS, parseConfig } from '../../../src/config/index.js';
 
+const REGISTRY_REQUESTS = { maxInFlight: 16, maxRetries: 3, maxRetryAfterMs: 30_000, maxRetryWaitMs: 10_000 };
+
 const FILE = '/etc/vouch/config.yaml';
 const MINIMAL = `
 environments:
@@ -31,6 +33,7 @@ test('limits: defaults when absent', (t) => {
     maxPendingPerRegistry: 256,
     maxPending: 2048,
     policyTimeoutMs: 500,
+    registryRequests: REGISTRY_REQUESTS,
   });
 });
 
@@ -46,6 +49,7 @@ test('limits: every key can be set; the others keep their defaults', (t) => {
     maxPendingPerRegistry: 64,
     maxPending: 512,
     policyTimeoutMs: 2000,
+    registryRequests: REGISTRY_REQUESTS,
   });
   const one = parseConfig(`${MINIMAL}limits: { maxPending: 100000 }\n`, FILE, { env: {} });
   t.deepEqual(one.limits, {
@@ -54,6 +58,7 @@ test('limits: every key can be set; the others keep their defaults', (t) => {
     maxPendingPerRegistry: 256,
     maxPending: 100_000,
     policyTimeoutMs: 500,
+    registryRequests: REGISTRY_REQUESTS,
   });
   const bounds = parseConfig(`${MINIMAL}limits: { maxConcurrent: 1 }\n`, FILE, { env: {} });
   t.is(bounds.limits.maxConcurrent, 1);
@@ -63,6 +68,18 @@ test('limits: every key can be set; the others keep their defaults', (t) => {
   }
   const empty = parseConfig(`${MINIMAL}limits: {}\n`, FILE, { env: {} });
   t.deepEqual(empty.limits, { ...DEFAULT_LIMITS });
+});
+
+test('limits: registryRequests (429 pacing and retries) can be set key by key', (t) => {
+  const all = parseConfig(
+    `${MINIMAL}limits:\n  registryRequests:\n    maxInFlight: 4\n    maxRetries: 0\n    maxRetryAfterMs: 5000\n    maxRetryWaitMs: 1000\n`,
+    FILE,
+    { env: {} },
+  );
+  t.deepEqual(all.limits.registryRequests, { maxInFlight: 4, maxRetries: 0, maxRetryAfterMs: 5000, maxRetryWaitMs: 1000 });
+  const one = parseConfig(`${MINIMAL}limits: { registryRequests: { maxRetries: 10 } }\n`, FILE, { env: {} });
+  t.deepEqual(one.limits.registryRequests, { ...REGISTRY_REQUESTS, maxRetries: 10 });
+  t.is(one.limits.maxPending, 2048);
 });
 
 const invalid: Array<[string, string, string, RegExp]> = [
@@ -87,6 +104,25 @@ const invalid: Array<[string, string, string, RegExp]> = [
     'limits.policyTimeOutMs',
     /unknown key \(did you mean policyTimeoutMs\?\)/,
   ],
+  [
+    'maxInFlight zero',
+    'limits: { registryRequests: { maxInFlight: 0 } }',
+    'limits.registryRequests.maxInFlight',
+    /must be from 1 to 1024, got 0/,
+  ],
+  [
+    'maxRetries too big',
+    'limits: { registryRequests: { maxRetries: 11 } }',
+    'limits.registryRequests.maxRetries',
+    /must be from 0 to 10, got 11/,
+  ],
+  [
+    'maxRetryAfterMs negative',
+    'limits: { registryRequests: { maxRetryAfterMs: -1 } }',
+    'limits.registryRequests.maxRetryAfterMs',
+    /must be from 0 to 3600000/,
+  ],
+  ['registryRequests unknown key', 'limits: { registryRequests: { retries: 1 } }', 'limits.registryRequests.retries', /unknown key/],
   ['maxConcurrent misspelt', 'limits: { maxconcurrent: 8 }', 'limits.maxconcurrent', /unknown key \(did you mean maxConcurrent\?\)/],
 ];
 
