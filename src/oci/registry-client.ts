@@ -314,8 +314,11 @@ export class RegistryClient {
       what: request.what,
     };
     let waited = 0;
+    const deadline = options.deadline;
     for (let attempt = 0; ; attempt++) {
-      const permit = await this.#throttle.acquire(host, signal);
+      // A host held back by an earlier Retry-After is waited for only as long as this request may wait.
+      const mayWait = Math.min(this.#retry.maxRetryWaitMs - waited, deadline === undefined ? Infinity : deadline - this.#now());
+      const permit = await this.#throttle.acquire(host, signal, mayWait);
       let response: HttpResponse;
       try {
         response = await this.#observed(host, 'registry', httpRequest);
@@ -334,7 +337,6 @@ export class RegistryClient {
       permit.release({ kind: 'throttled', retryAfterMs });
       // Without (a readable) Retry-After: exponential backoff with jitter, 0.5-1 × 500 ms × 2^attempt.
       const wait = this.#throttle.capRetryAfter(retryAfterMs ?? 500 * 2 ** attempt * (0.5 + Math.random() / 2));
-      const deadline = options.deadline;
       const retried =
         attempt < this.#retry.maxRetries &&
         waited + wait <= this.#retry.maxRetryWaitMs &&

@@ -5,7 +5,7 @@
 // from untrusted keys, so learnt state is held in a BoundedCache (hosts with requests in flight or
 // waiting are held apart until they are idle again: their counts must stay exact).
 
-import { BoundedCache, throwIfAborted } from '../core/index.js';
+import { BoundedCache, RegistryError, throwIfAborted } from '../core/index.js';
 
 export interface RegistryThrottleLimits {
   /** Requests in flight to one registry host at most; the adaptive limit starts here and never exceeds it. */
@@ -100,15 +100,24 @@ export class RegistryThrottle {
 
   /**
    * Waits until a request may be sent to `host` (past its not-before time, below its limit), then
-   * holds one of its slots until the permit is released. Throws when `signal` aborts meanwhile.
+   * holds one of its slots until the permit is released. Throws when `signal` aborts meanwhile, and
+   * REGISTRY_UNAVAILABLE (reason RATE_LIMITED) at once when the host is held back longer than
+   * `maxHoldMs`: a wait the caller cannot afford is not started.
    */
-  async acquire(host: string, signal?: AbortSignal): Promise<ThrottlePermit> {
+  async acquire(host: string, signal?: AbortSignal, maxHoldMs = Infinity): Promise<ThrottlePermit> {
     const state = this.#activate(host);
     state.waiting++;
     try {
       for (;;) {
         throwIfAborted(signal, `request to ${host}`);
         const wait = state.notBefore - this.#now();
+        if (wait > maxHoldMs) {
+          throw new RegistryError(
+            'REGISTRY_UNAVAILABLE',
+            `${host} asked for no requests for another ${Math.ceil(wait / 1000)} s (Retry-After), longer than this request can wait`,
+            { reason: 'RATE_LIMITED' },
+          );
+        }
         if (wait > 0) {
           await this.#sleep(wait, signal);
           continue;

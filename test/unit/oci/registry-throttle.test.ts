@@ -138,6 +138,19 @@ test('Retry-After: requests to the host wait until then, others do not; the wait
   t.is(th.capRetryAfter(-5), 0);
 });
 
+test('Retry-After: a caller that cannot wait as long as the host is held back fails at once with RATE_LIMITED', async (t) => {
+  const clock = new FakeClock();
+  const { throttle: th } = throttle(clock);
+  (await th.acquire(H)).release({ kind: 'throttled', retryAfterMs: 5_000 });
+  const error = await t.throwsAsync(th.acquire(H, undefined, 4_999), { instanceOf: VouchError });
+  t.like(error, { code: 'REGISTRY_UNAVAILABLE', reason: 'RATE_LIMITED' });
+  t.is(clock.sleeping, 0, 'no wait started');
+  t.like(th.state(H), { inFlight: 0, waiting: 0 });
+  const fits = th.acquire(H, undefined, 5_000);
+  await clock.advance(5_000);
+  (await fits).release({ kind: 'answered' });
+});
+
 test('waiting: an abort while held back or queued rejects with DEADLINE_EXCEEDED and frees the place', async (t) => {
   const clock = new FakeClock();
   const { throttle: th } = throttle(clock, { maxInFlight: 1 });
