@@ -317,8 +317,13 @@ export class RegistryClient {
     const deadline = options.deadline;
     for (let attempt = 0; ; attempt++) {
       // A host held back by an earlier Retry-After is waited for only as long as this request may wait.
-      const mayWait = Math.min(this.#retry.maxRetryWaitMs - waited, deadline === undefined ? Infinity : deadline - this.#now());
-      const permit = await this.#throttle.acquire(host, signal, mayWait);
+      const permit =
+        this.#throttle.tryAcquire(host) ??
+        (await this.#throttle.acquire(
+          host,
+          signal,
+          Math.min(this.#retry.maxRetryWaitMs - waited, deadline === undefined ? Infinity : deadline - this.#now()),
+        ));
       let response: HttpResponse;
       try {
         response = await this.#observed(host, 'registry', httpRequest);

@@ -131,6 +131,21 @@ export class RegistryThrottle {
       throw error;
     }
     state.waiting--;
+    return this.#permit(host, state);
+  }
+
+  /**
+   * A permit at once when the host is neither held back nor at its limit and nobody waits for it
+   * (the common case, without the cost of a promise), else undefined: call acquire.
+   */
+  tryAcquire(host: string): ThrottlePermit | undefined {
+    const state = this.#activate(host);
+    if (state.waiting === 0 && state.inFlight < state.limit && state.notBefore <= this.#now()) return this.#permit(host, state);
+    this.#settle(host, state);
+    return undefined;
+  }
+
+  #permit(host: string, state: HostState): ThrottlePermit {
     state.inFlight++;
     const epoch = state.epoch;
     let released = false;

@@ -75,6 +75,24 @@ test('limit: starts at the maximum; requests beyond it wait for a slot and get i
   other.release({ kind: 'answered' });
 });
 
+test('tryAcquire: a permit at once only when the host is free, not held back and nobody waits', async (t) => {
+  const clock = new FakeClock();
+  const { throttle: th } = throttle(clock, { maxInFlight: 1 });
+  const first = th.tryAcquire(H);
+  t.truthy(first);
+  t.is(th.tryAcquire(H), undefined, 'at the limit');
+  const queued = th.acquire(H);
+  first!.release({ kind: 'answered' });
+  t.is(th.tryAcquire(H), undefined, 'a waiter is woken first: no jumping the queue');
+  (await queued).release({ kind: 'throttled', retryAfterMs: 1_000 });
+  t.is(th.tryAcquire(H), undefined, 'held back');
+  await clock.advance(1_000);
+  const later = th.tryAcquire(H);
+  t.truthy(later);
+  later!.release({ kind: 'answered' });
+  t.like(th.state(H), { inFlight: 0, waiting: 0 });
+});
+
 test('AIMD: a throttling answer halves the limit down to 1 and additive increase brings it back', async (t) => {
   const clock = new FakeClock();
   const { throttle: th, changes } = throttle(clock, { maxInFlight: 8 });
