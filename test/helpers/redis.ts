@@ -1,0 +1,145 @@
+// Starts a real redis-server (Debian package redis-server) on a free loopback port, with no persistence
+// (`--save '' --appendonly no`), for the shared result cache's tests; stops, kills and restarts it on the
+// same port. A missing binary is an error, never a silent skip, like docker-registry
+// (test/helpers/registries.ts): `bash scripts/tools.sh redis-server` installs it.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { connect } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './registries.js';
+
+export interface RunningRedis {
+  port: number;
+  /** redis://127.0.0.1:PORT */
+  url: string;
+  /** Sends one command (RESP) on a fresh connection and returns the raw reply, e.g. to write forged entries. */
+  command(...args: string[]): Promise<string>;
+  /** SIGKILL, as a crash would: no reply to anything in flight. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port (after kill or stop), empty. */
+  restart(): Promise<void>;
+  /** SIGTERM and wait. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
+/** Path of redis-server; throws naming the install command when it is missing. */
+export function redisServerPath(): string {
+  for (const dir of ['/usr/bin', ...(process.env['PATH'] ?? '').split(delimiter)]) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'redis-server');
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // next
+    }
+  }
+  throw new Error(
+    'required tool "redis-server" (Debian package redis-server) is not on PATH; `bash scripts/tools.sh redis-server` installs it (as root: apt-get install -y redis-server)',
+  );
+}
+
+export async function startRedis(): Promise<RunningRedis> {
+  const binary = redisServerPath();
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const child of live) child.kill('SIGKILL');
+    });
+  }
+  let port = 0;
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+    const started = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    started.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4096)));
+    started.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4096)));
+    live.add(started);
+    started.once('exit', () => live.delete(started));
+    child = started;
+    const end = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      if (started.exitCode !== null || started.signalCode !== null) throw new Error(`redis-server exited at start:\n${output}`);
+      try {
+        if ((await send(port, ['PING'])).startsWith('+PONG')) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > end) throw new Error(`redis-server not ready on port ${port} in time:\n${output}`);
+      await sleep(20);
+    }
+  };
+  const stopChild = async (signal: NodeJS.Signals): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    running.kill(signal);
+    await exited;
+  };
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      await stopChild('SIGKILL');
+      if (attempt >= 3) throw error;
+    }
+  }
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    command: (...args) => send(port, args),
+    kill: () => stopChild('SIGKILL'),
+    restart: async () => {
+      await stopChild('SIGKILL');
+      await launch();
+    },
+    stop: () => stopChild('SIGTERM'),
+  };
+}
+
+/** One RESP command on a new connection; resolves with the reply's bytes once a complete reply arrived. */
+function send(port: number, args: string[]): Promise<string> {
+  const request = `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    socket.setTimeout(2_000, () => socket.destroy(new Error('redis command timed out')));
+    socket.on('connect', () => socket.write(request));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      if (complete(reply)) {
+        socket.end();
+        resolve(reply);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('connection closed before a reply')));
+  });
+}
+
+/** Whether `reply` holds one whole RESP2 reply of the simple kinds tests use (+, -, :, $). */
+function complete(reply: string): boolean {
+  const lineEnd = reply.indexOf('\r\n');
+  if (lineEnd === -1) return false;
+  if (reply[0] !== '$') return true;
+  const length = Number(reply.slice(1, lineEnd));
+  return length < 0 || reply.length >= lineEnd + 2 + length + 2;
+}
+
+/** The bulk string of a `$` reply, or undefined for a null reply. */
+export function bulkString(reply: string): string | undefined {
+  if (reply.startsWith('$-1')) return undefined;
+  const lineEnd = reply.indexOf('\r\n');
+  const length = Number(reply.slice(1, lineEnd));
+  return Buffer.from(reply.slice(lineEnd + 2, lineEnd + 2 + length), 'latin1').toString('utf8');
+}
