@@ -13,6 +13,8 @@ import { MIN_SHARED_KEY_BYTES, SharedResultCache, type SharedCacheObserver, type
 
 export interface RedisSharedCache {
   cache: SharedResultCache;
+  /** Whether the client is connected now (it connects and reconnects in the background). */
+  isReady(): boolean;
   close(): Promise<void>;
 }
 
@@ -84,6 +86,7 @@ export async function createRedisSharedCache(
   });
   return {
     cache,
+    isReady: () => client.isReady,
     close: async () => {
       try {
         client.destroy();
