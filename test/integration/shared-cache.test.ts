@@ -322,3 +322,23 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }>
   const value = await fn();
   return { value, ms: performance.now() - started };
 }
+
+test.serial('shared cache: a Redis that stops answering (CLIENT PAUSE) costs at most the command timeout', async (t) => {
+  const r = await replicas();
+  try {
+    const signed = await r.h.image();
+    const key = r.h.key(signed.digest);
+    t.true(verifiedOf((await r.a.verify([key], later(r.h)))[0]));
+    await until(async () => (await r.keys()).length === 1);
+    // Connected, but no command is answered for 3 s.
+    await r.redis.command('CLIENT', 'PAUSE', '3000', 'ALL');
+    const fromB = await timed(() => r.b.verify([key], later(r.h)));
+    t.true(verifiedOf(fromB.value[0]), 'verified for real instead');
+    t.false(fromB.value[0]?.value?.cached === true);
+    // commandTimeoutMs is 200 here; the rest is the verification itself.
+    t.true(fromB.ms < 1_500, `${fromB.ms} ms`);
+  } finally {
+    await r.redis.command('CLIENT', 'UNPAUSE').catch(() => undefined);
+    await close(r);
+  }
+});
