@@ -45,8 +45,11 @@ export function redisServerPath(): string {
   );
 }
 
-export async function startRedis(): Promise<RunningRedis> {
+/** Starts redis-server; `args` are more command-line options (e.g. `--requirepass`, `secret`). */
+export async function startRedis(options: { args?: string[] } = {}): Promise<RunningRedis> {
   const binary = redisServerPath();
+  const extra = options.args ?? [];
+  const password = extra.includes('--requirepass') ? extra[extra.indexOf('--requirepass') + 1] : undefined;
   if (!exitHook) {
     exitHook = true;
     process.on('exit', () => {
@@ -56,7 +59,7 @@ export async function startRedis(): Promise<RunningRedis> {
   let port = 0;
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extra];
     const started = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     started.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4096)));
@@ -68,7 +71,7 @@ export async function startRedis(): Promise<RunningRedis> {
     for (;;) {
       if (started.exitCode !== null || started.signalCode !== null) throw new Error(`redis-server exited at start:\n${output}`);
       try {
-        if ((await send(port, ['PING'])).startsWith('+PONG')) return;
+        if ((await send(port, ['PING'], password)).startsWith('+PONG')) return;
       } catch {
         // not listening yet
       }
@@ -97,7 +100,7 @@ export async function startRedis(): Promise<RunningRedis> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    command: (...args) => send(port, args),
+    command: (...args) => send(port, args, password),
     kill: () => stopChild('SIGKILL'),
     restart: async () => {
       await stopChild('SIGKILL');
@@ -107,9 +110,15 @@ export async function startRedis(): Promise<RunningRedis> {
   };
 }
 
-/** One RESP command on a new connection; resolves with the reply's bytes once a complete reply arrived. */
-function send(port: number, args: string[]): Promise<string> {
-  const request = `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+/** One RESP command on a new connection (after AUTH when `password`); resolves with the (last) reply once complete. */
+function send(port: number, args: string[], password?: string): Promise<string> {
+  const encode = (command: string[]) => `*${command.length}\r\n${command.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  let request = encode(args);
+  let replies = 1;
+  if (password !== undefined) {
+    request = encode(['AUTH', password]) + request;
+    replies = 2;
+  }
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let reply = '';
@@ -117,7 +126,11 @@ function send(port: number, args: string[]): Promise<string> {
     socket.on('connect', () => socket.write(request));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString('latin1');
-      if (complete(reply)) {
+      if (replies === 2 && reply.startsWith('+OK\r\n')) {
+        reply = reply.slice(5);
+        replies = 1;
+      }
+      if (replies === 1 && complete(reply)) {
         socket.end();
         resolve(reply);
       }

@@ -342,3 +342,76 @@ test.serial('shared cache: a Redis that stops answering (CLIENT PAUSE) costs at 
     await close(r);
   }
 });
+
+test.serial('shared cache: identical concurrent work makes one Redis look-up and at most one verification', async (t) => {
+  const r = await replicas();
+  try {
+    const signed = await r.h.image();
+    const key = r.h.key(signed.digest);
+    const gets = async () => Number(/total_commands_processed:(\d+)/.exec(await r.redis.command('INFO', 'stats'))![1]);
+    const [first, second] = await Promise.all([r.a.verify([key], later(r.h)), r.a.verify([key], later(r.h))]);
+    t.true(verifiedOf(first[0]) && verifiedOf(second[0]));
+    t.is(r.a.stats().deduplicated, 1);
+    await until(async () => (await r.keys()).length === 1);
+    // B: three concurrent requests for the same key, one look-up (INFO and KEYS are counted too).
+    const before = await gets();
+    const answers = await Promise.all([1, 2, 3].map(() => r.b.verify([key], later(r.h))));
+    t.true(answers.every((a) => verifiedOf(a[0]) && a[0]?.value?.cached === true));
+    t.is((await gets()) - before, 2, 'the INFO command before and one GETRANGE');
+    t.is(r.b.stats().deduplicated, 2);
+  } finally {
+    await close(r);
+  }
+});
+
+test.serial('shared cache: Redis with AUTH: passwordFile is used; without it nothing is shared and answers stay right', async (t) => {
+  const secured = await startRedis({ args: ['--requirepass', 'hunter2-hunter2'] });
+  const h = await harness({ engine: { cache: { resultTtlMs: RESULT_TTL_MS } } });
+  const passwordFile = join(keyDir!, 'redis-password');
+  await writeFile(passwordFile, 'hunter2-hunter2\n');
+  const base = {
+    url: secured.url,
+    keyFile: join(keyDir!, 'key'),
+    keyPrefix: 'auth:',
+    commandTimeoutMs: 200,
+    maxPending: 16,
+    failureThreshold: 2,
+    coolDownMs: 1_000,
+  };
+  const withPassword = await createRedisSharedCache({ ...base, passwordFile }, { now: () => h.clock.now, logger: silentLogger() });
+  const without = await createRedisSharedCache(base, { now: () => h.clock.now, logger: silentLogger() });
+  const environments = {
+    get: (name: string) => {
+      const env = h.environments.get(name);
+      return env === undefined ? undefined : { ...env, fingerprint: 'f1' };
+    },
+    names: () => h.environments.names(),
+    defaultEnvironment: 'prod',
+  };
+  const engineWith = (shared: RedisSharedCache) =>
+    new VerificationEngine({
+      environments,
+      client: h.client,
+      revocation: new RevocationChecker({ offline: true }),
+      now: () => h.clock.now,
+      cache: { resultTtlMs: RESULT_TTL_MS },
+      sharedCache: shared.cache,
+    });
+  const a = engineWith(withPassword);
+  const b = engineWith(without);
+  try {
+    await until(() => withPassword.isReady());
+    const signed = await h.image();
+    t.true(verifiedOf((await a.verify([h.key(signed.digest)], later(h)))[0]));
+    await until(async () => (await secured.command('DBSIZE')) === ':1\r\n');
+    t.false(without.isReady(), 'no connection without the password');
+    const fromB = (await b.verify([h.key(signed.digest)], later(h)))[0];
+    t.true(verifiedOf(fromB));
+    t.false(fromB?.value?.cached === true);
+  } finally {
+    await Promise.allSettled([a.close(), b.close()]);
+    await Promise.allSettled([withPassword.close(), without.close()]);
+    await h.close();
+    await secured.stop();
+  }
+});
