@@ -5,14 +5,16 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './registries.js';
 
 export interface RunningRedis {
   port: number;
-  /** redis://127.0.0.1:PORT */
+  /** redis://127.0.0.1:PORT (rediss:// when started with `tls`) */
   url: string;
   /** Sends one command (RESP) on a fresh connection and returns the raw reply, e.g. to write forged entries. */
   command(...args: string[]): Promise<string>;
@@ -45,11 +47,18 @@ export function redisServerPath(): string {
   );
 }
 
-/** Starts redis-server; `args` are more command-line options (e.g. `--requirepass`, `secret`). */
-export async function startRedis(options: { args?: string[] } = {}): Promise<RunningRedis> {
+/**
+ * Starts redis-server; `args` are more command-line options (e.g. `--requirepass`, `secret`). With
+ * `tls` it serves TLS only (no client certificates required), with that certificate and key.
+ */
+export async function startRedis(
+  options: { args?: string[]; tls?: { certFile: string; keyFile: string; caFile: string } } = {},
+): Promise<RunningRedis> {
   const binary = redisServerPath();
   const extra = options.args ?? [];
   const password = extra.includes('--requirepass') ? extra[extra.indexOf('--requirepass') + 1] : undefined;
+  const tls = options.tls;
+  const ca = tls === undefined ? undefined : readFileSync(tls.caFile, 'utf8');
   if (!exitHook) {
     exitHook = true;
     process.on('exit', () => {
@@ -59,7 +68,11 @@ export async function startRedis(options: { args?: string[] } = {}): Promise<Run
   let port = 0;
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extra];
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile]
+      : ['--port', String(port)];
+    const tlsArgs = tls ? ['--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', 'no'] : [];
+    const args = [...listen, ...tlsArgs, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extra];
     const started = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     started.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4096)));
@@ -71,7 +84,7 @@ export async function startRedis(options: { args?: string[] } = {}): Promise<Run
     for (;;) {
       if (started.exitCode !== null || started.signalCode !== null) throw new Error(`redis-server exited at start:\n${output}`);
       try {
-        if ((await send(port, ['PING'], password)).startsWith('+PONG')) return;
+        if ((await send(port, ['PING'], password, ca)).startsWith('+PONG')) return;
       } catch {
         // not listening yet
       }
@@ -99,8 +112,8 @@ export async function startRedis(options: { args?: string[] } = {}): Promise<Run
   }
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
-    command: (...args) => send(port, args, password),
+    url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
+    command: (...args) => send(port, args, password, ca),
     kill: () => stopChild('SIGKILL'),
     restart: async () => {
       await stopChild('SIGKILL');
@@ -111,7 +124,7 @@ export async function startRedis(options: { args?: string[] } = {}): Promise<Run
 }
 
 /** One RESP command on a new connection (after AUTH when `password`); resolves with the (last) reply once complete. */
-function send(port: number, args: string[], password?: string): Promise<string> {
+function send(port: number, args: string[], password?: string, ca?: string): Promise<string> {
   const encode = (command: string[]) => `*${command.length}\r\n${command.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
   let request = encode(args);
   let replies = 1;
@@ -120,10 +133,10 @@ function send(port: number, args: string[], password?: string): Promise<string> 
     replies = 2;
   }
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = ca === undefined ? connect(port, '127.0.0.1') : connectTls({ port, host: '127.0.0.1', ca });
     let reply = '';
     socket.setTimeout(2_000, () => socket.destroy(new Error('redis command timed out')));
-    socket.on('connect', () => socket.write(request));
+    socket.on(ca === undefined ? 'connect' : 'secureConnect', () => socket.write(request));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString('latin1');
       if (replies === 2 && reply.startsWith('+OK\r\n')) {

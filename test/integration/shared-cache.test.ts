@@ -11,6 +11,7 @@ import { createRedisSharedCache, type RedisSharedCache } from '../../src/app/sha
 import { DEFAULT_SHARED_CACHE, VerificationEngine, type EnvironmentTrust, type KeyResult } from '../../src/verify/index.js';
 import { RevocationChecker } from '../../src/notation/index.js';
 import { bulkString, startRedis, type RunningRedis } from '../helpers/redis.js';
+import { createTlsMaterial } from '../helpers/tls.js';
 import { harness, later, type Harness } from '../unit/verify/setup.js';
 
 const RESULT_TTL_MS = 60_000;
@@ -413,5 +414,42 @@ test.serial('shared cache: Redis with AUTH: passwordFile is used; without it not
     await Promise.allSettled([withPassword.close(), without.close()]);
     await h.close();
     await secured.stop();
+  }
+});
+
+test.serial('shared cache: rediss:// with caFile shares over TLS', async (t) => {
+  const material = await createTlsMaterial();
+  const secured = await startRedis({
+    tls: { certFile: material.files.certFile, keyFile: material.files.keyFile, caFile: material.files.clientCAFile },
+  });
+  const clock = { now: Date.now() };
+  const config = {
+    url: secured.url,
+    keyFile: join(keyDir!, 'key'),
+    keyPrefix: 'tls:',
+    commandTimeoutMs: 500,
+    maxPending: 16,
+    failureThreshold: 2,
+    coolDownMs: 1_000,
+  };
+  const trusting = await createRedisSharedCache(
+    { ...config, caFile: material.files.clientCAFile },
+    { now: () => clock.now, logger: silentLogger() },
+  );
+  // Without caFile the system CAs do not know the test CA: no connection.
+  const systemCas = await createRedisSharedCache(config, { now: () => clock.now, logger: silentLogger() });
+  try {
+    t.is(secured.url.slice(0, 9), 'rediss://');
+    await until(() => trusting.isReady());
+    const entry = trusting.cache.entryKey(['prod', 'f1', 'opts', 'r.example/app', 'sha256:aa']);
+    trusting.cache.put(entry, { value: { verified: true, reasons: [] } }, clock.now, clock.now + 60_000);
+    await until(async () => (await secured.command('DBSIZE')) === ':1\r\n');
+    t.truthy(await trusting.cache.get(entry));
+    t.false(systemCas.isReady());
+    t.is(await systemCas.cache.get(entry), undefined);
+  } finally {
+    await Promise.allSettled([trusting.close(), systemCas.close()]);
+    await secured.stop();
+    await rm(material.dir, { recursive: true, force: true });
   }
 });
