@@ -99,8 +99,8 @@ export interface EnvironmentTrust {
    */
   readonly decisionPolicy?: DecisionPolicy | undefined;
   /**
-   * A digest of the trust material's content (policy, certificates, cosign keys and root, decision
-   * policy, options that change verdicts): equal on replicas with equal material, unlike `generation`.
+   * A digest of the trust material's content (trust policy, certificates, cosign keys, root and
+   * identities, decision policy): equal on replicas with equal material, unlike `generation`.
    * The shared result cache is used only for environments that have one.
    */
   readonly fingerprint?: string | undefined;
