@@ -453,3 +453,34 @@ test.serial('shared cache: rediss:// with caFile shares over TLS', async (t) => 
     await rm(material.dir, { recursive: true, force: true });
   }
 });
+
+test.serial('shared cache: created while Redis is down, it connects once Redis is up', async (t) => {
+  const late = await startRedis();
+  await late.kill();
+  const clock = { now: Date.now() };
+  const shared = await createRedisSharedCache(
+    {
+      url: late.url,
+      keyFile: join(keyDir!, 'key'),
+      keyPrefix: 'late:',
+      commandTimeoutMs: 200,
+      maxPending: 16,
+      failureThreshold: 2,
+      coolDownMs: 1_000,
+    },
+    { now: () => clock.now, logger: silentLogger() },
+  );
+  try {
+    const entry = shared.cache.entryKey(['prod', 'f1', 'opts', 'r.example/app', 'sha256:aa']);
+    t.is(await shared.cache.get(entry), undefined, 'a miss while Redis is down');
+    await late.restart();
+    await until(() => shared.isReady(), 10_000);
+    clock.now += 1_000;
+    shared.cache.put(entry, { value: { verified: true, reasons: [] } }, clock.now, clock.now + 60_000);
+    await until(async () => (await late.command('DBSIZE')) === ':1\r\n');
+    t.truthy(await shared.cache.get(entry));
+  } finally {
+    await shared.close();
+    await late.stop();
+  }
+});
