@@ -204,8 +204,9 @@ export class SharedResultCache {
   /** The envelope for `payload`: `tag \n createdAt \n expiresAt \n mac \n json`, MAC'd with the first key. */
   seal(entryKey: string, payload: unknown, createdAt: number, expiresAt: number): string {
     const json = JSON.stringify(payload);
-    const mac = macOf(this.#keys[0]!, entryKey, createdAt, expiresAt, json).toString('base64url');
-    return `${VERSION_TAG}\n${createdAt}\n${expiresAt}\n${mac}\n${json}`;
+    const times = `${Math.trunc(createdAt)}\n${Math.trunc(expiresAt)}`;
+    const mac = macOf(this.#keys[0]!, entryKey, times, json).toString('base64url');
+    return `${VERSION_TAG}\n${times}\n${mac}\n${json}`;
   }
 
   /** Checks an envelope read under `entryKey`: size, version, layout, MAC (any key), expiry; then parses. */
@@ -224,11 +225,14 @@ export class SharedResultCache {
     if (tag !== VERSION_TAG) return { rejected: 'version' };
     if (!/^\d{1,16}$/.test(created) || !/^\d{1,16}$/.test(expires)) return { rejected: 'malformed' };
     const given = Buffer.from(mac, 'base64url');
-    if (given.length !== MAC_BYTES) return { rejected: 'malformed' };
+    // Node's decoder skips stray characters and ignores the last character's spare bits: only the canonical spelling counts.
+    if (given.length !== MAC_BYTES || given.toString('base64url') !== mac) return { rejected: 'malformed' };
     const json = raw.slice(at);
     const createdAt = Number(created);
     const expiresAt = Number(expires);
-    if (!this.#keys.some((key) => timingSafeEqual(macOf(key, entryKey, createdAt, expiresAt, json), given))) return { rejected: 'mac' };
+    // Over the fields as stored, so no other spelling of the same times (a leading zero) verifies.
+    const times = `${created}\n${expires}`;
+    if (!this.#keys.some((key) => timingSafeEqual(macOf(key, entryKey, times, json), given))) return { rejected: 'mac' };
     if (expiresAt <= this.#now()) return { rejected: 'expired' };
     try {
       return { payload: JSON.parse(json) as unknown, createdAt, expiresAt };
@@ -342,6 +346,6 @@ export class SharedResultCache {
   }
 }
 
-function macOf(key: Buffer, entryKey: string, createdAt: number, expiresAt: number, json: string): Buffer {
-  return createHmac('sha256', key).update(`${VERSION_TAG}\n${entryKey}\n${createdAt}\n${expiresAt}\n${json}`).digest();
+function macOf(key: Buffer, entryKey: string, times: string, json: string): Buffer {
+  return createHmac('sha256', key).update(`${VERSION_TAG}\n${entryKey}\n${times}\n${json}`).digest();
 }

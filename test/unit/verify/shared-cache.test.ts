@@ -2,6 +2,7 @@
 // over small in-memory stores. The engine over a real redis-server: test/integration/shared-cache.test.ts.
 
 import test from 'ava';
+import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { VouchError } from '../../../src/core/index.js';
 import { SharedResultCache, type SharedResultStore, type SharedCacheObserver } from '../../../src/verify/index.js';
@@ -177,4 +178,24 @@ test('shared cache: a hung store answers a miss after the command timeout, and c
   t.true(elapsed >= 45 && elapsed < 1_000, `${elapsed} ms`);
   t.is(store.calls, 2, 'the third call was not made');
   t.deepEqual(events.sort(), ['error', 'error', 'skipped']);
+});
+
+test('shared cache: any one-character change of an envelope is refused (property)', (t) => {
+  const clock = { now: 1_700_000_000_000 };
+  const { cache } = cacheWith(new MemoryStore(), clock);
+  const key = cache.entryKey(['prod', 'f1', 'opts', 'r.example/app', 'sha256:aa']);
+  const payload = fc.record({
+    value: fc.record({ verified: fc.boolean(), reasons: fc.array(fc.record({ code: fc.string(), message: fc.string() })) }),
+  });
+  fc.assert(
+    fc.property(payload, fc.nat(), fc.integer({ min: 0, max: 0x10ffff }), (value, at, codePoint) => {
+      const sealed = cache.seal(key, value, clock.now, clock.now + 60_000);
+      const position = at % sealed.length;
+      const replacement = String.fromCodePoint(codePoint);
+      if (sealed[position] === replacement) return true;
+      return 'rejected' in cache.open(key, sealed.slice(0, position) + replacement + sealed.slice(position + 1));
+    }),
+    { numRuns: 2_000 },
+  );
+  t.pass();
 });
