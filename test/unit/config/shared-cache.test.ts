@@ -3,6 +3,7 @@
 // equal material in two places (two replicas), different when any part that changes verdicts differs.
 
 import test from 'ava';
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -81,13 +82,20 @@ test('fingerprint: a reload with changed material changes it; unchanged material
   t.not(set.get('prod')!.fingerprint, before);
 });
 
-async function configWith(t: import('ava').ExecutionContext, shared: string[]): Promise<VouchConfig> {
+async function configWith(t: import('ava').ExecutionContext, shared: string[], files: Record<string, Buffer> = {}): Promise<VouchConfig> {
   const dir = await replicaDir(t, { extraYaml: ['cache:', '  shared:', ...shared.map((line) => `    ${line}`)] });
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), content);
+  }
   return loadConfig(path.join(dir, 'vouch.yaml'));
 }
 
 test('cache.shared: defaults, and files resolved against the configuration file', async (t) => {
-  const config = await configWith(t, ['url: redis://redis.vouch-system:6379', 'keyFile: secrets/hmac', 'previousKeyFiles: [old/hmac]']);
+  const config = await configWith(t, ['url: redis://redis.vouch-system:6379', 'keyFile: secrets/hmac', 'previousKeyFiles: [old/hmac]'], {
+    'secrets/hmac': randomBytes(32),
+    'old/hmac': randomBytes(32),
+  });
   const shared = config.cache.shared!;
   const dir = path.dirname(config.file);
   t.like(shared, {
@@ -105,5 +113,21 @@ test('cache.shared: a URL that is not redis:// or rediss://, or a missing keyFil
   for (const shared of [['url: http://redis:6379', 'keyFile: k'], ['url: redis://redis:6379'], ['url: rediss://', 'keyFile: k']]) {
     const error = await t.throwsAsync(configWith(t, shared));
     t.is((error as { code?: string }).code, 'INVALID_CONFIG', shared.join(', '));
+  }
+});
+
+test('cache.shared: a key, password or CA file that does not exist is refused at load, naming its key', async (t) => {
+  const key = { hmac: randomBytes(32) };
+  for (const [line, at] of [
+    ['keyFile: missing', 'cache.shared.keyFile'],
+    ['previousKeyFiles: [missing]', 'cache.shared.previousKeyFiles[0]'],
+    ['passwordFile: missing', 'cache.shared.passwordFile'],
+    ['caFile: missing', 'cache.shared.caFile'],
+  ] as const) {
+    const lines = ['url: redis://redis:6379', ...(line.startsWith('keyFile') ? [] : ['keyFile: hmac']), line];
+    const error = await t.throwsAsync(configWith(t, lines, key));
+    t.is((error as { code?: string }).code, 'INVALID_CONFIG');
+    t.is((error as { reason?: string }).reason, 'NOT_FOUND');
+    t.true(error!.message.includes(`${at}:`), error!.message);
   }
 });
