@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned external tools that vouch's tests, benchmarks and Rego checks run, into .tools/bin (git-ignored).
 #
-#   bash scripts/tools.sh                 # everything: all Go tools + Debian's docker-registry
+#   bash scripts/tools.sh                 # everything: all Go tools + Debian's docker-registry and redis-server
 #   bash scripts/tools.sh notation opa    # only the named tools
 #   bash scripts/tools.sh --plan [tool...]  # only say what would be built, and roughly how long it takes
 #
@@ -18,8 +18,9 @@
 #
 # A tool is skipped when its binary exists and its stamp (.tools/bin/.<name>.version) matches the pinned version
 # and a hash of the module's files; otherwise it is rebuilt. One line is printed per tool. Works from any cwd.
-# docker-registry (CNCF distribution 2.8.2) comes from apt: installed when missing if we are root; otherwise the
-# command to run is printed and the script exits non-zero.
+# docker-registry (CNCF distribution 2.8.2) and redis-server (the shared result cache's tests and bench:replicas) come
+# from apt: installed when missing if we are root; otherwise the command to run is printed and the script exits
+# non-zero.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +46,10 @@ GO_TOOLS=(
   # vouch's own: Gatekeeper v3.20.1's rego driver, response cache and mutation system (test/gatekeeper)
   "gatekeeper-harness|gatekeeper-harness|.|github.com/open-policy-agent/gatekeeper/v3|"
 )
-ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness docker-registry)
+ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness docker-registry redis-server)
+# Tools installed from Debian packages (command name = package name), not built.
+APT_TOOLS=(docker-registry redis-server)
+is_apt_tool() { [[ " ${APT_TOOLS[*]} " == *" $1 "* ]]; }
 # Rough guesses of cold-cache build times in seconds (empty Go module and build caches), for the plan only; a warm
 # cache makes most builds a few seconds. Measured builds are written to .tools/bin/.<name>.seconds and used instead.
 cold_estimate() {
@@ -54,7 +58,7 @@ cold_estimate() {
     notation | oras | kustomize) echo 90 ;;
     opa | regal) echo 150 ;;
     cosign | gator | gatekeeper-harness) echo 300 ;;
-    docker-registry) echo 30 ;;
+    docker-registry | redis-server) echo 30 ;;
     *) echo 60 ;;
   esac
 }
@@ -112,8 +116,8 @@ go_tool_state() {
 print_plan() {
   local n ready=() todo=() total=0 secs
   for n in "$@"; do
-    if [[ "$n" == docker-registry ]]; then
-      if command -v docker-registry >/dev/null 2>&1; then ready+=("$n"); else todo+=("$n (apt, ~$(fmt_secs "$(cold_estimate "$n")"))"); total=$((total + $(cold_estimate "$n"))); fi
+    if is_apt_tool "$n"; then
+      if command -v "$n" >/dev/null 2>&1; then ready+=("$n"); else todo+=("$n (apt, ~$(fmt_secs "$(cold_estimate "$n")"))"); total=$((total + $(cold_estimate "$n"))); fi
       continue
     fi
     if [[ "$(go_tool_state "$n")" == up-to-date ]]; then
@@ -178,39 +182,40 @@ install_go_tool() {
   return 1
 }
 
-install_docker_registry() {
-  local path version
-  if path="$(command -v docker-registry 2>/dev/null)"; then
-    version="$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null || echo '?')"
-    printf '%-16s %-12s present (%s)\n' docker-registry "$version" "$path"
+# Installs Debian package $1, whose command has the same name, when it is not on PATH ($2 describes it).
+install_apt_tool() {
+  local name="$1" what="$2" path version
+  if path="$(command -v "$name" 2>/dev/null)"; then
+    version="$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || echo '?')"
+    printf '%-16s %-12s present (%s)\n' "$name" "$version" "$path"
     return 0
   fi
   if [[ "$(id -u)" != 0 ]]; then
-    printf '%-16s MISSING: run as root: apt-get update && apt-get install -y docker-registry\n' docker-registry
+    printf '%-16s MISSING: run as root: apt-get update && apt-get install -y %s\n' "$name" "$name"
     return 1
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
-    printf '%-16s FAILED: not on PATH and apt-get is not available (install CNCF distribution 2.8.2 as docker-registry)\n' docker-registry
+    printf '%-16s FAILED: not on PATH and apt-get is not available (install %s as %s)\n' "$name" "$what" "$name"
     return 1
   fi
-  local log="$LOGDIR/docker-registry.log" start=$SECONDS
+  local log="$LOGDIR/$name.log" start=$SECONDS
   {
     # Refresh the package lists only when apt does not know the package yet.
-    if ! apt-cache show docker-registry >/dev/null 2>&1; then
+    if ! apt-cache show "$name" >/dev/null 2>&1; then
       apt-get update
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$name"
   } >"$log" 2>&1 || {
-    printf '%-16s FAILED: apt-get install -y docker-registry (log: %s):\n' docker-registry "$log"
+    printf '%-16s FAILED: apt-get install -y %s (log: %s):\n' "$name" "$name" "$log"
     tail -n 20 "$log" | sed 's/^/    /'
     return 1
   }
-  if ! path="$(command -v docker-registry 2>/dev/null)"; then
-    printf '%-16s FAILED: installed but not on PATH (log: %s)\n' docker-registry "$log"
+  if ! path="$(command -v "$name" 2>/dev/null)"; then
+    printf '%-16s FAILED: installed but not on PATH (log: %s)\n' "$name" "$log"
     return 1
   fi
-  version="$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null || echo '?')"
-  printf '%-16s %-12s installed via apt in %s (%s)\n' docker-registry "$version" "$(fmt_secs $((SECONDS - start)))" "$path"
+  version="$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null || echo '?')"
+  printf '%-16s %-12s installed via apt in %s (%s)\n' "$name" "$version" "$(fmt_secs $((SECONDS - start)))" "$path"
 }
 
 main() {
@@ -226,7 +231,7 @@ main() {
       case "$n" in
         -h | --help) usage; return 0 ;;
       esac
-      if [[ "$n" != docker-registry ]] && ! go_tool_entry "$n" >/dev/null; then
+      if ! is_apt_tool "$n" && ! go_tool_entry "$n" >/dev/null; then
         echo "tools.sh: unknown tool '$n'" >&2
         usage
         return 2
@@ -248,7 +253,9 @@ main() {
   local failed=()
   for n in "${names[@]}"; do
     if [[ "$n" == docker-registry ]]; then
-      install_docker_registry || failed+=("$n")
+      install_apt_tool docker-registry 'CNCF distribution 2.8.2' || failed+=("$n")
+    elif [[ "$n" == redis-server ]]; then
+      install_apt_tool redis-server 'Redis 7 or Valkey' || failed+=("$n")
     else
       install_go_tool "$n" || failed+=("$n")
     fi

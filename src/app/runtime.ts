@@ -17,7 +17,8 @@ import {
 import type { Logger } from '../log.js';
 import { HttpTransport, LayoutRepository, OciLayoutSource, RegistryClient } from '../oci/index.js';
 import { outcomeLabel, registryStatusLabel, type ProviderMetrics } from '../server/index.js';
-import { VerificationEngine, type ContentSourceFactory } from '../verify/index.js';
+import { VerificationEngine, type ContentSourceFactory, type SharedCacheObserver } from '../verify/index.js';
+import { createRedisSharedCache, type RedisSharedCache } from './shared-cache-redis.js';
 
 /** Trust material, registry client and engine: what `vouch verify` needs, without any server. */
 export interface VerificationStack {
@@ -105,6 +106,24 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     await Promise.allSettled([environments.close(), client.close(), revocationTransport.close()]);
     throw error;
   }
+  let shared: RedisSharedCache | undefined;
+  const sharedConfig = config.cache.shared;
+  if (sharedConfig !== undefined) {
+    try {
+      shared = await createRedisSharedCache(sharedConfig, {
+        now,
+        logger: logger.child({ module: 'verify.shared-cache' }),
+        // Settings outside the environments that change verdicts: replicas differing in them share nothing.
+        context: JSON.stringify({
+          revocation: { offline: config.revocation.offline, crlDirectory: config.revocation.crlDirectory ?? null },
+        }),
+        ...(metrics ? { observer: sharedCacheObserver(metrics) } : {}),
+      });
+    } catch (error) {
+      await Promise.allSettled([environments.close(), client.close(), revocationTransport.close()]);
+      throw error;
+    }
+  }
   const sourceFor = (host: string): ContentSourceFactory | undefined => {
     const layout = layouts.get(host);
     return layout === undefined ? undefined : (ref: ImageReference) => new LayoutRepository(layout, `${ref.registry}/${ref.repository}`);
@@ -133,6 +152,7 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
       undecidedTtlMs: config.cache.undecidedTtlMs,
       tagTtlMs: config.cache.tagTtlMs,
     },
+    ...(shared ? { sharedCache: shared.cache } : {}),
     ...(metrics
       ? {
           // The one place key outcomes are counted, for every route (HTTP and gRPC): the servers pass
@@ -153,6 +173,10 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     metrics.trustStateSource = () => environments.status();
     metrics.backgroundJobsSource = () => engine.stats().pending;
     metrics.backgroundJobsRunningSource = () => engine.stats().running;
+    if (shared) {
+      const cache = shared.cache;
+      metrics.sharedCacheCircuitSource = () => cache.state;
+    }
   }
   return {
     config,
@@ -164,8 +188,18 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     client,
     close: async () => {
       await Promise.allSettled([engine.close(), environments.close()]);
-      await Promise.allSettled([client.close(), revocationTransport.close()]);
+      await Promise.allSettled([client.close(), revocationTransport.close(), shared?.close()]);
     },
+  };
+}
+
+function sharedCacheObserver(metrics: ProviderMetrics): SharedCacheObserver {
+  return {
+    lookup: (e) => {
+      metrics.sharedCacheLookups.inc({ result: e.result });
+      if (e.reason !== undefined) metrics.sharedCacheRejected.inc({ reason: e.reason });
+    },
+    write: (e) => metrics.sharedCacheWrites.inc({ result: e.result }),
   };
 }
 

@@ -76,6 +76,11 @@ export interface LoadedEnvironment {
   readonly loadedAt: Date;
   /** The environment's decision policy (`policy:`), when it names one. */
   readonly decisionPolicy: DecisionPolicy | undefined;
+  /**
+   * sha256 of the content served ({@link trustFingerprint}): equal on replicas serving equal material,
+   * so the shared result cache can key entries by it (`generation` is per process).
+   */
+  readonly fingerprint: string;
 }
 
 /**
@@ -766,6 +771,7 @@ export class EnvironmentSet {
       generation: this.#nextGeneration(),
       loadedAt: new Date(),
       decisionPolicy: state.decision?.policy,
+      fingerprint: trustFingerprint(state),
     });
     state.current = loaded;
     const fields = {
@@ -945,6 +951,34 @@ function sameStores(a: ReadonlyMap<string, StoreState>, b: ReadonlyMap<string, S
     if (!x.effective.every((cert, i) => cert.equals(y.effective[i]!))) return false;
   }
   return true;
+}
+
+/**
+ * What an environment serves, by content: the trust policy file's digest (or its withdrawal), each
+ * referenced store's state and the SHA-256 of every certificate trusted in it, the digests of the
+ * cosign key and trusted root files served, the cosign identities and tlog rule, and the decision
+ * policy file's digest. Paths and load times are left out, so replicas mounting the same material
+ * agree; anything that can change a verdict is in (docs/reliability.md "Several replicas").
+ */
+function trustFingerprint(state: EnvironmentState): string {
+  const hash = createHash('sha256');
+  const policy = state.policy;
+  hash.update(`policy\0${policy === undefined ? 'none' : policy.withdrawn === undefined ? policy.digest : 'withdrawn'}\0`);
+  for (const key of [...state.stores.keys()].sort()) {
+    const store = state.stores.get(key)!;
+    hash.update(`store\0${key}\0${store.state}\0`);
+    if (store.state !== 'withdrawn') for (const cert of store.effective) hash.update(`cert\0${cert.sha256Fingerprint}\0`);
+  }
+  const cosign = state.cosign;
+  if (cosign !== undefined) {
+    for (const key of cosign.keys) hash.update(`cosign-key\0${key.value === undefined ? 'withdrawn' : key.goodDigest}\0`);
+    const root = cosign.trustedRoot;
+    hash.update(`cosign-root\0${root === undefined ? 'none' : root.value === undefined ? 'withdrawn' : root.goodDigest}\0`);
+    const config = state.config.cosign!;
+    hash.update(`cosign-rules\0${JSON.stringify({ identities: config.identities, requireTlog: config.requireTlog })}\0`);
+  }
+  hash.update(`decision\0${state.decision?.digest ?? 'none'}\0`);
+  return hash.digest('hex');
 }
 
 /** Same cosign material served (unchanged files keep their value objects). */

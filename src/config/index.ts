@@ -26,6 +26,7 @@ export {
   type CosignConfig,
   type RegistryConfig,
   type CacheConfig,
+  type SharedCacheConfig,
   type LimitsConfig,
   type RevocationConfig,
 } from './schema.js';

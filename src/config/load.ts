@@ -68,7 +68,7 @@ export async function loadConfig(file: string, options: LoadConfigOptions = {}):
  * directories. `file` names the configuration in messages.
  */
 export async function checkConfigPaths(config: VouchConfig, file: string = config.file): Promise<void> {
-  const checks: Array<{ at: Array<string>; target: string; kind: 'file' | 'directory' }> = [];
+  const checks: Array<{ at: Array<string | number>; target: string; kind: 'file' | 'directory' }> = [];
   const tls = config.server.tls;
   if (tls !== undefined) {
     checks.push({ at: ['server', 'tls', 'certFile'], target: tls.certFile, kind: 'file' });
@@ -78,6 +78,16 @@ export async function checkConfigPaths(config: VouchConfig, file: string = confi
   for (const [host, registry] of config.registries) {
     if (registry.ociLayout !== undefined)
       checks.push({ at: ['registries', host, 'ociLayout'], target: registry.ociLayout, kind: 'directory' });
+  }
+  const shared = config.cache.shared;
+  if (shared !== undefined) {
+    checks.push({ at: ['cache', 'shared', 'keyFile'], target: shared.keyFile, kind: 'file' });
+    for (const [i, previous] of (shared.previousKeyFiles ?? []).entries()) {
+      checks.push({ at: ['cache', 'shared', 'previousKeyFiles', i], target: previous, kind: 'file' });
+    }
+    if (shared.passwordFile !== undefined)
+      checks.push({ at: ['cache', 'shared', 'passwordFile'], target: shared.passwordFile, kind: 'file' });
+    if (shared.caFile !== undefined) checks.push({ at: ['cache', 'shared', 'caFile'], target: shared.caFile, kind: 'file' });
   }
   if (config.revocation.crlDirectory !== undefined) {
     checks.push({ at: ['revocation', 'crlDirectory'], target: config.revocation.crlDirectory, kind: 'directory' });

@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { lineColumn, VouchError } from '../core/index.js';
 import { canonicalRegistryHost } from './hosts.js';
 import { findJsonSyntaxError } from './json-syntax.js';
-import { vouchConfigSchema, type VouchConfig } from './schema.js';
+import { vouchConfigSchema, type SharedCacheConfig, type VouchConfig } from './schema.js';
 
 export interface ParseConfigOptions {
   /** Where `passwordFromEnv` variables are read (default process.env). */
@@ -142,6 +142,25 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
     ),
     registries,
     revocation: { ...parsed.revocation, crlDirectory: resolveOptional(parsed.revocation.crlDirectory) },
+    cache:
+      parsed.cache.shared === undefined
+        ? parsed.cache
+        : { ...parsed.cache, shared: resolveSharedCache(parsed.cache.shared, resolve, resolveOptional) },
+  };
+}
+
+/** cache.shared with its files resolved against the configuration file's directory. */
+function resolveSharedCache(
+  shared: SharedCacheConfig,
+  resolve: (p: string) => string,
+  resolveOptional: (p: string | undefined) => string | undefined,
+): SharedCacheConfig {
+  return {
+    ...shared,
+    keyFile: resolve(shared.keyFile),
+    previousKeyFiles: shared.previousKeyFiles?.map(resolve),
+    passwordFile: resolveOptional(shared.passwordFile),
+    caFile: resolveOptional(shared.caFile),
   };
 }
 

@@ -20,7 +20,7 @@ import {
 import { DEFAULT_POLICY_LIMITS } from '../policy/index.js';
 import { DEFAULT_REGISTRY_REQUEST_LIMITS } from '../oci/index.js';
 import type { CosignIdentity } from '../cosign/index.js';
-import { DEFAULT_BACKGROUND_LIMITS, DEFAULT_VERIFICATION_CACHE } from '../verify/index.js';
+import { DEFAULT_BACKGROUND_LIMITS, DEFAULT_SHARED_CACHE, DEFAULT_VERIFICATION_CACHE } from '../verify/index.js';
 import { canonicalRegistryHost, canonicalRegistryPattern, parseListenAddress, type ListenAddress } from './hosts.js';
 
 export type { ListenAddress } from './hosts.js';
@@ -519,6 +519,42 @@ const registriesSchema = z
     'Per registry host, keyed by host[:port] as image references name it (canonicalised: lowercase, docker.io and index.docker.io mean registry-1.docker.io).',
   );
 
+const sharedCacheSchema = mapping({
+  url: z
+    .string({ error: wrongType('a string redis://host:port or rediss://host:port', { missing: 'needed when cache.shared is present' }) })
+    .refine((value) => /^rediss?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+      error: 'must be a redis:// or rediss:// (TLS) URL, e.g. redis://redis.vouch-system:6379',
+    })
+    .describe('Redis or Valkey to share results through: redis://host:port or rediss://host:port (TLS); a /N path selects database N.'),
+  keyFile: filePath({ missing: 'needed when cache.shared is present: the HMAC key (a mounted Secret)' }).describe(
+    'File holding the HMAC-SHA256 key that authenticates entries (at least 32 bytes; a mounted Secret). It signs new entries.',
+  ),
+  previousKeyFiles: z
+    .array(filePath(), { error: wrongType('a list of file paths') })
+    .optional()
+    .describe('Keys that still verify entries but sign none, while a new keyFile rolls out to every replica (rotation).'),
+  passwordFile: filePath().optional().describe("File holding Redis's password (AUTH); instead of one in the URL."),
+  username: text().optional().describe('Redis ACL user name (AUTH), with passwordFile.'),
+  caFile: filePath().optional().describe('CA certificates (PEM) that verify the server of a rediss:// URL, instead of the system ones.'),
+  keyPrefix: text()
+    .default(DEFAULT_SHARED_CACHE.keyPrefix)
+    .describe('Prefix of every Redis key vouch writes (keys are this plus a SHA-256 hex digest).'),
+  commandTimeoutMs: integer(1, 10_000)
+    .default(DEFAULT_SHARED_CACHE.commandTimeoutMs)
+    .describe('Longest one Redis command may take, in ms; a slower one counts as a miss and a failure.'),
+  maxPending: integer(1, 100_000)
+    .default(DEFAULT_SHARED_CACHE.maxPending)
+    .describe('Redis commands in flight at most; beyond it, look-ups are misses and writes are dropped.'),
+  failureThreshold: integer(1, 1_000)
+    .default(DEFAULT_SHARED_CACHE.failureThreshold)
+    .describe('Consecutive failed commands after which Redis is skipped for coolDownMs (circuit breaker).'),
+  coolDownMs: integer(1, DAY_MS)
+    .default(DEFAULT_SHARED_CACHE.coolDownMs)
+    .describe('How long Redis is skipped after failureThreshold failures, before one probe command.'),
+}).describe(
+  'Extension. A result cache shared by replicas on Redis/Valkey, entries authenticated with an HMAC key; the local cache stays in front and a Redis outage falls back to it (docs/reliability.md "Several replicas").',
+);
+
 const cacheSchema = mapping({
   maxEntries: integer(0, 100_000_000)
     .default(DEFAULT_VERIFICATION_CACHE.maxEntries)
@@ -532,6 +568,7 @@ const cacheSchema = mapping({
   tagTtlMs: integer(0, DAY_MS)
     .default(DEFAULT_VERIFICATION_CACHE.tagTtlMs)
     .describe("How long a tag's resolution to a digest is reused, in ms; 0 resolves every time. Shorter is safer."),
+  shared: sharedCacheSchema.optional(),
 })
   .prefault({})
   .describe('Extension. Bounds of the verification result cache.');
@@ -682,6 +719,7 @@ export type EnvironmentConfig = VouchConfig['environments'] extends ReadonlyMap<
 export type CosignConfig = CosignEntry;
 export type RegistryConfig = RegistryEntry;
 export type CacheConfig = VouchConfig['cache'];
+export type SharedCacheConfig = NonNullable<CacheConfig['shared']>;
 export type LimitsConfig = VouchConfig['limits'];
 export type RevocationConfig = VouchConfig['revocation'];
 

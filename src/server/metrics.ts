@@ -46,6 +46,12 @@ export class ProviderMetrics {
   /** Read when /metrics is scraped: background jobs running (holding a slot of limits.maxConcurrent). */
   backgroundJobsRunningSource: () => number = () => 0;
   readonly overloadedKeys: Counter<'limit'>;
+  readonly sharedCacheLookups: Counter<'result'>;
+  readonly sharedCacheRejected: Counter<'reason'>;
+  readonly sharedCacheWrites: Counter<'result'>;
+  readonly sharedCacheCircuit: Gauge<'state'>;
+  /** Read when /metrics is scraped: the shared cache's circuit state, undefined without a shared cache. */
+  sharedCacheCircuitSource: () => string | undefined = () => undefined;
   readonly connectionsRefused: Counter;
   readonly openConnections: Gauge;
   /** Read when /metrics is scraped: TCP connections open on the provider listener. */
@@ -137,6 +143,36 @@ export class ProviderMetrics {
       help: 'Keys answered DEADLINE_EXCEEDED (reason OVERLOADED) without starting work, by the limit reached: registry (limits.maxPendingPerRegistry) or total (limits.maxPending).',
       labelNames: ['limit'],
       registers: [this.registry],
+    });
+    this.sharedCacheLookups = new Counter({
+      name: 'vouch_shared_cache_lookups_total',
+      help: 'Shared (Redis) result cache look-ups after a local miss, by result: hit, miss, rejected (entry not authentic, expired, malformed, too large), error (failed or timed out), skipped (circuit open or too many commands in flight).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.sharedCacheRejected = new Counter({
+      name: 'vouch_shared_cache_rejected_total',
+      help: 'Shared cache entries refused (served as misses), by reason: mac, expired, version, malformed, too-large.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.sharedCacheWrites = new Counter({
+      name: 'vouch_shared_cache_writes_total',
+      help: 'Shared cache writes after a verification, by result: stored, error, skipped.',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.sharedCacheCircuit = new Gauge({
+      name: 'vouch_shared_cache_circuit',
+      help: "The shared cache circuit breaker's state (1 for the current one): closed (Redis used), open (skipped for a cool-down), half-open (one probe).",
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const state = sources.sharedCacheCircuitSource();
+        if (state === undefined) return;
+        for (const s of ['closed', 'open', 'half-open']) this.set({ state: s }, s === state ? 1 : 0);
+      },
     });
     this.connectionsRefused = new Counter({
       name: 'vouch_connections_refused_total',

@@ -52,6 +52,7 @@ import {
   type PolicyReferrer,
 } from './decision-policy.js';
 import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
+import type { SharedResultCache } from './shared-cache.js';
 
 /**
  * Distinct keys whose parse is remembered, at most by count and by estimated heap bytes. Heap
@@ -97,6 +98,12 @@ export interface EnvironmentTrust {
    * instead of the built-in rule. Part of the trust material: a new policy comes with a new generation.
    */
   readonly decisionPolicy?: DecisionPolicy | undefined;
+  /**
+   * A digest of the trust material's content (trust policy, certificates, cosign keys, root and
+   * identities, decision policy): equal on replicas with equal material, unlike `generation`.
+   * The shared result cache is used only for environments that have one.
+   */
+  readonly fingerprint?: string | undefined;
 }
 
 /** The configured environments; read on every request, so a reloaded configuration applies at once. */
@@ -188,6 +195,11 @@ export interface VerificationEngineOptions {
   /** Signatures evaluated per image at most (notation's --max-signatures, default 100). */
   maxSignatures?: number;
   cache?: VerificationCacheOptions;
+  /**
+   * A result cache shared with other replicas (src/verify/shared-cache.ts), looked up after a local
+   * miss and written after a verification, for environments with a fingerprint.
+   */
+  sharedCache?: SharedResultCache;
   /**
    * Parsed certificates (by DER hash) and signing-chain verdicts, owned by this engine and forgotten
    * by clearCache(). Default: one of each with their default bounds, not shared with other engines.
@@ -314,6 +326,7 @@ export class VerificationEngine {
   readonly #now: () => number;
   readonly #observer: VerificationObserver;
   readonly #log: Logger;
+  readonly #shared: SharedResultCache | undefined;
 
   readonly #results: BoundedCache<Outcome>;
   readonly #parsedKeys = new BoundedCache<ParsedKey>({
@@ -351,6 +364,7 @@ export class VerificationEngine {
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer ?? {};
     this.#log = options.logger ?? moduleLogger('verify.engine');
+    this.#shared = options.sharedCache;
     this.#timestampRevocation = options.timestampRevocation ?? DEFAULT_TIMESTAMP_REVOCATION;
     this.#maxSignatures = nonNegative('maxSignatures', options.maxSignatures ?? DEFAULTS.maxSignatures);
     this.#backgroundTimeoutMs = nonNegative('backgroundTimeoutMs', options.backgroundTimeoutMs ?? DEFAULTS.backgroundTimeoutMs);
@@ -593,6 +607,28 @@ export class VerificationEngine {
       this.#deduplicated++;
       return running;
     }
+    const sharedKey = env.fingerprint === undefined ? undefined : this.#shared?.entryKey(this.#sharedParts(env, ref, digest));
+    if (sharedKey === undefined) return this.#verifyNow(cacheKey, undefined, env, ref, digest, hint);
+    // Local miss → the shared cache → a verification; joiners wait on the same promise throughout.
+    const lookup = this.#shared!.get(sharedKey).then((entry): Promise<Decision> | Decision => {
+      // #verifyNow registers its own promise (synchronously, so no request slips in between).
+      if (this.#inFlight.get(cacheKey) === lookup) this.#inFlight.delete(cacheKey);
+      const outcome = entry === undefined ? undefined : this.#fromShared(cacheKey, entry.payload, entry.createdAt, entry.expiresAt);
+      return outcome === undefined ? this.#verifyNow(cacheKey, sharedKey, env, ref, digest, hint) : { ...outcome, cached: true };
+    });
+    this.#inFlight.set(cacheKey, lookup);
+    return lookup;
+  }
+
+  /** Starts the verification for `cacheKey` (registered as in flight) and caches its outcome, also under `sharedKey`. */
+  #verifyNow(
+    cacheKey: string,
+    sharedKey: string | undefined,
+    env: EnvironmentTrust,
+    ref: ImageReference,
+    digest: Digest,
+    hint: Descriptor | undefined,
+  ): Promise<Decision> {
     const refused = this.#admit(ref.registry);
     // Refused work is not cached: the next retry may find room.
     if (refused !== undefined) return Promise.resolve({ cached: false, error: toKeyError(refused, this.#log) });
@@ -638,7 +674,7 @@ export class VerificationEngine {
     );
     const shared = job.then((outcome): Decision => {
       try {
-        this.#remember(cacheKey, outcome);
+        this.#remember(cacheKey, outcome, sharedKey);
       } finally {
         this.#inFlight.delete(cacheKey);
       }
@@ -816,20 +852,46 @@ export class VerificationEngine {
     }
   }
 
-  /** Caches an outcome: answers for resultTtlMs (absence never), undecided ones only for undecidedTtlMs. */
-  #remember(cacheKey: string, outcome: Outcome): void {
-    let ttl: number;
-    if ('value' in outcome) {
-      // NOT_FOUND is an answer, but an image pushed a moment later must not stay "not found".
-      if (outcome.value.reasons[0]?.code === 'NOT_FOUND') return;
-      ttl = this.#cacheOptions.resultTtlMs;
-    } else {
-      ttl = this.#cacheOptions.undecidedTtlMs;
-    }
+  /**
+   * Caches an outcome: answers for resultTtlMs (absence never), undecided ones only for undecidedTtlMs;
+   * also in the shared cache under `sharedKey`, with the same rule and lifetime.
+   */
+  #remember(cacheKey: string, outcome: Outcome, sharedKey?: string): void {
+    const ttl = this.#ttlOf(outcome);
     if (ttl <= 0) return;
     // Stored as served from the cache (marked `cached`), so a hit allocates no copy.
     const frozen = deepFreeze('value' in outcome ? { ...outcome, value: { ...outcome.value, cached: true as const } } : outcome);
     this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
+    if (sharedKey !== undefined) {
+      const now = this.#now();
+      this.#shared?.put(sharedKey, frozen, now, now + ttl);
+    }
+  }
+
+  /** How long an outcome may be cached, in ms; 0: not at all (NOT_FOUND: an image pushed a moment later must not stay "not found"). */
+  #ttlOf(outcome: Outcome): number {
+    if (!('value' in outcome)) return this.#cacheOptions.undecidedTtlMs;
+    return outcome.value.reasons[0]?.code === 'NOT_FOUND' ? 0 : this.#cacheOptions.resultTtlMs;
+  }
+
+  /**
+   * An authentic shared entry as this replica would have cached it, also stored locally; undefined
+   * when this replica would not cache it (its own #remember rules) or its shape is wrong. It lives no
+   * longer than this replica's TTL from its creation, whatever lifetime the writer gave it.
+   */
+  #fromShared(cacheKey: string, payload: unknown, createdAt: number, expiresAt: number): Outcome | undefined {
+    if (!isOutcome(payload)) return undefined;
+    const ttl = Math.min(expiresAt, createdAt + this.#ttlOf(payload)) - this.#now();
+    if (ttl <= 0) return undefined;
+    const frozen = deepFreeze('value' in payload ? { value: { ...payload.value, cached: true as const } } : { error: payload.error });
+    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
+    return frozen;
+  }
+
+  /** What selects a shared entry besides the deployment's context: see docs/reliability.md "Several replicas". */
+  #sharedParts(env: EnvironmentTrust, ref: ImageReference, digest: Digest): string[] {
+    const options = `maxSignatures=${this.#maxSignatures};timestampRevocation=${this.#timestampRevocation}`;
+    return [env.name, env.fingerprint ?? '', options, repositoryName(ref), digest];
   }
 
   /** What a failure means for a key: NOT_FOUND is an answer, codes of the table are errors, the rest INTERNAL. */
@@ -885,6 +947,18 @@ async function verifyCosign(
     if (report.verified && !all) return { reports, found: reports.length };
   }
   return { reports: [...reports, ...malformed], found: discovery.candidates.length + malformed.length };
+}
+
+/** The shape of a cached outcome (a shared entry is authentic, so this guards against writer bugs only). */
+function isOutcome(payload: unknown): payload is Outcome {
+  if (typeof payload !== 'object' || payload === null) return false;
+  const { value, error } = payload as { value?: unknown; error?: unknown };
+  if (value !== undefined) {
+    const v = value as { verified?: unknown; reasons?: unknown };
+    return typeof value === 'object' && value !== null && typeof v.verified === 'boolean' && Array.isArray(v.reasons);
+  }
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  return typeof error === 'object' && error !== null && typeof e!.code === 'string' && typeof e!.message === 'string';
 }
 
 function resultKey(env: EnvironmentTrust, ref: ImageReference, digest: Digest): string {

@@ -57,3 +57,14 @@ export {
   type OptionalInput,
 } from './decision-policy.js';
 export { KeyedSemaphore } from './semaphore.js';
+export {
+  SharedResultCache,
+  DEFAULT_SHARED_CACHE,
+  MIN_SHARED_KEY_BYTES,
+  type SharedResultStore,
+  type SharedResultCacheOptions,
+  type SharedCacheObserver,
+  type SharedCircuitState,
+  type SharedRejection,
+  type SharedEntry,
+} from './shared-cache.js';
