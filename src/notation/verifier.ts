@@ -99,7 +99,7 @@ class CheckFailure extends Error {
   }
 }
 
-/** The state of one verification as its checks run (VerificationRun in notation-go's terms). */
+/** The state of one verification as its checks run. */
 interface CheckRun {
   readonly input: EnvelopeInput;
   readonly statement: TrustPolicyStatement;

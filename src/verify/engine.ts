@@ -824,12 +824,15 @@ export class VerificationEngine {
   #seedCertificates(policy: OciTrustPolicy | undefined, trustStore: TrustStore): void {
     const refs = new Map((policy?.statements ?? []).flatMap((s) => s.trustStores).map((ref) => [`${ref.type}:${ref.name}`, ref]));
     for (const ref of refs.values()) {
-      trustStore.getCertificates(ref.type, ref.name).then(
-        (certificates) => {
-          for (const certificate of certificates) this.#certificates.set(certificate.sha256Fingerprint, certificate);
-        },
-        () => undefined,
-      );
+      // Through a resolved promise, so that a store throwing synchronously is ignored too.
+      void Promise.resolve()
+        .then(() => trustStore.getCertificates(ref.type, ref.name))
+        .then(
+          (certificates) => {
+            for (const certificate of certificates) this.#certificates.set(certificate.sha256Fingerprint, certificate);
+          },
+          () => undefined,
+        );
     }
   }
 
