@@ -49,24 +49,48 @@ export function signatureAlgorithmFromCose(value: unknown): SignatureAlgorithm |
  * chosen independently of the certified key (algorithm substitution).
  */
 export function signatureAlgorithmForKey(publicKey: KeyObject): SignatureAlgorithm {
+  const facts = keyFacts(publicKey);
+  if ('unsupported' in facts) throw new VouchError('UNTRUSTED_SIGNER', facts.unsupported, { reason: 'UNSUPPORTED' });
+  return facts.algorithm;
+}
+
+/** What the checks need of a key: its one algorithm and signature length, or why it has none. */
+type KeyFacts = { algorithm: SignatureAlgorithm; signatureBytes: number } | { unsupported: string };
+
+/**
+ * Key facts per KeyObject, read once: `asymmetricKeyDetails` builds a new object (for RSA with a
+ * BigInt exponent) on every access, which cost a third of an RSA-PSS verification. A KeyObject
+ * is immutable, and a weak map keeps each memo exactly as long as its key.
+ */
+const keyFactsOf = new WeakMap<KeyObject, KeyFacts>();
+
+function keyFacts(publicKey: KeyObject): KeyFacts {
+  let facts = keyFactsOf.get(publicKey);
+  if (facts === undefined) {
+    facts = readKeyFacts(publicKey);
+    keyFactsOf.set(publicKey, facts);
+  }
+  return facts;
+}
+
+function readKeyFacts(publicKey: KeyObject): KeyFacts {
   const details = publicKey.asymmetricKeyDetails ?? {};
   if (publicKey.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0;
-    const alg = RSA_ALGORITHM[bits];
-    if (alg !== undefined) return alg;
-    throw unsupportedKey(`rsa key size ${bits} bits is not supported (weak or forbidden algorithm)`);
+    const algorithm = RSA_ALGORITHM[bits];
+    // RSA signatures are exactly the modulus length.
+    if (algorithm !== undefined) return { algorithm, signatureBytes: Math.ceil(bits / 8) };
+    return { unsupported: `rsa key size ${bits} bits is not supported (weak or forbidden algorithm)` };
   }
   if (publicKey.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve ?? 'unknown';
-    const alg = EC_ALGORITHM[curve];
-    if (alg !== undefined) return alg;
-    throw unsupportedKey(`ecdsa curve ${curve} is not supported (weak or forbidden algorithm)`);
+    const algorithm = EC_ALGORITHM[curve];
+    if (algorithm !== undefined) return { algorithm, signatureBytes: ECDSA_SIGNATURE_LENGTH[algorithm]! };
+    return { unsupported: `ecdsa curve ${curve} is not supported (weak or forbidden algorithm)` };
   }
-  throw unsupportedKey(`public key type ${publicKey.asymmetricKeyType ?? 'unknown'} is not supported (weak or forbidden algorithm)`);
-}
-
-function unsupportedKey(message: string): VouchError {
-  return new VouchError('UNTRUSTED_SIGNER', message, { reason: 'UNSUPPORTED' });
+  return {
+    unsupported: `public key type ${publicKey.asymmetricKeyType ?? 'unknown'} is not supported (weak or forbidden algorithm)`,
+  };
 }
 
 /** The hash an algorithm signs with; also the payload digest and timestamp imprint hash for its key. */
@@ -94,12 +118,11 @@ export function verifySignatureBytes(
   const hash = HASH[alg];
   if (hash === undefined) return false;
   try {
-    // The key must be one that signs with exactly this algorithm (no substitution, no odd sizes).
-    if (signatureAlgorithmForKey(publicKey) !== alg) return false;
+    // The key must be one that signs with exactly this algorithm (no substitution, no odd sizes),
+    // and the signature exactly as long as that algorithm's (RSA: the modulus; ECDSA: r||s).
+    const facts = keyFacts(publicKey);
+    if ('unsupported' in facts || facts.algorithm !== alg || signature.length !== facts.signatureBytes) return false;
     if (alg.startsWith('PS')) {
-      if (publicKey.asymmetricKeyType !== 'rsa') return false;
-      const modulusBytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-      if (signature.length !== modulusBytes) return false;
       return cryptoVerify(
         hash,
         signedBytes,
@@ -111,8 +134,6 @@ export function verifySignatureBytes(
         signature,
       );
     }
-    if (publicKey.asymmetricKeyType !== 'ec') return false;
-    if (signature.length !== ECDSA_SIGNATURE_LENGTH[alg]) return false;
     return cryptoVerify(hash, signedBytes, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
     return false;

@@ -267,6 +267,16 @@ export interface SigningChainCaches {
 }
 
 /**
+ * The verdict cache key: SHA-256 over the options and the length-prefixed DERs, one hash object
+ * per chain (one per certificate plus one cost more than the rest of a cache hit).
+ */
+function chainKey(ders: readonly Uint8Array[], options: ChainOptions): string {
+  const hash = createHash('sha256').update(options.allowAnyExtendedKeyUsage ? 'any-eku' : 'strict');
+  for (const der of ders) hash.update(`\n${der.byteLength}:`).update(der);
+  return hash.digest('hex');
+}
+
+/**
  * Parses an envelope's certificate chain (leaf first) and applies the code-signing structural
  * rules. Returns the parsed certificates. Failures are INVALID_SIGNATURE (BAD_CONTENT): notation-go
  * reports them in the integrity step.
@@ -277,9 +287,7 @@ export function validateSigningChain(ders: Uint8Array[], options: ChainOptions =
   const verdicts = caches.verdicts;
   let key: string | undefined;
   if (verdicts !== undefined) {
-    const hash = createHash('sha256').update(options.allowAnyExtendedKeyUsage ? 'any-eku' : 'strict');
-    for (const der of ders) hash.update(createHash('sha256').update(der).digest());
-    key = hash.digest('hex');
+    key = chainKey(ders, options);
     const cached = verdicts.get(key);
     if (cached !== undefined) {
       if ('error' in cached) throw cached.error;

@@ -200,7 +200,7 @@ export class RevocationChecker {
     let points = revocationPointsOf.get(cert);
     if (points === undefined) {
       try {
-        points = revocationPoints(pkijsOf(cert));
+        points = namesRevocationPoints(cert) ? revocationPoints(pkijsOf(cert)) : { ocsp: [], hasCdp: false, crl: [], freshest: [] };
       } catch (error) {
         return { certificate: cert, status: 'unknown', detail: errorMessage(error) };
       }
@@ -368,6 +368,22 @@ function pkijsOf(cert: Certificate): pkijs.Certificate {
     pkijsParses.set(cert, parsed);
   }
   return parsed;
+}
+
+/**
+ * False when the certificate has none of the extensions revocationPoints reads (AIA, CDP,
+ * FreshestCRL), judged from the extension list the chain rules already parsed: such a certificate
+ * is non-revocable without a third ASN.1 parse (pkijs), the larger part of a first-seen chain's cost.
+ * True when the list cannot be read, leaving the verdict to revocationPoints.
+ */
+function namesRevocationPoints(cert: Certificate): boolean {
+  try {
+    return cert.parsed.extensions.some(
+      (ext) => ext.type === OID.authorityInfoAccess || ext.type === OID.crlDistributionPoints || ext.type === OID.freshestCrl,
+    );
+  } catch {
+    return true;
+  }
 }
 
 /** AIA OCSP URLs, CDP URLs and FreshestCRL URLs of a certificate (pkijs parses the extensions). */

@@ -99,6 +99,43 @@ class CheckFailure extends Error {
   }
 }
 
+/** The state of one verification as its checks run. */
+interface CheckRun {
+  readonly input: EnvelopeInput;
+  readonly statement: TrustPolicyStatement;
+  readonly signal: AbortSignal | undefined;
+  readonly result: SignatureVerification;
+  /** Set by the integrity check. */
+  envelope: SignatureEnvelope | undefined;
+  chain: Certificate[] | undefined;
+}
+
+/**
+ * Records a check's outcome under the statement's level (skipped, pass, or a failure enforced or
+ * only logged); false when it is a critical failure, which ends the verification.
+ */
+function record(run: CheckRun, type: CheckType, failure?: CheckFailure): boolean {
+  const { result } = run;
+  const action = run.statement.level.enforcement[type];
+  if (action === 'skip') {
+    result.checks.push({ type, outcome: 'skipped', action });
+    return true;
+  }
+  const check: CheckResult = failure
+    ? { type, outcome: 'fail', action, code: failure.code, message: failure.message }
+    : { type, outcome: 'pass', action };
+  result.checks.push(check);
+  if (failure) {
+    (action === 'enforce' ? result.reasons : result.warnings).push({
+      code: failure.code,
+      message: `${type}: ${failure.message}`,
+      check: type,
+      detail: failure.message,
+    });
+  }
+  return !isCriticalFailure(check);
+}
+
 export class NotationVerifier {
   readonly #trustStore: TrustStore;
   readonly #revocation: RevocationChecker;
@@ -125,75 +162,75 @@ export class NotationVerifier {
     statement: TrustPolicyStatement,
     options: { signal?: AbortSignal } = {},
   ): Promise<SignatureVerification> {
-    const level = statement.level;
     const result: SignatureVerification = {
       verified: false,
       trustPolicy: statement.name,
-      level: level.name,
+      level: statement.level.name,
       checks: [],
       reasons: [],
       warnings: [],
     };
-    const record = (type: CheckType, failure?: CheckFailure): boolean => {
-      const action = level.enforcement[type];
-      if (action === 'skip') {
-        result.checks.push({ type, outcome: 'skipped', action });
-        return true;
-      }
-      const check: CheckResult = failure
-        ? { type, outcome: 'fail', action, code: failure.code, message: failure.message }
-        : { type, outcome: 'pass', action };
-      result.checks.push(check);
-      if (failure) {
-        (action === 'enforce' ? result.reasons : result.warnings).push({
-          code: failure.code,
-          message: `${type}: ${failure.message}`,
-          check: type,
-          detail: failure.message,
-        });
-      }
-      return !isCriticalFailure(check);
-    };
-    const run = async <T>(type: CheckType, fn: () => T | Promise<T>): Promise<{ ok: boolean; value?: T }> => {
-      if (level.enforcement[type] === 'skip') return { ok: record(type) };
-      try {
-        const value = await fn();
-        return { ok: record(type), value };
-      } catch (error) {
-        if (error instanceof CheckFailure) return { ok: record(type, error) };
-        throw error;
-      }
-    };
+    // No closures per verification: each check is a method reached through #check.
+    const run: CheckRun = { input, statement, signal: options.signal, result, envelope: undefined, chain: undefined };
 
     // 1. Integrity (always enforced): envelope, chain structure, algorithm, signature, payload.
-    const integrity = await run('integrity', () => this.#integrity(input));
-    if (!integrity.ok || integrity.value === undefined) return result;
-    const { envelope, chain } = integrity.value;
-    const leaf = chain[0]!;
-    result.signer = leaf.subject;
+    if (!(await this.#check(run, 'integrity')) || run.envelope === undefined || run.chain === undefined) return result;
+    const { envelope, chain } = run;
+    result.signer = chain[0]!.subject;
     result.signingScheme = envelope.signingScheme;
     const signingTime = envelope.authenticSigningTime ?? envelope.signingTime;
     if (signingTime !== undefined) result.signingTime = signingTime;
 
     // 2. Authenticity: a chain certificate is a trusted one, and the leaf is a trusted identity.
-    if (!(await run('authenticity', () => this.#authenticity(envelope, chain, statement, options.signal))).ok) return result;
+    if (!(await this.#check(run, 'authenticity'))) return result;
 
     // 3. Expiry: the signer's "best by" time.
-    if (!(await run('expiry', () => this.#expiry(envelope))).ok) return result;
+    if (!(await this.#check(run, 'expiry'))) return result;
 
     // 4. Authentic timestamp: certificates valid at a time we can trust.
-    const timestamp = await run('authenticTimestamp', () => this.#authenticTimestamp(envelope, chain, statement, options.signal));
-    if (timestamp.value !== undefined) result.timestamp = timestamp.value;
-    if (!timestamp.ok) return result;
+    if (!(await this.#check(run, 'authenticTimestamp'))) return result;
 
     // 5. Revocation of the signing chain.
-    if (!(await run('revocation', () => this.#revocationCheck(envelope, chain, options.signal))).ok) return result;
+    if (!(await this.#check(run, 'revocation'))) return result;
 
     result.verified = true;
     return result;
   }
 
-  async #integrity(input: EnvelopeInput): Promise<{ envelope: SignatureEnvelope; chain: Certificate[] }> {
+  /** Runs one check unless the level skips it, and records its outcome; false when verification must stop. */
+  async #check(run: CheckRun, type: CheckType): Promise<boolean> {
+    if (run.statement.level.enforcement[type] === 'skip') return record(run, type);
+    try {
+      switch (type) {
+        case 'integrity': {
+          const { envelope, chain } = this.#integrity(run.input);
+          run.envelope = envelope;
+          run.chain = chain;
+          break;
+        }
+        case 'authenticity':
+          await this.#authenticity(run.envelope!, run.chain!, run.statement, run.signal);
+          break;
+        case 'expiry':
+          this.#expiry(run.envelope!);
+          break;
+        case 'authenticTimestamp': {
+          const timestamp = await this.#authenticTimestamp(run.envelope!, run.chain!, run.statement, run.signal);
+          if (timestamp !== undefined) run.result.timestamp = timestamp;
+          break;
+        }
+        case 'revocation':
+          await this.#revocationCheck(run.envelope!, run.chain!, run.signal);
+          break;
+      }
+    } catch (error) {
+      if (error instanceof CheckFailure) return record(run, type, error);
+      throw error;
+    }
+    return record(run, type);
+  }
+
+  #integrity(input: EnvelopeInput): { envelope: SignatureEnvelope; chain: Certificate[] } {
     let envelope: SignatureEnvelope;
     let chain: Certificate[];
     try {

@@ -117,6 +117,11 @@ export function findOverlappingIdentities(dns: readonly DistinguishedName[]): [D
  * (an attribute Go prints as `OID=#hex` such as emailAddress, two values of one type, C/ST/O missing, …).
  */
 export function leafSubjectAttributes(leaf: Certificate): Map<string, string> {
+  return new Map(sharedLeafSubjectAttributes(leaf));
+}
+
+/** leafSubjectAttributes without the copy, for callers here that only read it. */
+function sharedLeafSubjectAttributes(leaf: Certificate): ReadonlyMap<string, string> {
   // Certificates are immutable and reused through the engine's certificate cache (Certificate.fromDer):
   // parse each subject once. A weak map: the memo lives exactly as long as its certificate.
   let outcome = subjectAttributeCache.get(leaf);
@@ -129,7 +134,7 @@ export function leafSubjectAttributes(leaf: Certificate): Map<string, string> {
     subjectAttributeCache.set(leaf, outcome);
   }
   if ('error' in outcome) throw outcome.error;
-  return new Map(outcome.attributes);
+  return outcome.attributes;
 }
 
 const subjectAttributeCache = new WeakMap<Certificate, { attributes: Map<string, string> } | { error: unknown }>();
@@ -165,9 +170,9 @@ export function verifyTrustedIdentities(statement: IdentityConstraints, leaf: Ce
   if (statement.x509Subjects.length === 0) {
     return `no x509 trusted identities are configured in the trust policy ${goQuote(statement.name)}`;
   }
-  let leafAttributes: Map<string, string>;
+  let leafAttributes: ReadonlyMap<string, string>;
   try {
-    leafAttributes = leafSubjectAttributes(leaf);
+    leafAttributes = sharedLeafSubjectAttributes(leaf);
   } catch (error) {
     return (error as Error).message;
   }
@@ -203,21 +208,38 @@ const SINGLE_VALUED_TYPES: Readonly<Record<string, string>> = { '2.5.4.3': 'CN',
  */
 export function collapsedIdentityAttributes(statement: IdentityConstraints, leaf: Certificate): CollapsedSubjectAttribute[] {
   if (statement.anyIdentity) return [];
-  let collapsed: CollapsedSubjectAttribute[];
-  let leafAttributes: Map<string, string>;
+  // Per certificate, once (as the subject attributes above): this runs on every verification.
+  let collapsed = collapsedAttributeCache.get(leaf);
+  if (collapsed === undefined) {
+    collapsed = collapsedSubjectAttributes(leaf);
+    collapsedAttributeCache.set(leaf, collapsed);
+  }
+  if (collapsed.length === 0) return [];
+  let leafAttributes: ReadonlyMap<string, string>;
   try {
-    const names = parseNameAttributes(leaf.rawSubject);
-    collapsed = Object.entries(SINGLE_VALUED_TYPES).flatMap(([oid, type]) => {
-      const values = names.filter((atv) => atv.oid === oid).map((atv) => atv.value);
-      return values.length > 1 ? [{ type, values, compared: values.at(-1)! }] : [];
-    });
-    if (collapsed.length === 0) return [];
-    leafAttributes = leafSubjectAttributes(leaf);
+    leafAttributes = sharedLeafSubjectAttributes(leaf);
   } catch {
     return [];
   }
   const matched = statement.x509Subjects.filter((dn) => isSubsetDN(dn.attributes, leafAttributes));
-  return collapsed.filter((attribute) => matched.some((dn) => dn.attributes.has(attribute.type)));
+  return collapsed
+    .filter((attribute) => matched.some((dn) => dn.attributes.has(attribute.type)))
+    .map((attribute) => ({ ...attribute, values: [...attribute.values] }));
+}
+
+const collapsedAttributeCache = new WeakMap<Certificate, readonly CollapsedSubjectAttribute[]>();
+
+/** The single-valued attributes (CN, SERIALNUMBER) the leaf subject gives several times; none when it cannot be read. */
+function collapsedSubjectAttributes(leaf: Certificate): readonly CollapsedSubjectAttribute[] {
+  try {
+    const names = parseNameAttributes(leaf.rawSubject);
+    return Object.entries(SINGLE_VALUED_TYPES).flatMap(([oid, type]) => {
+      const values = names.filter((atv) => atv.oid === oid).map((atv) => atv.value);
+      return values.length > 1 ? [{ type, values, compared: values.at(-1)! }] : [];
+    });
+  } catch {
+    return [];
+  }
 }
 
 /** Go's `%q` of a []map[string]string: `[map["C":"US" "O":"Acme"] …]`, keys sorted. For message parity. */

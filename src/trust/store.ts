@@ -141,7 +141,6 @@ export class FileTrustStore implements TrustStore {
     checkStoreRef(type, name);
     throwIfAborted(options.signal, `trust store ${type}:${name}`);
     const key = `${type}\0${name}`;
-    const dir = storeDirectory(this.root, type, name);
 
     const cached = this.cache.get(key);
     const now = Date.now();
@@ -149,6 +148,7 @@ export class FileTrustStore implements TrustStore {
       if ('error' in cached.result) throw cached.result.error;
       return [...cached.result.certificates];
     }
+    const dir = storeDirectory(this.root, type, name);
     const snapshot = await snapshotStore(dir, type, name);
     let entry: CacheEntry;
     if (cached !== undefined && cached.fingerprint === snapshot.fingerprint) {

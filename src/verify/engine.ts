@@ -448,6 +448,8 @@ export class VerificationEngine {
     this.#certificates.clear();
     this.#chainVerdicts.clear();
     this.#revocation.clearCache();
+    // Verifiers are rebuilt on next use, which seeds the certificate cache with the trust stores again.
+    this.#verifiers.clear();
   }
 
   /** Cancels background work and waits for it to settle; later requests are DEADLINE_EXCEEDED. */
@@ -843,7 +845,31 @@ export class VerificationEngine {
       caches: { certificates: this.#certificates, verdicts: this.#chainVerdicts },
     });
     this.#verifiers.set(env.name, { generation: env.generation, trustStore, verifier });
+    this.#seedCertificates(env.policy, trustStore);
     return verifier;
+  }
+
+  /**
+   * Puts the trusted certificates the policy names into the certificate cache, once per trust
+   * generation (and again after clearCache): a signing chain usually carries its root, which the
+   * trust store has parsed already, so its first verification need not parse it again (a
+   * certificate parse is most of a cold verification's CPU). In the background and best effort: a
+   * chain certificate not found yet is parsed as before, and a store that fails is the
+   * verification's business, not this one's.
+   */
+  #seedCertificates(policy: OciTrustPolicy | undefined, trustStore: TrustStore): void {
+    const refs = new Map((policy?.statements ?? []).flatMap((s) => s.trustStores).map((ref) => [`${ref.type}:${ref.name}`, ref]));
+    for (const ref of refs.values()) {
+      // Through a resolved promise, so that a store throwing synchronously is ignored too.
+      void Promise.resolve()
+        .then(() => trustStore.getCertificates(ref.type, ref.name))
+        .then(
+          (certificates) => {
+            for (const certificate of certificates) this.#certificates.set(certificate.sha256Fingerprint, certificate);
+          },
+          () => undefined,
+        );
+    }
   }
 
   #checkAllowed(host: string): void {

@@ -567,6 +567,19 @@ test('jws: base64url must be strict and unpadded; x5c and the timestamp standard
   t.deepEqual([...ok.timestampToken!], [0, 1, 2]);
 });
 
+test('jws: standard base64 that is not canonical is judged as Go decodes it (trailing bits accepted, missing padding not)', (t) => {
+  const std = Buffer.from(e2eCertDer()).toString('base64');
+  // 'AAE=' decodes to [0, 1]; 'AAF=' sets trailing bits Go's lenient StdEncoding ignores: the same bytes.
+  const lenient = parseEnvelope(JWS, jws(BASE_HEADER(), { unprotected: { x5c: [std], 'io.cncf.notary.timestampSignature': 'AAF=' } }));
+  t.deepEqual([...lenient.timestampToken!], [0, 1]);
+  // Canonical bytes, not canonical text: unpadded, or padding where none belongs, stays refused.
+  for (const token of ['AAE', 'AAEC=', 'AA==AA==', 'AAEC\n'])
+    expectInvalid(t, () =>
+      parseEnvelope(JWS, jws(BASE_HEADER(), { unprotected: { x5c: [std], 'io.cncf.notary.timestampSignature': token } })),
+    );
+  expectInvalid(t, () => parseEnvelope(JWS, jws(BASE_HEADER(), { unprotected: { x5c: [std.slice(0, -1)] } })));
+});
+
 test('jws: unknown unprotected header members are ignored; known ones match case-insensitively', (t) => {
   const std = Buffer.from(e2eCertDer()).toString('base64');
   const envelope = parseEnvelope(

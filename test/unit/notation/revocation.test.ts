@@ -13,6 +13,7 @@ import { RevocationChecker, type CertificateRevocation, type RevocationOptions }
 import { parseCertificates, type Certificate } from '../../../src/trust/index.js';
 import { startRevocationServer, type RevocationPkiOptions, type RevocationServer } from '../../helpers/revocation-server.js';
 import { NOTATION_VECTORS } from '../../helpers/fixtures.js';
+import { generateChain } from '../../helpers/pki.js';
 
 const CRL_DIR = path.join(NOTATION_VECTORS, 'notation-cli-e2e/crl');
 const crlFile = (name: string): Uint8Array => new Uint8Array(readFileSync(path.join(CRL_DIR, name)));
@@ -434,4 +435,16 @@ test('revocation (server): a Freshest CRL named by the certificate must be reach
       t.regex(leaf!.detail ?? '', /delta/, mode);
     }
   });
+});
+
+test('revocation: a certificate naming no OCSP responder, CRL or freshest CRL is non-revocable; one naming any is checked', async (t) => {
+  const checker = new RevocationChecker({ offline: true });
+  const plain = await generateChain({ length: 2 });
+  const [leaf] = await checker.checkChain(plain.certificates);
+  t.is(leaf!.status, 'nonRevocable');
+  for (const leafOptions of [{ ocspUrls: ['http://127.0.0.1:9/ocsp'] }, { crlDistributionPoints: ['http://127.0.0.1:9/ca.crl'] }]) {
+    const named = await generateChain({ length: 2, leaf: leafOptions });
+    const [checked] = await checker.checkChain(named.certificates);
+    t.is(checked!.status, 'unknown', JSON.stringify(leafOptions));
+  }
 });

@@ -105,3 +105,19 @@ test('engine caches: the certificate and chain caches it is given stay within th
     t.is(caches.chainVerdicts.size, 0); // one verdict alone is over the byte budget: not stored, still verified
   });
 });
+
+test('engine caches: the trust stores a policy names seed the certificate cache, again after clearCache()', async (t) => {
+  const caches = { certificates: createCertificateCache(), chainVerdicts: createChainVerdictCache() };
+  await withHarness({ engine: { caches } }, async (h) => {
+    const image = await h.image();
+    const env = h.environments.get('prod')!;
+    const [root] = await env.trustStore!.getCertificates('ca', 'test');
+    // The chain's root is the trust store's own parsed certificate, not a second parse of it.
+    t.true((await h.engine.verify([h.key(image.digest)], later(h)))[0]?.value?.verified);
+    t.is(caches.certificates.get(root!.sha256Fingerprint), root);
+    h.engine.clearCache();
+    t.is(caches.certificates.size, 0);
+    t.true((await h.engine.verify([h.key(image.digest)], later(h)))[0]?.value?.verified);
+    t.is(caches.certificates.get(root!.sha256Fingerprint), root);
+  });
+});
