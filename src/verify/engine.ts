@@ -42,6 +42,7 @@ import { verifyCosignCandidate, type CosignSignatureReport, type CosignTrust } f
 import { SIGNATURE_KINDS, discoverReferrers, findCosignSignatures, type ContentSource, type Descriptor } from '../oci/index.js';
 import { createCertificateCache, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
 import { estimateBytes } from './cache.js';
+import { CompactResults } from './compact-result.js';
 import {
   MAX_POLICY_REFERRERS,
   applyDecision,
@@ -315,7 +316,10 @@ export class VerificationEngine {
   readonly #observer: VerificationObserver;
   readonly #log: Logger;
 
-  readonly #results: BoundedCache<Outcome>;
+  /** Answers (VerificationResult, the common case, unwrapped) and undecided outcomes ({error}). */
+  readonly #results: BoundedCache<VerificationResult | { error: KeyError }>;
+  /** The parts cached answers share (signature reports, digests, reason lists). */
+  readonly #compactResults = new CompactResults();
   readonly #parsedKeys = new BoundedCache<ParsedKey>({
     maxEntries: PARSED_KEYS_MAX,
     maxBytes: PARSED_KEYS_MAX_BYTES,
@@ -429,6 +433,7 @@ export class VerificationEngine {
    */
   clearCache(): void {
     this.#results.clear();
+    this.#compactResults.clear();
     this.#tags.clear();
     this.#parsedKeys.clear();
     this.#certificates.clear();
@@ -554,7 +559,7 @@ export class VerificationEngine {
         return {
           environment,
           cached: true,
-          ...('value' in cached ? { value: cached.value } : { error: cached.error }),
+          ...('error' in cached ? { error: cached.error } : { value: cached }),
         };
       }
       this.#misses++;
@@ -827,9 +832,14 @@ export class VerificationEngine {
       ttl = this.#cacheOptions.undecidedTtlMs;
     }
     if (ttl <= 0) return;
-    // Stored as served from the cache (marked `cached`), so a hit allocates no copy.
-    const frozen = deepFreeze('value' in outcome ? { ...outcome, value: { ...outcome.value, cached: true as const } } : outcome);
-    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
+    // Stored as served from the cache (marked `cached`, compact, frozen), so a hit allocates no copy.
+    if ('value' in outcome) {
+      const compact = this.#compactResults.compact(cacheKey, outcome.value);
+      this.#results.set(compact.key, compact.value, { bytes: compact.bytes, ttlMs: ttl });
+    } else {
+      const frozen = deepFreeze({ error: outcome.error });
+      this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
+    }
   }
 
   /** What a failure means for a key: NOT_FOUND is an answer, codes of the table are errors, the rest INTERNAL. */
@@ -890,7 +900,9 @@ async function verifyCosign(
 function resultKey(env: EnvironmentTrust, ref: ImageReference, digest: Digest): string {
   // The repository is part of the key: scopes select statements per repository, and signatures are
   // stored per repository, so one digest can be verified in one repository and not in another.
-  return `${env.name}\n${env.generation}\n${repositoryName(ref)}\n${digest}`;
+  // It ends with the answer's reference (`host/repo@digest`, except Docker Hub's `docker.io` spelling),
+  // which a compact cached answer then shares rather than copies.
+  return `${env.name}\n${env.generation}\n${repositoryName(ref)}@${digest}`;
 }
 
 function deadlineDecision(key: unknown): { error: KeyError } {
