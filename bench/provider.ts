@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Agent, request, type Dispatcher } from 'undici';
 import { stringify } from 'yaml';
@@ -57,6 +57,8 @@ const COLD_ITERATIONS = Number(process.env['BENCH_PROVIDER_COLD_ITERATIONS'] ?? 
 const LOAD_REQUESTS = Number(process.env['BENCH_PROVIDER_LOAD_REQUESTS'] ?? 2000);
 const BATCH_ITERATIONS = Number(process.env['BENCH_PROVIDER_BATCH_ITERATIONS'] ?? 8);
 const CACHE_ENTRIES = Number(process.env['BENCH_PROVIDER_CACHE_ENTRIES'] ?? 100_000);
+/** A directory to write heap snapshots of part (d) to (filled and cleared), for profiling. */
+const HEAP_SNAPSHOT_DIR = process.env['BENCH_PROVIDER_HEAP_SNAPSHOTS'];
 /** Which parts to run, e.g. `BENCH_PROVIDER_PARTS=ab` (default: all five). */
 const PARTS = process.env['BENCH_PROVIDER_PARTS'] ?? 'abcde';
 const IMAGES = 100;
@@ -691,8 +693,12 @@ async function benchMemory(s: Setup): Promise<void> {
     const fillMs = performance.now() - started;
     const stats = engine.stats();
     const filled = await snapshot();
+    if (HEAP_SNAPSHOT_DIR !== undefined)
+      log.warn({ file: writeHeapSnapshot(join(HEAP_SNAPSHOT_DIR, 'provider-d-filled.heapsnapshot')) }, 'heap snapshot');
     engine.clearCache();
     const cleared = await snapshot();
+    if (HEAP_SNAPSHOT_DIR !== undefined)
+      log.warn({ file: writeHeapSnapshot(join(HEAP_SNAPSHOT_DIR, 'provider-d-cleared.heapsnapshot')) }, 'heap snapshot');
     const entries = stats.entries;
     const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
     const row = (name: string, m: NodeJS.MemoryUsage) => [
