@@ -28,10 +28,10 @@ const INTERNED_MAX_BYTES = 16 * 1024 * 1024;
 const ENTRY_OVERHEAD_BYTES = 310;
 
 /**
- * A fresh one-byte copy of `text`: slices and concatenations keep the strings they were cut from
- * alive, which a cache entry living for minutes must not do.
+ * A fresh flat copy of `text`: slices and concatenations keep the strings they were cut from alive
+ * (and a concatenation is flattened again by every hash), which a cache key living for minutes must not do.
  */
-function ownCopy(text: string): string {
+export function ownedString(text: string): string {
   return JSON.parse(JSON.stringify(text)) as string;
 }
 
@@ -43,14 +43,13 @@ export class CompactResults {
   readonly #tails = new BoundedCache<string>({ maxEntries: INTERNED_MAX, maxBytes: INTERNED_MAX_BYTES });
 
   /**
-   * The cached form of `result` under `cacheKey`, and the key to store it under (a copy owning its
-   * text; a reference the key ends with is a slice of it): a frozen copy marked `cached: true` whose fields other than the
-   * reference are shared with equal fields of other entries, plus its estimated heap bytes. The
+   * The cached form of `result` to store under `key` (a string owning its text, see ownedString; a
+   * reference the key ends with becomes a slice of it): a frozen copy marked `cached: true` whose
+   * other fields are shared with equal fields of other entries, plus its estimated heap bytes. The
    * estimate charges every entry its shared parts in full (1.75 bytes a JSON character, as
    * estimateBytes), so it is an upper bound: entries that share parts cost less.
    */
-  compact(cacheKey: string, result: VerificationResult): { key: string; value: VerificationResult; bytes: number } {
-    const key = ownCopy(cacheKey);
+  compact(key: string, result: VerificationResult): { value: VerificationResult; bytes: number } {
     const copy: Record<string, unknown> = {};
     let sharedJsonLength = 0;
     let referenceBytes = 0;
@@ -58,7 +57,7 @@ export class CompactResults {
       if (name === 'reference') {
         const reference = field as string;
         referenceBytes = key.endsWith(reference) ? 0 : reference.length;
-        copy[name] = referenceBytes === 0 ? key.slice(key.length - reference.length) : ownCopy(reference);
+        copy[name] = referenceBytes === 0 ? key.slice(key.length - reference.length) : ownedString(reference);
       } else if (typeof field === 'boolean' || field === undefined || name === 'cached') copy[name] = field;
       else {
         const json = JSON.stringify(field);
@@ -71,13 +70,13 @@ export class CompactResults {
     const json = JSON.stringify(value);
     const head = jsonHead(value);
     if (head !== undefined && json.startsWith(head)) {
-      const tail = ownCopy(json.slice(head.length));
+      const tail = ownedString(json.slice(head.length));
       const shared = this.#tails.get(tail) ?? (this.#tails.set(tail, tail, { bytes: 2 * tail.length + 64 }), tail);
       Object.defineProperty(value, JSON_AFTER_REFERENCE, { value: shared });
     }
     deepFreeze(value);
     const bytes = ENTRY_OVERHEAD_BYTES + key.length + referenceBytes + Math.ceil(1.75 * sharedJsonLength);
-    return { key, value, bytes };
+    return { value, bytes };
   }
 
   /** Forgets the shared parts (entries holding them keep them). */

@@ -42,7 +42,7 @@ import { verifyCosignCandidate, type CosignSignatureReport, type CosignTrust } f
 import { SIGNATURE_KINDS, discoverReferrers, findCosignSignatures, type ContentSource, type Descriptor } from '../oci/index.js';
 import { createCertificateCache, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
 import { estimateBytes } from './cache.js';
-import { CompactResults } from './compact-result.js';
+import { CompactResults, ownedString } from './compact-result.js';
 import {
   MAX_POLICY_REFERRERS,
   applyDecision,
@@ -320,7 +320,7 @@ export class VerificationEngine {
   readonly #results: BoundedCache<VerificationResult | { error: KeyError }>;
   /** The parts cached answers share (signature reports, digests, reason lists). */
   readonly #compactResults = new CompactResults();
-  readonly #parsedKeys = new BoundedCache<ParsedKey>({
+  readonly #parsedKeys = new BoundedCache<MemoizedKey>({
     maxEntries: PARSED_KEYS_MAX,
     maxBytes: PARSED_KEYS_MAX_BYTES,
     sizeOf: (_parsed, key) => 256 + Math.ceil(1.2 * key.length),
@@ -562,14 +562,15 @@ export class VerificationEngine {
    * counts the miss (so a miss is counted once, and a hit here exactly as there).
    */
   #cachedVerify(key: string): Decision | undefined {
-    const parsed = this.#parsedKeys.get(key);
-    if (parsed === undefined) return undefined;
+    const memo = this.#parsedKeys.get(key);
+    if (memo === undefined) return undefined;
+    const parsed = memo.parsed;
     const ref = parsed.reference;
     const env = this.#environments.get(parsed.environment);
     if (env === undefined || !this.#isRegistryAllowed(ref.registry)) return undefined;
     const digest = ref.digest ?? this.#tags.get(tagKey(ref))?.digest;
     if (digest === undefined) return undefined;
-    const cached = this.#results.get(resultKey(env, ref, digest));
+    const cached = this.#results.get(memo.resultKey(env, digest));
     if (cached === undefined) return undefined;
     if (ref.digest === undefined) this.#tagHits++;
     this.#hits++;
@@ -584,11 +585,12 @@ export class VerificationEngine {
     try {
       const catalog = this.#environments;
       // Gatekeeper sends the same keys over and over: parse each distinct key once (bounded).
-      let parsed = this.#parsedKeys.get(key);
-      if (parsed === undefined) {
-        parsed = parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined);
-        this.#parsedKeys.set(key, parsed);
+      let memo = this.#parsedKeys.get(key);
+      if (memo === undefined) {
+        memo = new MemoizedKey(parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined));
+        this.#parsedKeys.set(key, memo);
       }
+      const parsed = memo.parsed;
       environment = parsed.environment;
       const ref = parsed.reference;
       this.#checkAllowed(ref.registry);
@@ -606,7 +608,7 @@ export class VerificationEngine {
       }
 
       // Cache, keyed by the environment's trust generation.
-      const cacheKey = resultKey(env, ref, digest);
+      const cacheKey = memo.resultKey(env, digest);
       const cached = this.#results.get(cacheKey);
       this.#notify('cacheLookup', () => this.#observer.cacheLookup?.({ environment: env.name, hit: cached !== undefined }));
       if (cached !== undefined) {
@@ -890,7 +892,7 @@ export class VerificationEngine {
     // Stored as served from the cache (marked `cached`, compact, frozen), so a hit allocates no copy.
     if ('value' in outcome) {
       const compact = this.#compactResults.compact(cacheKey, outcome.value);
-      this.#results.set(compact.key, compact.value, { bytes: compact.bytes, ttlMs: ttl });
+      this.#results.set(cacheKey, compact.value, { bytes: compact.bytes, ttlMs: ttl });
     } else {
       const frozen = deepFreeze({ error: outcome.error });
       this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
@@ -950,6 +952,29 @@ async function verifyCosign(
     if (report.verified && !all) return { reports, found: reports.length };
   }
   return { reports: [...reports, ...malformed], found: discovery.candidates.length + malformed.length };
+}
+
+/**
+ * A parsed key (the memo of #parsedKeys), with its last answer-cache key: one string per key for as
+ * long as the environment's trust generation and the digest (a tag's may move) stay, so a cached
+ * request builds and hashes no key strings.
+ */
+class MemoizedKey {
+  #resultKey = '';
+  #generation = NaN;
+  #digest = '';
+
+  constructor(readonly parsed: ParsedKey) {}
+
+  /** The answer-cache key of this key's reference at `digest` under `env` (a string owning its text, see ownedString). */
+  resultKey(env: EnvironmentTrust, digest: Digest): string {
+    if (this.#generation !== env.generation || this.#digest !== digest) {
+      this.#resultKey = ownedString(resultKey(env, this.parsed.reference, digest));
+      this.#generation = env.generation;
+      this.#digest = digest;
+    }
+    return this.#resultKey;
+  }
 }
 
 function tagKey(ref: ImageReference): string {
