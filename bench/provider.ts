@@ -55,6 +55,8 @@ import { formatMs, measureTimed, printTable, summarize, type Sample } from './st
 
 const COLD_ITERATIONS = Number(process.env['BENCH_PROVIDER_COLD_ITERATIONS'] ?? 60);
 const LOAD_REQUESTS = Number(process.env['BENCH_PROVIDER_LOAD_REQUESTS'] ?? 2000);
+/** Rounds the servers of part (b) take turns in (each LOAD_REQUESTS / LOAD_ROUNDS requests a round). */
+const LOAD_ROUNDS = Number(process.env['BENCH_PROVIDER_LOAD_ROUNDS'] ?? 4);
 const BATCH_ITERATIONS = Number(process.env['BENCH_PROVIDER_BATCH_ITERATIONS'] ?? 8);
 const CACHE_ENTRIES = Number(process.env['BENCH_PROVIDER_CACHE_ENTRIES'] ?? 100_000);
 /** A directory to write heap snapshots of part (d) to (filled and cleared), for profiling. */
@@ -473,15 +475,33 @@ async function benchCached(s: Setup): Promise<void> {
 
     const rows: string[][] = [];
     const loads: Record<string, LoadResult> = {};
+    const servers = [
+      ['minimal (Map + JSON)', minimal.url],
+      ['vouch', provider.url],
+    ] as const;
     for (const concurrency of [1, CLIENTS]) {
-      for (const [name, url] of [
-        ['minimal (Map + JSON)', minimal.url],
-        ['vouch', provider.url],
-      ] as const) {
-        const { result, gc } = await watchGc(() =>
-          runLoad({ url: `${url}/v1/verify`, body, requests: LOAD_REQUESTS, warmup: 200, concurrency }),
-        );
-        loads[`${name}/${concurrency}`] = result;
+      // The servers take turns in LOAD_ROUNDS rounds, so that load from outside the benchmark (other
+      // processes on a shared machine) falls on both alike and their ratio stays meaningful.
+      const gcs: Record<string, { count: number; totalMs: number; maxMs: number; wallMs: number }> = {};
+      for (let round = 0; round < LOAD_ROUNDS; round++) {
+        for (const [name, url] of servers) {
+          const { result, gc } = await watchGc(() =>
+            runLoad({ url: `${url}/v1/verify`, body, requests: LOAD_REQUESTS / LOAD_ROUNDS, warmup: round === 0 ? 200 : 50, concurrency }),
+          );
+          const load = (loads[`${name}/${concurrency}`] ??= { latencies: [], elapsedMs: 0, responseBytes: 0 });
+          load.latencies.push(...result.latencies);
+          load.elapsedMs += result.elapsedMs;
+          load.responseBytes = result.responseBytes;
+          const sum = (gcs[name] ??= { count: 0, totalMs: 0, maxMs: 0, wallMs: 0 });
+          sum.count += gc.count;
+          sum.totalMs += gc.totalMs;
+          sum.maxMs = Math.max(sum.maxMs, gc.maxMs);
+          sum.wallMs += gc.wallMs;
+        }
+      }
+      for (const [name] of servers) {
+        const result = loads[`${name}/${concurrency}`]!;
+        const gc = gcs[name]!;
         const latency = summarize(result.latencies);
         const perSecond = result.latencies.length / (result.elapsedMs / 1000);
         rows.push([
@@ -513,7 +533,7 @@ async function benchCached(s: Setup): Promise<void> {
 
     console.log(
       `\n(b) Cached ProviderRequest of ${IMAGES} keys (${IMAGES} signed images, verified once beforehand), POST /v1/verify over keep-alive, ` +
-        `${LOAD_REQUESTS} requests per row (+200 warm-up) from a load generator in a worker thread`,
+        `${LOAD_REQUESTS} requests per row in ${LOAD_ROUNDS} rounds taken in turn (+200 warm-up, 50 a later round) from a load generator in a worker thread`,
     );
     printTable([['server', 'clients', 'p50', 'p99', 'requests/s', 'keys/s', 'answer', 'GC pauses of the server thread'], ...rows]);
     const ratio = (c: number) => {
@@ -522,6 +542,27 @@ async function benchCached(s: Setup): Promise<void> {
       return `${c} client(s): p50 ×${(v.p50 / m.p50).toFixed(2)}, p99 ×${(v.p99 / m.p99).toFixed(2)}`;
     };
     console.log(`    vouch ÷ minimal: ${ratio(1)}; ${ratio(CLIENTS)}`);
+    const targetRows: string[][] = [];
+    for (const c of [1, CLIENTS]) {
+      const v = summarize(loads[`vouch/${c}`]!.latencies);
+      const m = summarize(loads[`minimal (Map + JSON)/${c}`]!.latencies);
+      for (const q of ['p50', 'p99'] as const) {
+        targetRows.push(
+          targetRow(
+            `(b) cached 100-key request ${q}, ${c} client(s)`,
+            formatMs(v[q]),
+            formatMs(m[q]),
+            v[q] / m[q],
+            '≤ ×1.2',
+            v[q] / m[q] <= 1.2,
+          ),
+        );
+      }
+      const keysPerSecond = (l: LoadResult) => (l.latencies.length / (l.elapsedMs / 1000)) * IMAGES;
+      const [vk, mk] = [keysPerSecond(loads[`vouch/${c}`]!), keysPerSecond(loads[`minimal (Map + JSON)/${c}`]!)];
+      targetRows.push(targetRow(`(b) keys/s, ${c} client(s)`, vk.toFixed(0), mk.toFixed(0), vk / mk, '≥ 20000', vk >= 20_000));
+    }
+    printTargets(targetRows);
     console.log(
       `    targets: p99 ≤ 5 ms, ≥ 20000 keys/s (engine cache: ${stats.entries} entries, ${stats.hits} hits, ${stats.misses} misses)`,
     );
@@ -532,6 +573,15 @@ async function benchCached(s: Setup): Promise<void> {
   } finally {
     await provider.close();
   }
+}
+
+/** A row of the issue's table (#11): figure, now, baseline, ratio, target, met or missed. */
+function targetRow(figure: string, now: string, baseline: string, ratio: number, target: string, met: boolean | undefined): string[] {
+  return [figure, now, baseline, `×${ratio.toFixed(2)}`, target, met === undefined ? '' : met ? 'met' : 'missed'];
+}
+
+function printTargets(rows: string[][]): void {
+  printTable([['figure', 'now', 'baseline', 'ratio', 'target', ''], ...rows]);
 }
 
 // ---- (c) 100 uncached images in one request -------------------------------------------------------
@@ -673,7 +723,10 @@ async function benchMemory(s: Setup): Promise<void> {
   });
   try {
     // Warm everything that is not the cache (verifier, JIT), then empty the cache.
-    expectVerified(await engine.verify(keysOf(repositories), { deadline: Date.now() + 60_000 }), IMAGES, false);
+    const warm = await engine.verify(keysOf(repositories), { deadline: Date.now() + 60_000 });
+    expectVerified(warm, IMAGES, false);
+    // The answers' own size: the JSON of each provider item, marked cached as a cache would serve it.
+    const answerJsonBytes = warm.reduce((n, r) => n + JSON.stringify({ key: r.key, value: { ...r.value, cached: true } }).length, 0);
     engine.clearCache();
     // Several collections with turns of the event loop between them: objects held by WeakRefs
     // and FinalizationRegistry cleanups (AbortSignal.any uses both) need more than one.
@@ -694,11 +747,11 @@ async function benchMemory(s: Setup): Promise<void> {
     const stats = engine.stats();
     const filled = await snapshot();
     if (HEAP_SNAPSHOT_DIR !== undefined)
-      log.warn({ file: writeHeapSnapshot(join(HEAP_SNAPSHOT_DIR, 'provider-d-filled.heapsnapshot')) }, 'heap snapshot');
+      console.log(`    heap snapshot: ${writeHeapSnapshot(join(HEAP_SNAPSHOT_DIR, 'provider-d-filled.heapsnapshot'))}`);
     engine.clearCache();
     const cleared = await snapshot();
     if (HEAP_SNAPSHOT_DIR !== undefined)
-      log.warn({ file: writeHeapSnapshot(join(HEAP_SNAPSHOT_DIR, 'provider-d-cleared.heapsnapshot')) }, 'heap snapshot');
+      console.log(`    heap snapshot: ${writeHeapSnapshot(join(HEAP_SNAPSHOT_DIR, 'provider-d-cleared.heapsnapshot'))}`);
     const entries = stats.entries;
     const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
     const row = (name: string, m: NodeJS.MemoryUsage) => [
@@ -724,6 +777,43 @@ async function benchMemory(s: Setup): Promise<void> {
         `RSS ${per(filled.rss, before.rss)} (filled − empty); the cache's own estimate ${(stats.bytes / entries).toFixed(0)} B ` +
         `(${mib(stats.bytes)} of the ${mib(cache.maxBytes)} budget)`,
     );
+    const rssPerEntry = (filled.rss - before.rss) / entries;
+    const heapPerEntry = (filled.heapUsed - cleared.heapUsed) / entries;
+    const answerBytes = answerJsonBytes / IMAGES;
+    printTargets([
+      targetRow(
+        `(d) RSS with ${entries} entries (baseline: empty cache)`,
+        mib(filled.rss),
+        mib(before.rss),
+        filled.rss / before.rss,
+        '< 300 MiB',
+        filled.rss < 300 * 1024 * 1024,
+      ),
+      targetRow(
+        '(d) RSS per entry (baseline: its answer as JSON)',
+        `${rssPerEntry.toFixed(0)} B`,
+        `${answerBytes.toFixed(0)} B`,
+        rssPerEntry / answerBytes,
+        '≤ 1 KB',
+        rssPerEntry <= 1024,
+      ),
+      targetRow(
+        '(d) heap per entry (baseline: its answer as JSON)',
+        `${heapPerEntry.toFixed(0)} B`,
+        `${answerBytes.toFixed(0)} B`,
+        heapPerEntry / answerBytes,
+        '',
+        undefined,
+      ),
+      targetRow(
+        "(d) the cache's own estimate per entry (baseline: heap measured)",
+        `${(stats.bytes / entries).toFixed(0)} B`,
+        `${heapPerEntry.toFixed(0)} B`,
+        stats.bytes / entries / heapPerEntry,
+        '≥ ×1 (a bound)',
+        stats.bytes / entries >= heapPerEntry,
+      ),
+    ]);
   } finally {
     await engine.close();
     await environments.close();

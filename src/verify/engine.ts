@@ -57,8 +57,9 @@ import { parseKey, quote, splitKey, type ParsedKey } from './key.js';
 /**
  * Distinct keys whose parse is remembered, at most by count and by estimated heap bytes. Heap
  * measured after GC for 50 000 parsed keys of 99 and of 582 characters: about 250 B plus 1.1 B a
- * key character (key, ParsedKey, map slot), so the memo stays under 16 MiB whatever keys a flood
- * sends (about 44 000 keys of 100 characters fit, or 17 000 of the longest valid ones, ~600).
+ * key character (key, ParsedKey, map slot); a MemoizedKey adds about 50 B and its answer-cache key
+ * about as many bytes as the key has characters. So the memo stays under 16 MiB whatever keys a
+ * flood sends (about 32 000 keys of 100 characters fit, or 10 000 of the longest valid ones, ~600).
  */
 const PARSED_KEYS_MAX = 50_000;
 const PARSED_KEYS_MAX_BYTES = 16 * 1024 * 1024;
@@ -323,7 +324,7 @@ export class VerificationEngine {
   readonly #parsedKeys = new BoundedCache<MemoizedKey>({
     maxEntries: PARSED_KEYS_MAX,
     maxBytes: PARSED_KEYS_MAX_BYTES,
-    sizeOf: (_parsed, key) => 256 + Math.ceil(1.2 * key.length),
+    sizeOf: (_memo, key) => 304 + Math.ceil(2.2 * key.length),
   });
   readonly #tags: BoundedCache<Descriptor>;
   readonly #certificates: CertificateCache;
@@ -961,7 +962,7 @@ async function verifyCosign(
  */
 class MemoizedKey {
   #resultKey = '';
-  #generation = NaN;
+  #generation: number | undefined = undefined;
   #digest = '';
 
   constructor(readonly parsed: ParsedKey) {}
