@@ -466,7 +466,19 @@ async function benchCached(s: Setup): Promise<void> {
     const keys = s.images.map((i) => i.key);
     const body = providerRequest(keys);
     const agent = new Agent();
-    expectVerified((await postVerify(agent, provider.url, body)).response.items ?? [], IMAGES, false);
+    // On a busy machine some keys may miss the first request's deadline (left out of items, their
+    // work finishing in the background): ask until every key has its answer, then all are cached.
+    for (let i = 0; ; i++) {
+      const items = (await postVerify(agent, provider.url, body)).response.items ?? [];
+      if (items.length === IMAGES || i === 20) {
+        // A retry mixes answers cached by then with ones finished during it.
+        if (i === 0) expectVerified(items, IMAGES, false);
+        else if (!items.every((item) => (item.value as VerificationResult | undefined)?.verified))
+          throw new Error('warm-up: not all verified');
+        break;
+      }
+      await sleep(500);
+    }
     const warm = await postVerify(agent, provider.url, body);
     await agent.close();
     const items = warm.response.items ?? [];
