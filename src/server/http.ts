@@ -13,6 +13,7 @@ import { ProviderMetrics, countOutcomes } from './metrics.js';
 import {
   BadProviderRequest,
   parseProviderRequest,
+  providerResponseJson,
   systemErrorResponse,
   toProviderResponse,
   toVerifyResponse,
@@ -390,11 +391,14 @@ function routeOf(url: string | undefined): string {
 }
 
 function send(res: ServerResponse, status: number, body: ProviderResponse): number {
-  return sendJson(res, status, body);
+  return sendText(res, status, providerResponseJson(body));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): number {
-  const text = JSON.stringify(body);
+  return sendText(res, status, JSON.stringify(body));
+}
+
+function sendText(res: ServerResponse, status: number, text: string): number {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
   return status;

@@ -58,11 +58,13 @@ export class ProviderMetrics {
   openConnectionsSource: () => number = () => 0;
 
   /**
-   * Keys counted by {@link countKeyOutcome} since the last scrape, by `route\0outcome`. The engine
+   * Keys counted by {@link countKeyOutcome} since the last scrape, by route, then outcome. The engine
    * reports every key; a Map update costs a tenth of a prom-client `inc` (about 270 ns), which on a
-   * 100-key cached request is a few percent of the answer time.
+   * 100-key cached request is a few percent of the answer time. Two levels rather than one joined
+   * key: the route and outcome strings are the same few every time, so no string is built or hashed
+   * per key.
    */
-  readonly #pendingOutcomes = new Map<string, number>();
+  readonly #pendingOutcomes = new Map<string, Map<string, number>>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'vouch_' });
@@ -81,9 +83,8 @@ export class ProviderMetrics {
       registers: [this.registry],
       // prom-client calls `collect` with the counter as `this` on every scrape.
       collect() {
-        for (const [key, count] of pendingOutcomes) {
-          const at = key.indexOf('\0');
-          this.inc({ route: key.slice(0, at), outcome: key.slice(at + 1) }, count);
+        for (const [route, outcomes] of pendingOutcomes) {
+          for (const [outcome, count] of outcomes) this.inc({ route, outcome }, count);
         }
         pendingOutcomes.clear();
       },
@@ -237,8 +238,9 @@ export class ProviderMetrics {
 
   /** Counts `count` keys answered on `route` with `outcome` (an {@link outcomeLabel}); shown from the next scrape on. */
   countKeyOutcome(route: string, outcome: string, count = 1): void {
-    const key = `${route}\0${outcome}`;
-    this.#pendingOutcomes.set(key, (this.#pendingOutcomes.get(key) ?? 0) + count);
+    let outcomes = this.#pendingOutcomes.get(route);
+    if (outcomes === undefined) this.#pendingOutcomes.set(route, (outcomes = new Map()));
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + count);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

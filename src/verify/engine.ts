@@ -42,6 +42,7 @@ import { verifyCosignCandidate, type CosignSignatureReport, type CosignTrust } f
 import { SIGNATURE_KINDS, discoverReferrers, findCosignSignatures, type ContentSource, type Descriptor } from '../oci/index.js';
 import { createCertificateCache, type CertificateCache, type OciTrustPolicy, type TrustStore } from '../trust/index.js';
 import { estimateBytes } from './cache.js';
+import { CompactResults, ownedString } from './compact-result.js';
 import {
   MAX_POLICY_REFERRERS,
   applyDecision,
@@ -57,8 +58,9 @@ import type { SharedResultCache } from './shared-cache.js';
 /**
  * Distinct keys whose parse is remembered, at most by count and by estimated heap bytes. Heap
  * measured after GC for 50 000 parsed keys of 99 and of 582 characters: about 250 B plus 1.1 B a
- * key character (key, ParsedKey, map slot), so the memo stays under 16 MiB whatever keys a flood
- * sends (about 44 000 keys of 100 characters fit, or 17 000 of the longest valid ones, ~600).
+ * key character (key, ParsedKey, map slot); a MemoizedKey adds about 50 B and its answer-cache key
+ * about as many bytes as the key has characters. So the memo stays under 16 MiB whatever keys a
+ * flood sends (about 32 000 keys of 100 characters fit, or 10 000 of the longest valid ones, ~600).
  */
 const PARSED_KEYS_MAX = 50_000;
 const PARSED_KEYS_MAX_BYTES = 16 * 1024 * 1024;
@@ -328,11 +330,14 @@ export class VerificationEngine {
   readonly #log: Logger;
   readonly #shared: SharedResultCache | undefined;
 
-  readonly #results: BoundedCache<Outcome>;
-  readonly #parsedKeys = new BoundedCache<ParsedKey>({
+  /** Answers (VerificationResult, the common case, unwrapped) and undecided outcomes ({error}). */
+  readonly #results: BoundedCache<VerificationResult | { error: KeyError }>;
+  /** The parts cached answers share (signature reports, digests, reason lists). */
+  readonly #compactResults = new CompactResults();
+  readonly #parsedKeys = new BoundedCache<MemoizedKey>({
     maxEntries: PARSED_KEYS_MAX,
     maxBytes: PARSED_KEYS_MAX_BYTES,
-    sizeOf: (_parsed, key) => 256 + Math.ceil(1.2 * key.length),
+    sizeOf: (_memo, key) => 304 + Math.ceil(2.2 * key.length),
   });
   readonly #tags: BoundedCache<Descriptor>;
   readonly #certificates: CertificateCache;
@@ -400,7 +405,13 @@ export class VerificationEngine {
    * finishes in the background (up to backgroundTimeoutMs) and is cached for the retry.
    */
   async verify(keys: readonly string[], options: RequestOptions): Promise<KeyResult[]> {
-    const decisions = await this.#answerAll('verify', keys, options, (key) => this.#decideVerify(key));
+    const decisions = await this.#answerAll(
+      'verify',
+      keys,
+      options,
+      (key) => this.#decideVerify(key),
+      (key) => this.#cachedVerify(key),
+    );
     return keys.map((key): KeyResult => {
       const decision = decisions.get(key) ?? deadlineDecision(key);
       return 'value' in decision ? { key, value: decision.value } : { key, error: decision.error };
@@ -443,6 +454,7 @@ export class VerificationEngine {
    */
   clearCache(): void {
     this.#results.clear();
+    this.#compactResults.clear();
     this.#tags.clear();
     this.#parsedKeys.clear();
     this.#certificates.clear();
@@ -462,12 +474,17 @@ export class VerificationEngine {
 
   // ---- request level ------------------------------------------------------------------------------
 
-  /** Decides each distinct key once and collects what is decided by the deadline. */
+  /**
+   * Decides each distinct key once and collects what is decided by the deadline. `cachedDecision`
+   * answers keys whose answer is cached without a promise per key (most of a cached request's
+   * time went to them, bench/provider.ts part (b)); the rest go to `decide`.
+   */
   async #answerAll<T extends { cached: boolean; environment?: string | undefined } & ({ value: unknown } | { error: KeyError })>(
     operation: 'verify' | 'mutate',
     keys: readonly string[],
     { deadline, caller }: RequestOptions,
     decide: (key: string) => Promise<T>,
+    cachedDecision?: (key: string) => T | undefined,
   ): Promise<Map<string, T>> {
     const started = this.#now();
     const decided = new Map<string, T>();
@@ -476,9 +493,16 @@ export class VerificationEngine {
     const repeated = new Map<string, number>();
     // Decisions that arrive after the deadline are not this request's answers (their work is cached).
     let open = true;
+    const fromCache: string[] = [];
     for (const key of keys) {
-      if (work.has(key)) {
+      if (work.has(key) || decided.has(key)) {
         repeated.set(key, (repeated.get(key) ?? 1) + 1);
+        continue;
+      }
+      const hit = cachedDecision?.(key);
+      if (hit !== undefined) {
+        decided.set(key, hit);
+        fromCache.push(key);
         continue;
       }
       const promise = decide(key)
@@ -500,6 +524,21 @@ export class VerificationEngine {
         });
       work.set(key, promise);
     }
+    for (const key of fromCache) {
+      const decision = decided.get(key)!;
+      this.#notify('keyDecided', () =>
+        this.#observer.keyDecided?.({
+          operation,
+          environment: decision.environment,
+          outcome: outcomeOf(decision, operation),
+          cached: true,
+          durationMs: this.#now() - started,
+          caller,
+          count: repeated.get(key) ?? 1,
+        }),
+      );
+    }
+    if (work.size === 0) return decided;
     const remaining = Number.isFinite(deadline) ? deadline - this.#now() : this.#backgroundTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
@@ -534,17 +573,41 @@ export class VerificationEngine {
     }
   }
 
+  /**
+   * The cached answer for a verify key whose parse, digest (tag resolution) and answer are all in
+   * memory, found synchronously; undefined sends the key to #decideVerify, which looks again and
+   * counts the miss (so a miss is counted once, and a hit here exactly as there).
+   */
+  #cachedVerify(key: string): Decision | undefined {
+    const memo = this.#parsedKeys.get(key);
+    if (memo === undefined) return undefined;
+    const parsed = memo.parsed;
+    const ref = parsed.reference;
+    const env = this.#environments.get(parsed.environment);
+    if (env === undefined || !this.#isRegistryAllowed(ref.registry)) return undefined;
+    const digest = ref.digest ?? this.#tags.get(tagKey(ref))?.digest;
+    if (digest === undefined) return undefined;
+    const cached = this.#results.get(memo.resultKey(env, digest));
+    if (cached === undefined) return undefined;
+    if (ref.digest === undefined) this.#tagHits++;
+    this.#hits++;
+    this.#notify('cacheLookup', () => this.#observer.cacheLookup?.({ environment: env.name, hit: true }));
+    const environment = parsed.environment;
+    return 'error' in cached ? { environment, cached: true, error: cached.error } : { environment, cached: true, value: cached };
+  }
+
   /** environment → reference → digest → cached answer, or the (shared) verification. */
   async #decideVerify(key: string): Promise<Decision> {
     let environment: string | undefined;
     try {
       const catalog = this.#environments;
       // Gatekeeper sends the same keys over and over: parse each distinct key once (bounded).
-      let parsed = this.#parsedKeys.get(key);
-      if (parsed === undefined) {
-        parsed = parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined);
-        this.#parsedKeys.set(key, parsed);
+      let memo = this.#parsedKeys.get(key);
+      if (memo === undefined) {
+        memo = new MemoizedKey(parseKey(key, catalog.defaultEnvironment, (name) => catalog.get(name) !== undefined));
+        this.#parsedKeys.set(key, memo);
       }
+      const parsed = memo.parsed;
       environment = parsed.environment;
       const ref = parsed.reference;
       this.#checkAllowed(ref.registry);
@@ -562,7 +625,7 @@ export class VerificationEngine {
       }
 
       // Cache, keyed by the environment's trust generation.
-      const cacheKey = resultKey(env, ref, digest);
+      const cacheKey = memo.resultKey(env, digest);
       const cached = this.#results.get(cacheKey);
       this.#notify('cacheLookup', () => this.#observer.cacheLookup?.({ environment: env.name, hit: cached !== undefined }));
       if (cached !== undefined) {
@@ -570,7 +633,7 @@ export class VerificationEngine {
         return {
           environment,
           cached: true,
-          ...('value' in cached ? { value: cached.value } : { error: cached.error }),
+          ...('error' in cached ? { error: cached.error } : { value: cached }),
         };
       }
       this.#misses++;
@@ -729,7 +792,7 @@ export class VerificationEngine {
   /** Tag → manifest descriptor, from the tag cache or the registry (shared while running). */
   #resolveTag(ref: ImageReference): Promise<TagOutcome> {
     const tag = manifestReference(ref);
-    const key = `${repositoryName(ref)}:${tag}`;
+    const key = tagKey(ref);
     const cached = this.#tags.get(key);
     if (cached !== undefined) {
       this.#tagHits++;
@@ -885,13 +948,23 @@ export class VerificationEngine {
   #remember(cacheKey: string, outcome: Outcome, sharedKey?: string): void {
     const ttl = this.#ttlOf(outcome);
     if (ttl <= 0) return;
-    // Stored as served from the cache (marked `cached`), so a hit allocates no copy.
-    const frozen = deepFreeze('value' in outcome ? { ...outcome, value: { ...outcome.value, cached: true as const } } : outcome);
-    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
+    const stored = this.#store(cacheKey, outcome, ttl);
     if (sharedKey !== undefined) {
       const now = this.#now();
-      this.#shared?.put(sharedKey, frozen, now, now + ttl);
+      this.#shared?.put(sharedKey, stored, now, now + ttl);
     }
+  }
+
+  /** Stores an outcome as served from the cache (marked `cached`, compact, frozen), so a hit allocates no copy. */
+  #store(cacheKey: string, outcome: Outcome, ttlMs: number): Outcome {
+    if ('value' in outcome) {
+      const compact = this.#compactResults.compact(cacheKey, outcome.value);
+      this.#results.set(cacheKey, compact.value, { bytes: compact.bytes, ttlMs });
+      return { value: compact.value };
+    }
+    const frozen = deepFreeze({ error: outcome.error });
+    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs });
+    return frozen;
   }
 
   /** How long an outcome may be cached, in ms; 0: not at all (NOT_FOUND: an image pushed a moment later must not stay "not found"). */
@@ -909,9 +982,11 @@ export class VerificationEngine {
     if (!isOutcome(payload)) return undefined;
     const ttl = Math.min(expiresAt, createdAt + this.#ttlOf(payload)) - this.#now();
     if (ttl <= 0) return undefined;
-    const frozen = deepFreeze('value' in payload ? { value: { ...payload.value, cached: true as const } } : { error: payload.error });
-    this.#results.set(cacheKey, frozen, { bytes: estimateBytes(cacheKey, frozen), ttlMs: ttl });
-    return frozen;
+    return this.#store(
+      cacheKey,
+      'value' in payload ? { value: { ...payload.value, cached: true as const } } : { error: payload.error },
+      ttl,
+    );
   }
 
   /** What selects a shared entry besides the deployment's context: see docs/reliability.md "Several replicas". */
@@ -987,10 +1062,39 @@ function isOutcome(payload: unknown): payload is Outcome {
   return typeof error === 'object' && error !== null && typeof e!.code === 'string' && typeof e!.message === 'string';
 }
 
+/**
+ * A parsed key (the memo of #parsedKeys), with its last answer-cache key: one string per key for as
+ * long as the environment's trust generation and the digest (a tag's may move) stay, so a cached
+ * request builds and hashes no key strings.
+ */
+class MemoizedKey {
+  #resultKey = '';
+  #generation: number | undefined = undefined;
+  #digest = '';
+
+  constructor(readonly parsed: ParsedKey) {}
+
+  /** The answer-cache key of this key's reference at `digest` under `env` (a string owning its text, see ownedString). */
+  resultKey(env: EnvironmentTrust, digest: Digest): string {
+    if (this.#generation !== env.generation || this.#digest !== digest) {
+      this.#resultKey = ownedString(resultKey(env, this.parsed.reference, digest));
+      this.#generation = env.generation;
+      this.#digest = digest;
+    }
+    return this.#resultKey;
+  }
+}
+
+function tagKey(ref: ImageReference): string {
+  return `${repositoryName(ref)}:${manifestReference(ref)}`;
+}
+
 function resultKey(env: EnvironmentTrust, ref: ImageReference, digest: Digest): string {
   // The repository is part of the key: scopes select statements per repository, and signatures are
   // stored per repository, so one digest can be verified in one repository and not in another.
-  return `${env.name}\n${env.generation}\n${repositoryName(ref)}\n${digest}`;
+  // It ends with the answer's reference (`host/repo@digest`, except Docker Hub's `docker.io` spelling),
+  // which a compact cached answer then shares rather than copies.
+  return `${env.name}\n${env.generation}\n${repositoryName(ref)}@${digest}`;
 }
 
 function deadlineDecision(key: unknown): { error: KeyError } {

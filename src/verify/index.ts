@@ -38,6 +38,7 @@ export {
   type Reason,
 } from './result.js';
 export { estimateBytes } from './cache.js';
+export { verificationResultJson } from './compact-result.js';
 export {
   DECISION_ENTRYPOINT,
   OPTIONAL_INPUTS,
