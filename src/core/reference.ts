@@ -169,9 +169,11 @@ function canonicalHostOf(host: string, input: string): string {
       name = host.slice(0, colon);
       port = host.slice(colon + 1);
     }
-    name = name.toLowerCase();
+    // Checked before lowercasing: toLowerCase maps some non-ASCII letters to ASCII ones (U+212A KELVIN
+    // SIGN → "k"), and the grammar admits ASCII only.
     const labels = name.split('.');
     if (name.length === 0 || name.length > 253 || !labels.every((part) => DOMAIN_COMPONENT.test(part))) throw invalid();
+    name = name.toLowerCase();
     if (NUMERIC_LABEL.test(labels[labels.length - 1]!) && !IPV4.test(name)) {
       throw new InvalidReferenceError(
         `image reference "${input}" has an ambiguous numeric registry host "${host}" (write an IPv4 address as four decimal numbers without leading zeros, e.g. 127.0.0.1)`,

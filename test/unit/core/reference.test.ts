@@ -90,6 +90,10 @@ const invalid: Array<[string, string]> = [
   ['app name', 'whitespace'],
   ['a/b/../c', 'dot-dot component'],
   ['app@', 'empty digest'],
+  // found by fuzzing: the host was lowercased before its labels were checked, and toLowerCase turns
+  // U+212A KELVIN SIGN into "k", so this parsed as k.example/app, a host no runtime would pull from
+  ['\u212a.example/app', 'non-ASCII host letter that lowercases to ASCII'],
+  ['\u212aube.example:5000/app', 'non-ASCII host letter that lowercases to ASCII, with a port'],
 ];
 
 for (const [input, why] of invalid) {

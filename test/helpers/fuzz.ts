@@ -1,0 +1,193 @@
+// Shared settings and oracles of the property tests (test/**/*.fuzz.test.ts, docs/reliability.md
+// "Fuzzing"). `npm test` runs a small number of cases per property; `npm run fuzz` runs many.
+//   VOUCH_FUZZ_RUNS  cases per property (default FUZZ_DEFAULT_RUNS)
+//   VOUCH_FUZZ_SEED  replay a failing run: fast-check prints the seed (and path) of every failure
+// The oracle of every parser: it returns, or throws a VouchError with a code from the stable set
+// (src/core/errors.ts); any other throw (TypeError, RangeError, SyntaxError…) is a bug, as is a
+// call that runs longer than the hang bound.
+
+import * as fc from 'fast-check';
+import type { ExecutionContext } from 'ava';
+import { ANSWER_CODES, INTERNAL_CODES, UNDECIDED_CODES, VouchError } from '../../src/core/index.js';
+
+/** Cases per property in `npm test`: all fuzz files together stay within a few seconds on 2 cores. */
+export const FUZZ_DEFAULT_RUNS = 200;
+
+function positiveInteger(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** Cases per property; `scale` shrinks it for expensive properties (at least 10 cases). */
+export function fuzzRuns(scale = 1): number {
+  return Math.max(10, Math.round(positiveInteger('VOUCH_FUZZ_RUNS', FUZZ_DEFAULT_RUNS) * scale));
+}
+
+/** fast-check parameters: run count, the replay seed when set, and the full counterexample on failure. */
+export function fuzzParameters<T>(scale = 1): fc.Parameters<T> {
+  const seedText = process.env['VOUCH_FUZZ_SEED'];
+  const parameters: fc.Parameters<T> = { numRuns: fuzzRuns(scale), verbose: fc.VerbosityLevel.None };
+  if (seedText !== undefined && seedText !== '') parameters.seed = Number(seedText);
+  return parameters;
+}
+
+/**
+ * Runs a property and turns a failure into an ava failure whose message carries fast-check's report:
+ * the seed and path to replay it (VOUCH_FUZZ_SEED) and the shrunk counterexample.
+ */
+export function checkProperty<Ts extends [unknown, ...unknown[]]>(
+  t: ExecutionContext,
+  arbitraries: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
+  predicate: (...args: Ts) => void,
+  scale = 1,
+): void {
+  const details = fc.check(fc.property(...arbitraries, predicate), fuzzParameters(scale));
+  if (details.failed) t.fail(fc.defaultReportMessage(details));
+  else t.pass(`${details.numRuns} cases`);
+}
+
+/** The async variant of checkProperty. */
+export async function checkAsyncProperty<Ts extends [unknown, ...unknown[]]>(
+  t: ExecutionContext,
+  arbitraries: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
+  predicate: (...args: Ts) => Promise<void>,
+  scale = 1,
+): Promise<void> {
+  const details = await fc.check(fc.asyncProperty(...arbitraries, predicate), fuzzParameters(scale));
+  if (details.failed) t.fail(fc.defaultReportMessage(details));
+  else t.pass(`${details.numRuns} cases`);
+}
+
+const STABLE_CODES: ReadonlySet<string> = new Set<string>([...ANSWER_CODES, ...UNDECIDED_CODES, ...INTERNAL_CODES]);
+
+/** A call that takes longer than this on one input is a hang (generous: the CPU is shared). */
+export const HANG_BOUND_MS = 2000;
+
+/**
+ * The parser oracle: `call` returns, or throws a VouchError whose code is in the stable set (and,
+ * when given, in `codes`), within HANG_BOUND_MS. Anything else throws an Error describing it, so
+ * fast-check records the input as a counterexample. Returns the value or the VouchError.
+ */
+export function typedOutcome<T>(call: () => T, codes?: readonly string[]): { value: T } | { error: VouchError } {
+  const started = performance.now();
+  let outcome: { value: T } | { error: VouchError };
+  try {
+    outcome = { value: call() };
+  } catch (error) {
+    if (!(error instanceof VouchError)) {
+      throw new Error(`untyped throw: ${describe(error)}`, { cause: error });
+    }
+    if (!STABLE_CODES.has(error.code)) throw new Error(`VouchError with an unknown code ${JSON.stringify(error.code)}`);
+    if (codes !== undefined && !codes.includes(error.code)) {
+      throw new Error(`VouchError ${error.code} (${error.reason}) not among ${codes.join(', ')}: ${error.message}`);
+    }
+    outcome = { error };
+  }
+  const elapsed = performance.now() - started;
+  if (elapsed > HANG_BOUND_MS) throw new Error(`call took ${Math.round(elapsed)} ms (bound ${HANG_BOUND_MS} ms)`);
+  return outcome;
+}
+
+/** typedOutcome for async calls. */
+export async function typedOutcomeAsync<T>(call: () => Promise<T>, codes?: readonly string[]): Promise<{ value: T } | { error: VouchError }> {
+  const started = performance.now();
+  let outcome: { value: T } | { error: VouchError };
+  try {
+    outcome = { value: await call() };
+  } catch (error) {
+    if (!(error instanceof VouchError)) throw new Error(`untyped throw: ${describe(error)}`, { cause: error });
+    if (!STABLE_CODES.has(error.code)) throw new Error(`VouchError with an unknown code ${JSON.stringify(error.code)}`);
+    if (codes !== undefined && !codes.includes(error.code)) {
+      throw new Error(`VouchError ${error.code} (${error.reason}) not among ${codes.join(', ')}: ${error.message}`);
+    }
+    outcome = { error };
+  }
+  const elapsed = performance.now() - started;
+  if (elapsed > HANG_BOUND_MS) throw new Error(`call took ${Math.round(elapsed)} ms (bound ${HANG_BOUND_MS} ms)`);
+  return outcome;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/** Milliseconds of the fastest of `repeat` runs of `call` (the minimum filters out noise from other processes). */
+export function fastestMs(call: () => unknown, repeat = 5): number {
+  let best = Infinity;
+  for (let i = 0; i < repeat; i++) {
+    const started = performance.now();
+    try {
+      call();
+    } catch {
+      // outcome checked elsewhere; only the time matters here
+    }
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
+}
+
+/**
+ * Growth check against quadratic blow-ups: the time for an input `factor` times larger must be at
+ * most `factor * slack` times the time for the small one (linear within noise; quadratic would be
+ * `factor`² ). `build(n)` makes an input of size n. Times below 1 ms are floored so noise on tiny
+ * inputs does not decide.
+ */
+export function assertRoughlyLinear(
+  t: ExecutionContext,
+  what: string,
+  build: (n: number) => unknown,
+  call: (input: never) => unknown,
+  { small = 20_000, factor = 16, slack = 4 }: { small?: number; factor?: number; slack?: number } = {},
+): void {
+  const smallInput = build(small);
+  const largeInput = build(small * factor);
+  const run = call as (input: unknown) => unknown;
+  run(smallInput); // warm up the JIT
+  const smallMs = Math.max(1, fastestMs(() => run(smallInput)));
+  const largeMs = fastestMs(() => run(largeInput), 3);
+  t.true(
+    largeMs <= smallMs * factor * slack,
+    `${what}: ${small} → ${Math.round(smallMs * 10) / 10} ms, ${small * factor} → ${Math.round(largeMs * 10) / 10} ms (more than ${factor * slack}×)`,
+  );
+}
+
+// ---- generators shared by several files ----
+
+/** Text that stresses parsers: unicode, controls, quotes, separators, long runs. */
+export const hostileText: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: fc.constantFrom(...'"\\,;=: \t<>[]{}@/%.-_*\'\u0000\r\n\u00a0\ufeff\u212a\u0130'.split('')), maxLength: 40 }),
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', ' ', 'null', 'NaN', '1e400', '-0'),
+);
+
+/**
+ * Arbitrary JSON-ish values including the odd ones: __proto__ keys, huge and non-finite numbers,
+ * deep nesting (via `depthSize`), long arrays.
+ */
+export const hostileJsonValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom(null, true, false, 0, -0, 1e308, -1e308, 2 ** 53, 2 ** 53 + 2, 0.5, -1, 1e21),
+    fc.integer(),
+    hostileText,
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(hostileText, tie('value'), { maxKeys: 5 }),
+  ),
+})).value;
+
+/** JSON text of an object that has an own `__proto__` member (JSON.stringify cannot write one). */
+export function withProtoMember(json: string, value: string): string {
+  return json.replace(/^\s*\{/, `{"__proto__":${value}${json.trim() === '{}' ? '' : ','}`);
+}
+
+/** `depth` levels of `[`…`]` (or `{"a":`…`}`) around `inner`. */
+export function deeplyNested(depth: number, inner = '0', kind: 'array' | 'object' = 'array'): string {
+  return kind === 'array' ? '['.repeat(depth) + inner + ']'.repeat(depth) : '{"a":'.repeat(depth) + inner + '}'.repeat(depth);
+}
+
+export { fc };
