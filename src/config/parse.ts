@@ -6,7 +6,7 @@
 // `<file>:<line>:<col>: <path>: <what is wrong>`.
 
 import * as path from 'node:path';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { lineColumn, VouchError } from '../core/index.js';
 import { canonicalRegistryHost } from './hosts.js';
@@ -292,6 +292,11 @@ function readDocument(raw: string, file: string): { doc: Document.Parsed; lines:
     }
   }
   const lines = new LineCounter();
+  const deep = tooDeepOffset(text);
+  if (deep !== undefined) {
+    const { line, column } = lineColumn(text, deep);
+    throw new ConfigError(file, [syntax(line, column, `YAML syntax error: nesting deeper than ${MAX_NESTING_DEPTH} levels`)]);
+  }
   const doc = parseDocument(text, {
     lineCounter: lines,
     prettyErrors: false,
@@ -309,6 +314,32 @@ function readDocument(raw: string, file: string): { doc: Document.Parsed; lines:
     throw new ConfigError(file, [syntax(line, col, `${kind}: ${problem.message.split('\n')[0]}`)], problem);
   }
   return { doc, lines };
+}
+
+/** Deepest nesting of collections accepted; real configurations nest about 6 levels. */
+const MAX_NESTING_DEPTH = 64;
+
+/**
+ * The offset of a collection nested deeper than MAX_NESTING_DEPTH, or undefined. The yaml library's
+ * composer recurses once per level and turns a stack overflow into a syntax error, but an overflow
+ * can also strike V8's regular expression compiler, which aborts the process (found by fuzzing). Its
+ * CST parser keeps an explicit stack, so the depth is measured on the CST, without recursion.
+ */
+function tooDeepOffset(text: string): number | undefined {
+  type Node = { offset?: number; value?: unknown; items?: Array<{ key?: unknown; value?: unknown }> };
+  for (const token of new Parser().parse(text)) {
+    const stack: Array<[Node, number]> = [[token as Node, 0]];
+    while (stack.length > 0) {
+      const [node, depth] = stack.pop()!;
+      if (depth > MAX_NESTING_DEPTH) return node.offset ?? 0;
+      for (const item of node.items ?? []) {
+        if (typeof item.key === 'object' && item.key !== null) stack.push([item.key as Node, depth + 1]);
+        if (typeof item.value === 'object' && item.value !== null) stack.push([item.value as Node, depth + 1]);
+      }
+      if (typeof node.value === 'object' && node.value !== null) stack.push([node.value as Node, depth]);
+    }
+  }
+  return undefined;
 }
 
 /** Line and column of the key (or value) at a path, or of the deepest node found on the way. */

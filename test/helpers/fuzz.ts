@@ -92,7 +92,10 @@ export function typedOutcome<T>(call: () => T, codes?: readonly string[]): { val
 }
 
 /** typedOutcome for async calls. */
-export async function typedOutcomeAsync<T>(call: () => Promise<T>, codes?: readonly string[]): Promise<{ value: T } | { error: VouchError }> {
+export async function typedOutcomeAsync<T>(
+  call: () => Promise<T>,
+  codes?: readonly string[],
+): Promise<{ value: T } | { error: VouchError }> {
   const started = performance.now();
   let outcome: { value: T } | { error: VouchError };
   try {
@@ -147,7 +150,10 @@ export function assertRoughlyLinear(
   const largeInput = build(small * factor);
   const run = call as (input: unknown) => unknown;
   run(smallInput); // warm up the JIT
-  const smallMs = Math.max(1, fastestMs(() => run(smallInput)));
+  const smallMs = Math.max(
+    1,
+    fastestMs(() => run(smallInput)),
+  );
   const largeMs = fastestMs(() => run(largeInput), 3);
   t.true(
     largeMs <= smallMs * factor * slack,

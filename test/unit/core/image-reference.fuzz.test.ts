@@ -136,7 +136,12 @@ test('parseReference: any text gives a reference or INVALID_REFERENCE', (t) => {
 test('parseReference: a valid reference in any host spelling parses to its canonical form and round-trips', (t) => {
   checkProperty(t, [spelledReference], ({ text, expected }) => {
     const ref = parseReference(text);
-    const want = JSON.stringify({ registry: expected.registry, repository: expected.repository, tag: expected.tag, digest: expected.digest });
+    const want = JSON.stringify({
+      registry: expected.registry,
+      repository: expected.repository,
+      tag: expected.tag,
+      digest: expected.digest,
+    });
     if (JSON.stringify(ref) !== want) throw new Error(`${text} parsed to ${JSON.stringify(ref)}, want ${want}`);
     assertWellFormed(ref);
   });
