@@ -111,6 +111,13 @@ export function parseReference(input: string): ImageReference {
 
   let registry: string;
   const canonical = host === undefined ? undefined : canonicalHostOf(host, input);
+  if (canonical !== undefined && !canonical.includes('.') && !canonical.includes(':') && canonical !== 'localhost') {
+    // `LOCALHOST1/app` names host LOCALHOST1 only through its uppercase letters; the canonical text
+    // `localhost1/app` would name a Docker Hub repository, so no text could say which image this is.
+    throw new InvalidReferenceError(
+      `image reference "${input}" has a registry host "${host}" that is a host only by its uppercase letters; write it in lowercase with a port or a domain`,
+    );
+  }
   if (canonical === undefined || DOCKER_HUB_ALIASES.has(canonical)) {
     registry = DOCKER_HUB_HOST;
     if (!path.includes('/')) path = `library/${path}`;

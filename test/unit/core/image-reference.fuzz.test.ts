@@ -10,68 +10,21 @@ import {
   parseReference,
   type ImageReference,
 } from '../../../src/core/index.js';
-import { assertRoughlyLinear, checkProperty, fc, hostileText, typedOutcome } from '../../helpers/fuzz.js';
+import {
+  assertRoughlyLinear,
+  checkProperty,
+  dnsHost,
+  dockerHubHost,
+  fc,
+  hostileText,
+  ipv4Host,
+  ipv6Host,
+  label,
+  typedOutcome,
+} from '../../helpers/fuzz.js';
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const HEX = '0123456789abcdef';
-
-const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,6}[a-z0-9])?$/);
-const topLabel = fc.stringMatching(/^[a-z](?:[a-z0-9-]{0,4}[a-z0-9])?$/);
-const port = fc.integer({ min: 1, max: 65535 });
-const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((parts) => parts.join('.'));
-const ipv6Groups = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 });
-
-/** A registry host in canonical form, with the spellings a runtime treats as the same endpoint. */
-interface HostSpelling {
-  canonical: string;
-  spellings: fc.Arbitrary<string>;
-}
-
-const flipCase = (text: string, flips: boolean[]): string =>
-  [...text].map((c, i) => (flips[i % Math.max(1, flips.length)] ? c.toUpperCase() : c)).join('');
-
-const withPortSpelling = (name: string, portNumber: number | undefined): fc.Arbitrary<string> => {
-  if (portNumber === undefined) return fc.constantFrom(name, `${name}:443`, `${name}:0443`);
-  return fc.nat(3).map((zeros) => `${name}:${'0'.repeat(zeros)}${portNumber}`);
-};
-
-const dnsHost: fc.Arbitrary<HostSpelling> = fc
-  .tuple(fc.array(label, { minLength: 0, maxLength: 2 }), topLabel, fc.option(port, { nil: undefined }), fc.boolean())
-  .map(([labels, top, portNumber, useLocalhost]) => {
-    const name = useLocalhost ? 'localhost' : [...labels, top].join('.');
-    // a lone lowercase label without a port is not a host (it is Docker Hub's first path component)
-    const effectivePort = !name.includes('.') && name !== 'localhost' && portNumber === undefined ? 5000 : portNumber;
-    const canonical = effectivePort === undefined || effectivePort === 443 ? name : `${name}:${effectivePort}`;
-    return {
-      canonical,
-      spellings: fc
-        .tuple(fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }), withPortSpelling(name, effectivePort))
-        .map(([flips, spelled]) => flipCase(spelled.slice(0, name.length), flips) + spelled.slice(name.length)),
-    };
-  });
-
-const ipv4Host: fc.Arbitrary<HostSpelling> = fc.tuple(ipv4, fc.option(port, { nil: undefined })).map(([name, portNumber]) => ({
-  canonical: portNumber === undefined || portNumber === 443 ? name : `${name}:${portNumber}`,
-  spellings: withPortSpelling(name, portNumber),
-}));
-
-const ipv6Host: fc.Arbitrary<HostSpelling> = fc.tuple(ipv6Groups, fc.option(port, { nil: undefined })).map(([groups, portNumber]) => {
-  const full = groups.map((g) => g.toString(16).padStart(4, '0')).join(':');
-  const name = new URL(`http://[${full}]/`).hostname; // RFC 5952 form
-  return {
-    canonical: portNumber === undefined || portNumber === 443 ? name : `${name}:${portNumber}`,
-    spellings: fc
-      .tuple(fc.constantFrom(full, groups.map((g) => g.toString(16)).join(':'), name.slice(1, -1)), fc.boolean())
-      .chain(([text, upper]) => withPortSpelling(`[${upper ? text.toUpperCase() : text}]`, portNumber)),
-  };
-});
-
-const dockerHubHost: fc.Arbitrary<HostSpelling> = fc.constant({
-  canonical: DOCKER_HUB_HOST,
-  spellings: fc
-    .tuple(fc.constantFrom('docker.io', 'index.docker.io', 'registry-1.docker.io'), fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }))
-    .chain(([name, flips]) => withPortSpelling(flipCase(name, flips), undefined)),
-});
 
 const anyHost = fc.oneof(dnsHost, ipv4Host, ipv6Host, dockerHubHost);
 const pathComponent = fc.stringMatching(/^[a-z0-9]{1,6}(?:(?:[._]|__|-{1,2})[a-z0-9]{1,4}){0,2}$/);
