@@ -45,7 +45,7 @@ export function checkProperty<Ts extends [unknown, ...unknown[]]>(
   scale = 1,
 ): void {
   const details = fc.check(fc.property(...arbitraries, predicate), fuzzParameters(scale));
-  if (details.failed) t.fail(fc.defaultReportMessage(details));
+  if (details.failed) t.fail(failureReport(details));
   else t.pass(`${details.numRuns} cases`);
 }
 
@@ -57,8 +57,15 @@ export async function checkAsyncProperty<Ts extends [unknown, ...unknown[]]>(
   scale = 1,
 ): Promise<void> {
   const details = await fc.check(fc.asyncProperty(...arbitraries, predicate), fuzzParameters(scale));
-  if (details.failed) t.fail(fc.defaultReportMessage(details));
+  if (details.failed) t.fail(failureReport(details));
   else t.pass(`${details.numRuns} cases`);
+}
+
+function failureReport(details: fc.RunDetails<unknown>): string {
+  const error = details.errorInstance;
+  const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const seed = `replay: VOUCH_FUZZ_SEED=${details.seed} (path ${details.counterexamplePath ?? '?'})`;
+  return `${why}\n${seed}\n${fc.defaultReportMessage(details)}`.slice(0, 4000);
 }
 
 const STABLE_CODES: ReadonlySet<string> = new Set<string>([...ANSWER_CODES, ...UNDECIDED_CODES, ...INTERNAL_CODES]);
