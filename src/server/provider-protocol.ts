@@ -57,10 +57,10 @@ export function parseProviderRequest(body: Uint8Array, maxKeys: number): string[
     throw new BadProviderRequest(400, 'request body must be a JSON object');
   const record = json as Record<string, unknown>;
   if (record['kind'] !== undefined && record['kind'] !== 'ProviderRequest') {
-    throw new BadProviderRequest(400, `kind must be "ProviderRequest", got ${JSON.stringify(record['kind'])}`);
+    throw new BadProviderRequest(400, `kind must be "ProviderRequest", got ${describe(record['kind'])}`);
   }
   if (record['apiVersion'] !== undefined && record['apiVersion'] !== PROVIDER_API_VERSION) {
-    throw new BadProviderRequest(400, `apiVersion must be "${PROVIDER_API_VERSION}", got ${JSON.stringify(record['apiVersion'])}`);
+    throw new BadProviderRequest(400, `apiVersion must be "${PROVIDER_API_VERSION}", got ${describe(record['apiVersion'])}`);
   }
   const request = record['request'];
   if (typeof request !== 'object' || request === null) throw new BadProviderRequest(400, 'request.keys is missing');
@@ -71,6 +71,17 @@ export function parseProviderRequest(body: Uint8Array, maxKeys: number): string[
     if (typeof key !== 'string') throw new BadProviderRequest(400, `request.keys[${i}] must be a string`);
   });
   return keys as string[];
+}
+
+/**
+ * A wrong value named in a message: a string quoted and shortened, anything else by its JSON type.
+ * Never JSON.stringify of the value itself: it recurses, and a 20 KB body of nested arrays made it
+ * throw a RangeError instead of a 400 (found by fuzzing); it also echoed the whole value.
+ */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 /**
