@@ -61,7 +61,7 @@ export async function checkAsyncProperty<Ts extends [unknown, ...unknown[]]>(
   else t.pass(`${details.numRuns} cases`);
 }
 
-function failureReport(details: fc.RunDetails<unknown>): string {
+function failureReport<T>(details: fc.RunDetails<T>): string {
   const error = details.errorInstance;
   const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   const seed = `replay: VOUCH_FUZZ_SEED=${details.seed} (path ${details.counterexamplePath ?? '?'})`;
@@ -157,15 +157,22 @@ export function assertRoughlyLinear(
   const largeInput = build(small * factor);
   const run = call as (input: unknown) => unknown;
   run(smallInput); // warm up the JIT
-  const smallMs = Math.max(
-    1,
-    fastestMs(() => run(smallInput)),
-  );
-  const largeMs = fastestMs(() => run(largeInput), 3);
-  t.true(
-    largeMs <= smallMs * factor * slack,
-    `${what}: ${small} → ${Math.round(smallMs * 10) / 10} ms, ${small * factor} → ${Math.round(largeMs * 10) / 10} ms (more than ${factor * slack}×)`,
-  );
+  // The CPU is shared (other test processes, other work): a blow-up must show in three measurements
+  // in a row, noise rarely does. A quadratic cost is factor² where linear is factor.
+  let report = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const smallMs = Math.max(
+      1,
+      fastestMs(() => run(smallInput)),
+    );
+    const largeMs = fastestMs(() => run(largeInput), 3);
+    if (largeMs <= smallMs * factor * slack) {
+      t.pass();
+      return;
+    }
+    report += ` ${small} → ${Math.round(smallMs * 10) / 10} ms, ${small * factor} → ${Math.round(largeMs * 10) / 10} ms;`;
+  }
+  t.fail(`${what}: more than ${factor * slack}× for ${factor}× the input:${report}`);
 }
 
 // ---- generators shared by several files ----

@@ -762,6 +762,17 @@ test('parseConfig: collections nested too deeply are a syntax error, whatever th
   t.throws(() => parseConfig(flow(5000), JSON_FILE), { message: /nesting deeper than 256 levels/ });
 });
 
+// found by fuzzing: each unknown key's position was found by scanning its mapping, so a file with
+// thousands of unknown keys took quadratic time (8000 keys: 14 s)
+test('parseConfig: thousands of unknown keys are each reported, in linear time', (t) => {
+  const keys = Array.from({ length: 20_000 }, (_, i) => `  unknownKey${i}: ${i}`).join('\n');
+  const started = performance.now();
+  const error = t.throws(() => parse(`${MINIMAL}server:\n${keys}\n`), { instanceOf: ConfigError });
+  t.true(performance.now() - started < 5000, `${Math.round(performance.now() - started)} ms`);
+  t.is(error?.issues.filter((issue) => issue.code === 'unknown_key').length, 20_000);
+  t.is(error?.issues[19_999]?.line, MINIMAL.split('\n').length + 20_000);
+});
+
 test('parseConfig: duplicate keys are an error', (t) => {
   const error = t.throws(() =>
     parse('environments:\n  prod: { trustPolicy: a, trustStore: b }\n  prod: { trustPolicy: c, trustStore: d }\n'),

@@ -55,7 +55,7 @@ function head(major: number, length: number | bigint): number[] {
 }
 
 /** Odd CBOR items: big declared lengths, indefinite containers, unusual tags, simple values, shared refs. */
-const oddCbor: fc.Arbitrary<number[]> = fc.oneof(
+const oddCbor: fc.Arbitrary<readonly number[]> = fc.oneof(
   fc.tuple(fc.constantFrom(2, 3, 4, 5), fc.constantFrom(2 ** 32 - 1, 2 ** 31, 2n ** 64n - 1n, 1000)).map(([major, n]) => head(major, n)),
   fc.array(fc.constantFrom(0x00, 0x40, 0x60), { maxLength: 5 }).map((items) => [0x9f, ...items, 0xff]), // indefinite array
   fc
