@@ -345,7 +345,7 @@ function firstDuplicateKey(root: unknown): number | undefined {
         stack.push(pair.key, pair.value);
       }
     } else if (isSeq(node)) {
-      stack.push(...node.items);
+      for (const item of node.items) stack.push(item); // not push(...items): a long list would overflow the call's arguments
     }
   }
   return first;
