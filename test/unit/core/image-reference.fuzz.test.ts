@@ -15,6 +15,7 @@ import {
   checkProperty,
   dnsHost,
   dockerHubHost,
+  fastestMs,
   fc,
   hostileText,
   ipv4Host,
@@ -127,8 +128,7 @@ test('parseReference: time grows linearly with the length of hostile input', (t)
     `${'a.'.repeat(2000)}!/app`,
     `registry.example/app:${'x'.repeat(4000)}`,
   ]) {
-    const started = performance.now();
     typedOutcome(() => parseReference(text), ['INVALID_REFERENCE']);
-    t.true(performance.now() - started < 100, text.slice(0, 40));
+    t.true(fastestMs(() => parseReference(text), 3) < 100, text.slice(0, 40));
   }
 });
