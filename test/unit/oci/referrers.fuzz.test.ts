@@ -14,6 +14,7 @@ import {
   assertRoughlyLinear,
   checkAsyncProperty,
   checkProperty,
+  fastestMs,
   fc,
   hostileJsonValue,
   hostileText,
@@ -102,13 +103,11 @@ test('nextPageUrl: time grows linearly with the header', (t) => {
     (v: string[]) => nextPageUrl(v, PAGE, 'r'),
     { small: 20_000, factor: 8 },
   );
-  assertRoughlyLinear(
-    t,
-    'many params without values',
-    (n) => [`</p>${'; a'.repeat(n / 3)}; rel=next`],
-    (v: string[]) => nextPageUrl(v, PAGE, 'r'),
-    { small: 5_000, factor: 4, slack: 4 },
-  );
+  // http-link-header looks for "=" from each parameter to the end of the value: quadratic in the
+  // number of bare parameters. undici refuses response headers over 16 KiB, so bound the worst case there.
+  const worst = [`</p>${'; a'.repeat((16 * 1024) / 3)}; rel=next`];
+  const ms = fastestMs(() => nextPageUrl(worst, PAGE, 'r'), 3);
+  t.true(ms < 100, `16 KiB of bare Link params: ${Math.round(ms)} ms of CPU`);
 });
 
 // ---- discovery over a content source serving fuzzed listings and manifests ----
