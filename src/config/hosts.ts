@@ -81,8 +81,10 @@ export function canonicalRegistryHost(text: string): string | { error: string } 
 export function canonicalRegistryPattern(text: string): string | { error: string } {
   if (text === '*') return text;
   if (text.startsWith('*.')) {
-    const { name, port } = splitPort(text.slice(2).toLowerCase());
-    if (!isHostName(name)) return { error: `${JSON.stringify(name)} after "*." is not a domain name` };
+    // Lowercased only once checked: toLowerCase maps some non-ASCII letters to ASCII (U+212A → "k").
+    const { name: written, port } = splitPort(text.slice(2));
+    if (!isHostName(written)) return { error: `${JSON.stringify(written)} after "*." is not a domain name` };
+    const name = written.toLowerCase();
     if (port === undefined) return `*.${name}`;
     if (!/^[0-9]{1,16}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
       return { error: `port ${JSON.stringify(port)} is not a number from 1 to 65535` };

@@ -6,7 +6,7 @@
 // `<file>:<line>:<col>: <path>: <what is wrong>`.
 
 import * as path from 'node:path';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { lineColumn, VouchError } from '../core/index.js';
 import { canonicalRegistryHost } from './hosts.js';
@@ -311,10 +311,16 @@ function readDocument(raw: string, file: string): { doc: Document.Parsed; lines:
     }
   }
   const lines = new LineCounter();
+  const deep = tooDeepOffset(text);
+  if (deep !== undefined) {
+    const { line, column } = lineColumn(text, deep);
+    throw new ConfigError(file, [syntax(line, column, `YAML syntax error: nesting deeper than ${MAX_NESTING_DEPTH} levels`)]);
+  }
   const doc = parseDocument(text, {
     lineCounter: lines,
     prettyErrors: false,
-    uniqueKeys: true,
+    // Checked below in linear time: the library compares each key with every earlier one (found by fuzzing).
+    uniqueKeys: false,
     strict: true,
     merge: false,
     version: '1.2',
@@ -327,11 +333,85 @@ function readDocument(raw: string, file: string): { doc: Document.Parsed; lines:
     const kind = doc.errors.length > 0 ? 'YAML syntax error' : 'YAML problem';
     throw new ConfigError(file, [syntax(line, col, `${kind}: ${problem.message.split('\n')[0]}`)], problem);
   }
+  const duplicate = firstDuplicateKey(doc.contents);
+  if (duplicate !== undefined) {
+    const { line, col } = lines.linePos(duplicate);
+    throw new ConfigError(file, [syntax(line, col, 'YAML syntax error: Map keys must be unique')]);
+  }
   return { doc, lines };
+}
+
+/**
+ * The offset of the first repeated scalar key of a mapping (YAML 1.2 §3.2.1.1: keys are unique), or
+ * undefined; compared by value as the yaml library's uniqueKeys does, a Set per mapping. Aliases are
+ * not followed: their mappings are checked where they are defined. The depth is bounded before this.
+ */
+function firstDuplicateKey(root: unknown): number | undefined {
+  let first: number | undefined;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          if (seen.has(pair.key.value)) {
+            const at = pair.key.range?.[0];
+            if (at !== undefined && (first === undefined || at < first)) first = at;
+          }
+          seen.add(pair.key.value);
+        }
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item); // not push(...items): a long list would overflow the call's arguments
+    }
+  }
+  return first;
+}
+
+/** Deepest nesting of collections accepted; real configurations nest about 6 levels. */
+const MAX_NESTING_DEPTH = 64;
+
+/**
+ * The offset of a collection nested deeper than MAX_NESTING_DEPTH, or undefined. The yaml library's
+ * composer recurses once per level and turns a stack overflow into a syntax error, but an overflow
+ * can also strike V8's regular expression compiler, which aborts the process (found by fuzzing). Its
+ * CST parser keeps an explicit stack, so the depth is measured on the CST, without recursion.
+ */
+function tooDeepOffset(text: string): number | undefined {
+  type Node = { offset?: number; value?: unknown; items?: Array<{ key?: unknown; value?: unknown }> };
+  for (const token of new Parser().parse(text)) {
+    const stack: Array<[Node, number]> = [[token as Node, 0]];
+    while (stack.length > 0) {
+      const [node, depth] = stack.pop()!;
+      if (depth > MAX_NESTING_DEPTH) return node.offset ?? 0;
+      for (const item of node.items ?? []) {
+        if (typeof item.key === 'object' && item.key !== null) stack.push([item.key as Node, depth + 1]);
+        if (typeof item.value === 'object' && item.value !== null) stack.push([item.value as Node, depth + 1]);
+      }
+      if (typeof node.value === 'object' && node.value !== null) stack.push([node.value as Node, depth]);
+    }
+  }
+  return undefined;
 }
 
 /** Line and column of the key (or value) at a path, or of the deepest node found on the way. */
 function positionFinder(doc: Document.Parsed, lines: LineCounter) {
+  // Each mapping's keys indexed once: a file with thousands of unknown keys has an issue per key, and
+  // a scan of the mapping per issue made that quadratic (8000 keys took 14 s; found by fuzzing).
+  const indexes = new WeakMap<object, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, key: string): Pair | undefined => {
+    let index = indexes.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const item of map.items) {
+        if (isPair(item) && isScalar(item.key) && !index.has(String(item.key.value))) index.set(String(item.key.value), item);
+      }
+      indexes.set(map, index);
+    }
+    return index.get(key);
+  };
   return (segments: readonly Segment[], at: 'key' | 'value'): { line: number | undefined; column: number | undefined } => {
     let node: unknown = doc.contents;
     let offset: number | undefined = rangeStart(node);
@@ -340,7 +420,7 @@ function positionFinder(doc: Document.Parsed, lines: LineCounter) {
       if (isAlias(node)) node = node.resolve(doc);
       let next: unknown;
       if (isMap(node)) {
-        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(segment));
+        const pair = pairOf(node, String(segment));
         if (pair === undefined) break;
         if (i === segments.length - 1 && at === 'key') {
           offset = rangeStart(pair.key) ?? offset;

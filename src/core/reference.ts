@@ -111,6 +111,13 @@ export function parseReference(input: string): ImageReference {
 
   let registry: string;
   const canonical = host === undefined ? undefined : canonicalHostOf(host, input);
+  if (canonical !== undefined && !canonical.includes('.') && !canonical.includes(':') && canonical !== 'localhost') {
+    // `LOCALHOST1/app` names host LOCALHOST1 only through its uppercase letters; the canonical text
+    // `localhost1/app` would name a Docker Hub repository, so no text could say which image this is.
+    throw new InvalidReferenceError(
+      `image reference "${input}" has a registry host "${host}" that is a host only by its uppercase letters; write it in lowercase with a port or a domain`,
+    );
+  }
   if (canonical === undefined || DOCKER_HUB_ALIASES.has(canonical)) {
     registry = DOCKER_HUB_HOST;
     if (!path.includes('/')) path = `library/${path}`;
@@ -169,9 +176,11 @@ function canonicalHostOf(host: string, input: string): string {
       name = host.slice(0, colon);
       port = host.slice(colon + 1);
     }
-    name = name.toLowerCase();
+    // Checked before lowercasing: toLowerCase maps some non-ASCII letters to ASCII ones (U+212A KELVIN
+    // SIGN → "k"), and the grammar admits ASCII only.
     const labels = name.split('.');
     if (name.length === 0 || name.length > 253 || !labels.every((part) => DOMAIN_COMPONENT.test(part))) throw invalid();
+    name = name.toLowerCase();
     if (NUMERIC_LABEL.test(labels[labels.length - 1]!) && !IPV4.test(name)) {
       throw new InvalidReferenceError(
         `image reference "${input}" has an ambiguous numeric registry host "${host}" (write an IPv4 address as four decimal numbers without leading zeros, e.g. 127.0.0.1)`,

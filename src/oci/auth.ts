@@ -68,10 +68,12 @@ export function parseChallenges(header: string): Challenge[] {
         i++; // closing quote
       } else {
         const start = i;
-        while (i < n && header[i] !== ',' && header[i] !== ' ') i++;
+        // a token ends at a comma or at OWS (RFC 9110 §5.6.3: SP or HTAB; the tab was kept in the value before, found by fuzzing)
+        while (i < n && header[i] !== ',' && header[i] !== ' ' && header[i] !== '\t') i++;
         value = header.slice(start, i);
       }
-      challenge.params[name.toLowerCase()] = value;
+      // an own property even for "__proto__", which assignment would turn into a prototype change (found by fuzzing)
+      Object.defineProperty(challenge.params, name.toLowerCase(), { value, enumerable: true, writable: true, configurable: true });
       skipSpace();
       if (header[i] === ',') {
         i++;

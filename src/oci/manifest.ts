@@ -76,12 +76,12 @@ function optionalString(obj: Record<string, unknown>, key: string, what: string)
 function parseAnnotations(value: unknown, what: string): Record<string, string> | undefined {
   if (value === undefined || value === null) return undefined;
   if (!isPlainObject(value)) throw bad(what, '"annotations" must be an object of strings');
-  const out: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
     if (typeof item !== 'string') throw bad(what, `annotation "${key}" must be a string`);
-    out[key] = item;
   }
-  return out;
+  // fromEntries defines own properties: an annotation named "__proto__" stays an annotation, where
+  // assigning it set the prototype and dropped it (found by fuzzing)
+  return Object.fromEntries(Object.entries(value)) as Record<string, string>;
 }
 
 /** Validates one descriptor object. `what` names it in errors, e.g. `manifest sha256:… layers[0]`. */

@@ -3,7 +3,6 @@
 // as fallback, pushes (for signing and promotion), and Docker token / basic auth. One client per
 // process holds the connection pools, the token cache and what it learnt about each registry.
 
-import LinkHeader from 'http-link-header';
 import type { LookupFunction } from 'node:net';
 import type { Dispatcher } from 'undici';
 import {
@@ -46,6 +45,7 @@ import {
   type HttpResponse,
 } from './http-transport.js';
 import { resolveLimits, type OciLimits } from './limits.js';
+import { nextPageUrl } from './link-header.js';
 import { parseManifest, type Descriptor, type FetchedManifest } from './manifest.js';
 import { MANIFEST_ACCEPT, MEDIA_TYPE, baseMediaType } from './media-types.js';
 import { DEFAULT_REGISTRY_REQUEST_LIMITS, parseRetryAfter, RegistryThrottle, type RegistryRequestLimits } from './registry-throttle.js';
@@ -832,12 +832,8 @@ export class RegistryRepository implements ContentSource {
       }
       this.#checkReferrerCount(descriptors.length, what);
 
-      const next = nextLink(headerValues(response.headers, 'link'));
-      if (next === undefined) return descriptors;
-      const nextUrl = new URL(next, response.url);
-      if (nextUrl.origin !== response.url.origin) {
-        throw this.#contentError('BAD_CONTENT', `${what} in ${this.location}: Link points to another origin (${nextUrl.origin})`);
-      }
+      const nextUrl = nextPageUrl(headerValues(response.headers, 'link'), response.url, `${what} in ${this.location}`);
+      if (nextUrl === undefined) return descriptors;
       path = nextUrl.pathname + nextUrl.search;
       if (visited.has(path)) {
         throw this.#contentError('TOO_MANY_PAGES', `${what} in ${this.location}: Link pagination loops back to an earlier page`);
@@ -993,16 +989,4 @@ export function referrersTag(digest: Digest): string {
 /** cosign's legacy signature tag for a digest: `sha256-<hex>.sig` (cosign SIGNATURE_SPEC.md). */
 export function cosignSignatureTag(digest: Digest): string {
   return `${digestAlgorithm(digest)}-${digestHex(digest)}.sig`;
-}
-
-function nextLink(values: string[]): string | undefined {
-  for (const value of values) {
-    try {
-      const next = LinkHeader.parse(value).rel('next')[0];
-      if (next !== undefined) return next.uri;
-    } catch {
-      // an unparsable Link header ends pagination, like a missing one
-    }
-  }
-  return undefined;
 }

@@ -72,11 +72,22 @@ export class Certificate {
   #selfSigned: boolean | undefined;
   readonly #signedBy = new WeakMap<Certificate, boolean>();
 
+  /**
+   * The subject public key, decoded when the certificate is parsed: node decodes it lazily, and a
+   * certificate whose key does not decode parsed and then threw a plain Error from OpenSSL wherever
+   * the key was first used (found by fuzzing).
+   */
+  readonly publicKey: KeyObject;
+
   private constructor(der: Uint8Array, parsed: x509.X509Certificate, node: NodeX509Certificate, sha256Fingerprint: string) {
     this.der = der;
     this.parsed = parsed;
     this.node = node;
     this.sha256Fingerprint = sha256Fingerprint;
+    this.publicKey = node.publicKey;
+    // Decoded now, inside fromDer's try, for the same reason: @peculiar/x509 builds the extensions on
+    // first use, and a malformed one threw a TypeError from `basicConstraints` (found by fuzzing).
+    void parsed.extensions;
   }
 
   /**
@@ -114,10 +125,6 @@ export class Certificate {
 
   get notAfter(): Date {
     return this.parsed.notAfter;
-  }
-
-  get publicKey(): KeyObject {
-    return this.node.publicKey;
   }
 
   /** Raw DER bytes of the subject and issuer Names, for byte-equal chaining checks. */

@@ -28,6 +28,9 @@ export interface RawDocument {
   statements: RawStatement[];
 }
 
+/** Deepest nesting of arrays and objects read; a trust policy nests 4 levels. */
+export const MAX_JSON_DEPTH = 1000;
+
 export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
 interface JsonNumber {
   number: string;
@@ -234,6 +237,7 @@ export class JsonSyntaxFailure extends Error {
 /** A strict RFC 8259 reader that stops after the first value, as Go's json.Decoder.Decode does. */
 class JsonReader {
   private pos = 0;
+  private depth = 0;
 
   constructor(private readonly text: string) {}
 
@@ -264,9 +268,14 @@ class JsonReader {
     const c = this.text[this.pos];
     switch (c) {
       case '{':
-        return this.object();
-      case '[':
-        return this.array();
+      case '[': {
+        // Go's scanner refuses nesting deeper than 10000 ("exceeded max depth"); this reader recurses,
+        // so it stops far earlier: relying on a caught stack overflow can abort node instead (found by fuzzing).
+        if (++this.depth > MAX_JSON_DEPTH) throw new JsonSyntaxFailure('exceeded max depth', this.text, this.pos);
+        const result = c === '{' ? this.object() : this.array();
+        this.depth--;
+        return result;
+      }
       case '"':
         return this.string();
       case 't':

@@ -59,3 +59,11 @@ test('canonicalRegistryPattern: wildcard ports take the canonical host form', (t
   t.is(canonicalRegistryPattern('*.example.com:0443'), '*.example.com');
   t.true(registryAllowed([canonicalRegistryPattern('*.example.com:0443') as string], 'registry.example.com:443'));
 });
+
+// found by fuzzing: hosts were lowercased before their labels were checked, and toLowerCase turns
+// U+212A KELVIN SIGN into an ASCII "k"
+test('canonicalRegistryHost and canonicalRegistryPattern: a non-ASCII letter that lowercases to ASCII is refused', (t) => {
+  t.is(typeof canonicalRegistryHost('\u212aube.example'), 'object');
+  t.is(typeof canonicalRegistryPattern('*.\u212aube.example'), 'object');
+  t.is(canonicalRegistryPattern('*.KUBE.example'), '*.kube.example');
+});

@@ -745,6 +745,35 @@ test('parseConfig: bad indentation is a YAML syntax error with its line', (t) =>
   t.regex(error?.message ?? '', /^\/etc\/vouch\/config\.yaml:4:\d+: YAML syntax error/);
 });
 
+// found by fuzzing: `{"version":[[[…]]]}` 1000 deep and then 5000 deep, parsed one after the other in
+// one process, aborted node ("RegExpCompiler Allocation failed - process out of memory"): the yaml
+// composer recursed into a stack overflow. Nesting is now measured on the CST and bounded first.
+test('parseConfig: collections nested too deeply are a syntax error, whatever the style', (t) => {
+  const flow = (depth: number) => `{"version":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+  const block = (depth: number) => Array.from({ length: depth }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' x\n';
+  const compact = (depth: number) => `${'- '.repeat(depth)}x\n`;
+  for (const text of [flow(1000), flow(5000), flow(100_000), block(2000), compact(50_000)]) {
+    const error = t.throws(() => parse(text), { instanceOf: ConfigError });
+    t.is(error?.code, 'INVALID_CONFIG');
+    t.is(error?.issues[0]?.code, 'syntax');
+    t.regex(error?.message ?? '', /YAML syntax error: nesting deeper than 64 levels/);
+  }
+  // The JSON check refuses first for .json files, with its own rule.
+  t.throws(() => parseConfig(flow(5000), JSON_FILE), { message: /nesting deeper than 256 levels/ });
+});
+
+// found by fuzzing: each unknown key's position was found by scanning its mapping, so a file with
+// thousands of unknown keys took quadratic time (8000 keys: 14 s)
+test('parseConfig: thousands of unknown keys are each reported, in linear time', (t) => {
+  const keys = Array.from({ length: 20_000 }, (_, i) => `  unknownKey${i}: ${i}`).join('\n');
+  const started = process.cpuUsage();
+  const error = t.throws(() => parse(`${MINIMAL}server:\n${keys}\n`), { instanceOf: ConfigError });
+  const cpuMs = process.cpuUsage(started).user / 1000; // CPU time: other work on the machine does not count
+  t.true(cpuMs < 8000, `${Math.round(cpuMs)} ms`);
+  t.is(error?.issues.filter((issue) => issue.code === 'unknown_key').length, 20_000);
+  t.is(error?.issues[19_999]?.line, MINIMAL.split('\n').length + 20_000);
+});
+
 test('parseConfig: duplicate keys are an error', (t) => {
   const error = t.throws(() =>
     parse('environments:\n  prod: { trustPolicy: a, trustStore: b }\n  prod: { trustPolicy: c, trustStore: d }\n'),

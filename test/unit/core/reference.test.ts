@@ -90,6 +90,14 @@ const invalid: Array<[string, string]> = [
   ['app name', 'whitespace'],
   ['a/b/../c', 'dot-dot component'],
   ['app@', 'empty digest'],
+  // found by fuzzing: the host was lowercased before its labels were checked, and toLowerCase turns
+  // U+212A KELVIN SIGN into "k", so this parsed as k.example/app, a host no runtime would pull from
+  ['\u212a.example/app', 'non-ASCII host letter that lowercases to ASCII'],
+  ['\u212aube.example:5000/app', 'non-ASCII host letter that lowercases to ASCII, with a port'],
+  // found by fuzzing: uppercase alone made LOCALHOST1 a host (docker's splitDockerDomain), but the
+  // canonical text localhost1/app names a Docker Hub repository: /v1/mutate pinned the wrong image
+  ['LOCALHOST1/app', 'single-label host that is a host only by its uppercase letters'],
+  ['Registry/team/app', 'single-label host that is a host only by its uppercase letters (2)'],
 ];
 
 for (const [input, why] of invalid) {

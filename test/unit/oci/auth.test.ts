@@ -96,3 +96,17 @@ test('auth: a token over the size cap is handed back but never cached', async (t
   t.is(await cache.getOrFetch('k', async () => ({ token: 'x'.repeat(17), expiresInSeconds: 60 })), 'x'.repeat(17));
   t.deepEqual(cache.stats(), { entries: 0, bytes: 0 });
 });
+
+// found by fuzzing: an unquoted value ended at a space or comma but not at a tab (also OWS), so the
+// tab before the comma became part of the realm
+test('auth: an unquoted value ends at a tab as at a space', (t) => {
+  const [c] = parseChallenges('Bearer realm=https://r/token\t,\tservice=svc\t');
+  t.deepEqual(c?.params, { realm: 'https://r/token', service: 'svc' });
+});
+
+// found by fuzzing: params were assigned, so a param named __proto__ was lost
+test('auth: a param named __proto__ is an ordinary param', (t) => {
+  const [c] = parseChallenges('Bearer __proto__="x",realm="https://r/token"');
+  t.deepEqual(Object.keys(c?.params ?? {}), ['__proto__', 'realm']);
+  t.is(Object.getPrototypeOf(c?.params), Object.prototype);
+});

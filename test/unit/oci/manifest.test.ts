@@ -155,3 +155,13 @@ test('artifact kind: cosign legacy signature manifests have simple-signing layer
   t.true(isCosignLegacySignature(legacy));
   t.false(isCosignLegacySignature(parseManifest(enc(manifest({})), 'm')));
 });
+
+// found by fuzzing: annotations were copied by assignment, and `out["__proto__"] = "v"` sets no
+// property, so an annotation named __proto__ vanished from the parsed manifest
+test('manifest: an annotation named __proto__ is kept as an annotation', (t) => {
+  const text = JSON.stringify(manifest({ annotations: { a: 'b' } })).replace('"annotations":{', '"annotations":{"__proto__":"p",');
+  const parsed = parseManifest(enc(text), 'm');
+  t.deepEqual(Object.keys(parsed.annotations ?? {}).sort(), ['__proto__', 'a']);
+  t.is(Object.getOwnPropertyDescriptor(parsed.annotations, '__proto__')?.value, 'p');
+  t.is(Object.getPrototypeOf(parsed.annotations), Object.prototype);
+});

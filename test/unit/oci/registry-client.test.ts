@@ -749,3 +749,27 @@ test('client: a manifest body longer than its descriptor is cut off at the descr
   });
   t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest(image.descriptor))), { code: 'REGISTRY_UNAVAILABLE', reason: 'SIZE_LIMIT' });
 });
+
+// found by fuzzing (test/unit/oci/referrers.fuzz.test.ts): a Link target that is not a URL made
+// `new URL` throw a TypeError out of the client instead of a typed registry error.
+test('referrers: a Link header whose next target is not a URL is REGISTRY_UNAVAILABLE / BAD_CONTENT', async (t) => {
+  const subject = computeDigest(new TextEncoder().encode('subject'));
+  const index = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: [] });
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith(`/v2/${REPO}/referrers/`)) {
+      res.writeHead(200, { 'content-type': MEDIA_TYPE.ociIndex, link: '<http://[>; rel="next"' });
+      res.end(index);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new RegistryClient({ hosts: { [host]: { plainHttp: true } }, requestTimeoutMs: 2_000 });
+  t.teardown(async () => {
+    await client.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const error = await t.throwsAsync(client.repository(host, REPO).listReferrers(subject));
+  t.deepEqual(code(t, error), { code: 'REGISTRY_UNAVAILABLE', reason: 'BAD_CONTENT' });
+});

@@ -41,3 +41,19 @@ test('policy: a policy that is valid JSON but the wrong shape has no position (n
   t.is(error.reason as string, 'BAD_CONTENT');
   t.is((error.cause as { line?: number } | undefined)?.line, undefined);
 });
+
+// found by fuzzing: the reader recursed once per nesting level and a deep document ended in a caught
+// stack overflow ("Maximum call stack size exceeded" in the message); an overflow can also abort node
+// (see the config file's nesting bound), so the reader stops at 1000 levels, as Go's at 10000
+test('policy: nesting deeper than the reader allows is a syntax error with a position, not a stack overflow', (t) => {
+  for (const depth of [1001, 100_000]) {
+    const text = `{"version":"1.0","x":${'['.repeat(depth)}${']'.repeat(depth)},"trustPolicies":[]}`;
+    const error = t.throws(() => parseOciTrustPolicy(text, 'trustpolicy.json'), { instanceOf: VouchError });
+    t.is(error.code, 'INVALID_CONFIG');
+    t.regex(error.message, /exceeded max depth/);
+    t.notRegex(error.message, /call stack/);
+  }
+  // 999 levels in an unknown field are read and ignored, as Go does
+  const ok = `{"version":"1.0","x":${'['.repeat(999)}${']'.repeat(999)},"trustPolicies":[{"name":"a","registryScopes":["r.example/a"],"signatureVerification":{"level":"skip"}}]}`;
+  t.is(parseOciTrustPolicy(ok, 'trustpolicy.json').statements.length, 1);
+});
