@@ -55,6 +55,7 @@ export interface HttpTransportOptions {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const ERROR_BODY_BYTES = 64 * 1024;
+const DECIMAL = /^[0-9]{1,15}$/;
 /** Host names whose literal-address verdict is remembered (names come from image references: bounded). */
 const HOST_VERDICTS = 1024;
 
@@ -249,6 +250,16 @@ export class HttpTransport {
         `${req.what}: ${redact(url)} announces ${declared} bytes, more than the limit of ${limit}`,
         { reason: 'SIZE_LIMIT', method: req.method, url: redact(url), status: response.statusCode },
       );
+    }
+    if (strict && declared !== undefined && DECIMAL.test(declared)) {
+      // A declared length within the limit: undici reads exactly that many bytes and fails the body
+      // otherwise (ResponseContentLengthMismatchError), so no count is needed; reading it whole skips
+      // the async iterator's per-chunk promises.
+      try {
+        return await response.body.bytes();
+      } catch (error) {
+        throw this.#transportError(req, url, error);
+      }
     }
     const chunks: Buffer[] = [];
     let total = 0;
