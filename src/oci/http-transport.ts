@@ -5,7 +5,7 @@
 
 import type { LookupFunction } from 'node:net';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
-import { RegistryError, VouchError } from '../core/index.js';
+import { BoundedCache, RegistryError, VouchError } from '../core/index.js';
 import { createEgressAgent, specialAddressBlockList, specialHostReason, type EgressAgentOptions } from './egress.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -55,6 +55,9 @@ export interface HttpTransportOptions {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const ERROR_BODY_BYTES = 64 * 1024;
+const DECIMAL = /^[0-9]{1,15}$/;
+/** Host names whose literal-address verdict is remembered (names come from image references: bounded). */
+const HOST_VERDICTS = 1024;
 
 export class HttpTransport {
   readonly #dispatcher: Dispatcher;
@@ -65,6 +68,11 @@ export class HttpTransport {
   readonly #isRedirectAllowed: (host: string) => boolean;
   readonly #isAddressExempt: (host: string) => boolean;
   readonly #specialAddresses = specialAddressBlockList();
+  /**
+   * specialHostReason per URL hostname ('' when not special). The verdict depends on the name alone,
+   * and checking an IP literal builds a SocketAddress on every request otherwise (~4 µs warm).
+   */
+  readonly #hostVerdicts = new BoundedCache<string>({ maxEntries: HOST_VERDICTS });
 
   constructor(options: HttpTransportOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 10_000;
@@ -194,8 +202,12 @@ export class HttpTransport {
    * again at connect time against what they resolve to (createEgressAgent).
    */
   #checkAddress(req: HttpRequest, url: URL, from: URL | undefined): void {
-    const reason = specialHostReason(this.#specialAddresses, url.hostname);
-    if (reason === undefined || this.#isAddressExempt(url.host)) return;
+    let reason = this.#hostVerdicts.get(url.hostname);
+    if (reason === undefined) {
+      reason = specialHostReason(this.#specialAddresses, url.hostname) ?? '';
+      this.#hostVerdicts.set(url.hostname, reason);
+    }
+    if (reason === '' || this.#isAddressExempt(url.host)) return;
     const via = from === undefined ? '' : ` (redirected from ${from.host})`;
     throw new RegistryError(
       'REGISTRY_NOT_ALLOWED',
@@ -238,6 +250,16 @@ export class HttpTransport {
         `${req.what}: ${redact(url)} announces ${declared} bytes, more than the limit of ${limit}`,
         { reason: 'SIZE_LIMIT', method: req.method, url: redact(url), status: response.statusCode },
       );
+    }
+    if (strict && declared !== undefined && DECIMAL.test(declared)) {
+      // A declared length within the limit: undici reads exactly that many bytes and fails the body
+      // otherwise (ResponseContentLengthMismatchError), so no count is needed; reading it whole skips
+      // the async iterator's per-chunk promises.
+      try {
+        return await response.body.bytes();
+      } catch (error) {
+        throw this.#transportError(req, url, error);
+      }
     }
     const chunks: Buffer[] = [];
     let total = 0;

@@ -349,6 +349,8 @@ export class VerificationEngine {
   readonly #closing = new AbortController();
   /** Controllers of the background jobs now running, aborted together by close(). */
   readonly #running = new Set<AbortController>();
+  /** The abort reason of every finished job: one object, since building an Error (its stack) per job shows in a cold batch. */
+  readonly #jobFinished = new Error('background job finished');
   /**
    * Background jobs per registry host (hosts with none are dropped, so the map has at most
    * maxPending entries); `#running.size` is the total.
@@ -881,7 +883,7 @@ export class VerificationEngine {
       clearTimeout(timer);
       // Whatever the job started and did not wait for (a request raced by a failing one) stops now:
       // nothing of a job outlives its place in the pending counts.
-      controller.abort(new Error('background job finished'));
+      controller.abort(this.#jobFinished);
       this.#running.delete(controller);
       const left = (this.#pendingByHost.get(host) ?? 1) - 1;
       if (left > 0) this.#pendingByHost.set(host, left);

@@ -159,6 +159,24 @@ test('client: manifests over the size limit are refused, announced or streamed',
   await close();
 });
 
+test('client: a body shorter than its Content-Length is a connection error, not truncated content', async (t) => {
+  const { registry, repo, close } = await setup();
+  const image = buildImage();
+  const digest = store(registry, image);
+  registry.intercept((req, res) => {
+    if (req.url?.includes('/manifests/')) {
+      // Announces one byte more than it sends, then closes the connection.
+      res.writeHead(200, { 'content-type': MEDIA_TYPE.ociManifest, 'content-length': String(image.bytes.length + 1) });
+      res.write(image.bytes);
+      res.socket?.destroy();
+      return true;
+    }
+    return false;
+  });
+  t.deepEqual(code(t, await t.throwsAsync(repo.fetchManifest(digest))), { code: 'REGISTRY_UNAVAILABLE', reason: 'CONNECTION' });
+  await close();
+});
+
 test('client: blobs are verified against digest and size, and embedded data saves the request', async (t) => {
   const { registry, repo, close } = await setup();
   const bytes = new TextEncoder().encode('hello blob');
