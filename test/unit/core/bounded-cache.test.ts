@@ -78,6 +78,21 @@ test('a count bound too large to preallocate is still enforced', (t) => {
   t.is(cache.get('k0'), undefined);
 });
 
+test('a count bound above the preallocated size keeps LRU order and the bound', (t) => {
+  const cache = new BoundedCache<number>({ maxEntries: 5000 });
+  for (let i = 0; i < 5000; i++) cache.set(`k${i}`, i);
+  t.is(cache.get('k0'), 0); // k0 is now the most recent, k1 the least
+  cache.set('k5000', 5000);
+  t.is(cache.size, 5000);
+  t.is(cache.get('k1'), undefined);
+  t.is(cache.get('k0'), 0);
+  t.is(cache.get('k5000'), 5000);
+  cache.clear();
+  t.is(cache.size, 0);
+  cache.set('again', 1);
+  t.is(cache.get('again'), 1);
+});
+
 test('clear forgets every entry', (t) => {
   const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 100 });
   cache.set('a', 'A', { bytes: 5 });
