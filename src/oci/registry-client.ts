@@ -300,6 +300,9 @@ export class RegistryClient {
       authorization: string | undefined;
     },
     options: FetchOptions,
+    // A token request is paced per realm host (it is the realm that throttles), reported under the registry's host.
+    kind: 'registry' | 'token' = 'registry',
+    paceHost: string = host,
   ): Promise<HttpResponse> {
     const signal = options.signal;
     const headers: Record<string, string> = { ...(request.headers ?? {}) };
@@ -318,15 +321,15 @@ export class RegistryClient {
     for (let attempt = 0; ; attempt++) {
       // A host held back by an earlier Retry-After is waited for only as long as this request may wait.
       const permit =
-        this.#throttle.tryAcquire(host) ??
+        this.#throttle.tryAcquire(paceHost) ??
         (await this.#throttle.acquire(
-          host,
+          paceHost,
           signal,
           Math.min(this.#retry.maxRetryWaitMs - waited, deadline === undefined ? Infinity : deadline - this.#now()),
         ));
       let response: HttpResponse;
       try {
-        response = await this.#observed(host, 'registry', httpRequest);
+        response = await this.#observed(host, kind, httpRequest);
       } catch (error) {
         permit.release({ kind: 'failed' });
         throw error;
@@ -460,14 +463,14 @@ export class RegistryClient {
       const what = `token for ${scope} from ${realmHost}`;
       let response: HttpResponse;
       try {
-        response = await this.#observed(host, 'token', {
-          method: 'GET',
-          url: realmUrl,
-          headers,
-          maxBytes: MAX_TOKEN_RESPONSE_BYTES,
-          signal,
-          what,
-        });
+        // Token services rate-limit too (Docker Hub's auth.docker.io): 429 is retried and paced like a registry's.
+        response = await this.#exchange(
+          host,
+          { method: 'GET', url: realmUrl, headers, maxBytes: MAX_TOKEN_RESPONSE_BYTES, what, authorization: undefined },
+          { ...(signal !== undefined ? { signal } : {}) },
+          'token',
+          realmHost,
+        );
       } catch (error) {
         if (error instanceof RegistryError && error.reason === 'SIZE_LIMIT') {
           throw authError('SIZE_LIMIT', error.message, realmUrl, error);

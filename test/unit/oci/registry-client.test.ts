@@ -674,6 +674,64 @@ test('push: the tag schema index gains each referrer once', async (t) => {
 
 // Docker Hub cannot be reached from the tests: undici's MockAgent stands in for the two hosts, with
 // the challenge and token exchange Docker Hub documents (https://docs.docker.com/registry/spec/auth/token/).
+test('realm: a token service answering 429 is retried after its Retry-After, and when it keeps throttling the key is RATE_LIMITED', async (t) => {
+  const { MockAgent } = await import('undici');
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  t.teardown(() => agent.close());
+  const image = buildImage();
+  const manifestPath = `/v2/library/app/manifests/${image.descriptor.digest}`;
+  const challenge = {
+    headers: {
+      'www-authenticate': 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/app:pull"',
+    },
+  };
+  const hub = agent.get('https://registry-1.docker.io');
+  const auth = agent.get('https://auth.docker.io');
+  let tokenRequests = 0;
+  const tokenPath = (p: string) => p.startsWith('/token?');
+  const counted =
+    <T>(data: T) =>
+    () => (tokenRequests++, data);
+  hub.intercept({ path: manifestPath, method: 'GET' }).reply(401, '', challenge);
+  auth.intercept({ path: tokenPath, method: 'GET' }).reply(429, counted(''), { headers: { 'retry-after': '0' } });
+  auth.intercept({ path: tokenPath, method: 'GET' }).reply(200, counted({ token: 'hub-token', expires_in: 300 }));
+  hub
+    .intercept({ path: manifestPath, method: 'GET', headers: { authorization: 'Bearer hub-token' } })
+    .reply(200, Buffer.from(image.bytes), { headers: { 'content-type': image.descriptor.mediaType } });
+  const throttled: Array<{ host: string; retried: boolean }> = [];
+  const client = new RegistryClient({ dispatcher: agent, onThrottled: ({ host, retried }) => throttled.push({ host, retried }) });
+  t.teardown(() => client.close());
+  const fetched = await client.repository('registry-1.docker.io', 'library/app').fetchManifest(image.descriptor.digest);
+  t.is(fetched.descriptor.digest, image.descriptor.digest);
+  t.is(tokenRequests, 2);
+  // Reported under the registry's host (metric labels never name a host a registry chose).
+  t.deepEqual(throttled, [{ host: 'registry-1.docker.io', retried: true }]);
+
+  // A realm that keeps throttling: retried maxRetries times, then undecided (never a verdict, never TOKEN).
+  const other = buildImage();
+  const otherPath = `/v2/library/app/manifests/${other.descriptor.digest}`;
+  const challenge2 = {
+    headers: {
+      'www-authenticate': 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/other:pull"',
+    },
+  };
+  hub.intercept({ path: otherPath.replace('/app/', '/other/'), method: 'GET' }).reply(401, '', challenge2);
+  auth
+    .intercept({ path: tokenPath, method: 'GET' })
+    .reply(429, '', { headers: { 'retry-after': '0' } })
+    .times(4);
+  const limitedEvents: Array<{ retried: boolean }> = [];
+  const limited = new RegistryClient({ dispatcher: agent, requestLimits: { maxRetries: 3 }, onThrottled: (e) => limitedEvents.push(e) });
+  t.teardown(() => limited.close());
+  const error = await t.throwsAsync(limited.repository('registry-1.docker.io', 'library/other').fetchManifest(other.descriptor.digest));
+  t.deepEqual(code(t, error), { code: 'REGISTRY_UNAVAILABLE', reason: 'RATE_LIMITED' });
+  t.deepEqual(
+    limitedEvents.map((e) => e.retried),
+    [true, true, true, false],
+  );
+});
+
 test('realm: Docker Hub credentials go to https://auth.docker.io without allowedTokenRealms, and nowhere else', async (t) => {
   const { MockAgent } = await import('undici');
   const agent = new MockAgent();
