@@ -10,7 +10,7 @@ import type { CosignSignatureReport } from '../cosign/index.js';
 import type { NotationArtifactResult, NotationSignatureReport } from '../notation/index.js';
 import type { Descriptor } from '../oci/index.js';
 import type { WasmPolicy } from '../policy/index.js';
-import { formatTime, type Reason, type VerificationResult } from './result.js';
+import { formatTime, type CosignSignatureResult, type NotationSignatureResult, type Reason, type VerificationResult } from './result.js';
 
 /** The entrypoint asked when a policy has several: `decision` in package `vouch.environment`. */
 export const DECISION_ENTRYPOINT = 'vouch/environment/decision';
@@ -35,31 +35,25 @@ export interface DecisionPolicy {
 /** One signature report in the input: a Notary Project one or a cosign one (`type`). */
 export type PolicySignature = PolicyNotationSignature | PolicyCosignSignature;
 
-/** A Notary Project signature, as checked under the environment's trust policy. */
-export interface PolicyNotationSignature {
-  type: 'notation';
-  digest: string;
-  verified: boolean;
-  trustPolicy: string;
-  level: string;
-  signer?: string;
-  signingTime?: string;
+/**
+ * A Notary Project signature, as checked under the environment's trust policy: the result's fields
+ * (NotationSignatureResult) plus times in Unix seconds; reasons without detail, warnings left out.
+ */
+export type PolicyNotationSignature = Pick<
+  NotationSignatureResult,
+  'type' | 'digest' | 'verified' | 'trustPolicy' | 'level' | 'signer' | 'signingTime'
+> & {
   /** signingTime in Unix seconds (time.parse_rfc3339_ns(signingTime) gives it in nanoseconds). */
   signingTimeUnix?: number;
   /** The signature's trusted timestamp, when one verified: RFC 3339 times and the same in Unix seconds. */
   timestamp?: { time: string; earliest: string; latest: string; timeUnix: number; earliestUnix: number; latestUnix: number };
   reasons: Array<{ code: AnswerCode; message: string; check?: string }>;
-}
+};
 
-/** A cosign signature, as checked under the environment's cosign trust. */
-export interface PolicyCosignSignature {
-  type: 'cosign';
-  digest: string;
-  verified: boolean;
-  /** Key-based: `sha256:<hex>` of the key's SubjectPublicKeyInfo DER; keyless: `SAN (issuer)`. Absent when not verified. */
-  signer?: string;
+/** A cosign signature, as checked under the environment's cosign trust: the result's fields (CosignSignatureResult), reasons without detail. */
+export type PolicyCosignSignature = Pick<CosignSignatureResult, 'type' | 'digest' | 'verified' | 'signer'> & {
   reasons: Array<{ code: AnswerCode; message: string }>;
-}
+};
 
 /** One referrer of the image that is not a signature of it (an SBOM, a scan report, an attestation). */
 export interface PolicyReferrer {
