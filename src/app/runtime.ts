@@ -38,6 +38,11 @@ export interface RuntimeOptions {
   now?: () => number;
   /** The opa binary that compiles `.rego` decision policies (default: opa on the PATH). */
   opaPath?: string;
+  /**
+   * Content served for a registry host instead of the registry (before `ociLayout` registries):
+   * promotion checks a signature it has not pushed yet against the destination's trust this way.
+   */
+  sourceFor?: (host: string) => ContentSourceFactory | undefined;
 }
 
 /** The built runtime: the stack plus the injected clock, logger and metrics it was built with. */
@@ -125,6 +130,8 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     }
   }
   const sourceFor = (host: string): ContentSourceFactory | undefined => {
+    const override = options.sourceFor?.(host);
+    if (override !== undefined) return override;
     const layout = layouts.get(host);
     return layout === undefined ? undefined : (ref: ImageReference) => new LayoutRepository(layout, `${ref.registry}/${ref.repository}`);
   };

@@ -76,6 +76,14 @@ export async function writeDemoContent(dir: string, options: { address?: string 
   const debug = await image('tools/debug', 'latest');
   await sign(debug.descriptor, identities.staging);
 
+  // The signing keys, so the demo's environments can stamp images of their own (`vouch sign`,
+  // `vouch promote --sign-for`, the README's walkthrough): PKCS#8 key, chain leaf first.
+  await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });
+  for (const [env, identity] of Object.entries(identities)) {
+    await writeFile(join(dir, 'keys', `${env}.key`), identity.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    await writeFile(join(dir, 'keys', `${env}.crt`), identity.certificateChain.map((c) => `${c.toPem().trimEnd()}\n`).join(''));
+  }
+
   // Trust stores and policies, one per environment, in notation's formats.
   for (const [env, identity] of Object.entries(identities)) {
     const store = join(dir, `truststore-${env}`, 'x509', 'ca', `acme-${env}`);

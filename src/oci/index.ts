@@ -49,6 +49,7 @@ export { createEgressAgent, type EgressRules, type EgressAgentOptions } from './
 export { HttpTransport, type HttpTransportOptions, type HttpRequest, type HttpResponse, type HttpMethod } from './http-transport.js';
 export { OciLayoutSource, type OciLayoutOptions } from './oci-layout.js';
 export { LayoutRepository } from './layout-repository.js';
+export { MemorySource } from './memory-source.js';
 export { OciLayoutWriter } from './oci-layout-writer.js';
 export { buildImageManifest, blobDescriptor, EMPTY_DESCRIPTOR, type BuiltManifestBytes, type ImageManifestParts } from './build.js';
 export { classifyReferrer, isCosignLegacySignature, SIGNATURE_KINDS, type ArtifactKind, type SignatureKind } from './artifact-kind.js';
