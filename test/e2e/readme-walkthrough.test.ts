@@ -7,59 +7,19 @@
 // point into the temporary directory, so notation never touches the real home; the script runs in its own process
 // group, which is killed afterwards whatever happened, so no registry or vouch outlives the test.
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, REPO_ROOT, toolPath } from '../helpers/registries.js';
-import { escapeRegExp, readmeBlocks, showsLines } from '../helpers/readme.js';
+import { escapeRegExp, readmeBlocks, runScript, showsLines } from '../helpers/readme.js';
 
 const run = promisify(execFile);
-const SCRIPT_TIMEOUT_MS = 90_000;
 const BLOCK_MARK = '@@walkthrough-block-end@@';
 /** The settings the README's first block assigns, and the value it shows for the registry (in expected output). */
 const SETTINGS = ['VOUCH_REPO', 'REGISTRY', 'PORT', 'GRPC_PORT'] as const;
 const README_REGISTRY = '127.0.0.1:5000';
-
-interface ScriptResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-function runScript(file: string, cwd: string, env: NodeJS.ProcessEnv): Promise<ScriptResult> {
-  // detached: its own process group, so the registry and vouch it starts in the background die with it.
-  const child = spawn('bash', [file], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const killGroup = (): void => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // the group is gone already
-    }
-  };
-  process.once('exit', killGroup);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup();
-  }, SCRIPT_TIMEOUT_MS);
-  return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      // Whatever the script left behind (it stops both servers itself; a failed step may not have).
-      killGroup();
-      process.removeListener('exit', killGroup);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
 
 test('README "Sign and verify your own image" runs as written and answers verified in dev, not in prod', async (t) => {
   t.timeout(180_000);

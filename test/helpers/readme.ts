@@ -1,5 +1,6 @@
 // Reads the fenced code blocks of a marked region of README.md (`<!-- NAME:begin -->` … `<!-- NAME:end -->`), so
 // tests can run what the README shows instead of a copy of it that could drift.
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './registries.js';
@@ -53,4 +54,47 @@ export function showsLines(actual: string, expected: string): { ok: true } | { o
 
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Runs a bash script in its own process group (so the registries and servers it starts in the background die with
+ * it), killing the group after `timeoutMs` and once the script ends, whatever happened.
+ */
+export interface ScriptResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export function runScript(file: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<ScriptResult> {
+  // detached: its own process group, so the registry and vouch it starts in the background die with it.
+  const child = spawn('bash', [file], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const killGroup = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  };
+  process.once('exit', killGroup);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, timeoutMs);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      // Whatever the script left behind (it stops both servers itself; a failed step may not have).
+      killGroup();
+      process.removeListener('exit', killGroup);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
 }
