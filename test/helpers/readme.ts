@@ -56,10 +56,6 @@ export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/**
- * Runs a bash script in its own process group (so the registries and servers it starts in the background die with
- * it), killing the group after `timeoutMs` and once the script ends, whatever happened.
- */
 export interface ScriptResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -68,6 +64,10 @@ export interface ScriptResult {
   timedOut: boolean;
 }
 
+/**
+ * Runs a bash script in its own process group (so the registries and servers it starts in the background die with
+ * it), killing the group after `timeoutMs` and once the script ends, whatever happened.
+ */
 export function runScript(file: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<ScriptResult> {
   // detached: its own process group, so the registry and vouch it starts in the background die with it.
   const child = spawn('bash', [file], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
