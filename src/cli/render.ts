@@ -11,6 +11,8 @@ export interface ReferrersReport {
 }
 
 function short(digest: string): string {
+  // A skipped referrer may be named by a tag (cosign's `sha256-<hex>.sig`), not a digest: as is.
+  if (!digest.includes(':')) return digest;
   const [alg, hex] = digest.split(':');
   return `${alg}:${(hex ?? '').slice(0, 12)}`;
 }

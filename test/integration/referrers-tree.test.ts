@@ -55,6 +55,13 @@ test.before(async () => {
   const signature = buildSignatureManifest(envelope, sbom.descriptor, { form: 'artifactType' });
   for (const b of signature.blobs) await layout.writeBlob(b.bytes, b.descriptor.mediaType);
   await layout.writeManifest(signature.bytes, MEDIA_TYPE.ociManifest);
+  // shop/cart gets a cosign `.sig` tag that is no cosign signature: a referrer discovery skips, with its code.
+  const cart = await (await OciLayoutSource.open(layoutDir)).resolve('demo.local/shop/cart:0.9');
+  const notASignature = buildImage();
+  for (const b of notASignature.blobs) await layout.writeBlob(b.bytes, b.descriptor.mediaType);
+  await layout.writeManifest(notASignature.bytes, notASignature.descriptor.mediaType, {
+    tag: `demo.local/shop/cart:${cart.digest.replace(':', '-')}.sig`,
+  });
   fixture = { demo, web, sbom: sbom.descriptor, sbomSignature: signature.descriptor };
 });
 
@@ -80,7 +87,7 @@ interface TreeJson {
   subject: Descriptor;
   verdicts: VerdictJson[];
   referrers: NodeJson[];
-  skipped: unknown[];
+  skipped: Array<{ code: string; reason: string }>;
 }
 
 const statusOf = (verdicts: VerdictJson[] | undefined) =>
@@ -229,4 +236,24 @@ test('olareg without a config: the tree of an image with signatures, an SBOM and
   const sbomNode = report.referrers.find((n) => n.kind === 'other')!;
   t.is(sbomNode.referrers[0]!.descriptor.digest, sbomSignature.descriptor.digest);
   t.false('verdicts' in sbomNode.referrers[0]!);
+});
+
+test('demo: a referrer that cannot be used is listed as skipped with its code, the verdicts still come', async (t) => {
+  const f = fixture!;
+  const c = capture();
+  t.is(await main(['referrers', '--tree', '--config', f.demo.configFile, 'demo.local/shop/cart:0.9'], c.io), 0, c.err.join('\n'));
+  const lines = c.out.join('\n').split('\n');
+  t.true(lines.includes('verdict  prod: NO_SIGNATURE; staging: NO_SIGNATURE'), lines.join('\n'));
+  t.truthy(
+    lines.find((l) => /^skipped {2}sha256-[0-9a-f]{64}\.sig {2}INVALID_INPUT \(BAD_CONTENT\): /.test(l)),
+    lines.join('\n'),
+  );
+
+  const j = capture();
+  t.is(await main(['referrers', '--tree', '--config', f.demo.configFile, '--output', 'json', 'demo.local/shop/cart:0.9'], j.io), 0);
+  const report = JSON.parse(j.out.join('\n')) as TreeJson;
+  t.deepEqual(
+    report.skipped.map((s) => [s.code, s.reason]),
+    [['INVALID_INPUT', 'BAD_CONTENT']],
+  );
 });
