@@ -28,7 +28,9 @@ their own referrers (a signature on an SBOM) down to --depth levels (default 2).
   --layout DIR     read an OCI image layout directory instead of a registry (no config)
   --plain-http     talk HTTP, not HTTPS, to the registry (loopback development registries; no config)
   --depth N        levels of referrers to walk (1 = direct referrers only)
-  --max-artifacts N  artifacts in the graph at most (default and ceiling 256); a larger graph is an error
+  --max-artifacts N
+                   artifacts in the graph at most (default and ceiling 256); a larger graph is
+                   an error, not a partial listing
   --output FMT     table (default) or json
 
 Without a config, registry credentials, if needed, come from VOUCH_REGISTRY_USERNAME and
