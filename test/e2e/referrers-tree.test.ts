@@ -1,12 +1,19 @@
 // `vouch referrers --tree --config` against a real registry (olareg, Referrers API): the registry
 // settings and the verdicts come from the configuration, through the same runtime `vouch serve` uses.
 // An image signed for prod, an SBOM on it signed for staging; two environments each trusting its own CA.
+// And an image signed by notation and by the real cosign CLI (`cosign sign --key`, the legacy `.sig`
+// tag), under a notation-only and a cosign-only environment.
 
 import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { keySigner, loadCosignPublicKey } from '../../src/cosign/index.js';
 import { main } from '../../src/cli/main.js';
 import { RegistryClient, type Descriptor } from '../../src/oci/index.js';
 import { buildSbomReferrer, pushReferrer } from '../helpers/oci-fixtures.js';
-import { startReferrersRegistry, type RunningRegistry } from '../helpers/registries.js';
+import { startReferrersRegistry, toolPath, type RunningRegistry } from '../helpers/registries.js';
 import { createWorkspace, pushImage, signAndPush, SIGNERS, trustedIdentity, uniqueId, type Workspace } from './support/fixtures.js';
 
 let registry: RunningRegistry | undefined;
@@ -110,4 +117,65 @@ test('olareg with a config that does not allow the registry: REGISTRY_NOT_ALLOWE
   t.is(await main(['referrers', '--tree', '--config', config, reference], c.io), 1);
   t.regex(c.err.join('\n'), /^vouch referrers: REGISTRY_NOT_ALLOWED: /);
   t.is(c.out.length, 0);
+});
+
+const run = promisify(execFile);
+
+test('olareg with a config: a cosign signature (real cosign CLI) and a notation one, each verdict from the environment that trusts its kind', async (t) => {
+  const keys = await mkdtemp(join(ws!.dir, 'cosign-'));
+  // cosign offline: its own HOME, no password, nothing from the outer environment.
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: keys, TMPDIR: keys, COSIGN_PASSWORD: '' };
+  await run(toolPath('cosign'), ['generate-key-pair'], { cwd: keys, env, timeout: 30_000 });
+
+  const client = new RegistryClient({ hosts: { [registry!.host]: { plainHttp: true } } });
+  t.teardown(() => client.close());
+  const name = `tree-${uniqueId()}/both`;
+  const repo = client.repository(registry!.host, name);
+  const image = await pushImage(repo, 'v1');
+  const notation = await signAndPush(repo, image, {
+    privateKey: ws!.identities.prod.privateKey,
+    certificateChain: ws!.identities.prod.certificateChain,
+  });
+  const pinned = `${registry!.host}/${name}@${image.digest}`;
+  await run(toolPath('cosign'), ['sign', '--key', 'cosign.key', '--allow-insecure-registry', '--yes', '--tlog-upload=false', pinned], {
+    cwd: keys,
+    env,
+    timeout: 60_000,
+  });
+  const publicKey = join(keys, 'cosign.pub');
+  const config = await ws!.writeConfig(
+    {
+      defaultEnvironment: 'prod',
+      environments: { prod: environments().prod, cosign: { cosign: { keys: [publicKey] } } },
+      registries: { [registry!.host]: { plainHttp: true } },
+    },
+    'tree-cosign.yaml',
+  );
+
+  const c = capture();
+  t.is(await main(['referrers', '--tree', '--config', config, '--output', 'json', pinned], c.io), 0, c.err.join('\n'));
+  const report = JSON.parse(c.out.join('\n')) as { verdicts: VerdictJson[]; referrers: NodeJson[] };
+  t.deepEqual(brief(report.verdicts), ['prod:verified', 'cosign:verified']);
+  const cosignNode = report.referrers.find((n) => n.kind === 'cosign-legacy')!;
+  const notationNode = report.referrers.find((n) => n.kind === 'notation')!;
+  t.is(notationNode.descriptor.digest, notation.digest);
+  t.deepEqual(
+    cosignNode.verdicts!.map((v) => [v.environment, v.status]),
+    [
+      ['prod', 'not-evaluated'],
+      ['cosign', 'verified'],
+    ],
+  );
+  t.is(cosignNode.verdicts![1]!.signer, keySigner(loadCosignPublicKey(await readFile(publicKey, 'utf8'), publicKey)));
+  t.deepEqual(
+    notationNode.verdicts!.map((v) => [v.environment, v.status]),
+    [
+      ['prod', 'verified'],
+      ['cosign', 'not-evaluated'],
+    ],
+  );
+
+  const text = capture();
+  t.is(await main(['referrers', '--tree', '--config', config, pinned], text.io), 0);
+  t.true(text.out.join('\n').includes('prod:   not evaluated: environment "prod" has no cosign trust'), text.out.join('\n'));
 });
