@@ -3,7 +3,7 @@
 // an SBOM, …) is verified as `repo@<its digest>` by the real engine, once per environment, and each
 // signature node takes its outcome from that answer's `signatures[]` (matched by manifest digest).
 
-import { formatReference, withDigest, type Digest, type ImageReference } from '../core/index.js';
+import { formatReference, withDigest, type Digest, type ErrorCode, type ErrorReason, type ImageReference } from '../core/index.js';
 import { SIGNATURE_KINDS, type ArtifactKind, type ReferrerNode, type ReferrerTree } from '../oci/index.js';
 import type { KeyResult, RequestOptions, VerificationResult } from '../verify/index.js';
 
@@ -22,9 +22,9 @@ export interface EnvironmentVerdict {
   /** Subject DN (notation) or key/identity (cosign) of the signature, when the engine reported one. */
   signer?: string;
   /** The AnswerCode of a negative answer, or the ErrorCode of an undecided one. */
-  code?: string;
+  code?: ErrorCode;
   /** The ErrorReason of an undecided answer, when known. */
-  reason?: string;
+  reason?: ErrorReason;
   message?: string;
 }
 
@@ -92,7 +92,7 @@ export async function referrerVerdicts(tree: ReferrerTree, options: ReferrerVerd
 }
 
 function undecided(environment: string, result: KeyResult | undefined): EnvironmentVerdict {
-  const error = result?.error ?? { code: 'INTERNAL', message: 'the engine returned no answer for this key' };
+  const error = result?.error ?? { code: 'INTERNAL' as const, message: 'the engine returned no answer for this key' };
   return {
     environment,
     status: 'undecided',

@@ -109,9 +109,10 @@ export async function referrersCommand(argv: string[], io: CommandIo): Promise<n
     for (const note of dockerHubNotes('referrers', [input])) io.err(note);
     if (config !== undefined) {
       // The same registries, layouts and allowlist the engine verifies against (docs/configuration.md).
-      runtime = await createRuntime(config, { logger: moduleLogger('cli'), watch: false });
-      source = runtime.sourceOf(ref);
-      close = () => runtime!.close();
+      const built = await createRuntime(config, { logger: moduleLogger('cli'), watch: false });
+      runtime = built;
+      source = built.sourceOf(ref);
+      close = () => built.close();
     } else {
       const username = process.env['VOUCH_REGISTRY_USERNAME'];
       const client = new RegistryClient({
@@ -134,12 +135,14 @@ export async function referrersCommand(argv: string[], io: CommandIo): Promise<n
     const report: ReferrersReport = { reference: display, source: source.location, subject, tree };
     let verdicts: ReferrerVerdicts | undefined;
     if (values.tree && runtime !== undefined && ref !== undefined) {
+      const runtimeConfig = runtime.config;
       verdicts = await referrerVerdicts(tree, {
         engine: runtime.engine,
         reference: ref,
-        environments: envs.length > 0 ? envs : [...runtime.config.environments.keys()],
-        trusts: (name) => trustsOf(runtime!.config, name),
-        deadline: Date.now() + Math.max(runtime.config.server.requestTimeoutMs, 30_000),
+        environments: envs.length > 0 ? envs : [...runtimeConfig.environments.keys()],
+        trusts: (name) => trustsOf(runtimeConfig, name),
+        // As `vouch verify`: the server's budget, at least 30 s for a one-shot command.
+        deadline: Date.now() + Math.max(runtimeConfig.server.requestTimeoutMs, 30_000),
       });
     }
     if (values.output === 'json') io.out(JSON.stringify(referrersJson(report, verdicts), null, 2));
