@@ -1,6 +1,7 @@
 // `vouch referrers --tree` end to end through main(): the demo's content (an OCI layout standing in
 // for registry demo.local, two environments) plus an SBOM on shop/web with a signature on that SBOM,
-// verdicts from the real engine per environment; and a real registry (olareg) without a config.
+// verdicts from the real engine per environment; and the two real registries (olareg with the Referrers
+// API, distribution without it) without a config.
 
 import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { writeDemoContent, type DemoContent } from '../../src/cli/demo-content.j
 import { buildSignatureManifest, generateSigningIdentity, signEnvelope } from '../../src/notation/index.js';
 import { MEDIA_TYPE, OciLayoutSource, OciLayoutWriter, RegistryClient, type Descriptor } from '../../src/oci/index.js';
 import { buildImage, buildNotationSignature, buildSbomReferrer, pushManifest, pushReferrer } from '../helpers/oci-fixtures.js';
-import { startReferrersRegistry } from '../helpers/registries.js';
+import { startDistributionRegistry, startReferrersRegistry } from '../helpers/registries.js';
 
 function capture() {
   const out: string[] = [];
@@ -188,55 +189,62 @@ test('usage: --env needs a config and --tree; --layout does not go with --config
   }
 });
 
-test('olareg without a config: the tree of an image with signatures, an SBOM and a signature on the SBOM', async (t) => {
-  const registry = await startReferrersRegistry();
-  t.teardown(() => registry.stop());
-  const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } } });
-  t.teardown(() => client.close());
-  const repo = client.repository(registry.host, 'vouch/tree');
-  const image = buildImage();
-  await pushManifest(repo, image, 'v1');
-  const signature = buildNotationSignature(image.descriptor, { form: 'artifactType' });
-  const sbom = buildSbomReferrer(image.descriptor);
-  await pushReferrer(repo, signature);
-  await pushReferrer(repo, sbom);
-  const sbomSignature = buildNotationSignature(sbom.descriptor);
-  await pushReferrer(repo, sbomSignature);
+const REGISTRIES = [
+  { name: 'olareg', start: startReferrersRegistry, via: 'referrers-api' },
+  { name: 'distribution (no Referrers API)', start: startDistributionRegistry, via: 'tag-schema' },
+] as const;
 
-  const c = capture();
-  t.is(await main(['referrers', '--tree', '--plain-http', `${registry.host}/vouch/tree:v1`], c.io), 0, c.err.join('\n'));
-  const lines = c.out.join('\n').split('\n');
-  const short = (d: Descriptor) => d.digest.slice(0, 'sha256:'.length + 12);
-  const tree = lines.slice(lines.indexOf(`${registry.host}/vouch/tree:v1`));
-  // olareg lists referrers in its own order: compare the drawn lines as a set per level.
-  t.is(tree.length, 4, lines.join('\n'));
-  const signatureLine = `notation  ${MEDIA_TYPE.notarySignature}  ${short(signature.descriptor)}  referrers-api`;
-  const sbomLine = `other  application/spdx+json  ${short(sbom.descriptor)}  referrers-api`;
-  const sbomFirst = tree[1]!.endsWith(sbomLine);
-  t.deepEqual(
-    tree.slice(1),
-    sbomFirst
-      ? [
-          `├─ ${sbomLine}`,
-          `│  └─ notation  ${MEDIA_TYPE.notarySignature}  ${short(sbomSignature.descriptor)}  referrers-api`,
-          `└─ ${signatureLine}`,
-        ]
-      : [
-          `├─ ${signatureLine}`,
-          `└─ ${sbomLine}`,
-          `   └─ notation  ${MEDIA_TYPE.notarySignature}  ${short(sbomSignature.descriptor)}  referrers-api`,
-        ],
-  );
-  t.false(lines.some((l) => l.startsWith('verdict')));
+for (const { name, start, via } of REGISTRIES) {
+  test(`${name} without a config: the tree of an image with signatures, an SBOM and a signature on the SBOM`, async (t) => {
+    const registry = await start();
+    t.teardown(() => registry.stop());
+    const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } } });
+    t.teardown(() => client.close());
+    const repo = client.repository(registry.host, 'vouch/tree');
+    const image = buildImage();
+    await pushManifest(repo, image, 'v1');
+    const signature = buildNotationSignature(image.descriptor, { form: 'artifactType' });
+    const sbom = buildSbomReferrer(image.descriptor);
+    await pushReferrer(repo, signature);
+    await pushReferrer(repo, sbom);
+    const sbomSignature = buildNotationSignature(sbom.descriptor);
+    await pushReferrer(repo, sbomSignature);
 
-  const j = capture();
-  t.is(await main(['referrers', '--tree', '--plain-http', '--output', 'json', `${registry.host}/vouch/tree:v1`], j.io), 0);
-  const report = JSON.parse(j.out.join('\n')) as TreeJson;
-  t.false('environments' in report);
-  const sbomNode = report.referrers.find((n) => n.kind === 'other')!;
-  t.is(sbomNode.referrers[0]!.descriptor.digest, sbomSignature.descriptor.digest);
-  t.false('verdicts' in sbomNode.referrers[0]!);
-});
+    const c = capture();
+    t.is(await main(['referrers', '--tree', '--plain-http', `${registry.host}/vouch/tree:v1`], c.io), 0, c.err.join('\n'));
+    const lines = c.out.join('\n').split('\n');
+    const short = (d: Descriptor) => d.digest.slice(0, 'sha256:'.length + 12);
+    const tree = lines.slice(lines.indexOf(`${registry.host}/vouch/tree:v1`));
+    // The registry lists referrers in its own order: either order of the two direct referrers is right.
+    t.is(tree.length, 4, lines.join('\n'));
+    const signatureLine = `notation  ${MEDIA_TYPE.notarySignature}  ${short(signature.descriptor)}  ${via}`;
+    const sbomLine = `other  application/spdx+json  ${short(sbom.descriptor)}  ${via}`;
+    const sbomFirst = tree[1]!.endsWith(sbomLine);
+    t.deepEqual(
+      tree.slice(1),
+      sbomFirst
+        ? [
+            `├─ ${sbomLine}`,
+            `│  └─ notation  ${MEDIA_TYPE.notarySignature}  ${short(sbomSignature.descriptor)}  ${via}`,
+            `└─ ${signatureLine}`,
+          ]
+        : [
+            `├─ ${signatureLine}`,
+            `└─ ${sbomLine}`,
+            `   └─ notation  ${MEDIA_TYPE.notarySignature}  ${short(sbomSignature.descriptor)}  ${via}`,
+          ],
+    );
+    t.false(lines.some((l) => l.startsWith('verdict')));
+
+    const j = capture();
+    t.is(await main(['referrers', '--tree', '--plain-http', '--output', 'json', `${registry.host}/vouch/tree:v1`], j.io), 0);
+    const report = JSON.parse(j.out.join('\n')) as TreeJson;
+    t.false('environments' in report);
+    const sbomNode = report.referrers.find((n) => n.kind === 'other')!;
+    t.is(sbomNode.referrers[0]!.descriptor.digest, sbomSignature.descriptor.digest);
+    t.false('verdicts' in sbomNode.referrers[0]!);
+  });
+}
 
 test('demo: a referrer that cannot be used is listed as skipped with its code, the verdicts still come', async (t) => {
   const f = fixture!;
