@@ -15,7 +15,7 @@ import {
   type VouchConfig,
 } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { HttpTransport, LayoutRepository, OciLayoutSource, RegistryClient } from '../oci/index.js';
+import { HttpTransport, LayoutRepository, OciLayoutSource, RegistryClient, type ContentSource } from '../oci/index.js';
 import { outcomeLabel, registryStatusLabel, type ProviderMetrics } from '../server/index.js';
 import { VerificationEngine, type ContentSourceFactory, type SharedCacheObserver } from '../verify/index.js';
 import { createRedisSharedCache, type RedisSharedCache } from './shared-cache-redis.js';
@@ -51,6 +51,11 @@ export interface Runtime extends VerificationStack {
   now: () => number;
   logger: Logger;
   metrics: ProviderMetrics | undefined;
+  /**
+   * Where the engine reads `ref` from: the OCI layout configured for its host (`registries.<host>.ociLayout`),
+   * else the registry client. For commands that look at the same content the engine verifies (`vouch referrers`).
+   */
+  sourceOf(ref: ImageReference): ContentSource;
 }
 
 /**
@@ -193,6 +198,7 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     engine,
     environments,
     client,
+    sourceOf: (ref) => sourceFor(ref.registry)?.(ref) ?? client.repositoryFor(ref),
     close: async () => {
       await Promise.allSettled([engine.close(), environments.close()]);
       await Promise.allSettled([client.close(), revocationTransport.close(), shared?.close()]);

@@ -1,6 +1,7 @@
 // Human-readable and JSON renderings of discovery results for the CLI.
 
 import type { Descriptor, ReferrerNode, ReferrerTree } from '../oci/index.js';
+import type { EnvironmentVerdict, ReferrerVerdicts } from './referrer-verdicts.js';
 
 export interface ReferrersReport {
   reference: string;
@@ -10,8 +11,14 @@ export interface ReferrersReport {
 }
 
 function short(digest: string): string {
+  // A skipped referrer may be named by a tag (cosign's `sha256-<hex>.sig`), not a digest: as is.
+  if (!digest.includes(':')) return digest;
   const [alg, hex] = digest.split(':');
   return `${alg}:${(hex ?? '').slice(0, 12)}`;
+}
+
+function countNodes(nodes: readonly ReferrerNode[]): number {
+  return nodes.reduce((n, node) => n + 1 + countNodes(node.referrers), 0);
 }
 
 export function renderReferrersTable(report: ReferrersReport): string {
@@ -25,12 +32,11 @@ export function renderReferrersTable(report: ReferrersReport): string {
     }
   };
   walk(report.tree.referrers, 0);
-  const count = (nodes: ReferrerNode[]): number => nodes.reduce((n, node) => n + 1 + count(node.referrers), 0);
   const lines = [
     `image    ${report.reference}`,
     `source   ${report.source}`,
     `digest   ${report.subject.digest} (${report.subject.mediaType}, ${report.subject.size} bytes)`,
-    `found    ${count(report.tree.referrers)} referrer(s)`,
+    `found    ${countNodes(report.tree.referrers)} referrer(s)`,
     '',
   ];
   if (rows.length > 0) lines.push(...table([['KIND', 'ARTIFACT TYPE', 'DIGEST', 'FOUND VIA'], ...rows]));
@@ -38,21 +44,89 @@ export function renderReferrersTable(report: ReferrersReport): string {
   return lines.join('\n');
 }
 
-/** A JSON-friendly view: the tree without raw manifest bytes. */
-export function referrersJson(report: ReferrersReport): unknown {
+/**
+ * A JSON-friendly view: the tree without raw manifest bytes. With verdicts (`--tree` with a config),
+ * the image and every verified artifact carry `verdicts` (the engine's answer per environment), and
+ * every signature node its own outcome per environment.
+ */
+export function referrersJson(report: ReferrersReport, verdicts?: ReferrerVerdicts): unknown {
+  const verdictsOf = (digest: string): { verdicts?: EnvironmentVerdict[] } => {
+    const found = verdicts?.signatures[digest] ?? verdicts?.subjects[digest];
+    return found === undefined ? {} : { verdicts: found };
+  };
   const node = (n: ReferrerNode): unknown => ({
     kind: n.artifact.kind,
     descriptor: n.artifact.descriptor,
     via: n.artifact.via,
+    ...verdictsOf(n.artifact.descriptor.digest),
     referrers: n.referrers.map(node),
   });
   return {
     reference: report.reference,
     source: report.source,
     subject: report.subject,
+    ...(verdicts !== undefined ? { environments: verdicts.environments, ...verdictsOf(report.subject.digest) } : {}),
     referrers: report.tree.referrers.map(node),
     skipped: report.tree.skipped,
   };
+}
+
+/** One environment's verdict as a tree line shows it: `verified (CN=…)`, `UNTRUSTED_SIGNER (CN=…)`, `undecided: …`. */
+export function verdictText(verdict: EnvironmentVerdict): string {
+  const signer = verdict.signer !== undefined ? ` (${verdict.signer})` : '';
+  switch (verdict.status) {
+    case 'verified':
+      return `verified${signer}${verdict.message !== undefined ? `: ${verdict.message}` : ''}`;
+    case 'not-verified':
+      return `${verdict.code ?? 'not verified'}${signer}`;
+    case 'not-evaluated':
+      return `not evaluated${verdict.message !== undefined ? `: ${verdict.message}` : ''}`;
+    case 'undecided':
+      return `undecided: ${verdict.code ?? '-'}${verdict.reason !== undefined ? ` (${verdict.reason})` : ''}`;
+  }
+}
+
+/**
+ * `vouch referrers --tree`: the referrer graph drawn like `tree` / `oras discover --format tree`,
+ * one line per artifact (kind, artifact type, short digest, how it was found); with verdicts, each
+ * signature is followed by one line per environment, and the image's own verdicts head the output.
+ */
+export function renderReferrersTree(report: ReferrersReport, verdicts?: ReferrerVerdicts): string {
+  const lines = [
+    `image    ${report.reference}`,
+    `source   ${report.source}`,
+    `digest   ${report.subject.digest} (${report.subject.mediaType}, ${report.subject.size} bytes)`,
+    `found    ${countNodes(report.tree.referrers)} referrer(s)`,
+  ];
+  const own = verdicts?.subjects[report.subject.digest];
+  if (own !== undefined && own.length > 0) {
+    // The signer that satisfied each environment is on its signature's line below.
+    const withoutSigner = ({ signer: _signer, ...v }: EnvironmentVerdict): EnvironmentVerdict => v;
+    lines.push(`verdict  ${own.map((v) => `${v.environment}: ${verdictText(withoutSigner(v))}`).join('; ')}`);
+  }
+  lines.push('', report.reference);
+  const width = Math.max(0, ...(verdicts?.environments ?? []).map((e) => e.length));
+  const walk = (nodes: readonly ReferrerNode[], prefix: string) => {
+    nodes.forEach((node, i) => {
+      const last = i === nodes.length - 1;
+      const a = node.artifact;
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${a.kind}  ${a.descriptor.artifactType ?? '-'}  ${short(a.descriptor.digest)}  ${a.via}`);
+      const childPrefix = prefix + (last ? '   ' : '│  ');
+      const detailPrefix = childPrefix + (node.referrers.length > 0 ? '│  ' : '   ');
+      for (const v of verdicts?.signatures[a.descriptor.digest] ?? []) {
+        lines.push(`${detailPrefix}${`${v.environment}:`.padEnd(width + 1)} ${verdictText(v)}`);
+      }
+      walk(node.referrers, childPrefix);
+    });
+  };
+  walk(report.tree.referrers, '');
+  if (report.tree.skipped.length > 0) lines.push('');
+  for (const skipped of report.tree.skipped) {
+    lines.push(
+      `skipped  ${short(skipped.reference)}  ${skipped.code}${skipped.reason !== 'OTHER' ? ` (${skipped.reason})` : ''}: ${skipped.message}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 export function table(rows: string[][]): string[] {
