@@ -26,6 +26,7 @@ export {
 } from './chain.js';
 export {
   signEnvelope,
+  attachTimestampToken,
   buildSignatureManifest,
   type SignEnvelopeOptions,
   type SignTarget,
@@ -62,3 +63,4 @@ export {
   type PendingSubject,
 } from './verify-artifact.js';
 export { generateSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './identity-generation.js';
+export { loadSigningIdentity, checkSigningIdentity, parsePrivateKeyPem, type LoadSigningIdentityOptions } from './signing-key.js';
