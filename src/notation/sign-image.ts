@@ -73,7 +73,7 @@ export async function signImage(repository: RegistryRepository, subject: Descrip
   checkSigningIdentity(
     options.signer.privateKey,
     options.signer.certificateChain,
-    { key: 'private key', cert: 'certificate chain' },
+    { key: 'signer.privateKey', cert: 'signer.certificateChain' },
     signingTime,
   );
   checkMetadata(options.userMetadata, 'user metadata');

@@ -84,6 +84,9 @@ async function respond(
     ],
     certificates: req.certReq ? [pkijsLeaf] : [],
   });
+  // pkijs's constructor re-chunks eContent into a constructed (BER) OCTET STRING, which Go's
+  // encoding/asn1 (tspclient-go, so notation) cannot read: real TSAs send DER, and so does this one.
+  signedData.encapContentInfo.eContent = new asn1js.OctetString({ valueHex: eContent });
   const essCertId = new asn1js.Sequence({ value: [new asn1js.OctetString({ valueHex: createHash('sha256').update(leaf.der).digest() })] });
   signedData.signerInfos[0]!.signedAttrs = new pkijs.SignedAndUnsignedAttributes({
     type: 0,

@@ -387,9 +387,11 @@ test('a timestamp from a TSA notation does not trust fails notation verify (the 
     format: 'jws',
     timestamp: { url: world.tsa.url, roots: [world.tsa.root.certificate] },
   });
-  const result = await world.notation.verify(`${world.registries.olareg.host}/sign/timestamped-other-tsa@${descriptor.digest}`);
+  const reference = `${world.registries.olareg.host}/sign/timestamped-other-tsa@${descriptor.digest}`;
+  const result = await world.notation.run(['verify', '--insecure-registry', '-d', reference]);
   t.not(result.code, 0);
-  t.regex(result.stderr + result.stdout, /timestamp/i);
+  // refused for the timestamp's trust, not for anything else
+  t.regex(result.stderr, /authenticTimestamp validation failed.*certificate signed by unknown authority/);
 });
 
 for (const registry of ['olareg', 'distribution'] as const) {
