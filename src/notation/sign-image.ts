@@ -11,7 +11,7 @@
 
 import { createPublicKey } from 'node:crypto';
 import { VouchError, throwIfAborted } from '../core/index.js';
-import { MEDIA_TYPE, attachReferrer, type Descriptor, type ReferrerSourceKind, type RegistryRepository } from '../oci/index.js';
+import { ANNOTATION, MEDIA_TYPE, attachReferrer, type Descriptor, type ReferrerSourceKind, type RegistryRepository } from '../oci/index.js';
 import { hashForAlgorithm, signatureAlgorithmForKey } from './algorithms.js';
 import type { SigningIdentity } from './identity-generation.js';
 import { parseEnvelope } from './parse-envelope.js';
@@ -81,6 +81,9 @@ export async function signImage(repository: RegistryRepository, subject: Descrip
   for (const name of Object.keys(options.userMetadata ?? {})) {
     if (name.startsWith(RESERVED_METADATA_PREFIX))
       throw inputError(`user metadata key ${name} is reserved (${RESERVED_METADATA_PREFIX}.*)`);
+  }
+  for (const name of [ANNOTATION.notaryThumbprint, ANNOTATION.created]) {
+    if (options.manifestAnnotations?.[name] !== undefined) throw inputError(`annotation ${name} is reserved (vouch writes it)`);
   }
   if (options.expiry !== undefined && options.expiry.getTime() <= signingTime.getTime()) {
     throw inputError(`expiry ${options.expiry.toISOString()} is not after the signing time ${signingTime.toISOString()}`);
