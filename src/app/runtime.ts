@@ -5,19 +5,12 @@
 // Layers and the path of one request: docs/architecture.md.
 
 import type { ImageReference } from '../core/index.js';
-import {
-  EnvironmentSet,
-  egressRules,
-  hostAllowedPredicate,
-  registryHostConfigs,
-  registryMetricLabel,
-  revocationEgressRules,
-  type VouchConfig,
-} from '../config/index.js';
+import { EnvironmentSet, hostAllowedPredicate, registryMetricLabel, revocationEgressRules, type VouchConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
-import { HttpTransport, LayoutRepository, OciLayoutSource, RegistryClient, type ContentSource } from '../oci/index.js';
+import { HttpTransport, LayoutRepository, OciLayoutSource, type ContentSource, type RegistryClient } from '../oci/index.js';
 import { outcomeLabel, registryStatusLabel, type ProviderMetrics } from '../server/index.js';
 import { VerificationEngine, type ContentSourceFactory, type SharedCacheObserver } from '../verify/index.js';
+import { createRegistryClient } from './registry-client.js';
 import { createRedisSharedCache, type RedisSharedCache } from './shared-cache-redis.js';
 
 /** Trust material, registry client and engine: what `vouch verify` needs, without any server. */
@@ -81,12 +74,8 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
   const isRegistryAllowed = hostAllowedPredicate(config);
   // Label values bounded by the configuration (docs/security.md "Metrics"); other event fields are ignored.
   const hostLabel = registryMetricLabel(config);
-  const client = new RegistryClient({
-    hosts: registryHostConfigs(config),
-    isHostAllowed: isRegistryAllowed,
-    egress: egressRules(config),
+  const client = createRegistryClient(config, {
     logger: logger.child({ module: 'oci.registry' }),
-    requestLimits: config.limits.registryRequests,
     now,
     ...(metrics
       ? {

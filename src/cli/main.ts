@@ -8,6 +8,7 @@ import { demoCommand, demoUsage } from './commands/demo.js';
 import { policyCommand, policyUsage } from './commands/policy.js';
 import { referrersCommand, referrersUsage } from './commands/referrers.js';
 import { serveCommand, serveUsage } from './commands/serve.js';
+import { signCommand, signUsage } from './commands/sign.js';
 import { verifyCommand, verifyUsage } from './commands/verify.js';
 import { processIo, UsageError, type CommandIo } from './io.js';
 
@@ -16,6 +17,7 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   verify: { run: verifyCommand, usage: verifyUsage, summary: 'verify image references as the provider would' },
   check: { run: checkCommand, usage: checkUsage, summary: 'check Kubernetes manifests as admission would, before admission' },
   referrers: { run: referrersCommand, usage: referrersUsage, summary: 'list signatures and other artifacts that refer to an image' },
+  sign: { run: signCommand, usage: signUsage, summary: 'sign an image (Notary Project signature) and attach it as a referrer' },
   demo: { run: demoCommand, usage: demoUsage, summary: 'offline demo: signed sample images, two environments, the provider answering' },
   policy: { run: policyCommand, usage: policyUsage, summary: "run an environment's decision policy on an input document (policy eval)" },
   config: { run: configCommand, usage: configUsage, summary: 'print the JSON Schema of the configuration file (config schema)' },

@@ -78,6 +78,8 @@ export type ErrorReason =
   // configuration and trust material
   | 'NOT_FOUND'
   | 'WITHDRAWN'
+  // a signing key that cannot be used: unreadable, encrypted, of a forbidden type, or not the leaf's
+  | 'BAD_KEY'
   // policies (POLICY_ERROR): loading, compiling with opa, evaluating in the worker
   | 'LOAD_FAILED'
   | 'COMPILE_FAILED'

@@ -26,6 +26,7 @@ export {
 } from './chain.js';
 export {
   signEnvelope,
+  attachTimestampToken,
   buildSignatureManifest,
   type SignEnvelopeOptions,
   type SignTarget,
@@ -62,3 +63,14 @@ export {
   type PendingSubject,
 } from './verify-artifact.js';
 export { generateSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './identity-generation.js';
+export { loadSigningIdentity, checkSigningIdentity, parsePrivateKeyPem, type LoadSigningIdentityOptions } from './signing-key.js';
+export { signImage, type SignImageOptions, type SignedImage } from './sign-image.js';
+export {
+  requestTimestamp,
+  buildTimestampRequest,
+  parseTimestampResponse,
+  DEFAULT_TIMESTAMP_RESPONSE_BYTES,
+  DEFAULT_TIMESTAMP_TIMEOUT_MS,
+  type TimestampOptions,
+  type ObtainedTimestamp,
+} from './timestamp-request.js';

@@ -4,7 +4,7 @@
 // promotion and the end-to-end tests; negative tests use the escape hatches to break one rule.
 
 import { constants, createHash, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { Encoder, Tag } from 'cbor-x';
+import { Decoder, Encoder, Tag } from 'cbor-x';
 import { VouchError } from '../core/index.js';
 import {
   ANNOTATION,
@@ -65,6 +65,7 @@ export interface SignedEnvelope {
 }
 
 const coseEncoder = new Encoder({ mapsAsObjects: false, useRecords: false, tagUint8Array: false });
+const coseDecoder = new Decoder({ mapsAsObjects: false, useRecords: false });
 
 function signError(message: string): VouchError {
   return new VouchError('INVALID_INPUT', `sign: ${message}`, { reason: 'BAD_CONTENT' });
@@ -255,6 +256,40 @@ export function signEnvelope(options: SignEnvelopeOptions): SignedEnvelope {
   return { mediaType: MEDIA_TYPE.cose, bytes: signCose(options, ders, attrs) };
 }
 
+/**
+ * The same envelope with an RFC 3161 token in its unprotected header
+ * (`io.cncf.notary.timestampSignature`, signature-specification.md "Unsigned Attributes"). The
+ * token countersigns the primitive signature, which a re-signature would change (ECDSA and
+ * RSASSA-PSS are randomised): so it is added to the signed envelope, never signed anew. Protected
+ * header, payload and signature bytes are kept exactly.
+ */
+export function attachTimestampToken(envelope: SignedEnvelope, token: Uint8Array): SignedEnvelope {
+  if (envelope.mediaType === MEDIA_TYPE.jws) {
+    const parsed = JSON.parse(new TextDecoder().decode(envelope.bytes)) as { header?: Record<string, unknown> } & Record<string, unknown>;
+    const rest = Object.entries(parsed.header ?? {}).filter(([name]) => name !== NOTARY_HEADER.timestampSignature);
+    const header = { [NOTARY_HEADER.timestampSignature]: Buffer.from(token).toString('base64'), ...Object.fromEntries(rest) };
+    return { mediaType: envelope.mediaType, bytes: new TextEncoder().encode(JSON.stringify({ ...parsed, header })) };
+  }
+  if (envelope.mediaType === MEDIA_TYPE.cose) {
+    const message: unknown = coseDecoder.decode(Buffer.from(envelope.bytes));
+    if (!(message instanceof Tag) || message.tag !== COSE_SIGN1_TAG || !Array.isArray(message.value) || message.value.length !== 4) {
+      throw signError('not a COSE_Sign1 envelope');
+    }
+    const [protectedBytes, unprotected, payload, signature] = message.value as [Uint8Array, unknown, Uint8Array, Uint8Array];
+    if (!(unprotected instanceof Map)) throw signError('the COSE unprotected header is not a map');
+    const entries = [...(unprotected as Map<string | number, unknown>).entries()].filter(
+      ([label]) => label !== NOTARY_HEADER.timestampSignature,
+    );
+    entries.push([NOTARY_HEADER.timestampSignature, Buffer.from(token)]);
+    const rebuilt = new Tag(
+      [Buffer.from(protectedBytes), canonicalMap(entries), Buffer.from(payload), Buffer.from(signature)],
+      COSE_SIGN1_TAG,
+    );
+    return { mediaType: envelope.mediaType, bytes: new Uint8Array(coseEncoder.encode(rebuilt)) };
+  }
+  throw signError(`unknown envelope media type ${envelope.mediaType}`);
+}
+
 export interface SignatureManifestOptions {
   /**
    * `legacy`: what every released notation (1.x) writes, config mediaType
@@ -266,6 +301,11 @@ export interface SignatureManifestOptions {
   thumbprints?: string[];
   /** `org.opencontainers.image.created`. Default: now. */
   created?: Date;
+  /**
+   * Further manifest annotations (`vouch sign --annotation`). They cannot replace the two above:
+   * notation reads the thumbprint annotation to pick signatures.
+   */
+  annotations?: Record<string, string>;
 }
 
 export interface BlobBytes {
@@ -289,7 +329,11 @@ export function buildSignatureManifest(
     options.thumbprints ??
     parseEnvelope(envelope.mediaType, envelope.bytes).certificateChain.map((der) => createHash('sha256').update(der).digest('hex'));
   const layer = blobDescriptor(envelope.bytes, envelope.mediaType);
+  for (const name of Object.keys(options.annotations ?? {})) {
+    if (name === ANNOTATION.notaryThumbprint || name === ANNOTATION.created) throw signError(`annotation ${name} is reserved`);
+  }
   const annotations: Record<string, string> = {
+    ...options.annotations,
     [ANNOTATION.notaryThumbprint]: JSON.stringify(thumbprints),
     [ANNOTATION.created]: rfc3339(options.created ?? new Date()),
   };

@@ -1,0 +1,147 @@
+// A signing identity from PEM files (`vouch sign --key KEY --cert CHAIN`), held to the rules
+// notation applies when it signs, so that nothing is pushed that `notation verify` would reject:
+// notation-go signer.NewGenericSignerFromFiles reads the pair with Go's tls.LoadX509KeyPair (PEM
+// PKCS#8, SEC1 or PKCS#1; no encrypted keys), notation-core-go NewLocalSigner requires the key to
+// be the leaf's, and its envelope Sign validates the chain (x509 ValidateCodeSigningCertChain:
+// complete to a self-signed root, code-signing leaf, every certificate valid at signing time).
+// Keys: signature-specification.md "Algorithm Selection"
+// (https://github.com/notaryproject/specifications/blob/v1.1.0/specs/signature-specification.md#algorithm-selection).
+
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { VouchError, errorMessage } from '../core/index.js';
+import { OID, parseCertificates, type Certificate } from '../trust/index.js';
+import { signatureAlgorithmForKey } from './algorithms.js';
+import { validateSigningChain } from './chain.js';
+import type { SigningIdentity } from './identity-generation.js';
+
+/** PEM private key blocks notation accepts (tls.LoadX509KeyPair): PKCS#8, SEC1, PKCS#1. */
+const PRIVATE_KEY_BLOCK = /-----BEGIN (PRIVATE KEY|EC PRIVATE KEY|RSA PRIVATE KEY)-----[\s\S]*?-----END \1-----/;
+/** Key files are small; a bigger file is not a key (a ceiling on what is read into memory). */
+const MAX_FILE_BYTES = 1024 * 1024;
+
+export interface LoadSigningIdentityOptions {
+  /** The signing time the chain must be valid at (default now). */
+  now?: Date;
+}
+
+function keyError(file: string, message: string, cause?: unknown): VouchError {
+  return new VouchError('INVALID_INPUT', `signing key ${file}: ${message}`, { reason: 'BAD_KEY', ...(cause ? { cause } : {}) });
+}
+
+function certificateError(file: string, message: string, cause?: unknown): VouchError {
+  return new VouchError('INVALID_INPUT', `signing certificate chain ${file}: ${message}`, {
+    reason: 'BAD_CONTENT',
+    ...(cause ? { cause } : {}),
+  });
+}
+
+async function readSmallFile(path: string, what: string): Promise<Uint8Array> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new VouchError('INVALID_INPUT', `${what} ${path}: cannot be read (${code ?? errorMessage(error)})`, {
+      reason: code === 'ENOENT' ? 'NOT_FOUND' : 'OTHER',
+      cause: error,
+    });
+  }
+  if (bytes.length > MAX_FILE_BYTES) {
+    throw new VouchError('INVALID_INPUT', `${what} ${path}: ${bytes.length} bytes, more than the ${MAX_FILE_BYTES} a PEM file may have`, {
+      reason: 'SIZE_LIMIT',
+    });
+  }
+  return new Uint8Array(bytes);
+}
+
+/** Parses a PEM private key; `file` names it in errors. */
+export function parsePrivateKeyPem(pem: string, file: string): KeyObject {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem) || /Proc-Type:\s*4,\s*ENCRYPTED/.test(pem)) {
+    throw keyError(file, 'the key is encrypted; notation and vouch need an unencrypted PEM key (e.g. `openssl pkey -in KEY -out PLAIN`)');
+  }
+  const block = PRIVATE_KEY_BLOCK.exec(pem);
+  if (block === null) {
+    throw keyError(file, 'no PEM private key found (expected PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)');
+  }
+  try {
+    return createPrivateKey({ key: block[0], format: 'pem' });
+  } catch (error) {
+    throw keyError(file, `the PEM private key does not parse (${errorMessage(error)})`, error);
+  }
+}
+
+/**
+ * Checks that `privateKey` and `chain` (leaf first) can make a signature notation accepts: an
+ * allowed key type and size, the key belongs to the leaf, the chain satisfies the Notary
+ * code-signing certificate rules up to a self-signed root, and every certificate is valid at `now`.
+ * Throws INVALID_INPUT (BAD_KEY for the key, BAD_CONTENT for the chain) naming the files.
+ */
+export function checkSigningIdentity(
+  privateKey: KeyObject,
+  chain: readonly Certificate[],
+  files: { key: string; cert: string },
+  now: Date = new Date(),
+): void {
+  if (privateKey.type !== 'private') throw keyError(files.key, 'not a private key');
+  const publicKey = createPublicKey(privateKey);
+  try {
+    signatureAlgorithmForKey(publicKey);
+  } catch (error) {
+    throw keyError(files.key, `${errorMessage(error)}; the Notary Project allows RSA 2048/3072/4096 and EC P-256/P-384/P-521 keys`, error);
+  }
+  const leaf = chain[0];
+  if (leaf === undefined) throw certificateError(files.cert, 'no certificate');
+  const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' });
+  if (!spki(publicKey).equals(spki(leaf.publicKey))) {
+    throw keyError(files.key, `the key does not belong to the leaf certificate (the first in ${files.cert}, subject "${leaf.subject}")`);
+  }
+  // notation-core-go validateCodeSigningExtKeyUsage: an EKU extension must include codeSigning.
+  const ekus = (leaf.extendedKeyUsage?.usages ?? []).map(String);
+  if (leaf.extendedKeyUsage !== undefined && !ekus.includes(OID.codeSigning)) {
+    throw certificateError(
+      files.cert,
+      `the leaf certificate "${leaf.subject}" has an extended key usage without Code Signing (${ekus.join(', ') || 'none'}); notation would refuse to sign with it`,
+    );
+  }
+  try {
+    validateSigningChain(chain.map((c) => c.der));
+  } catch (error) {
+    throw certificateError(files.cert, `${errorMessage(error)} (notation would refuse to sign with it)`, error);
+  }
+  for (const cert of chain) {
+    if (now.getTime() < cert.notBefore.getTime() || now.getTime() > cert.notAfter.getTime()) {
+      throw certificateError(
+        files.cert,
+        `certificate "${cert.subject}" is not valid at ${now.toISOString()} (valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()})`,
+      );
+    }
+  }
+}
+
+/**
+ * Reads a signing identity: a PEM private key and a PEM certificate chain, leaf first and ending in
+ * its self-signed root (as notation requires). The result carries the root as `root`.
+ */
+export async function loadSigningIdentity(
+  keyPath: string,
+  certPath: string,
+  options: LoadSigningIdentityOptions = {},
+): Promise<SigningIdentity> {
+  const [keyBytes, certBytes] = await Promise.all([
+    readSmallFile(keyPath, 'signing key'),
+    readSmallFile(certPath, 'signing certificate chain'),
+  ]);
+  const privateKey = parsePrivateKeyPem(Buffer.from(keyBytes).toString('latin1'), keyPath);
+  if (!Buffer.from(certBytes).toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {
+    throw certificateError(certPath, 'no PEM CERTIFICATE block found');
+  }
+  let chain: Certificate[];
+  try {
+    chain = parseCertificates(certBytes, certPath);
+  } catch (error) {
+    throw certificateError(certPath, errorMessage(error), error);
+  }
+  checkSigningIdentity(privateKey, chain, { key: keyPath, cert: certPath }, options.now);
+  return { privateKey, certificateChain: chain, root: chain[chain.length - 1]! };
+}
