@@ -64,7 +64,14 @@ export {
 } from './verify-artifact.js';
 export { generateSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './identity-generation.js';
 export { loadSigningIdentity, checkSigningIdentity, parsePrivateKeyPem, type LoadSigningIdentityOptions } from './signing-key.js';
-export { signImage, type SignImageOptions, type SignedImage } from './sign-image.js';
+export {
+  signImage,
+  prepareSignature,
+  pushSignature,
+  type PreparedSignature,
+  type SignImageOptions,
+  type SignedImage,
+} from './sign-image.js';
 export {
   requestTimestamp,
   buildTimestampRequest,

@@ -15,7 +15,7 @@ import { ANNOTATION, MEDIA_TYPE, attachReferrer, type Descriptor, type ReferrerS
 import { hashForAlgorithm, signatureAlgorithmForKey } from './algorithms.js';
 import type { SigningIdentity } from './identity-generation.js';
 import { parseEnvelope } from './parse-envelope.js';
-import { attachTimestampToken, buildSignatureManifest, signEnvelope } from './sign.js';
+import { attachTimestampToken, buildSignatureManifest, signEnvelope, type SignatureManifest } from './sign.js';
 import { checkSigningIdentity } from './signing-key.js';
 import { requestTimestamp, type TimestampOptions } from './timestamp-request.js';
 
@@ -66,6 +66,21 @@ function checkMetadata(metadata: Record<string, string> | undefined, what: strin
  * requestTimestamp, and the registry's errors for the pushes.
  */
 export async function signImage(repository: RegistryRepository, subject: Descriptor, options: SignImageOptions): Promise<SignedImage> {
+  const prepared = await prepareSignature(subject, options);
+  return pushSignature(repository, prepared, options.signal);
+}
+
+/** A signature made and not pushed yet: the manifest, its blobs, and the envelope's media type. */
+export interface PreparedSignature {
+  manifest: SignatureManifest;
+  envelopeMediaType: string;
+}
+
+/**
+ * Everything signImage does before the first write: checks the signer and the options, signs, asks
+ * the TSA. Promotion judges the result against the target environment before pushing it.
+ */
+export async function prepareSignature(subject: Descriptor, options: SignImageOptions): Promise<PreparedSignature> {
   const now = options.now ?? Date.now;
   const signingTime = new Date(now());
   const signal = options.signal;
@@ -116,11 +131,21 @@ export async function signImage(repository: RegistryRepository, subject: Descrip
     created: signingTime,
     ...(options.manifestAnnotations !== undefined ? { annotations: options.manifestAnnotations } : {}),
   });
+  return { manifest, envelopeMediaType: envelope.mediaType };
+}
+
+/** Pushes a prepared signature: its blobs, then the manifest as a referrer (tag index kept where needed). */
+export async function pushSignature(
+  repository: RegistryRepository,
+  prepared: PreparedSignature,
+  signal?: AbortSignal,
+): Promise<SignedImage> {
+  const { manifest } = prepared;
   throwIfAborted(signal, 'sign');
   // Blobs before the manifest that references them (distribution-spec "Pushing Manifests").
   for (const blob of manifest.blobs) {
     await repository.pushBlob(blob.bytes, blob.descriptor.mediaType, signal ? { signal } : {});
   }
   const attached = await attachReferrer(repository, manifest.bytes, MEDIA_TYPE.ociManifest, signal ? { signal } : {});
-  return { descriptor: attached.descriptor, via: attached.via, envelopeMediaType: envelope.mediaType };
+  return { descriptor: attached.descriptor, via: attached.via, envelopeMediaType: prepared.envelopeMediaType };
 }
