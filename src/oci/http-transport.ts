@@ -215,6 +215,9 @@ export class HttpTransport {
           stream: this.#boundedStream(response, req, url),
         };
       }
+      // A HEAD body is empty but must still be consumed: undici keeps its listener on the caller's
+      // AbortSignal until the body ends, one per request (a copy of many blobs passes the warning limit).
+      if (method === 'HEAD') await discard(response);
       const bytes =
         method === 'HEAD'
           ? new Uint8Array(0)
