@@ -330,3 +330,34 @@ test.serial('an OCI layout as the source', async (t) => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test.serial('a destination that grants pull only (docker-registry, token auth): REGISTRY_AUTH naming it, nothing pushed', async (t) => {
+  const guarded = await startDistributionRegistry({
+    auth: { kind: 'token', username: 'ci', password: 'secret', allowedActions: ['pull'] },
+  });
+  const tokenHost = new URL(guarded.tokenServer!.url).host;
+  const client = new RegistryClient({
+    hosts: {
+      [olareg.host]: { plainHttp: true },
+      [guarded.host]: { plainHttp: true, username: 'ci', password: 'secret' },
+      [tokenHost]: { plainHttp: true },
+    },
+    egress: { mayReceiveCredentials: (host: string) => host === tokenHost },
+  });
+  try {
+    const source = client.repository(olareg.host, repoName('src'));
+    const image = buildImage();
+    const subject = await pushManifest(source, image, 'v1');
+    await pushReferrer(source, buildSbomReferrer(subject));
+    const destination = client.repository(guarded.host, repoName('dst'));
+    const error = await t.throwsAsync(copyImage(source, destination, 'v1'), { instanceOf: VouchError });
+    t.is(error?.code, 'REGISTRY_AUTH');
+    t.true(error!.message.includes(guarded.host), error!.message);
+    t.false(await destination.hasManifest(subject.digest));
+    // It asked for push and was granted none: every token request carried the credentials.
+    t.true(guarded.tokenServer!.requests.some((r) => r.scope.some((s) => s.endsWith(':pull,push'))));
+  } finally {
+    await client.close();
+    await guarded.stop();
+  }
+});
