@@ -16,8 +16,9 @@ import { RegistryError, VouchError, isTag, type Digest } from '../core/index.js'
 import type { ContentSource, FetchOptions } from './content-source.js';
 import { transferBlob } from './copy-blob.js';
 import { artifactTypeOf, referrerDescriptor, type Descriptor, type FetchedManifest } from './manifest.js';
+import { isCosignLegacySignature } from './artifact-kind.js';
 import { attachReferrer, isFatal, mapBounded, type SkippedReferrer } from './referrers.js';
-import { RegistryRepository } from './registry-client.js';
+import { cosignSignatureTag, RegistryRepository } from './registry-client.js';
 
 export type CopyObjectKind = 'image' | 'index' | 'referrer' | 'blob';
 export type CopyAction = 'copied' | 'mounted' | 'exists' | 'would-copy';
@@ -32,6 +33,8 @@ export interface CopyObject {
   action: CopyAction;
   /** An existing referrer the destination's referrers tag index did not list, added to it on this run. */
   indexRepaired?: boolean;
+  /** The tag a referrer is found by instead of a `subject` (cosign's legacy `sha256-<hex>.sig`). */
+  tag?: string;
 }
 
 export interface CopyProgress {
@@ -93,6 +96,12 @@ interface PlannedManifest {
   /** Blob descriptors this manifest names, in manifest order. */
   blobs: Descriptor[];
   exists: boolean;
+  /** cosign's legacy `sha256-<hex>.sig` tag this manifest is found under (it has no subject field). */
+  tag?: string;
+  /** Whether the destination's tag already names this manifest (checked for `tag`). */
+  tagged?: boolean;
+  /** Left out after the destination check (a conflicting cosign tag). */
+  dropped?: boolean;
 }
 
 interface PlannedBlob {
@@ -128,7 +137,23 @@ export async function copyImage(
   const concurrency = Math.max(1, options.concurrency ?? COPY_DEFAULTS.concurrency);
   await mapBounded(plan.manifests, concurrency, async (m) => {
     m.exists = await destination.hasManifest(m.fetched.descriptor.digest, fetchOptions);
+    if (m.tag !== undefined) {
+      const at = await currentTag(destination, m.tag, fetchOptions);
+      m.tagged = at === m.fetched.descriptor.digest;
+      if (at !== undefined && !m.tagged) {
+        // cosign appends signatures to the `.sig` manifest: the destination's may hold signatures
+        // made there (after an earlier promotion). Never overwrite them.
+        plan.skipped.push({
+          reference: m.tag,
+          code: 'INVALID_INPUT',
+          reason: 'BAD_CONTENT',
+          message: `${destination.location} already has another cosign signature manifest under ${m.tag} (${at}); not overwritten`,
+        });
+        m.dropped = true;
+      }
+    }
   });
+  plan.manifests = plan.manifests.filter((m) => m.dropped !== true);
   for (const m of plan.manifests) {
     if (m.exists) continue;
     for (const b of m.blobs) plan.blobs.get(b.digest)!.needed = true;
@@ -180,6 +205,10 @@ export async function copyImage(
       throwIfAborted(signal, destination.location);
       const { descriptor, bytes, manifest } = m.fetched;
       const subject = manifest.subject?.digest;
+      if (m.exists && m.tag !== undefined && m.tagged !== true) {
+        await destination.pushManifest(bytes, descriptor.mediaType, { ...fetchOptions, tag: m.tag });
+        continue;
+      }
       if (m.exists) {
         // A referrer pushed by an interrupted run may be missing from the referrers tag index (the
         // push and the index update are two requests): list the subject's referrers and repair.
@@ -200,7 +229,7 @@ export async function copyImage(
       const current = { kind: m.kind, digest: descriptor.digest };
       report(current);
       if (subject !== undefined) await attachReferrer(destination, bytes, descriptor.mediaType, fetchOptions);
-      else await destination.pushManifest(bytes, descriptor.mediaType, fetchOptions);
+      else await destination.pushManifest(bytes, descriptor.mediaType, { ...fetchOptions, ...(m.tag !== undefined ? { tag: m.tag } : {}) });
       progress.objectsDone++;
       progress.bytesDone += bytes.length;
       report(current);
@@ -230,6 +259,7 @@ export async function copyImage(
       ...(artifactType !== undefined ? { artifactType } : {}),
       action: m.exists ? 'exists' : options.dryRun ? 'would-copy' : 'copied',
       ...(plan.repaired.has(descriptor.digest) ? { indexRepaired: true } : {}),
+      ...(m.tag !== undefined ? { tag: m.tag } : {}),
     });
   }
   const count = (action: CopyAction) => objects.filter((o) => o.action === action).length;
@@ -296,6 +326,7 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
     parent: Digest | undefined,
     ancestors: ReadonlySet<Digest>,
     level: number,
+    tag?: string,
   ): Promise<void> => {
     const digest = fetched.descriptor.digest;
     planned.add(digest);
@@ -326,8 +357,41 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
         blobs.set(blob.digest, { descriptor: blob, parent: digest, exists: false, needed: false });
       }
     }
-    manifests.push({ kind, fetched, parent, blobs: ownBlobs, exists: false });
+    manifests.push({ kind, fetched, parent, blobs: ownBlobs, exists: false, ...(tag !== undefined ? { tag } : {}) });
     await visitReferrers(digest, inner, level);
+    if (kind !== 'referrer') await visitCosignSignature(digest, inner, level);
+  };
+
+  /**
+   * cosign's legacy signature: a manifest under the tag `sha256-<hex>.sig` instead of a referrer
+   * (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md), copied under the same tag.
+   */
+  const visitCosignSignature = async (subject: Digest, ancestors: ReadonlySet<Digest>, level: number): Promise<void> => {
+    const tag = cosignSignatureTag(subject);
+    let fetched: FetchedManifest;
+    try {
+      fetched = await source.fetchManifest(tag, fetchOptions);
+      if (!isCosignLegacySignature(fetched.manifest)) {
+        throw new VouchError('INVALID_INPUT', `${tag} in ${source.location} is not a cosign signature manifest`, { reason: 'BAD_CONTENT' });
+      }
+    } catch (error) {
+      if (error instanceof VouchError && error.code === 'NOT_FOUND') return;
+      if (!(error instanceof VouchError) || isFatal(error)) throw error;
+      skipped.push({ reference: tag, code: error.code, reason: error.reason, message: error.message });
+      return;
+    }
+    if (ancestors.has(fetched.descriptor.digest)) throw cycleError(where, subject, fetched.descriptor.digest);
+    if (planned.has(fetched.descriptor.digest)) return;
+    if (level >= maxDepth) {
+      throw new RegistryError(
+        'REGISTRY_UNAVAILABLE',
+        `${where}: ${subject} has a cosign signature deeper than the limit of ${maxDepth} levels`,
+        {
+          reason: 'TOO_MANY_REFERRERS',
+        },
+      );
+    }
+    await visit(fetched, 'referrer', subject, ancestors, level + 1, tag);
   };
 
   const visitReferrers = async (subject: Digest, ancestors: ReadonlySet<Digest>, level: number): Promise<void> => {

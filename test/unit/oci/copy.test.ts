@@ -4,9 +4,19 @@
 
 import test from 'ava';
 import { computeDigest, VouchError } from '../../../src/core/index.js';
-import { copyImage, RegistryClient, type RegistryRepository } from '../../../src/oci/index.js';
+import { copyImage, cosignSignatureTag, RegistryClient, type RegistryRepository } from '../../../src/oci/index.js';
 import { startFakeRegistry, type FakeRegistry } from '../../helpers/fake-registry.js';
-import { buildImage, buildIndex, buildNotationSignature, buildSbomReferrer, type BuiltManifest } from '../../helpers/oci-fixtures.js';
+import {
+  blob,
+  buildCosignLegacySignature,
+  buildCosignSigManifest,
+  simpleSigningPayload,
+  buildImage,
+  buildIndex,
+  buildNotationSignature,
+  buildSbomReferrer,
+  type BuiltManifest,
+} from '../../helpers/oci-fixtures.js';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
@@ -192,3 +202,42 @@ test('a destination that refuses the credentials: REGISTRY_AUTH naming the desti
     await teardown(s);
   }
 });
+
+test("cosign's legacy .sig tag is copied under the same tag, and a different one at the destination is never overwritten", async (t) => {
+  const s = await setup();
+  try {
+    const image = buildImage();
+    const signature = buildCosignLegacySignature(image.descriptor.digest);
+    seed(s.src, 'team/app', image, 'v1');
+    seed(s.src, 'team/app', signature, cosignSignatureTag(image.descriptor.digest));
+    const report = await copyImage(s.source, s.destination, 'v1');
+    const copied = report.objects.find((o) => o.descriptor.digest === signature.descriptor.digest);
+    t.is(copied?.tag, cosignSignatureTag(image.descriptor.digest));
+    t.is(copied?.parent, image.descriptor.digest);
+    t.is((await s.destination.resolve(cosignSignatureTag(image.descriptor.digest))).digest, signature.descriptor.digest);
+
+    // The destination's .sig holds another signature (made there): a copy leaves it alone.
+    const other = client2(s);
+    const theirs = buildCosignSigManifest([
+      {
+        blob: blob(simpleSigningPayload(image.descriptor.digest), 'application/vnd.dev.cosign.simplesigning.v1+json'),
+        annotations: { 'dev.cosignproject.cosign/signature': 'MEQCIAdestination==' },
+      },
+    ]);
+    t.not(theirs.descriptor.digest, signature.descriptor.digest);
+    seed(s.dst, 'prod/other', image, 'v1');
+    seed(s.dst, 'prod/other', theirs, cosignSignatureTag(image.descriptor.digest));
+    const again = await copyImage(s.source, other, 'v1');
+    t.deepEqual(
+      again.skipped.map((x) => x.reference),
+      [cosignSignatureTag(image.descriptor.digest)],
+    );
+    t.is((await other.resolve(cosignSignatureTag(image.descriptor.digest))).digest, theirs.descriptor.digest);
+  } finally {
+    await teardown(s);
+  }
+});
+
+function client2(s: Setup): RegistryRepository {
+  return s.client.repository(s.dst.host, 'prod/other');
+}
