@@ -153,7 +153,12 @@ export async function copyImage(
       }
     }
   });
-  plan.manifests = plan.manifests.filter((m) => m.dropped !== true);
+  // What hangs below a manifest left out goes too: no referrer is pushed without its subject.
+  const dropped = new Set<Digest>();
+  for (const m of plan.manifests) {
+    if (m.dropped === true || (m.parent !== undefined && dropped.has(m.parent))) dropped.add(m.fetched.descriptor.digest);
+  }
+  plan.manifests = plan.manifests.filter((m) => !dropped.has(m.fetched.descriptor.digest));
   for (const m of plan.manifests) {
     if (m.exists) continue;
     for (const b of m.blobs) plan.blobs.get(b.digest)!.needed = true;
