@@ -7,6 +7,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promoteCommand } from '../../src/cli/commands/promote.js';
 import { VouchError, type Digest } from '../../src/core/index.js';
 import {
   copyImage,
@@ -359,5 +360,55 @@ test.serial('a destination that grants pull only (docker-registry, token auth): 
   } finally {
     await client.close();
     await guarded.stop();
+  }
+});
+
+test.serial('same registry with token auth: the mount asks for pull on the source too, and mounts', async (t) => {
+  const guarded = await startDistributionRegistry({ auth: { kind: 'token', username: 'ci', password: 'secret' } });
+  const tokenHost = new URL(guarded.tokenServer!.url).host;
+  const client = new RegistryClient({
+    hosts: { [guarded.host]: { plainHttp: true, username: 'ci', password: 'secret' }, [tokenHost]: { plainHttp: true } },
+    egress: { mayReceiveCredentials: (host: string) => host === tokenHost },
+  });
+  try {
+    const source = client.repository(guarded.host, repoName('src'));
+    const destination = client.repository(guarded.host, repoName('dst'));
+    const image = buildImage();
+    await pushManifest(source, image, 'v1');
+    const report = await copyImage(source, destination, 'v1');
+    t.deepEqual(
+      report.objects.filter((o) => o.kind === 'blob').map((o) => o.action),
+      ['mounted', 'mounted'],
+    );
+    t.true(
+      guarded.tokenServer!.requests.some(
+        (r) => r.scope.includes(`repository:${destination.name}:pull,push`) && r.scope.includes(`repository:${source.name}:pull`),
+      ),
+    );
+  } finally {
+    await client.close();
+    await guarded.stop();
+  }
+});
+
+test.serial('vouch promote between the two real registries (JSON), then `notation list` at the destination', async (t) => {
+  const client = clientFor([olareg, distribution]);
+  try {
+    const source = client.repository(olareg.host, repoName('src'));
+    const seeded = await seedGraph(olareg, source);
+    const dst = `${distribution.host}/${repoName('dst')}`;
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
+    const code = await promoteCommand(['--plain-http', '--output', 'json', `${olareg.host}/${source.name}:v1`, `${dst}:prod`], io, {
+      env: {},
+    });
+    t.is(code, 0, err.join('\n'));
+    const report = JSON.parse(out.join('\n')) as { destination: string; totals: { copied: number; objects: number } };
+    t.is(report.destination, `${dst}:prod`);
+    t.is(report.totals.copied, report.totals.objects);
+    t.deepEqual(await notation.list(`${dst}@${seeded.subject.digest}`), [seeded.notationSignature]);
+  } finally {
+    await client.close();
   }
 });
