@@ -5,3 +5,4 @@
 export { createRuntime, createVerificationStack, type Runtime, type RuntimeOptions, type VerificationStack } from './runtime.js';
 export { startProvider, type RunningProvider, type StartProviderOptions } from './provider.js';
 export { createRegistryClient, type CreateRegistryClientOptions } from './registry-client.js';
+export { promoteImage, type PromoteOptions, type PromoteResult } from './promote.js';

@@ -6,6 +6,7 @@ import { checkCommand, checkUsage } from './commands/check.js';
 import { configCommand, configUsage } from './commands/config.js';
 import { demoCommand, demoUsage } from './commands/demo.js';
 import { policyCommand, policyUsage } from './commands/policy.js';
+import { promoteCommand, promoteUsage } from './commands/promote.js';
 import { referrersCommand, referrersUsage } from './commands/referrers.js';
 import { serveCommand, serveUsage } from './commands/serve.js';
 import { signCommand, signUsage } from './commands/sign.js';
@@ -18,6 +19,11 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   check: { run: checkCommand, usage: checkUsage, summary: 'check Kubernetes manifests as admission would, before admission' },
   referrers: { run: referrersCommand, usage: referrersUsage, summary: 'list signatures and other artifacts that refer to an image' },
   sign: { run: signCommand, usage: signUsage, summary: 'sign an image (Notary Project signature) and attach it as a referrer' },
+  promote: {
+    run: (argv, io) => promoteCommand(argv, io),
+    usage: promoteUsage,
+    summary: 'copy an image and its signatures, SBOMs and other referrers to another registry',
+  },
   demo: { run: demoCommand, usage: demoUsage, summary: 'offline demo: signed sample images, two environments, the provider answering' },
   policy: { run: policyCommand, usage: policyUsage, summary: "run an environment's decision policy on an input document (policy eval)" },
   config: { run: configCommand, usage: configUsage, summary: 'print the JSON Schema of the configuration file (config schema)' },

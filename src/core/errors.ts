@@ -69,6 +69,8 @@ export type ErrorReason =
   // bounded walks
   | 'TOO_MANY_PAGES'
   | 'TOO_MANY_REFERRERS'
+  // a referrer graph that lists an ancestor as a referrer (oci/copy.ts refuses to copy it)
+  | 'REFERRER_CYCLE'
   // auth
   | 'NO_CHALLENGE'
   | 'UNSUPPORTED_CHALLENGE'

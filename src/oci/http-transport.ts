@@ -4,6 +4,7 @@
 // combined with the caller's AbortSignal so callers can enforce their own deadline.
 
 import type { LookupFunction } from 'node:net';
+import { Transform, type Readable } from 'node:stream';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { BoundedCache, RegistryError, VouchError } from '../core/index.js';
 import { createEgressAgent, specialAddressBlockList, specialHostReason, type EgressAgentOptions } from './egress.js';
@@ -15,6 +16,16 @@ export interface HttpRequest {
   url: URL;
   headers?: Record<string, string>;
   body?: Uint8Array;
+  /**
+   * A request body too large to buffer (a blob upload): called for each attempt (a retry needs a
+   * fresh stream). The caller sets Content-Length. Never used with `body`.
+   */
+  bodyStream?: () => Readable;
+  /**
+   * Hand a 2xx response body to the caller as a stream (a blob download) instead of reading it:
+   * still bounded by `maxBytes` (Content-Length checked first, then counted while streaming).
+   */
+  streamResponse?: boolean;
   /** Bodies longer than this are refused (Content-Length checked first, then counted while reading). */
   maxBytes: number;
   signal?: AbortSignal | undefined;
@@ -28,6 +39,8 @@ export interface HttpResponse {
   body: Uint8Array;
   /** The URL that finally answered, after redirects. */
   url: URL;
+  /** The 2xx body as a bounded stream, when the request asked for `streamResponse` (then `body` is empty). */
+  stream?: Readable;
 }
 
 export interface HttpTransportOptions {
@@ -117,7 +130,12 @@ export class HttpTransport {
         response = await request(url, {
           method,
           headers,
-          body: body === undefined ? null : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+          body:
+            req.bodyStream !== undefined && method === req.method
+              ? req.bodyStream()
+              : body === undefined
+                ? null
+                : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
           dispatcher: this.#dispatcher,
           headersTimeout: this.#timeoutMs,
           bodyTimeout: this.#timeoutMs,
@@ -188,6 +206,18 @@ export class HttpTransport {
 
       // Error bodies only feed messages: read a bounded prefix whatever the caller's limit is.
       const success = response.statusCode >= 200 && response.statusCode < 300;
+      if (success && req.streamResponse === true && method !== 'HEAD') {
+        return {
+          status: response.statusCode,
+          headers: response.headers,
+          body: new Uint8Array(0),
+          url,
+          stream: this.#boundedStream(response, req, url),
+        };
+      }
+      // A HEAD body is empty but must still be consumed: undici keeps its listener on the caller's
+      // AbortSignal until the body ends, one per request (a copy of many blobs passes the warning limit).
+      if (method === 'HEAD') await discard(response);
       const bytes =
         method === 'HEAD'
           ? new Uint8Array(0)
@@ -288,6 +318,53 @@ export class HttpTransport {
     }
     const joined = Buffer.concat(chunks, total);
     return new Uint8Array(joined.buffer, joined.byteOffset, joined.byteLength);
+  }
+
+  /**
+   * The body as a stream that fails (SIZE_LIMIT) once it passes `maxBytes`, checked against the
+   * declared Content-Length first. Transport failures while streaming surface as the same
+   * RegistryErrors `send` throws (CONNECTION, TIMEOUT, ABORTED).
+   */
+  #boundedStream(response: Dispatcher.ResponseData, req: HttpRequest, url: URL): Readable {
+    const limit = req.maxBytes;
+    const declared = headerValue(response.headers, 'content-length');
+    if (declared !== undefined && Number(declared) > limit) {
+      abandon(response);
+      throw new RegistryError(
+        'REGISTRY_UNAVAILABLE',
+        `${req.what}: ${redact(url)} announces ${declared} bytes, more than the limit of ${limit}`,
+        {
+          reason: 'SIZE_LIMIT',
+          method: req.method,
+          url: redact(url),
+          status: response.statusCode,
+        },
+      );
+    }
+    let total = 0;
+    const bounded = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => {
+        total += chunk.length;
+        if (total > limit) {
+          callback(
+            new RegistryError('REGISTRY_UNAVAILABLE', `${req.what}: ${redact(url)} sent more than the limit of ${limit} bytes`, {
+              reason: 'SIZE_LIMIT',
+              method: req.method,
+              url: redact(url),
+              status: response.statusCode,
+            }),
+          );
+          return;
+        }
+        callback(null, chunk);
+      },
+    });
+    response.body.on('error', (error: unknown) => bounded.destroy(this.#transportError(req, url, error)));
+    bounded.on('close', () => {
+      if (!response.body.readableEnded) abandon(response);
+    });
+    response.body.pipe(bounded);
+    return bounded;
   }
 
   /** Closes pooled connections (only those of a dispatcher the transport created). */

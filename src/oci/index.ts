@@ -83,3 +83,14 @@ export {
   type Credentials,
   type TokenCacheLimits,
 } from './auth.js';
+export {
+  copyImage,
+  COPY_DEFAULTS,
+  type CopyOptions,
+  type CopyReport,
+  type CopyObject,
+  type CopyObjectKind,
+  type CopyAction,
+  type CopyProgress,
+} from './copy.js';
+export { transferBlob, canStreamBlobs, verifyingStream, type BlobStreamSource, type TransferOptions } from './copy-blob.js';

@@ -36,6 +36,10 @@ export class LayoutRepository implements ContentSource {
     return this.layout.fetchBlob(...args);
   }
 
+  openBlob(...args: Parameters<OciLayoutSource['openBlob']>) {
+    return this.layout.openBlob(...args);
+  }
+
   listReferrers(...args: Parameters<OciLayoutSource['listReferrers']>) {
     return this.layout.listReferrers(...args);
   }

@@ -6,6 +6,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, opendir, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import {
   InvalidReferenceError,
@@ -165,6 +166,39 @@ export class OciLayoutSource implements ContentSource {
     this.checkDeclaredSize(target, limit, 'blob');
     if (target.data === undefined) await this.loadIndex(options.signal);
     return this.readBlob(target, limit, 'blob', options.signal);
+  }
+
+  /**
+   * Opens a blob as a stream of at most its descriptor's size, for copies of layers too large to
+   * hold in memory. Only the size is checked here (fstat, before any read); the reader hashes the
+   * bytes while streaming and refuses a digest mismatch (the copy engine, src/oci/copy-blob.ts).
+   */
+  async openBlob(descriptor: Descriptor, options: FetchOptions = {}): Promise<Readable> {
+    const target = this.blobTarget(descriptor, 'blob descriptor');
+    throwIfAborted(options.signal, this.location);
+    if (target.data !== undefined) return Readable.from([Buffer.from(target.data, 'base64')]);
+    await this.loadIndex(options.signal);
+    const file = this.blobPath(target.parsed);
+    const label = `blob ${target.digest} (${this.relative(file)})`;
+    let handle;
+    try {
+      handle = await open(file, OPEN_FLAGS);
+    } catch (error) {
+      if (isMissingError(error)) throw this.readFailureError({ ok: false, failure: 'missing' }, label, Infinity, undefined, file);
+      throw this.ioError(label, error);
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw this.readFailureError({ ok: false, failure: 'not-file' }, label, Infinity, undefined, file);
+      if (st.size !== descriptor.size) {
+        throw this.readFailureError({ ok: false, failure: 'size-mismatch', size: st.size }, label, Infinity, descriptor.size, file);
+      }
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    // end is inclusive; a file that grew after fstat is read only up to the descriptor's size.
+    return fileStream(handle, descriptor.size);
   }
 
   async listReferrers(subject: Digest, options: ReferrerListOptions = {}): Promise<ReferrerListing> {
@@ -798,4 +832,13 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, loca
       },
     );
   });
+}
+
+/** A stream of the first `size` bytes of an open file; the handle closes with the stream. */
+function fileStream(handle: FileHandle, size: number): Readable {
+  if (size === 0) {
+    void handle.close().catch(() => undefined);
+    return Readable.from([]);
+  }
+  return handle.createReadStream({ start: 0, end: size - 1, autoClose: true });
 }

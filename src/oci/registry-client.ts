@@ -4,6 +4,7 @@
 // process holds the connection pools, the token cache and what it learnt about each registry.
 
 import type { LookupFunction } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import {
   BoundedCache,
@@ -221,8 +222,19 @@ export class RegistryClient {
   async send(
     host: string,
     repository: string,
-    request: { method: HttpMethod; path: string; headers?: Record<string, string>; body?: Uint8Array; maxBytes: number; what: string },
-    options: FetchOptions & { push?: boolean } = {},
+    request: {
+      method: HttpMethod;
+      path: string;
+      headers?: Record<string, string>;
+      body?: Uint8Array;
+      /** A streamed request body (blob uploads), opened again for each attempt; see HttpRequest. */
+      bodyStream?: () => Readable;
+      /** The 2xx body as a bounded stream in `response.stream` (blob downloads); see HttpRequest. */
+      streamResponse?: boolean;
+      maxBytes: number;
+      what: string;
+    },
+    options: FetchOptions & { push?: boolean; scope?: string } = {},
   ): Promise<HttpResponse> {
     if (!this.#isHostAllowed(host)) {
       throw new RegistryError('REGISTRY_NOT_ALLOWED', `${request.what}: registry host "${host}" is not allowed by configuration`, {
@@ -230,7 +242,7 @@ export class RegistryClient {
       });
     }
     const url = new URL(request.path, this.baseUrl(host));
-    const scope = options.push ? `repository:${repository}:pull,push` : pullScope(repository);
+    const scope = options.scope ?? (options.push ? `repository:${repository}:pull,push` : pullScope(repository));
     const credentials = this.#credentials(host);
 
     let authorization = await this.#knownAuthorization(host, scope, credentials, options.signal);
@@ -295,6 +307,8 @@ export class RegistryClient {
       url: URL;
       headers?: Record<string, string>;
       body?: Uint8Array;
+      bodyStream?: () => Readable;
+      streamResponse?: boolean;
       maxBytes: number;
       what: string;
       authorization: string | undefined;
@@ -312,6 +326,8 @@ export class RegistryClient {
       url: request.url,
       headers,
       ...(request.body ? { body: request.body } : {}),
+      ...(request.bodyStream ? { bodyStream: request.bodyStream } : {}),
+      ...(request.streamResponse ? { streamResponse: true } : {}),
       maxBytes: request.maxBytes,
       signal,
       what: request.what,
@@ -933,6 +949,126 @@ export class RegistryRepository implements ContentSource {
     );
     if (put.status !== 201) throw statusError(put, 'PUT', what, this.location);
     return descriptor;
+  }
+
+  /** True when the registry has the manifest `digest` (HEAD, distribution-spec "Checking if content exists"). */
+  async hasManifest(digest: Digest, options: FetchOptions = {}): Promise<boolean> {
+    const what = `manifest ${digest}`;
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      { method: 'HEAD', path: `/v2/${this.name}/manifests/${digest}`, headers: { accept: MANIFEST_ACCEPT }, maxBytes: 0, what },
+      { ...options, push: true },
+    );
+    if (response.status === 200) return true;
+    if (response.status === 404) return false;
+    throw statusError(response, 'HEAD', what, this.location);
+  }
+
+  /**
+   * Opens a blob as a stream bounded by the descriptor's size (a layer too large to buffer). The
+   * caller verifies the digest while reading (copy-blob.ts); redirects, egress rules and credential
+   * handling are those of every GET.
+   */
+  async openBlob(descriptor: Descriptor, options: FetchOptions = {}): Promise<Readable> {
+    const what = `blob ${descriptor.digest}`;
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      { method: 'GET', path: `/v2/${this.name}/blobs/${descriptor.digest}`, maxBytes: descriptor.size, streamResponse: true, what },
+      options,
+    );
+    if (response.status !== 200 || response.stream === undefined) throw statusError(response, 'GET', what, this.location);
+    return response.stream;
+  }
+
+  /**
+   * Mounts a blob from another repository of the same registry (distribution-spec "Mounting a blob
+   * from another repository"): 201 means mounted; 202 means the registry opened an upload session
+   * instead, returned for the caller to upload into (or cancel).
+   */
+  async mountBlob(digest: Digest, from: string, options: FetchOptions = {}): Promise<{ mounted: true } | { mounted: false; upload: URL }> {
+    const what = `mount of blob ${digest} from ${from}`;
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      {
+        method: 'POST',
+        path: `/v2/${this.name}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+        maxBytes: 64 * 1024,
+        what,
+      },
+      // Docker token auth: a mount needs pull on the source repository too.
+      { ...options, push: true, scope: `repository:${this.name}:pull,push repository:${from}:pull` },
+    );
+    if (response.status === 201) return { mounted: true };
+    if (response.status === 202) return { mounted: false, upload: this.#uploadLocation(response, what) };
+    throw statusError(response, 'POST', what, this.location);
+  }
+
+  /** Opens an upload session (POST, distribution-spec "Pushing blobs"); returns its Location. */
+  async startUpload(options: FetchOptions = {}): Promise<URL> {
+    const what = 'upload session';
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      { method: 'POST', path: `/v2/${this.name}/blobs/uploads/`, maxBytes: 64 * 1024, what },
+      { ...options, push: true },
+    );
+    if (response.status !== 202) throw statusError(response, 'POST', what, this.location);
+    return this.#uploadLocation(response, what);
+  }
+
+  /**
+   * Completes an upload session with the whole blob in one PUT ?digest= (distribution-spec "POST then
+   * PUT"), its body streamed from `open` with the descriptor's size as Content-Length. The registry
+   * checks the digest too; `open` is called again if the request must be repeated (auth, 429).
+   */
+  async finishUpload(upload: URL, descriptor: Descriptor, open: () => Readable, options: FetchOptions = {}): Promise<void> {
+    const what = `upload of blob ${descriptor.digest}`;
+    const url = new URL(upload.href);
+    url.searchParams.set('digest', descriptor.digest);
+    const response = await this.client.send(
+      this.host,
+      this.name,
+      {
+        method: 'PUT',
+        path: url.pathname + url.search,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(descriptor.size) },
+        bodyStream: open,
+        maxBytes: 64 * 1024,
+        what,
+      },
+      { ...options, push: true },
+    );
+    if (response.status !== 201) throw statusError(response, 'PUT', what, this.location);
+  }
+
+  /**
+   * Cancels an upload session (DELETE, distribution-spec "Canceling an upload") so an interrupted
+   * copy leaves no session open. Best effort: registries may not support it; failures are ignored.
+   */
+  async cancelUpload(upload: URL): Promise<void> {
+    try {
+      await this.client.send(
+        this.host,
+        this.name,
+        { method: 'DELETE', path: upload.pathname + upload.search, maxBytes: 64 * 1024, what: 'cancel of an upload session' },
+        { push: true },
+      );
+    } catch (error) {
+      this.client.log.debug({ repository: this.location, err: (error as Error).message }, 'upload session not cancelled');
+    }
+  }
+
+  #uploadLocation(response: HttpResponse, what: string): URL {
+    const location = headerValue(response.headers, 'location');
+    if (!location) throw this.#contentError('BAD_CONTENT', `${what}: ${this.location} sent no upload Location`);
+    const uploadUrl = new URL(location, response.url);
+    if (uploadUrl.origin !== response.url.origin) {
+      throw this.#contentError('BAD_CONTENT', `${what}: upload Location points to another origin (${uploadUrl.origin})`);
+    }
+    return uploadUrl;
   }
 
   /**
