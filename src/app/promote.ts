@@ -1,14 +1,36 @@
 // `vouch promote` below the command line: resolves SRC and DST against the configuration (registry
 // credentials, plainHttp, the allowlist and egress rules of `registries:`; a registry served from an
 // `ociLayout` is a source, never a destination) and copies the image with its referrer graph
-// (oci/copy.ts). Signing for the target environment and the verification check after the copy
-// (issue 15) extend this orchestration.
+// (oci/copy.ts). With a stamp (`--sign-for ENV`), it signs the image for the target environment
+// at the destination and checks twice that the signature does what it is for: before anything is
+// written, the signature (made, not pushed) is judged by the engine with ENV's trust for the
+// destination repository (signature-check.ts); after the copy and the push, the destination is
+// verified for ENV from the registry, as admission will (docs/promotion.md "Stamping").
 
-import { VouchError, formatReference, manifestReference, parseReference, type ImageReference } from '../core/index.js';
-import { egressRules, hostAllowedPredicate, registryHostConfigs, type VouchConfig } from '../config/index.js';
-import type { Logger } from '../log.js';
+import { createHash } from 'node:crypto';
 import {
+  VouchError,
+  errorMessage,
+  formatReference,
+  manifestReference,
+  parseReference,
+  type AnswerCode,
+  type ImageReference,
+} from '../core/index.js';
+import type { VouchConfig } from '../config/index.js';
+import { moduleLogger, type Logger } from '../log.js';
+import {
+  prepareSignature,
+  pushSignature,
+  type PreparedSignature,
+  type SignImageOptions,
+  type SignedImage,
+  type SigningIdentity,
+} from '../notation/index.js';
+import {
+  ANNOTATION,
   copyImage,
+  findSignatures,
   LayoutRepository,
   OciLayoutSource,
   RegistryClient,
@@ -16,7 +38,12 @@ import {
   type CopyOptions,
   type CopyReport,
   type RegistryHostConfig,
+  type RegistryRepository,
 } from '../oci/index.js';
+import type { KeyResult } from '../verify/index.js';
+import { createRegistryClient } from './registry-client.js';
+import { createRuntime } from './runtime.js';
+import { checkSignatureForEnvironment } from './signature-check.js';
 
 export interface PromoteOptions extends Omit<CopyOptions, 'tag'> {
   /** Registries, credentials and egress rules; without it, `plainHttp` and `credentials` apply to both hosts. */
@@ -28,6 +55,34 @@ export interface PromoteOptions extends Omit<CopyOptions, 'tag'> {
   /** A client to use instead of building one (tests, the server); it is not closed. */
   client?: RegistryClient;
   logger?: Logger;
+  /** Sign the image for an environment at the destination (needs `config`: the environment's trust). */
+  stamp?: PromoteStamp;
+  /** Clock in epoch ms for signing and the verification checks (default Date.now). */
+  now?: () => number;
+  /** Budget of each verification check in ms (default 30 s). */
+  verifyTimeoutMs?: number;
+}
+
+/** `--sign-for ENV --key … --cert …`: what to sign with, and for which environment. */
+export interface PromoteStamp extends Pick<SignImageOptions, 'format' | 'expiry' | 'timestamp' | 'userMetadata' | 'manifestAnnotations'> {
+  environment: string;
+  signer: SigningIdentity;
+}
+
+export interface PromoteStampResult {
+  environment: string;
+  /**
+   * `signed`: a new signature was pushed; `already-signed`: the destination already had a signature
+   * by the same certificate that satisfies the environment, so none was added (a re-run stamps
+   * nothing); `would-sign`: a dry run (the pre-flight check passed, nothing pushed).
+   */
+  action: 'signed' | 'already-signed' | 'would-sign';
+  /** The signature pushed, or the existing one that satisfied the environment. */
+  signature?: { digest: string; via?: SignedImage['via'] };
+  /** The destination verified for the environment from the registry after the push (absent in a dry run). */
+  verification?: KeyResult;
+  /** True when that verification says verified. */
+  verified: boolean;
 }
 
 export interface PromoteResult {
@@ -35,6 +90,7 @@ export interface PromoteResult {
   source: string;
   destination: string;
   copy: CopyReport;
+  stamp?: PromoteStampResult;
 }
 
 /**
@@ -45,7 +101,24 @@ export interface PromoteResult {
 export async function promoteImage(src: string, dst: string, options: PromoteOptions = {}): Promise<PromoteResult> {
   const from = parseReference(src);
   const to = parseDestination(dst);
-  const { config, plainHttp, credentials, client: given, logger, ...copyOptions } = options;
+  const { config, plainHttp, credentials, client: given, logger, stamp, now: clock, verifyTimeoutMs, ...copyOptions } = options;
+  if (stamp !== undefined && config === undefined) {
+    throw new VouchError(
+      'INVALID_INPUT',
+      `signing for environment ${stamp.environment} needs a config (its trust policy and trust store)`,
+      {
+        reason: 'BAD_CONTENT',
+      },
+    );
+  }
+  if (stamp !== undefined && !config!.environments.has(stamp.environment)) {
+    throw new VouchError(
+      'UNKNOWN_ENVIRONMENT',
+      `--sign-for ${stamp.environment}: no such environment in the config (${[...config!.environments.keys()].join(', ')})`,
+    );
+  }
+  const now = clock ?? Date.now;
+  const log = logger ?? moduleLogger('app.promote');
   const client = given ?? buildClient(config, [from.registry, to.registry], plainHttp ?? false, credentials, logger);
   try {
     const destinationConfig = config?.registries.get(to.registry);
@@ -59,8 +132,33 @@ export async function promoteImage(src: string, dst: string, options: PromoteOpt
     const source = await sourceFor(config, client, from);
     const destination = client.repositoryFor(to);
     const tag = to.tag ?? from.tag;
+    const signal = copyOptions.signal;
+    // Before any write: sign (no push) and judge the signature for the destination, so a promotion
+    // the environment would refuse fails here, with admission's reason, and leaves nothing behind.
+    let prepared: PreparedSignature | undefined;
+    if (stamp !== undefined) {
+      const subject = await source.fetchManifest(manifestReference(from), signal ? { signal } : {});
+      prepared = await prepareSignature(subject.descriptor, { ...stamp, now, ...(signal ? { signal } : {}) });
+      const check = await checkSignatureForEnvironment({
+        config: config!,
+        environment: stamp.environment,
+        destination: to,
+        subject,
+        signature: prepared.manifest,
+        logger: log,
+        now,
+        ...(verifyTimeoutMs !== undefined ? { timeoutMs: verifyTimeoutMs } : {}),
+      });
+      if (!check.trusted) throw notAdmissible(stamp.environment, `${to.registry}/${to.repository}`, check.result, 'before copying');
+    }
     const copy = await copyImage(source, destination, manifestReference(from), { ...copyOptions, ...(tag !== undefined ? { tag } : {}) });
-    return { source: formatReference(from), destination: formatReference({ ...to, tag }), copy };
+    const result: PromoteResult = { source: formatReference(from), destination: formatReference({ ...to, tag }), copy };
+    if (stamp !== undefined && prepared !== undefined) {
+      result.stamp = copy.dryRun
+        ? { environment: stamp.environment, action: 'would-sign', verified: false }
+        : await stampDestination(config!, stamp, prepared, destination, to, copy, { now, logger: log, signal, verifyTimeoutMs });
+    }
+    return result;
   } finally {
     if (given === undefined) await client.close();
   }
@@ -83,6 +181,102 @@ async function sourceFor(config: VouchConfig | undefined, client: RegistryClient
   return new LayoutRepository(await OciLayoutSource.open(layoutDir), `${ref.registry}/${ref.repository}`);
 }
 
+/**
+ * Pushes the prepared signature unless the destination already holds one by the same certificate
+ * that satisfies the environment (a re-run adds nothing), then verifies the destination for the
+ * environment from the registry: the answer admission will give.
+ */
+async function stampDestination(
+  config: VouchConfig,
+  stamp: PromoteStamp,
+  prepared: PreparedSignature,
+  destination: RegistryRepository,
+  to: ImageReference,
+  copy: CopyReport,
+  options: { now: () => number; logger: Logger; signal: AbortSignal | undefined; verifyTimeoutMs: number | undefined },
+): Promise<PromoteStampResult> {
+  const subject = copy.subject;
+  const key = `[${stamp.environment}]${to.registry}/${to.repository}@${subject.digest}`;
+  const verify = () => verifyAtDestination(config, key, options);
+  // Signatures already there by the same leaf certificate (notation's thumbprint annotation, signature
+  // specification "Storage": SHA-256 of each chain certificate, leaf first).
+  const leaf = createHash('sha256').update(stamp.signer.certificateChain[0]!.der).digest('hex');
+  const found = await findSignatures(destination, subject.digest, options.signal ? { signal: options.signal } : {});
+  const mine = new Set(
+    found.artifacts
+      .filter((a) => a.kind === 'notation' && firstThumbprint(a.descriptor.annotations?.[ANNOTATION.notaryThumbprint]) === leaf)
+      .map((a) => a.descriptor.digest as string),
+  );
+  if (mine.size > 0) {
+    const before = await verify();
+    const existing = before.value?.signatures.find((s) => s.verified && mine.has(s.digest));
+    if (before.value?.verified === true && existing !== undefined) {
+      return {
+        environment: stamp.environment,
+        action: 'already-signed',
+        signature: { digest: existing.digest },
+        verification: before,
+        verified: true,
+      };
+    }
+  }
+  const pushed = await pushSignature(destination, prepared, options.signal);
+  const verification = await verify();
+  if (verification.value?.verified !== true)
+    throw notAdmissible(stamp.environment, `${to.registry}/${to.repository}`, verification, 'after signing');
+  return {
+    environment: stamp.environment,
+    action: 'signed',
+    signature: { digest: pushed.descriptor.digest, via: pushed.via },
+    verification,
+    verified: true,
+  };
+}
+
+/** One verification from the registry with a fresh engine (no cached answer from before the push, no shared cache). */
+async function verifyAtDestination(
+  config: VouchConfig,
+  key: string,
+  options: { now: () => number; logger: Logger; verifyTimeoutMs: number | undefined },
+): Promise<KeyResult> {
+  const runtime = await createRuntime(
+    { ...config, cache: { ...config.cache, shared: undefined } },
+    { logger: options.logger, watch: false, now: options.now },
+  );
+  try {
+    const [result] = await runtime.engine.verify([key], { deadline: options.now() + (options.verifyTimeoutMs ?? 30_000) });
+    return result!;
+  } finally {
+    await runtime.close();
+  }
+}
+
+function firstThumbprint(annotation: string | undefined): string | undefined {
+  if (annotation === undefined) return undefined;
+  try {
+    const list: unknown = JSON.parse(annotation);
+    return Array.isArray(list) && typeof list[0] === 'string' ? list[0].toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The environment would not admit the destination: admission's own code, reason NOT_ADMISSIBLE; undecided stays undecided. */
+function notAdmissible(environment: string, repository: string, result: KeyResult, when: string): VouchError {
+  if (result.error !== undefined) {
+    return new VouchError(result.error.code, `checking ${repository} for environment ${environment} ${when}: ${result.error.message}`, {
+      ...(result.error.reason !== undefined ? { reason: result.error.reason } : {}),
+    });
+  }
+  const reason = result.value.reasons[0];
+  const code: AnswerCode = (reason?.code as AnswerCode | undefined) ?? 'UNTRUSTED_SIGNER';
+  return new VouchError(
+    code,
+    `environment ${environment} would not admit ${repository}@${result.value.digest} ${when}: ${reason?.message ?? 'not verified'}`,
+    { reason: 'NOT_ADMISSIBLE' },
+  );
+}
+
 function buildClient(
   config: VouchConfig | undefined,
   hosts: string[],
@@ -90,17 +284,8 @@ function buildClient(
   credentials: { username: string; password: string } | undefined,
   logger: Logger | undefined,
 ): RegistryClient {
-  if (config !== undefined) {
-    return new RegistryClient({
-      hosts: registryHostConfigs(config),
-      isHostAllowed: hostAllowedPredicate(config),
-      egress: egressRules(config),
-      requestLimits: config.limits.registryRequests,
-      // Uploads of large layers take longer than a verification's requests.
-      requestTimeoutMs: 60_000,
-      ...(logger ? { logger } : {}),
-    });
-  }
+  // Uploads of large layers take longer than a verification's requests.
+  if (config !== undefined) return createRegistryClient(config, { requestTimeoutMs: 60_000, ...(logger ? { logger } : {}) });
   const hostConfig: RegistryHostConfig = { plainHttp, ...(credentials ?? {}) };
   return new RegistryClient({
     hosts: Object.fromEntries(hosts.map((h) => [h, hostConfig])),

@@ -9,7 +9,7 @@ import { RegistryClient, type RegistryClientOptions } from '../oci/index.js';
 /** What a caller adds to the configuration's settings: its logger, clock and observers. */
 export type CreateRegistryClientOptions = Pick<
   RegistryClientOptions,
-  'logger' | 'now' | 'onRequest' | 'onThrottled' | 'onConcurrencyLimit'
+  'logger' | 'now' | 'onRequest' | 'onThrottled' | 'onConcurrencyLimit' | 'requestTimeoutMs'
 >;
 
 /** A RegistryClient configured from `config.registries` and `config.limits.registryRequests`. */

@@ -82,6 +82,8 @@ export type ErrorReason =
   | 'WITHDRAWN'
   // a signing key that cannot be used: unreadable, encrypted, of a forbidden type, or not the leaf's
   | 'BAD_KEY'
+  // promote --sign-for: the environment would not admit the image with this signature (under the admission's code)
+  | 'NOT_ADMISSIBLE'
   // policies (POLICY_ERROR): loading, compiling with opa, evaluating in the worker
   | 'LOAD_FAILED'
   | 'COMPILE_FAILED'

@@ -4,7 +4,7 @@
 // resumes where it stopped.
 
 import { parseArgs } from 'node:util';
-import { promoteImage, type PromoteResult } from '../../app/index.js';
+import { promoteImage, type PromoteResult, type PromoteStamp } from '../../app/index.js';
 import { CONFIG_ENV_VAR, configPathFrom, loadConfig, type VouchConfig } from '../../config/index.js';
 import { VouchError } from '../../core/index.js';
 import { moduleLogger } from '../../log.js';
@@ -12,9 +12,11 @@ import { dockerHubNotes } from '../hints.js';
 import { UsageError, type CommandIo } from '../io.js';
 import { formatBytes, progressLine, type ProgressStream } from '../progress.js';
 import { table } from '../render.js';
+import { checkSigningFlags, loadSigningChoice, SIGNING_FLAGS, SIGNING_FLAGS_HELP } from '../signing-options.js';
 
 export const promoteUsage = `usage: vouch promote [--dry-run] [--config FILE] [--plain-http] [--output text|json]
-                     [--max-depth N] [--max-objects N] SRC DST
+                     [--max-depth N] [--max-objects N]
+                     [--sign-for ENV --key KEY --cert CHAIN [signing options]] SRC DST
 
 Copies the image SRC (a single manifest, or a multi-platform index with all its children) and its
 whole referrer graph (signatures, SBOMs, scan results, signatures on those) to DST, digests
@@ -31,9 +33,17 @@ nothing; an interrupted run resumes.
   --output FMT     text (default) or json
   --max-depth N    levels of referrers to copy (default 3); deeper referrers are an error
   --max-objects N  objects (manifests and blobs) in the graph (default 10000); more is an error
+  --sign-for ENV   sign the image at DST for environment ENV of the config, and check that ENV
+                   admits it there: before anything is written (a key ENV does not trust, or a DST
+                   no trust policy of ENV covers, fails with admission's code and writes nothing),
+                   and from the registry after the push. A re-run adds no second signature.
+
+signing options (with --sign-for):
+${SIGNING_FLAGS_HELP}
 
 Without a config, credentials come from VOUCH_REGISTRY_USERNAME and VOUCH_REGISTRY_PASSWORD.
-Exit status: 0 copied (or nothing to copy), 1 the copy failed, 2 bad usage or configuration.`;
+Exit status: 0 copied (or nothing to copy) and, with --sign-for, admitted by ENV at DST; 1 the copy
+failed or ENV would not admit the image; 2 bad usage, configuration or signing key.`;
 
 export interface PromoteDeps {
   /** Where the progress line goes (a TTY only); default process.stderr. */
@@ -54,6 +64,8 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
       output: { type: 'string', default: 'text' },
       'max-depth': { type: 'string' },
       'max-objects': { type: 'string' },
+      'sign-for': { type: 'string' },
+      ...SIGNING_FLAGS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -75,6 +87,32 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
     config = await loadConfig(configPathFrom(values.config, env));
     if (values['plain-http'])
       throw new UsageError('--plain-http is for use without a config (set plainHttp under registries:)', promoteUsage);
+  }
+  const signFor = values['sign-for'];
+  let stamp: PromoteStamp | undefined;
+  if (signFor === undefined) {
+    const given = (['key', 'cert', 'expiry', 'timestamp-url', 'timestamp-root', 'annotation', 'user-metadata'] as const).filter(
+      (name) => values[name] !== undefined,
+    );
+    if (given.length > 0) throw new UsageError(`--${given[0]} signs: it needs --sign-for ENV`, promoteUsage);
+  } else {
+    checkSigningFlags(values, promoteUsage, ' with --sign-for');
+    if (config === undefined)
+      throw new UsageError("--sign-for needs --config (the environment's trust policy and trust store)", promoteUsage);
+    if (!config.environments.has(signFor)) {
+      throw new UsageError(
+        `--sign-for "${signFor}" is not a configured environment (${[...config.environments.keys()].join(', ')})`,
+        promoteUsage,
+      );
+    }
+    // Local files first: a bad key, chain or timestamp root fails before any registry is contacted.
+    const choice = await loadSigningChoice(values, promoteUsage);
+    stamp = {
+      environment: signFor,
+      signer: choice.signer,
+      ...choice.options,
+      ...(choice.expiryMs !== undefined ? { expiry: new Date(Date.now() + choice.expiryMs) } : {}),
+    };
   }
   const username = env['VOUCH_REGISTRY_USERNAME'];
   const credentials = config === undefined && username ? { username, password: env['VOUCH_REGISTRY_PASSWORD'] ?? '' } : undefined;
@@ -99,6 +137,7 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
       ...(line ? { onProgress: (p) => line.update(p) } : {}),
       signal,
       logger: moduleLogger('cli'),
+      ...(stamp ? { stamp } : {}),
     });
     line?.done();
     if (values.output === 'json') io.out(JSON.stringify(promoteJson(result), null, 2));
@@ -150,6 +189,7 @@ export function renderPromote(result: PromoteResult): string {
   ];
   for (const s of copy.skipped) lines.push(`skipped  ${s.reference}  ${s.code} (${s.reason}): ${s.message}`);
   lines.push('', summaryLine(result));
+  if (result.stamp !== undefined) lines.push(stampLine(result));
   return lines.join('\n');
 }
 
@@ -167,6 +207,20 @@ export function summaryLine(result: PromoteResult): string {
   return `${t.objects} objects: ${verb} ${t.copied} (${formatBytes(t.bytesCopied)}), mounted ${t.mounted}, existing ${t.exists}${tag}`;
 }
 
+/** What --sign-for did: signed (and verified), already signed, or would sign (dry run). */
+export function stampLine(result: PromoteResult): string {
+  const stamp = result.stamp!;
+  const env = stamp.environment;
+  if (stamp.action === 'would-sign') return `${env}: would sign (the key is trusted for ${env} at ${result.destination})`;
+  const signer = stamp.verification?.value?.signatures.find((s) => s.digest === stamp.signature?.digest)?.signer;
+  const by = signer === undefined ? '' : ` by ${signer}`;
+  const what =
+    stamp.action === 'signed'
+      ? `signed ${stamp.signature?.digest}${by}${stamp.signature?.via === 'tag-schema' ? ' (referrers tag index updated)' : ''}`
+      : `already signed ${stamp.signature?.digest}${by}: nothing pushed`;
+  return `${env}: ${what}; verified for ${env} at ${result.destination}`;
+}
+
 export function promoteJson(result: PromoteResult): unknown {
   const { copy } = result;
   return {
@@ -179,5 +233,16 @@ export function promoteJson(result: PromoteResult): unknown {
     objects: copy.objects,
     skipped: copy.skipped,
     totals: copy.totals,
+    ...(result.stamp !== undefined
+      ? {
+          stamp: {
+            environment: result.stamp.environment,
+            action: result.stamp.action,
+            ...(result.stamp.signature ? { signature: result.stamp.signature } : {}),
+            verified: result.stamp.verified,
+            ...(result.stamp.verification?.value ? { verification: result.stamp.verification.value } : {}),
+          },
+        }
+      : {}),
   };
 }

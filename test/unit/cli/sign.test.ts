@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
-import { parseDuration } from '../../../src/cli/commands/sign.js';
+import { parseDuration } from '../../../src/cli/signing-options.js';
 import { generateChain } from '../../helpers/pki.js';
 
 let dir: string;
