@@ -320,6 +320,16 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
   };
 
   const root = await source.fetchManifest(reference, fetchOptions);
+  // Manifests are fetched ahead, a few at a time, and visited in order: the plan's order (children
+  // before their index, subjects before referrers) is the walk's, the round trips overlap.
+  const limit = limiter(Math.max(1, options.concurrency ?? COPY_DEFAULTS.concurrency));
+  const ahead = (d: Descriptor | string): Promise<FetchedManifest> => {
+    const pending = limit(() => source.fetchManifest(d, fetchOptions));
+    pending.catch(() => {
+      // awaited (and reported) where it is used; a fetch made ahead and never used is not an error
+    });
+    return pending;
+  };
 
   /**
    * Plans one manifest: an index's children first (with their own referrers), then the manifest,
@@ -346,10 +356,13 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
     const manifest = fetched.manifest;
     const ownBlobs: Descriptor[] = [];
     if (manifest.kind === 'index') {
+      const children = new Map(
+        manifest.manifests.filter((c) => !inner.has(c.digest) && !planned.has(c.digest)).map((c) => [c.digest, ahead(c)] as const),
+      );
       for (const child of manifest.manifests) {
         if (inner.has(child.digest)) throw cycleError(where, digest, child.digest);
         if (planned.has(child.digest)) continue;
-        const childFetched = await source.fetchManifest(child, fetchOptions);
+        const childFetched = await (children.get(child.digest) ?? source.fetchManifest(child, fetchOptions));
         const childKind = childFetched.manifest.kind === 'index' ? 'index' : 'image';
         await visit(childFetched, kind === 'referrer' ? 'referrer' : childKind, digest, inner, level);
       }
@@ -363,19 +376,25 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
       }
     }
     manifests.push({ kind, fetched, parent, blobs: ownBlobs, exists: false, ...(tag !== undefined ? { tag } : {}) });
+    const cosignProbe = kind !== 'referrer' ? ahead(cosignSignatureTag(digest)) : undefined;
     await visitReferrers(digest, inner, level);
-    if (kind !== 'referrer') await visitCosignSignature(digest, inner, level);
+    if (cosignProbe !== undefined) await visitCosignSignature(digest, inner, level, cosignProbe);
   };
 
   /**
    * cosign's legacy signature: a manifest under the tag `sha256-<hex>.sig` instead of a referrer
    * (https://github.com/sigstore/cosign/blob/main/specs/SIGNATURE_SPEC.md), copied under the same tag.
    */
-  const visitCosignSignature = async (subject: Digest, ancestors: ReadonlySet<Digest>, level: number): Promise<void> => {
+  const visitCosignSignature = async (
+    subject: Digest,
+    ancestors: ReadonlySet<Digest>,
+    level: number,
+    probe: Promise<FetchedManifest>,
+  ): Promise<void> => {
     const tag = cosignSignatureTag(subject);
     let fetched: FetchedManifest;
     try {
-      fetched = await source.fetchManifest(tag, fetchOptions);
+      fetched = await probe;
       if (!isCosignLegacySignature(fetched.manifest)) {
         throw new VouchError('INVALID_INPUT', `${tag} in ${source.location} is not a cosign signature manifest`, { reason: 'BAD_CONTENT' });
       }
@@ -412,12 +431,15 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
         { reason: 'TOO_MANY_REFERRERS' },
       );
     }
+    const fetching = new Map(
+      listed.filter((d) => !ancestors.has(d.digest) && !planned.has(d.digest)).map((d) => [d.digest, ahead(d)] as const),
+    );
     for (const d of listed) {
       if (ancestors.has(d.digest)) throw cycleError(where, subject, d.digest);
       if (planned.has(d.digest)) continue; // a diamond: copied once
       let fetched: FetchedManifest;
       try {
-        fetched = await source.fetchManifest(d, fetchOptions);
+        fetched = await (fetching.get(d.digest) ?? source.fetchManifest(d, fetchOptions));
         const claimed = fetched.manifest.subject?.digest;
         if (claimed !== subject) {
           // The listing (above all the client-written tag schema index) is a hint; the manifest decides.
@@ -459,6 +481,24 @@ function throwIfAborted(signal: AbortSignal | undefined, location: string): void
   if (signal?.aborted) {
     throw new RegistryError('DEADLINE_EXCEEDED', `copy to or from ${location} was cancelled`, { reason: 'ABORTED', cause: signal.reason });
   }
+}
+
+/** Runs at most `max` of the given functions at once (each is one request; none waits on another). */
+function limiter(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async (fn) => {
+    // A finishing call hands its slot to the next waiting one, so no newcomer slips in between.
+    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next !== undefined) next();
+      else active--;
+    }
+  };
 }
 
 function sum(values: number[]): number {

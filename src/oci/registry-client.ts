@@ -4,7 +4,7 @@
 // process holds the connection pools, the token cache and what it learnt about each registry.
 
 import type { LookupFunction } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import {
   BoundedCache,
@@ -919,35 +919,9 @@ export class RegistryRepository implements ContentSource {
     const digest = computeDigest(bytes);
     const descriptor: Descriptor = { mediaType, digest, size: bytes.length };
     if (await this.hasBlob(digest, options)) return descriptor;
-    const what = `upload of blob ${digest}`;
-    const start = await this.client.send(
-      this.host,
-      this.name,
-      { method: 'POST', path: `/v2/${this.name}/blobs/uploads/`, maxBytes: 64 * 1024, what },
-      { ...options, push: true },
-    );
-    if (start.status !== 202) throw statusError(start, 'POST', what, this.location);
-    const location = headerValue(start.headers, 'location');
-    if (!location) throw this.#contentError('BAD_CONTENT', `${what}: ${this.location} sent no upload Location`);
-    const uploadUrl = new URL(location, start.url);
-    if (uploadUrl.origin !== start.url.origin) {
-      throw this.#contentError('BAD_CONTENT', `${what}: upload Location points to another origin (${uploadUrl.origin})`);
-    }
-    uploadUrl.searchParams.set('digest', digest);
-    const put = await this.client.send(
-      this.host,
-      this.name,
-      {
-        method: 'PUT',
-        path: uploadUrl.pathname + uploadUrl.search,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
-        body: bytes,
-        maxBytes: 64 * 1024,
-        what,
-      },
-      { ...options, push: true },
-    );
-    if (put.status !== 201) throw statusError(put, 'PUT', what, this.location);
+    const upload = await this.startUpload(options);
+    const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    await this.finishUpload(upload, descriptor, () => Readable.from([body]), options);
     return descriptor;
   }
 
