@@ -1,12 +1,13 @@
 // The README's walkthrough "Promote an image", run as written, like readme-walkthrough.test.ts: its `sh` blocks, in
-// order, in one bash (set -euo pipefail) in a fresh temporary directory, with the real olareg-serve and a built vouch
-// (`npm run build`, the walkthrough's own prerequisite) over the demo's environments (`vouch demo --dir demo`). Only
-// the settings of its first block are replaced (VOUCH_REPO, REGISTRY: this checkout and a free port); everything else
-// runs verbatim. Each `text` block must be shown by the output of the `sh` block before it (`…` matches anything):
-// that block's stderr (where vouch reports a refusal) followed by its stdout, as a terminal shows them. The answers
-// are then checked as data: the wrong key refused with UNTRUSTED_SIGNER (exit 1) and nothing written, prod and staging
-// VERIFIED at the destination, the re-run copying and signing nothing. The script runs in its own process group,
-// killed afterwards whatever happened, so no registry outlives the test.
+// order, in one bash (set -euo pipefail) in a fresh temporary directory, with the real olareg-serve and notation and
+// a built vouch (`npm run build`, the walkthrough's own prerequisite) over the demo's environments (`vouch demo --dir
+// demo`). Only the settings of its first block are replaced (VOUCH_REPO, REGISTRY: this checkout and a free port);
+// everything else runs verbatim. Each `text` block must be shown by the output of the `sh` block before it (`…`
+// matches anything): that block's stderr (where vouch reports a refusal) followed by its stdout, as a terminal shows
+// them. The answers are then checked as data: the wrong key refused with UNTRUSTED_SIGNER (exit 1) and nothing
+// written, prod and staging VERIFIED at the destination, notation verifying prod's stamp, the re-run copying and
+// signing nothing. HOME and XDG_CONFIG_HOME point into the temporary directory, so notation never touches the real
+// home; the script runs in its own process group, killed afterwards whatever happened, so no registry outlives it.
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ const DIGEST = 'sha256:[0-9a-f]{64}';
 
 test('README "Promote an image" runs as written: the wrong key refused, prod stamped and verified, a re-run copies nothing', async (t) => {
   t.timeout(180_000);
-  toolPath('olareg-serve');
+  for (const tool of ['olareg-serve', 'notation'] as const) toolPath(tool);
   const blocks = await readmeBlocks('promote-walkthrough');
   const shellBlocks = blocks.filter((b) => b.lang === 'sh');
   t.true(shellBlocks.length >= 9, 'the walkthrough lost its steps');
@@ -104,6 +105,10 @@ test('README "Promote an image" runs as written: the wrong key refused, prod sta
   t.regex(outputs[verify]!, new RegExp(`^VERIFIED\\s+prod\\s+${image.source}\\s+CN=release,`, 'm'), context);
   t.regex(outputs[verify]!, new RegExp(`^VERIFIED\\s+staging\\s+${image.source}\\s+CN=ci-staging,`, 'm'), context);
   t.notRegex(outputs[verify]!, /NOT VERIFIED/);
+
+  // The real notation accepts prod's stamp with prod's trust.
+  const notation = blockOf(/^notation verify /m);
+  t.regex(outputs[notation]!, new RegExp(`^Successfully verified signature for ${image.source}$`, 'm'), context);
 
   // The re-run copied nothing and pushed no second signature.
   const rows = outputs[again]!.split('\n').filter((line) => /^(copied|mounted|exists|would copy)\s/.test(line));
