@@ -1,6 +1,7 @@
 // vouch as a library (package "vouch"): the names a user needs, listed one by one so that nothing
-// internal (Go-quoting helpers, parsers' building blocks) becomes API by accident. Signing, pushing
-// and writing OCI layouts, for tests and demos, are in "vouch/testing" (src/testing.ts).
+// internal (Go-quoting helpers, parsers' building blocks) becomes API by accident. Signing with key
+// files and promotion (what `vouch sign` and `vouch promote` do) are here; the building blocks of
+// signatures, raw pushes and writing OCI layouts, for tests and demos, are in "vouch/testing" (src/testing.ts).
 // README "Using it as a library" shows them together; test/unit/public-api.test.ts keeps that true.
 
 // ---- core: references, digests, errors, checks ------------------------------------------------
@@ -158,4 +159,27 @@ export {
   type RunningProvider,
   type StartProviderOptions,
   type VerificationStack,
+  // promotion (docs/promotion.md): copy with the referrer graph, optionally stamped for an environment
+  promoteImage,
+  checkSignatureForEnvironment,
+  createRegistryClient,
+  type PromoteOptions,
+  type PromoteResult,
+  type PromoteStamp,
+  type PromoteStampResult,
+  type SignatureCheck,
+  type SignatureCheckOptions,
 } from './app/index.js';
+
+// ---- signing with key files (vouch sign), and the copy engine under promotion --------------------
+export {
+  signImage,
+  prepareSignature,
+  pushSignature,
+  loadSigningIdentity,
+  type SignImageOptions,
+  type SignedImage,
+  type PreparedSignature,
+  type TimestampOptions,
+} from './notation/index.js';
+export { copyImage, type CopyOptions, type CopyReport, type CopyObject, type CopyProgress } from './oci/index.js';
