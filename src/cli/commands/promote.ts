@@ -142,9 +142,8 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
     line?.done();
     if (values.output === 'json') io.out(JSON.stringify(promoteJson(result), null, 2));
     else {
+      // The table ends with the summary line: no second one on stderr.
       io.out(renderPromote(result));
-      // Without the live line (not a TTY), one summary line on stderr says what happened.
-      if (line === undefined) io.err(summaryLine(result));
     }
     return 0;
   } catch (error) {

@@ -77,7 +77,7 @@ test.serial('promote: --dry-run lists, writes nothing; a run copies; a second ru
 
   const again = capture();
   t.is(await promoteCommand(args, again.io, { ...noConfig, progress: { write: () => true, isTTY: false } }), 0);
-  t.regex(again.err.join('\n'), /nothing to copy/);
+  t.regex(again.out.join('\n'), /nothing to copy/);
 });
 
 test.serial('promote: a progress line on a TTY', async (t) => {
