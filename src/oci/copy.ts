@@ -204,41 +204,70 @@ export async function copyImage(
       report(current);
     });
 
-    // Manifests one at a time, in plan order: children before their index, subjects before referrers.
+    // Manifests a few at a time, each only after what it depends on is there: an index after its
+    // children, a referrer after its subject (or, for cosign's tag, the manifest it signs). Updates
+    // of one subject's referrers tag index are read-modify-write: they take turns per subject.
     const listed = new Map<Digest, Set<Digest>>();
-    for (const m of plan.manifests) {
+    const pushLimit = limiter(concurrency);
+    const subjectTurns = new Map<Digest, Promise<unknown>>();
+    const inTurn = <T>(subject: Digest, fn: () => Promise<T>): Promise<T> => {
+      const next = (subjectTurns.get(subject) ?? Promise.resolve()).catch(() => undefined).then(fn);
+      subjectTurns.set(subject, next);
+      return next;
+    };
+    const inPlan = new Set(plan.manifests.map((m) => m.fetched.descriptor.digest));
+    const pushOne = async (m: PlannedManifest): Promise<void> => {
       throwIfAborted(signal, destination.location);
       const { descriptor, bytes, manifest } = m.fetched;
       const subject = manifest.subject?.digest;
       if (m.exists && m.tag !== undefined && m.tagged !== true) {
         await destination.pushManifest(bytes, descriptor.mediaType, { ...fetchOptions, tag: m.tag });
-        continue;
+        return;
       }
       if (m.exists) {
         // A referrer pushed by an interrupted run may be missing from the referrers tag index (the
         // push and the index update are two requests): list the subject's referrers and repair.
         if (subject !== undefined && m.kind === 'referrer') {
-          let known = listed.get(subject);
-          if (known === undefined) {
-            known = new Set((await destination.listReferrers(subject, fetchOptions)).descriptors.map((d) => d.digest));
-            listed.set(subject, known);
-          }
-          if (!known.has(descriptor.digest)) {
-            await attachReferrer(destination, bytes, descriptor.mediaType, fetchOptions);
-            known.add(descriptor.digest);
-            plan.repaired.add(descriptor.digest);
-          }
+          await inTurn(subject, async () => {
+            let known = listed.get(subject);
+            if (known === undefined) {
+              known = new Set((await destination.listReferrers(subject, fetchOptions)).descriptors.map((d) => d.digest));
+              listed.set(subject, known);
+            }
+            if (!known.has(descriptor.digest)) {
+              await attachReferrer(destination, bytes, descriptor.mediaType, fetchOptions);
+              known.add(descriptor.digest);
+              plan.repaired.add(descriptor.digest);
+            }
+          });
         }
-        continue;
+        return;
       }
       const current = { kind: m.kind, digest: descriptor.digest };
       report(current);
-      if (subject !== undefined) await attachReferrer(destination, bytes, descriptor.mediaType, fetchOptions);
+      if (subject !== undefined) await inTurn(subject, () => attachReferrer(destination, bytes, descriptor.mediaType, fetchOptions));
       else await destination.pushManifest(bytes, descriptor.mediaType, { ...fetchOptions, ...(m.tag !== undefined ? { tag: m.tag } : {}) });
       progress.objectsDone++;
       progress.bytesDone += bytes.length;
       report(current);
+    };
+    const pushed = new Map<Digest, Promise<void>>();
+    for (const m of plan.manifests) {
+      const manifest = m.fetched.manifest;
+      const dependsOn = [
+        ...(manifest.kind === 'index' ? manifest.manifests.map((c) => c.digest) : []),
+        ...(manifest.subject !== undefined ? [manifest.subject.digest] : m.tag !== undefined && m.parent !== undefined ? [m.parent] : []),
+      ].filter((d) => inPlan.has(d));
+      // Plan order puts every dependency first, so each is in `pushed` already.
+      const waitFor = dependsOn.map((d) => pushed.get(d)!);
+      const done = Promise.all(waitFor).then(() => pushLimit(() => pushOne(m)));
+      done.catch(() => undefined); // awaited below, in plan order
+      pushed.set(m.fetched.descriptor.digest, done);
     }
+    // Every push settles before the outcome is reported (a failure stops only what depends on it).
+    const settled = await Promise.allSettled(pushed.values());
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     if (tagUpdated) {
       throwIfAborted(signal, destination.location);
       await destination.pushManifest(root.fetched.bytes, root.fetched.descriptor.mediaType, { ...fetchOptions, tag: tag! });
