@@ -72,13 +72,16 @@ async function seed(registry: RunningRegistry): Promise<Seeded> {
   const subject = await pushManifest(repo, image, 'v1');
   const sbom = buildSbomReferrer(subject);
   await pushReferrer(repo, sbom);
-  // On the Referrers API registry, through the API: notation 1.3 otherwise writes the tag schema
-  // (--force-referrers-tag defaults to true), and olareg then lists only some of them.
+  // On the Referrers API registry, through the API: notation 1.3 otherwise also writes the tag
+  // schema (--force-referrers-tag defaults to true), and olareg's Referrers API answer then leaves
+  // out the first signature of a subject that had no referrer yet (seen with the olareg in .tools).
   const extraArgs = registry.kind === 'olareg' ? ['--force-referrers-tag=false'] : [];
   await notation.sign(`${registry.host}/${name}@${subject.digest}`, { extraArgs });
   await notation.sign(`${registry.host}/${name}@${sbom.descriptor.digest}`, { extraArgs });
   const [imageSignature] = await notation.list(`${registry.host}/${name}@${subject.digest}`);
   const [sbomSignature] = await notation.list(`${registry.host}/${name}@${sbom.descriptor.digest}`);
+  if (imageSignature === undefined || sbomSignature === undefined)
+    throw new Error(`notation list at ${registry.kind} does not show the signatures it made (${imageSignature}, ${sbomSignature})`);
   return {
     reference: `${registry.host}/${name}:v1`,
     image,
