@@ -2,7 +2,7 @@
 // configuration directory, so tests can sign with notation and compare verdicts with it.
 
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,24 @@ export class NotationCli {
     const generated = await cli.run(['cert', 'generate-test', '--default', keyName]);
     if (generated.code !== 0) throw new Error(`notation cert generate-test failed: ${generated.stderr}`);
     return cli;
+  }
+
+  /**
+   * Makes a PEM key and certificate chain (leaf first) notation's default signing key, as a local key
+   * in signingkeys.json (notation's "keyPath"/"certPath" entries), so notation signs with an identity
+   * a test generated (e.g. generateSigningIdentity) instead of its own self-signed test key.
+   */
+  async useSigningKey(name: string, keyPem: string, chainPem: string): Promise<void> {
+    const dir = join(this.configDir, 'localkeys');
+    await mkdir(dir, { recursive: true });
+    const keyPath = join(dir, `${name}.key`);
+    const certPath = join(dir, `${name}.crt`);
+    await writeFile(keyPath, keyPem, { mode: 0o600 });
+    await writeFile(certPath, chainPem);
+    const file = join(this.configDir, 'signingkeys.json');
+    const current = JSON.parse(await readFile(file, 'utf8')) as { keys?: Array<{ name: string }> };
+    const keys = (current.keys ?? []).filter((k) => k.name !== name);
+    await writeFile(file, JSON.stringify({ ...current, default: name, keys: [...keys, { name, keyPath, certPath }] }, null, 2));
   }
 
   get configDir(): string {
