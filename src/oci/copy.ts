@@ -12,6 +12,7 @@
 // So an interrupted copy leaves at most unreferenced blobs, never a manifest whose content is
 // missing, and a re-run resumes: what exists is skipped.
 
+import { setMaxListeners } from 'node:events';
 import { RegistryError, VouchError, isTag, type Digest } from '../core/index.js';
 import type { ContentSource, FetchOptions } from './content-source.js';
 import { transferBlob } from './copy-blob.js';
@@ -123,6 +124,29 @@ export async function copyImage(
   destination: RegistryRepository,
   reference: string,
   options: CopyOptions = {},
+): Promise<CopyReport> {
+  const outer = options.signal;
+  if (outer === undefined) return copyWithSignal(source, destination, reference, options);
+  // Every request of the copy listens on the signal: with `concurrency` objects in flight, each with a
+  // few requests, more than Node's default of 10 listeners at once is normal (bounded, not a leak). An
+  // own signal that follows the caller's keeps the MaxListenersExceededWarning off the caller's.
+  const controller = new AbortController();
+  setMaxListeners(256, controller.signal);
+  const forward = () => controller.abort(outer.reason);
+  if (outer.aborted) forward();
+  else outer.addEventListener('abort', forward, { once: true });
+  try {
+    return await copyWithSignal(source, destination, reference, { ...options, signal: controller.signal });
+  } finally {
+    outer.removeEventListener('abort', forward);
+  }
+}
+
+async function copyWithSignal(
+  source: ContentSource,
+  destination: RegistryRepository,
+  reference: string,
+  options: CopyOptions,
 ): Promise<CopyReport> {
   const signal = options.signal;
   const fetchOptions: FetchOptions = signal ? { signal } : {};
