@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parseConfig } from '../../src/config/index.js';
 import { renderHelmSchema, HELM_SCHEMA_FILE } from '../../scripts/build-helm-schema.js';
 import { generateRoot } from '../helpers/pki.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
@@ -89,9 +90,14 @@ const configSchema = (async () => {
 
 /** config.yaml of the rendered ConfigMap, checked against vouch's configuration schema. */
 async function renderedConfig(t: import('ava').ExecutionContext, objects: Obj[]): Promise<Obj> {
-  const config = parseYaml(find(objects, 'ConfigMap', 'vouch-config')['data']['config.yaml'], { uniqueKeys: true }) as Obj;
+  const text: string = find(objects, 'ConfigMap', 'vouch-config')['data']['config.yaml'];
+  const config = parseYaml(text, { uniqueKeys: true }) as Obj;
   const validate = await configSchema;
   t.true(validate(config), JSON.stringify(validate.errors));
+  // And vouch's own parser accepts it (cross-field rules the JSON Schema cannot say), with the
+  // registry passwords' environment variables set as the pod's Secret references would.
+  const env = Object.fromEntries(Object.values(config['registries'] ?? {}).map((r: any) => [r['passwordFromEnv'], 'secret']));
+  t.notThrows(() => parseConfig(text, 'config.yaml', { env }));
   return config;
 }
 
@@ -154,6 +160,10 @@ test('helm: bad trust settings fail the render with what and where', async (t) =
     /environments\.staging: trust store "ca:staging", but trustStores\.staging\.type is tsa/,
   );
   t.regex(await templateError([...ex, '--set', 'defaultEnvironment=dev']), /defaultEnvironment: "dev" is not one of environments/);
+  t.regex(
+    await templateError([...ex, '--set', 'defaultEnvironment=']),
+    /defaultEnvironment: required when more than one environment is configured \(one of: prod, staging\)/,
+  );
   t.regex(
     await templateError([...ex, '--set', 'constraints.enabled=true', '--set', 'constraints.perEnvironment[0]=dev']),
     /constraints\.perEnvironment: "dev"/,

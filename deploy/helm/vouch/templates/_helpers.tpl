@@ -118,6 +118,8 @@ environments (trust policy and trust store paths), registry credentials and cach
 {{- fail (printf "defaultEnvironment: %q is not one of environments" $default) -}}
 {{- end -}}
 {{- $_ := set $c "defaultEnvironment" $default -}}
+{{- else -}}
+{{- fail (printf "defaultEnvironment: required when more than one environment is configured (one of: %s)" (keys .Values.environments | sortAlpha | join ", ")) -}}
 {{- end -}}
 {{- if .Values.registryCredentials -}}
 {{- $regs := $c.registries | default dict -}}
