@@ -118,7 +118,7 @@ environments (trust policy and trust store paths), registry credentials and cach
 {{- fail (printf "defaultEnvironment: %q is not one of environments" $default) -}}
 {{- end -}}
 {{- $_ := set $c "defaultEnvironment" $default -}}
-{{- else -}}
+{{- else if gt (len .Values.environments) 1 -}}
 {{- fail (printf "defaultEnvironment: required when more than one environment is configured (one of: %s)" (keys .Values.environments | sortAlpha | join ", ")) -}}
 {{- end -}}
 {{- if .Values.registryCredentials -}}
