@@ -372,3 +372,29 @@ test('helm: with shared cache, autoscaling and cert-manager, the same objects as
   const on = ['sharedCache.enabled=true', 'autoscaling.enabled=true', 'tls.mode=certManager'].flatMap((v) => ['--set', v]);
   await sameObjects(t, kustomized, (await template([...args, ...on])).objects);
 });
+
+test('helm: constraints and mutators are those of deploy/gatekeeper', async (t) => {
+  const { objects } = await template([
+    ...example('two-environments'),
+    ...(await pemArgs(['prod', 'staging'])),
+    ...['constraints.enabled=true', 'constraints.perEnvironment={prod,staging}', 'mutation.enabled=true'].flatMap((v) => ['--set', v]),
+  ]);
+  // Constraint vouch-prod is deploy/gatekeeper/constraints/prod.yaml (staging.yaml holds two, one of them a warn variant).
+  const file = parseAllDocuments(await readFile(join(REPO_ROOT, 'deploy', 'gatekeeper', 'constraints', 'prod.yaml'), 'utf8'))
+    .map((d) => d.toJS() as Obj)
+    .find((o) => o['metadata']['name'] === 'vouch-prod')!;
+  const chart = find(objects, 'VouchSignedImages', 'vouch-prod');
+  t.deepEqual(chart['spec']['match']['namespaceSelector'], { matchLabels: { 'vouch.dev/environment': 'prod' } });
+  const withoutSelector = (o: Obj): Obj => {
+    const spec = structuredClone(o['spec']);
+    delete spec['match']['namespaceSelector'];
+    return spec;
+  };
+  t.deepEqual(withoutSelector(chart), withoutSelector(file));
+  t.is(find(objects, 'VouchSignedImages', 'vouch-staging')['spec']['parameters']['environment'], 'staging');
+  // The Assign mutators: kustomize build of deploy/gatekeeper/mutation.
+  const { stdout } = await run(toolPath('kustomize'), ['build', join(REPO_ROOT, 'deploy', 'gatekeeper', 'mutation')]);
+  const mutators = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+  t.deepEqual(ids(objects.filter((o) => o['kind'] === 'Assign')), ids(mutators));
+  for (const m of mutators) t.deepEqual(find(objects, 'Assign', m['metadata']['name'])['spec'], m['spec'], m['metadata']['name']);
+});
