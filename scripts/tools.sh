@@ -45,8 +45,10 @@ GO_TOOLS=(
   "kustomize|kustomize|sigs.k8s.io/kustomize/kustomize/v5|sigs.k8s.io/kustomize/kustomize/v5|-X sigs.k8s.io/kustomize/api/provenance.version={V}"
   # vouch's own: Gatekeeper v3.20.1's rego driver, response cache and mutation system (test/gatekeeper)
   "gatekeeper-harness|gatekeeper-harness|.|github.com/open-policy-agent/gatekeeper/v3|"
+  # renders and lints the Helm chart deploy/helm/vouch (test/deploy/helm.test.ts)
+  "helm|helm|helm.sh/helm/v3/cmd/helm|helm.sh/helm/v3|-X helm.sh/helm/v3/internal/version.version={V}"
 )
-ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness docker-registry redis-server)
+ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness helm docker-registry redis-server)
 # Tools installed from Debian packages (command name = package name), not built.
 APT_TOOLS=(docker-registry redis-server)
 is_apt_tool() { [[ " ${APT_TOOLS[*]} " == *" $1 "* ]]; }
@@ -56,6 +58,7 @@ cold_estimate() {
   case "$1" in
     olareg-serve) echo 30 ;;
     notation | oras | kustomize) echo 90 ;;
+    helm) echo 180 ;;
     opa | regal) echo 150 ;;
     cosign | gator | gatekeeper-harness) echo 300 ;;
     docker-registry | redis-server) echo 30 ;;
