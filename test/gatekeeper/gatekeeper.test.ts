@@ -455,6 +455,19 @@ test.serial(
   },
 );
 
+test.serial(
+  "gatekeeper › the kustomize base's Providers carry no caBundle: Gatekeeper's Provider validation refuses them until one is set",
+  async (t) => {
+    // The check Gatekeeper's validating webhook runs on a Provider (validateProvider -> ProviderCache.Upsert):
+    // why deploy/base/provider.yaml cannot create the Providers and scripts/gen-tls.sh creates them.
+    const path = join(REPO_ROOT, 'deploy', 'base', 'provider.yaml');
+    const refused = await gk.send('provider', { path, url: `${vouch.url}{path}` });
+    t.regex(refused.error ?? '', /caBundle/);
+    await gk.ok('provider', { path, url: `${vouch.url}{path}`, caBundle: caBundle() });
+    t.pass();
+  },
+);
+
 test.serial('gatekeeper › provider down, wrong caBundle, missing client certificate: every image denied as SYSTEM_ERROR', async (t) => {
   const cases: Array<[string, string[], Record<string, unknown>]> = [
     ['provider down', ['-cert-dir', certDir], { url: `https://127.0.0.1:${await freePort()}{path}` }],
