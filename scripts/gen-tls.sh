@@ -325,6 +325,7 @@ EOF
   for provider in "${PROVIDERS[@]}"; do
     printf '%s\n' "kubectl patch providers.externaldata.gatekeeper.sh $provider --type merge -p \"{\\\"spec\\\":{\\\"caBundle\\\":\\\"\$CA\\\"}}\"" >&2
   done
+  echo "# (Providers that do not exist yet: run this script with --apply, which creates them with caBundle.)" >&2
 }
 
 # --- main ----------------------------------------------------------------------------------------------
