@@ -33,6 +33,8 @@ async function exampleConfigs(): Promise<Array<[string, string]>> {
     const data = (doc.toJS() as { data?: Record<string, string> } | null)?.data;
     if (data?.['config.yaml'] !== undefined) out.push(['deploy/base/configmap.yaml config.yaml', data['config.yaml']]);
   }
+  const overlay = 'deploy/overlays/example/config.yaml';
+  out.push([overlay, await readFile(path.join(ROOT, overlay), 'utf8')]);
   return out;
 }
 
