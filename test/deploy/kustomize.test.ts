@@ -23,6 +23,7 @@ type Obj = Record<string, any>;
 
 const run = promisify(execFile);
 const DEPLOY = join(REPO_ROOT, 'deploy');
+const BASE = join(DEPLOY, 'base');
 const EXAMPLE = join(DEPLOY, 'overlays', 'example');
 /** The one namespace label that names a namespace's vouch environment (issue 16). */
 const ENVIRONMENT_LABEL = 'vouch.dev/environment';
@@ -361,7 +362,7 @@ function gatekeeperAccepts(provider: Json): boolean {
 
 /** The two Providers of a build, as gen-tls.sh creates them (kubectl create, no annotation) with `ca`. */
 async function providersAfterGenTls(ca: string): Promise<{ built: Obj[]; live: Json[] }> {
-  const built = (await build(DEPLOY)).filter((o) => o['kind'] === 'Provider');
+  const built = (await build(BASE)).filter((o) => o['kind'] === 'Provider');
   const live = built.map((p) => {
     const created = structuredClone(p) as Json;
     (created['spec'] as Json)['caBundle'] = ca;
@@ -379,7 +380,7 @@ test('kustomize: building the base twice and applying it (client-side) never cha
   for (let p of live) {
     const name = (p['metadata'] as Json)['name'];
     for (let round = 0; round < 2; round++) {
-      const config = named(await build(DEPLOY), 'Provider', name as string) as Json;
+      const config = named(await build(BASE), 'Provider', name as string) as Json;
       t.false('caBundle' in (config['spec'] as Json));
       p = clientSideApply(p, config);
       t.is((p['spec'] as Json)['caBundle'], ca, `${name}: apply ${round + 1}`);
@@ -397,14 +398,14 @@ test('kustomize: with server-side apply, the caBundle stays with the manager tha
     // gen-tls.sh created it: that manager owns every field it sent, caBundle included.
     const owners = new Map([['kubectl-create', new Set(leaves(p))]]);
     for (let round = 0; round < 2; round++) {
-      p = serverSideApply(p, owners, 'kubectl', named(await build(DEPLOY), 'Provider', name) as Json);
+      p = serverSideApply(p, owners, 'kubectl', named(await build(BASE), 'Provider', name) as Json);
       t.is((p['spec'] as Json)['caBundle'], ca, `${name}: apply ${round + 1}`);
     }
     // gen-tls.sh renewing the CA later: a merge patch by another manager, the next apply keeps it.
     const renewed = Buffer.from(await readFile(join(EXAMPLE, 'truststores', 'staging', 'root-ca.pem'), 'utf8')).toString('base64');
     (p['spec'] as Json)['caBundle'] = renewed;
     owners.set('kubectl-patch', new Set(['spec.caBundle']));
-    p = serverSideApply(p, owners, 'kubectl', named(await build(DEPLOY), 'Provider', name) as Json);
+    p = serverSideApply(p, owners, 'kubectl', named(await build(BASE), 'Provider', name) as Json);
     t.is((p['spec'] as Json)['caBundle'], renewed);
   }
 });
@@ -413,7 +414,7 @@ test('kustomize: the apply model catches an overwrite (a base with a caBundle) a
   const ca = await exampleCa();
   const { live } = await providersAfterGenTls(ca);
   const placeholder = Buffer.from('-----BEGIN CERTIFICATE-----\nplaceholder\n-----END CERTIFICATE-----\n').toString('base64');
-  const config = structuredClone(named(await build(DEPLOY), 'Provider', 'vouch')) as Json;
+  const config = structuredClone(named(await build(BASE), 'Provider', 'vouch')) as Json;
   const old = structuredClone(config);
   (old['spec'] as Json)['caBundle'] = placeholder;
   // A base that carried a caBundle (as before issue 16) puts it back on every apply.
