@@ -5,7 +5,8 @@
 #   2. Secret gatekeeper-ca (ca.crt) in vouch's namespace: a copy of ca.crt of Gatekeeper's Secret
 #      gatekeeper-webhook-server-cert, the CA of the client certificate Gatekeeper presents (mTLS; a pod
 #      cannot mount a Secret of another namespace);
-#   3. spec.caBundle of the Providers vouch and vouch-mutate: base64 of the CA, so Gatekeeper trusts vouch.
+#   3. spec.caBundle of the Providers vouch and vouch-mutate: base64 of the CA, so Gatekeeper trusts vouch
+#      (the Providers are created with it when they do not exist yet).
 #
 #   scripts/gen-tls.sh                       # generate (or reuse) the files, print Secret vouch-tls as YAML on
 #                                            # stdout and the kubectl steps for 2 and 3 on stderr
@@ -14,7 +15,8 @@
 #   scripts/gen-tls.sh --ca-from-secret --apply
 #                                            # cert-manager made Secret vouch-tls: do 2 and 3 with its ca.crt
 #   scripts/gen-tls.sh --placeholder-ca-bundle
-#                                            # print a throwaway certificate, base64 (deploy/provider.yaml)
+#                                            # print a throwaway certificate, base64 (for tests and
+#                                            # manifests that must carry some valid caBundle)
 #
 # Files (in --out, default .tmp/vouch-tls under the repository, git-ignored): ca.crt, ca.key (ECDSA P-256,
 # 10 years), tls.crt, tls.key (ECDSA P-256, --days, serverAuth, SANs <service>.<namespace>,
@@ -24,7 +26,8 @@
 # (an RSA-2048 signature costs about 20 times as much CPU). Existing files are reused: the CA is kept (so
 # the Providers' caBundle stays valid) and the serving certificate is reissued only when it is missing, no
 # longer matches the CA or the names, or expires within 30 days. --force starts over. Idempotent: run it
-# again after every `kubectl apply -k deploy/` (which puts the placeholder caBundle back) and to renew.
+# again to renew. The Providers are patched, or created with their caBundle when missing (the kustomize
+# base leaves caBundle out, so applying it never overwrites the value; deploy/README.md "Install").
 #
 # Needs bash, openssl (1.1.1 or later) and, for --apply or --ca-from-secret, kubectl.
 set -euo pipefail
@@ -40,6 +43,8 @@ CA_DAYS=3650
 GATEKEEPER_NAMESPACE=gatekeeper-system
 GATEKEEPER_SECRET=gatekeeper-webhook-server-cert
 PROVIDERS=(vouch vouch-mutate)
+# spec.timeout of a Provider this script creates (deploy/base/provider.yaml; the next apply sets yours).
+PROVIDER_TIMEOUT=2
 MODE=print
 FORCE=0
 CA_FROM_SECRET=0
@@ -252,12 +257,45 @@ copy_gatekeeper_ca() {
   secret_yaml gatekeeper-ca Opaque "ca.crt=$ca" | kube apply -f - >&2
 }
 
+# A Provider as the base (deploy/base/provider.yaml) declares it, with caBundle $2. Only for creating a
+# missing one: Gatekeeper's webhook refuses an https Provider without caBundle, so the kustomize base
+# cannot create it and leaves caBundle out; the next `kubectl apply -k` takes over url and timeout and,
+# since its configuration never names caBundle, leaves the value alone.
+provider_yaml() {
+  local name="$1" ca="$2" path=verify
+  [[ "$name" == *-mutate ]] && path=mutate
+  cat <<EOF
+apiVersion: externaldata.gatekeeper.sh/v1beta1
+kind: Provider
+metadata:
+  name: $name
+  labels:
+    app.kubernetes.io/name: vouch
+    app.kubernetes.io/part-of: vouch
+    app.kubernetes.io/component: external-data-provider
+spec:
+  url: https://$SERVICE.$NAMESPACE.svc:8443/v1/$path
+  timeout: $PROVIDER_TIMEOUT
+  caBundle: $ca
+EOF
+}
+
+# Sets spec.caBundle of each Provider: a merge patch when it exists (kubectl patch leaves the
+# last-applied annotation of `kubectl apply` alone, so a later apply does not undo it), else creates it
+# with `kubectl create` (not apply: an annotation naming caBundle would make the next `kubectl apply -k`
+# of the base, which leaves caBundle out, delete it).
 patch_providers() {
   local ca="$1" provider
   for provider in "${PROVIDERS[@]}"; do
-    note "setting spec.caBundle of Provider $provider"
-    kube patch providers.externaldata.gatekeeper.sh "$provider" --type merge -p "{\"spec\":{\"caBundle\":\"$ca\"}}" >&2 ||
-      die "cannot patch Provider $provider: apply deploy/ first (kubectl apply -k deploy/)"
+    if kube get providers.externaldata.gatekeeper.sh "$provider" -o name >/dev/null 2>&1; then
+      note "setting spec.caBundle of Provider $provider"
+      kube patch providers.externaldata.gatekeeper.sh "$provider" --type merge -p "{\"spec\":{\"caBundle\":\"$ca\"}}" >&2 ||
+        die "cannot patch Provider $provider"
+    else
+      note "creating Provider $provider with its caBundle"
+      provider_yaml "$provider" "$ca" | kube create -f - >&2 ||
+        die "cannot create Provider $provider: is Gatekeeper (its Provider CRD) installed?"
+    fi
   done
 }
 
@@ -287,6 +325,7 @@ EOF
   for provider in "${PROVIDERS[@]}"; do
     printf '%s\n' "kubectl patch providers.externaldata.gatekeeper.sh $provider --type merge -p \"{\\\"spec\\\":{\\\"caBundle\\\":\\\"\$CA\\\"}}\"" >&2
   done
+  echo "# (Providers that do not exist yet: run this script with --apply, which creates them with caBundle.)" >&2
 }
 
 # --- main ----------------------------------------------------------------------------------------------

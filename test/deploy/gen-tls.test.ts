@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../helpers/registries.js';
 
 const run = promisify(execFile);
@@ -198,12 +198,14 @@ test('gen-tls: without --apply it prints Secret vouch-tls on stdout and the kube
 });
 
 /**
- * A fake kubectl: logs each call (arguments, and stdin for `apply -f -`) as JSON lines and answers the
- * `get secret` calls with the given ca.crt values (base64).
+ * A fake kubectl: logs each call (arguments, and stdin for `apply -f -` / `create -f -`) as JSON lines,
+ * answers the `get secret` calls with the given ca.crt values (base64), and `get providers…` with
+ * success for the given existing Providers, NotFound for others.
  */
 async function fakeKubectl(
   dir: string,
   secrets: Record<string, string>,
+  providers: string[] = ['vouch', 'vouch-mutate'],
 ): Promise<{ path: string; calls: () => Promise<Array<{ args: string[]; stdin: string }>> }> {
   const log = join(dir, 'kubectl.log');
   const path = join(dir, 'kubectl');
@@ -211,12 +213,17 @@ async function fakeKubectl(
 const fs = require('node:fs');
 const args = process.argv.slice(2);
 const secrets = ${JSON.stringify(secrets)};
+const providers = ${JSON.stringify(providers)};
 const stdin = args.includes('-f') ? fs.readFileSync(0, 'utf8') : '';
 fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ args, stdin }) + '\\n');
 if (args.includes('get') && args.includes('secret')) {
   const name = args[args.indexOf('secret') + 1];
   if (!(name in secrets)) { process.stderr.write('Error from server (NotFound): secrets "' + name + '" not found\\n'); process.exit(1); }
   process.stdout.write(secrets[name]);
+}
+if (args[0] === 'get' && args[1] === 'providers.externaldata.gatekeeper.sh') {
+  if (!providers.includes(args[2])) { process.stderr.write('Error from server (NotFound): providers "' + args[2] + '" not found\\n'); process.exit(1); }
+  process.stdout.write('provider.externaldata.gatekeeper.sh/' + args[2] + '\\n');
 }
 `;
   await writeFile(path.replace(/kubectl$/, 'kubectl.cjs'), script);
@@ -248,7 +255,9 @@ test('gen-tls: --apply creates both Secrets and sets both Providers caBundle', a
       'apply -f -',
       '-n gatekeeper-system get secret gatekeeper-webhook-server-cert -o jsonpath={.data.ca\\.crt}',
       'apply -f -',
+      'get providers.externaldata.gatekeeper.sh vouch -o name',
       'patch providers.externaldata.gatekeeper.sh vouch --type merge -p',
+      'get providers.externaldata.gatekeeper.sh vouch-mutate -o name',
       'patch providers.externaldata.gatekeeper.sh vouch-mutate --type merge -p',
     ],
   );
@@ -259,6 +268,33 @@ test('gen-tls: --apply creates both Secrets and sets both Providers caBundle', a
   t.is(applied[1]!['metadata']['namespace'], 'vouch-system');
   t.deepEqual(applied[1]!['data'], { 'ca.crt': GATEKEEPER_CA });
   for (const call of calls.filter((c) => c.args[0] === 'patch')) t.deepEqual(JSON.parse(call.args.at(-1)!), { spec: { caBundle: ca } });
+});
+
+test('gen-tls: --apply creates missing Providers as the kustomize base declares them, with their caBundle', async (t) => {
+  const dir = await tempDir(t);
+  // Only vouch exists (e.g. an earlier install): it is patched, vouch-mutate is created.
+  const kubectl = await fakeKubectl(dir, { 'gatekeeper-webhook-server-cert': GATEKEEPER_CA }, ['vouch']);
+  await genTls(['--apply', '--out', join(dir, 'tls')], { KUBECTL: kubectl.path });
+  const ca = Buffer.from((await readMaterial(join(dir, 'tls'))).caPem).toString('base64');
+  const calls = await kubectl.calls();
+  t.deepEqual(
+    calls.filter((c) => c.args[0] === 'patch').map((c) => c.args[2]),
+    ['vouch'],
+  );
+  const created = calls.filter((c) => c.args[0] === 'create');
+  t.is(created.length, 1);
+  // `create`, never `apply`: a last-applied annotation naming caBundle would let the next
+  // `kubectl apply -k` of the base (which leaves caBundle out) delete it.
+  t.deepEqual(created[0]!.args, ['create', '-f', '-']);
+  const provider = parseYaml(created[0]!.stdin) as Record<string, any>;
+  const base = parseAllDocuments(await readFile(join(REPO_ROOT, 'deploy', 'base', 'provider.yaml'), 'utf8'))
+    .map((d) => d.toJS() as Record<string, any>)
+    .find((p) => p['metadata']['name'] === 'vouch-mutate')!;
+  t.is(provider['apiVersion'], base['apiVersion']);
+  t.is(provider['kind'], base['kind']);
+  t.is(provider['metadata']['name'], 'vouch-mutate');
+  t.is(provider['metadata']['labels']['app.kubernetes.io/component'], base['metadata']['labels']['app.kubernetes.io/component']);
+  t.deepEqual(provider['spec'], { ...base['spec'], caBundle: ca });
 });
 
 test('gen-tls: --ca-from-secret --apply takes the CA from cert-manager Secret vouch-tls and generates nothing', async (t) => {

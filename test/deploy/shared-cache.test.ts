@@ -40,7 +40,7 @@ const find = (objects: Obj[], kind: string, name: string): Obj | undefined =>
   objects.find((o) => o['kind'] === kind && o['metadata']['name'] === name);
 
 async function baseConfigMap(): Promise<Obj> {
-  const docs = parseAllDocuments(await readFile(join(DEPLOY, 'configmap.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+  const docs = parseAllDocuments(await readFile(join(DEPLOY, 'base', 'configmap.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
   return docs.find((d) => d['metadata']?.['name'] === 'vouch-config')!;
 }
 

@@ -118,7 +118,7 @@ const caBundle = () => Buffer.from(tls.clientOptions.ca).toString('base64');
 
 async function loadShipped(h: Harness, providerOverrides: Record<string, unknown> = {}): Promise<void> {
   await h.ok('provider', {
-    path: join(REPO_ROOT, 'deploy', 'provider.yaml'),
+    path: join(REPO_ROOT, 'deploy', 'base', 'provider.yaml'),
     url: `${vouch.url}{path}`,
     caBundle: caBundle(),
     ...providerOverrides,
@@ -127,7 +127,7 @@ async function loadShipped(h: Harness, providerOverrides: Record<string, unknown
   for (const c of ['prod.yaml', 'by-namespace-label.yaml']) await h.ok('constraint', { path: join(GK, 'constraints', c) });
   for (const m of ['pod.yaml', 'workloads.yaml', 'cronjob.yaml']) await h.ok('assign', { path: join(GK, 'mutation', m) });
   for (const [name, labels] of [
-    ['shop', { environment: 'prod' }],
+    ['shop', { 'vouch.dev/environment': 'prod' }],
     ['sandbox', { 'vouch.dev/environment': 'staging' }],
     ['qa', { 'vouch.dev/environment': 'qa' }],
   ] as const) {
@@ -452,6 +452,19 @@ test.serial(
     await sleep(SLOW_MS + 700);
     const second = await gk.ok('review', { object });
     t.deepEqual(codes(second), [], 'the next admission is decided by vouch (verified)');
+  },
+);
+
+test.serial(
+  "gatekeeper › the kustomize base's Providers carry no caBundle: Gatekeeper's Provider validation refuses them until one is set",
+  async (t) => {
+    // The check Gatekeeper's validating webhook runs on a Provider (validateProvider -> ProviderCache.Upsert):
+    // why deploy/base/provider.yaml cannot create the Providers and scripts/gen-tls.sh creates them.
+    const path = join(REPO_ROOT, 'deploy', 'base', 'provider.yaml');
+    const refused = await gk.send('provider', { path, url: `${vouch.url}{path}` });
+    t.regex(refused.error ?? '', /caBundle/);
+    await gk.ok('provider', { path, url: `${vouch.url}{path}`, caBundle: caBundle() });
+    t.pass();
   },
 );
 

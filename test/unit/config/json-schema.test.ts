@@ -28,11 +28,13 @@ async function exampleConfigs(): Promise<Array<[string, string]>> {
   for (const file of ['README.md', 'docs/configuration.md']) {
     (await markdownConfigs(file)).forEach((text, i) => out.push([`${file} #${i + 1}`, text]));
   }
-  const configMaps = parseAllDocuments(await readFile(path.join(ROOT, 'deploy/configmap.yaml'), 'utf8'));
+  const configMaps = parseAllDocuments(await readFile(path.join(ROOT, 'deploy/base/configmap.yaml'), 'utf8'));
   for (const doc of configMaps) {
     const data = (doc.toJS() as { data?: Record<string, string> } | null)?.data;
-    if (data?.['config.yaml'] !== undefined) out.push(['deploy/configmap.yaml config.yaml', data['config.yaml']]);
+    if (data?.['config.yaml'] !== undefined) out.push(['deploy/base/configmap.yaml config.yaml', data['config.yaml']]);
   }
+  const overlay = 'deploy/overlays/example/config.yaml';
+  out.push([overlay, await readFile(path.join(ROOT, overlay), 'utf8')]);
   return out;
 }
 
