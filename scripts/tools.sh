@@ -45,8 +45,10 @@ GO_TOOLS=(
   "kustomize|kustomize|sigs.k8s.io/kustomize/kustomize/v5|sigs.k8s.io/kustomize/kustomize/v5|-X sigs.k8s.io/kustomize/api/provenance.version={V}"
   # vouch's own: Gatekeeper v3.20.1's rego driver, response cache and mutation system (test/gatekeeper)
   "gatekeeper-harness|gatekeeper-harness|.|github.com/open-policy-agent/gatekeeper/v3|"
+  # checks and unit-tests deploy/monitoring/prometheusrule.yaml's alerts (test/deploy/monitoring.test.ts)
+  "promtool|promtool|github.com/prometheus/prometheus/cmd/promtool|github.com/prometheus/prometheus|-X github.com/prometheus/common/version.Version={V}"
 )
-ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness docker-registry redis-server)
+ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness promtool docker-registry redis-server)
 # Tools installed from Debian packages (command name = package name), not built.
 APT_TOOLS=(docker-registry redis-server)
 is_apt_tool() { [[ " ${APT_TOOLS[*]} " == *" $1 "* ]]; }
@@ -58,6 +60,7 @@ cold_estimate() {
     notation | oras | kustomize) echo 90 ;;
     opa | regal) echo 150 ;;
     cosign | gator | gatekeeper-harness) echo 300 ;;
+    promtool) echo 240 ;;
     docker-registry | redis-server) echo 30 ;;
     *) echo 60 ;;
   esac

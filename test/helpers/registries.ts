@@ -21,7 +21,17 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 
 /** Tools that scripts/tools.sh installs; all but docker-registry live in .tools/bin. */
 export type ToolName =
-  'olareg-serve' | 'notation' | 'oras' | 'opa' | 'regal' | 'cosign' | 'gator' | 'kustomize' | 'gatekeeper-harness' | 'docker-registry';
+  | 'olareg-serve'
+  | 'notation'
+  | 'oras'
+  | 'opa'
+  | 'regal'
+  | 'cosign'
+  | 'gator'
+  | 'kustomize'
+  | 'gatekeeper-harness'
+  | 'promtool'
+  | 'docker-registry';
 
 export interface TokenRequestRecord {
   /** Every `scope` value of the request, split on spaces, in order. */
