@@ -60,7 +60,7 @@ cold_estimate() {
     notation | oras | kustomize) echo 90 ;;
     opa | regal) echo 150 ;;
     cosign | gator | gatekeeper-harness) echo 300 ;;
-    promtool) echo 240 ;;
+    promtool) echo 480 ;;
     docker-registry | redis-server) echo 30 ;;
     *) echo 60 ;;
   esac
