@@ -208,6 +208,7 @@ test('PrometheusRule: the alerts that matter, each with severity, summary, descr
   const rules = await alerts();
   const names = rules.map((r) => r.alert);
   for (const name of [
+    'VouchDown',
     'VouchTrustMaterialReloadFailing',
     'VouchTrustStoreWithdrawn',
     'VouchTrustPolicyWithdrawn',
