@@ -1,5 +1,5 @@
 // deploy/monitoring: the PrometheusRule's alerts and the Grafana dashboard. The pinned promtool
-// (scripts/tools.sh) checks the rule groups and runs their unit tests (deploy/monitoring/rules.test.yaml);
+// (scripts/tools.sh) checks the rule groups and runs their unit tests (test/deploy/monitoring-rules.test.yaml);
 // the dashboard's queries are checked by promtool as recording rules; every metric either names is looked
 // up in the /metrics of a provider started here over a real registry (olareg) behind a throttling front
 // and with a real Redis as shared cache, after requests that give the labelled series values; every
@@ -28,6 +28,7 @@ const run = promisify(execFile);
 const MONITORING = join(REPO_ROOT, 'deploy', 'monitoring');
 const RULE_FILE = join(MONITORING, 'prometheusrule.yaml');
 const DASHBOARD_FILE = join(MONITORING, 'grafana-dashboard.json');
+const RULES_TEST_FILE = join(REPO_ROOT, 'test', 'deploy', 'monitoring-rules.test.yaml');
 const OPERATIONS = join(REPO_ROOT, 'docs', 'operations.md');
 
 async function ruleObject(): Promise<Obj> {
@@ -54,7 +55,7 @@ async function rulesDir(t: import('ava').ExecutionContext, spec?: Obj): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'vouch-rules-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'vouch-rules.yaml'), stringify(spec ?? (await ruleObject())['spec']));
-  await copyFile(join(MONITORING, 'rules.test.yaml'), join(dir, 'rules.test.yaml'));
+  await copyFile(RULES_TEST_FILE, join(dir, 'rules.test.yaml'));
   return dir;
 }
 
@@ -263,8 +264,8 @@ test("PrometheusRule: the latency alert sits between vouch's budget and the Prov
   t.true(threshold >= config['server']['requestTimeoutMs'] / 1000 - 0.5, 'not so low that a normal busy answer pages');
 });
 
-test('promtool test rules: the unit tests in rules.test.yaml pass, and fail when an alert is broken', async (t) => {
-  const tests = parseYaml(await readFile(join(MONITORING, 'rules.test.yaml'), 'utf8')) as Obj;
+test('promtool test rules: the unit tests in test/deploy/monitoring-rules.test.yaml pass, and fail when an alert is broken', async (t) => {
+  const tests = parseYaml(await readFile(RULES_TEST_FILE, 'utf8')) as Obj;
   const cases = (tests['tests'] as Obj[]).flatMap((c) => c['alert_rule_test'] as Obj[]);
   const firing = new Set(cases.filter((c) => (c['exp_alerts'] as Obj[]).length > 0).map((c) => c['alertname']));
   t.true(firing.size >= 2, `alerts shown firing: ${[...firing].join(', ')}`);
