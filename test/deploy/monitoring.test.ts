@@ -205,6 +205,40 @@ test('PrometheusRule: monitoring.coreos.com/v1, and promtool check rules accepts
   t.regex(result.output, /SUCCESS: \d+ rules found/);
 });
 
+/** GitHub's heading anchors of a Markdown file: lower case, punctuation dropped, spaces to hyphens. */
+async function headingAnchors(file: string): Promise<Set<string>> {
+  const text = (await readFile(file, 'utf8')).replace(/^```[\s\S]*?^```/gm, '');
+  return new Set(
+    text
+      .split('\n')
+      .filter((line) => /^#{1,6} /.test(line))
+      .map((line) =>
+        line
+          .replace(/^#+ /, '')
+          .trim()
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, '')
+          .replace(/ /g, '-'),
+      ),
+  );
+}
+
+test('docs/operations.md: every relative link names an existing file, and an existing section of it', async (t) => {
+  const text = await readFile(OPERATIONS, 'utf8');
+  const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((href) => !/^[a-z]+:/.test(href));
+  t.true(links.length > 10);
+  for (const href of links) {
+    const [path, anchor] = href.split('#', 2) as [string, string | undefined];
+    const file = path === '' ? OPERATIONS : join(REPO_ROOT, 'docs', path);
+    const exists = await readFile(file).then(
+      () => true,
+      () => false,
+    );
+    t.true(exists, `${href}: ${file} exists`);
+    if (exists && anchor !== undefined) t.true((await headingAnchors(file)).has(anchor), `${href}: #${anchor} is a heading`);
+  }
+});
+
 test('PrometheusRule: the alerts that matter, each with severity, summary, description and a runbook in docs/operations.md', async (t) => {
   const rules = await alerts();
   const names = rules.map((r) => r.alert);
@@ -222,20 +256,7 @@ test('PrometheusRule: the alerts that matter, each with severity, summary, descr
     t.true(names.includes(name), name);
   }
   t.is(new Set(names).size, names.length, 'alert names are unique');
-  // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
-  const anchors = new Set(
-    (await readFile(OPERATIONS, 'utf8'))
-      .split('\n')
-      .filter((line) => /^#{1,6} /.test(line))
-      .map((line) =>
-        line
-          .replace(/^#+ /, '')
-          .trim()
-          .toLowerCase()
-          .replace(/[^\w\- ]/g, '')
-          .replace(/ /g, '-'),
-      ),
-  );
+  const anchors = await headingAnchors(OPERATIONS);
   for (const rule of rules) {
     const at = rule.alert ?? rule.record;
     t.truthy(rule.alert, `${at}: only alerts here`);
