@@ -156,6 +156,18 @@ test('dashboard: schema 39 or later, datasource/namespace/job variables, every q
   t.is(variables.get('datasource')?.['type'], 'datasource');
   t.is(variables.get('datasource')?.['query'], 'prometheus');
   for (const name of ['namespace', 'job']) t.is(variables.get(name)?.['type'], 'query', name);
+  // The layout: 24 columns, no two panels (rows included) on the same cell.
+  const cells = new Map<string, string>();
+  for (const panel of dash['panels'] as Obj[]) {
+    const { x, y, w, h } = panel['gridPos'] as Record<string, number>;
+    t.true(x! >= 0 && w! > 0 && x! + w! <= 24, `${panel['title']}: within 24 columns`);
+    for (let i = x!; i < x! + w!; i++) {
+      for (let j = y!; j < y! + h!; j++) {
+        if (cells.has(`${i},${j}`)) t.fail(`${panel['title']} overlaps ${cells.get(`${i},${j}`)}`);
+        cells.set(`${i},${j}`, String(panel['title']));
+      }
+    }
+  }
   const ids = new Set<number>();
   for (const panel of panelsOf(dash)) {
     t.false(ids.has(panel['id']), `panel id ${panel['id']} is unique`);
