@@ -47,8 +47,10 @@ GO_TOOLS=(
   "gatekeeper-harness|gatekeeper-harness|.|github.com/open-policy-agent/gatekeeper/v3|"
   # renders and lints the Helm chart deploy/helm/vouch (test/deploy/helm.test.ts)
   "helm|helm|helm.sh/helm/v3/cmd/helm|helm.sh/helm/v3|-X helm.sh/helm/v3/internal/version.version={V}"
+  # checks and unit-tests deploy/monitoring/prometheusrule.yaml's alerts (test/deploy/monitoring.test.ts)
+  "promtool|promtool|github.com/prometheus/prometheus/cmd/promtool|github.com/prometheus/prometheus|-X github.com/prometheus/common/version.Version={V}"
 )
-ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness helm docker-registry redis-server)
+ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness helm promtool docker-registry redis-server)
 # Tools installed from Debian packages (command name = package name), not built.
 APT_TOOLS=(docker-registry redis-server)
 is_apt_tool() { [[ " ${APT_TOOLS[*]} " == *" $1 "* ]]; }
@@ -61,6 +63,7 @@ cold_estimate() {
     helm) echo 180 ;;
     opa | regal) echo 150 ;;
     cosign | gator | gatekeeper-harness) echo 300 ;;
+    promtool) echo 480 ;;
     docker-registry | redis-server) echo 30 ;;
     *) echo 60 ;;
   esac

@@ -31,7 +31,8 @@ export type ToolName =
   | 'kustomize'
   | 'gatekeeper-harness'
   | 'docker-registry'
-  | 'helm';
+  | 'helm'
+  | 'promtool';
 
 export interface TokenRequestRecord {
   /** Every `scope` value of the request, split on spaces, in order. */
