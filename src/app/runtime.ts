@@ -160,7 +160,11 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
           observer: {
             // their route as the request's `caller` (a library call on the engine passes none: not counted).
             keyDecided: (e) => {
-              if (e.caller !== undefined) metrics.countKeyOutcome(e.caller, outcomeLabel(e.outcome), e.count);
+              // The environment label only ever takes a configured environment's name (keys name any string).
+              if (e.caller !== undefined) {
+                const environment = e.environment !== undefined && config.environments.has(e.environment) ? e.environment : '';
+                metrics.countKeyOutcome(e.caller, outcomeLabel(e.outcome), e.count, environment);
+              }
             },
             cacheLookup: (e: { hit: boolean }) => metrics.cacheLookups.inc({ result: e.hit ? 'hit' : 'miss' }),
             overloaded: (e: { limit: 'registry' | 'total' }) => metrics.overloadedKeys.inc({ limit: e.limit }),

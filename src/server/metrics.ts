@@ -25,7 +25,7 @@ export interface TrustMaterialState {
 export class ProviderMetrics {
   readonly registry = new Registry();
   readonly requestDuration: Histogram<'route' | 'status'>;
-  readonly keyOutcomes: Counter<'route' | 'outcome'>;
+  readonly keyOutcomes: Counter<'route' | 'outcome' | 'environment'>;
   readonly registryRequests: Counter<'host' | 'method' | 'status'>;
   readonly registryThrottled: Counter<'host' | 'outcome'>;
   readonly registryConcurrencyLimit: Gauge<'host'>;
@@ -64,7 +64,7 @@ export class ProviderMetrics {
    * key: the route and outcome strings are the same few every time, so no string is built or hashed
    * per key.
    */
-  readonly #pendingOutcomes = new Map<string, Map<string, number>>();
+  readonly #pendingOutcomes = new Map<string, Map<string, Map<string, number>>>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'vouch_' });
@@ -78,13 +78,15 @@ export class ProviderMetrics {
     const pendingOutcomes = this.#pendingOutcomes;
     this.keyOutcomes = new Counter({
       name: 'vouch_key_outcomes_total',
-      help: 'Keys answered, by route and outcome (verified, or the stable code of the reason or error).',
-      labelNames: ['route', 'outcome'],
+      help: 'Keys answered, by route, outcome (verified, or the stable code of the reason or error) and environment ("" when the key names none vouch knows).',
+      labelNames: ['route', 'outcome', 'environment'],
       registers: [this.registry],
       // prom-client calls `collect` with the counter as `this` on every scrape.
       collect() {
-        for (const [route, outcomes] of pendingOutcomes) {
-          for (const [outcome, count] of outcomes) this.inc({ route, outcome }, count);
+        for (const [route, environments] of pendingOutcomes) {
+          for (const [environment, outcomes] of environments) {
+            for (const [outcome, count] of outcomes) this.inc({ route, outcome, environment }, count);
+          }
         }
         pendingOutcomes.clear();
       },
@@ -236,10 +238,16 @@ export class ProviderMetrics {
     });
   }
 
-  /** Counts `count` keys answered on `route` with `outcome` (an {@link outcomeLabel}); shown from the next scrape on. */
-  countKeyOutcome(route: string, outcome: string, count = 1): void {
-    let outcomes = this.#pendingOutcomes.get(route);
-    if (outcomes === undefined) this.#pendingOutcomes.set(route, (outcomes = new Map()));
+  /**
+   * Counts `count` keys answered on `route` with `outcome` (an {@link outcomeLabel}) in `environment`
+   * (a configured environment's name, or "" for keys that name none: the caller bounds the values);
+   * shown from the next scrape on.
+   */
+  countKeyOutcome(route: string, outcome: string, count = 1, environment = ''): void {
+    let environments = this.#pendingOutcomes.get(route);
+    if (environments === undefined) this.#pendingOutcomes.set(route, (environments = new Map()));
+    let outcomes = environments.get(environment);
+    if (outcomes === undefined) environments.set(environment, (outcomes = new Map()));
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + count);
   }
 

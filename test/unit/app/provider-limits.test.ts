@@ -125,7 +125,7 @@ test('provider: `limits:` bounds background jobs; refused keys, pending and runn
         t.regex(exposition, /^vouch_background_jobs 5$/m);
         t.regex(exposition, /^vouch_background_jobs_running 2$/m);
         t.regex(exposition, /^vouch_overloaded_keys_total\{limit="registry"\} 15$/m);
-        t.regex(exposition, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="DEADLINE_EXCEEDED"\} 20$/m);
+        t.regex(exposition, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="DEADLINE_EXCEEDED",environment="[^"]*"\} 20$/m);
       },
     );
   } finally {

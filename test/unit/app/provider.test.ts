@@ -216,9 +216,10 @@ test('provider: key outcomes are counted once, by the engine observer, for /v1/v
     .filter((line) => line.startsWith('vouch_key_outcomes_total{'))
     .sort();
   t.deepEqual(counted, [
-    'vouch_key_outcomes_total{route="/v1/mutate",outcome="pinned"} 1',
-    'vouch_key_outcomes_total{route="/v1/verify",outcome="INVALID_REFERENCE"} 1',
-    'vouch_key_outcomes_total{route="/v1/verify",outcome="verified"} 3',
-    'vouch_key_outcomes_total{route="grpc:Verify",outcome="verified"} 1',
+    // The environment of a key that names none vouch knows (or a mutate key) is "": label values stay bounded.
+    'vouch_key_outcomes_total{route="/v1/mutate",outcome="pinned",environment=""} 1',
+    'vouch_key_outcomes_total{route="/v1/verify",outcome="INVALID_REFERENCE",environment=""} 1',
+    'vouch_key_outcomes_total{route="/v1/verify",outcome="verified",environment="prod"} 3',
+    'vouch_key_outcomes_total{route="grpc:Verify",outcome="verified",environment="prod"} 1',
   ]);
 });

@@ -129,7 +129,7 @@ test('parseConfig: defaults for everything optional', (t) => {
     maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
     maxKeys: DEFAULT_MAX_KEYS,
   });
-  // 500 ms inside the `vouch` Provider's 2 s (deploy/provider.yaml; test/deploy checks the pair).
+  // 500 ms inside the `vouch` Provider's 2 s (deploy/base/provider.yaml; test/deploy checks the pair).
   t.is(config.server.requestTimeoutMs, 1500);
   t.is(config.server.keepAliveTimeoutMs, 5000);
   t.is(config.server.maxConnections, 1000);

@@ -33,14 +33,16 @@ test('metrics: gauges read their sources when scraped', async (t) => {
 test('metrics: key outcomes counted between scrapes are all in the next one, and add up', async (t) => {
   const metrics = new ProviderMetrics({ defaultMetrics: false });
   t.false((await metrics.render()).body.includes('vouch_key_outcomes_total{'));
-  metrics.countKeyOutcome('/v1/verify', 'verified', 3);
-  metrics.countKeyOutcome('/v1/verify', 'verified');
+  metrics.countKeyOutcome('/v1/verify', 'verified', 3, 'prod');
+  metrics.countKeyOutcome('/v1/verify', 'verified', 1, 'prod');
+  metrics.countKeyOutcome('/v1/verify', 'verified', 2, 'staging');
   metrics.countKeyOutcome('grpc:Verify', 'DEADLINE_EXCEEDED');
   const first = (await metrics.render()).body;
-  t.regex(first, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="verified"\} 4$/m);
-  t.regex(first, /^vouch_key_outcomes_total\{route="grpc:Verify",outcome="DEADLINE_EXCEEDED"\} 1$/m);
-  metrics.countKeyOutcome('/v1/verify', 'verified');
+  t.regex(first, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="verified",environment="prod"\} 4$/m);
+  t.regex(first, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="verified",environment="staging"\} 2$/m);
+  t.regex(first, /^vouch_key_outcomes_total\{route="grpc:Verify",outcome="DEADLINE_EXCEEDED",environment=""\} 1$/m);
+  metrics.countKeyOutcome('/v1/verify', 'verified', 1, 'prod');
   const second = (await metrics.render()).body;
-  t.regex(second, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="verified"\} 5$/m);
-  t.regex(second, /^vouch_key_outcomes_total\{route="grpc:Verify",outcome="DEADLINE_EXCEEDED"\} 1$/m);
+  t.regex(second, /^vouch_key_outcomes_total\{route="\/v1\/verify",outcome="verified",environment="prod"\} 5$/m);
+  t.regex(second, /^vouch_key_outcomes_total\{route="grpc:Verify",outcome="DEADLINE_EXCEEDED",environment=""\} 1$/m);
 });
