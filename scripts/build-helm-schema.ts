@@ -190,6 +190,15 @@ export function helmValuesSchema(): Schema {
         targetCPUUtilizationPercentage: int(1, undefined, { maximum: 100 }),
         scaleDownStabilizationSeconds: int(0, undefined, { maximum: 3600 }),
       }),
+      monitoring: obj({
+        prometheusRule: obj({ enabled: bool(), labels: stringMap('Extra labels (e.g. the release label your Prometheus selects).') }),
+        serviceMonitor: obj({
+          enabled: bool(),
+          labels: stringMap('Extra labels (e.g. the release label your Prometheus selects).'),
+          interval: str('Scrape interval.', { pattern: '^[0-9]+(ms|s|m|h)$' }),
+        }),
+        dashboard: obj({ enabled: bool(), labels: stringMap('Extra labels of the dashboard ConfigMap.'), folder: str('grafana_folder annotation.') }),
+      }),
       sharedCache: obj({
         enabled: bool(),
         existingSecret: str('Secret with the HMAC key (and the Redis password).', K8S_NAME),

@@ -408,3 +408,32 @@ test('helm: constraints and mutators are those of deploy/gatekeeper', async (t) 
   t.deepEqual(ids(objects.filter((o) => o['kind'] === 'Assign')), ids(mutators));
   for (const m of mutators) t.deepEqual(find(objects, 'Assign', m['metadata']['name'])['spec'], m['spec'], m['metadata']['name']);
 });
+
+test('helm: monitoring renders the alerts, ServiceMonitor and dashboard of deploy/monitoring (files/ are exact copies)', async (t) => {
+  for (const file of ['prometheusrule.yaml', 'grafana-dashboard.json']) {
+    t.is(
+      await readFile(join(CHART, 'files', file), 'utf8'),
+      await readFile(join(REPO_ROOT, 'deploy', 'monitoring', file), 'utf8'),
+      `deploy/helm/vouch/files/${file} differs from deploy/monitoring/${file}: copy it again`,
+    );
+  }
+  const args = [...example('two-environments'), ...(await pemArgs(['prod', 'staging'])), ...(await caArgs())];
+  const off = (await template(args)).objects;
+  t.falsy(off.find((o) => o['kind'] === 'PrometheusRule' || o['kind'] === 'ServiceMonitor'));
+  const on = ['monitoring.prometheusRule.enabled=true', 'monitoring.serviceMonitor.enabled=true', 'monitoring.dashboard.enabled=true'];
+  const kustomized = await kustomizeOverlay(t, ['monitoring']);
+  await sameObjects(t, kustomized, (await template([...args, ...on.flatMap((v) => ['--set', v])])).objects);
+  const { objects } = await template([
+    ...args,
+    ...on.flatMap((v) => ['--set', v]),
+    '--set',
+    'monitoring.prometheusRule.labels.release=kube-prometheus-stack',
+  ]);
+  t.is(find(objects, 'PrometheusRule', 'vouch')['metadata']['labels']['release'], 'kube-prometheus-stack');
+  const dashboard = find(objects, 'ConfigMap', 'vouch-grafana-dashboard');
+  t.deepEqual(
+    JSON.parse(dashboard['data']['vouch.json']),
+    JSON.parse(await readFile(join(REPO_ROOT, 'deploy', 'monitoring', 'grafana-dashboard.json'), 'utf8')),
+  );
+  t.regex(await templateError([...args, '--set', 'monitoring.serviceMonitor.interval=often']), /interval/);
+});
