@@ -197,7 +197,11 @@ export function helmValuesSchema(): Schema {
           labels: stringMap('Extra labels (e.g. the release label your Prometheus selects).'),
           interval: str('Scrape interval.', { pattern: '^[0-9]+(ms|s|m|h)$' }),
         }),
-        dashboard: obj({ enabled: bool(), labels: stringMap('Extra labels of the dashboard ConfigMap.'), folder: str('grafana_folder annotation.') }),
+        dashboard: obj({
+          enabled: bool(),
+          labels: stringMap('Extra labels of the dashboard ConfigMap.'),
+          folder: str('grafana_folder annotation.'),
+        }),
       }),
       sharedCache: obj({
         enabled: bool(),

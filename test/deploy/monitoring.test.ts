@@ -286,7 +286,9 @@ test('PrometheusRule: the alerts that matter, each with severity, summary, descr
 test("PrometheusRule: the latency alert sits between vouch's budget and the Provider timeout of deploy/base/provider.yaml", async (t) => {
   const rule = (await alerts()).find((r) => r.alert === 'VouchLatencyNearProviderTimeout')!;
   const threshold = Number(/\)\s*>\s*([\d.]+)\s*$/.exec(rule.expr.trim())?.[1]);
-  const providers = parseAllDocuments(await readFile(join(REPO_ROOT, 'deploy', 'base', 'provider.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+  const providers = parseAllDocuments(await readFile(join(REPO_ROOT, 'deploy', 'base', 'provider.yaml'), 'utf8')).map(
+    (d) => d.toJS() as Obj,
+  );
   const config = parseYaml(
     parseAllDocuments(await readFile(join(REPO_ROOT, 'deploy', 'base', 'configmap.yaml'), 'utf8'))
       .map((d) => d.toJS() as Obj)
