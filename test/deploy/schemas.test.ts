@@ -1,0 +1,268 @@
+// Every object vouch ships for a cluster, validated offline against the schemas the API server would apply
+// (test/helpers/schema-validation.ts: kubectl-validate with Kubernetes 1.30's built-in schemas, Gatekeeper v3.20.1's,
+// cert-manager's and prometheus-operator's CRDs, and each Constraint kind's CRD generated from its template): the
+// kustomize base, the Gatekeeper kustomizations, overlays with each component, the example overlays, the Helm chart
+// with every example values file, and the monitoring manifests. A final test proves the check can fail.
+
+import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { REPO_ROOT, toolPath } from '../helpers/registries.js';
+import { constraintCrd, matchSchema, parseManifests, toolsBin, validateObjects, type SchemaResult } from '../helpers/schema-validation.js';
+
+type Obj = Record<string, any>;
+
+const run = promisify(execFile);
+const DEPLOY = join(REPO_ROOT, 'deploy');
+const CHART = join(DEPLOY, 'helm', 'vouch');
+const MONITORING = join(DEPLOY, 'monitoring');
+const COMPONENTS = ['cert-manager', 'shared-cache', 'autoscaling'] as const;
+
+async function kustomize(dir: string): Promise<Obj[]> {
+  const { stdout } = await run(toolPath('kustomize'), ['build', dir], { maxBuffer: 16 * 1024 * 1024 });
+  return parseManifests(stdout, `kustomize build ${relative(REPO_ROOT, dir) || dir}`);
+}
+
+/** Asserts that there is something to check and that every object passed, listing every error of every object. */
+function assertValid(t: ExecutionContext, objects: Obj[], results: SchemaResult[], what: string): void {
+  t.true(objects.length > 0, `${what}: no objects to validate`);
+  t.is(results.length, objects.length, `${what}: one result per object`);
+  const failures = results.filter((r) => r.errors.length > 0).map((r) => `${r.object}\n    ${r.errors.join('\n    ')}`);
+  t.deepEqual(failures, [], `${what}: objects rejected by their schemas`);
+  t.log(`${what}: ${results.length} objects valid`);
+}
+
+/** The Gatekeeper ConstraintTemplate, for Constraints rendered without it (Helm values, overlays). */
+async function vouchTemplate(): Promise<Obj> {
+  return parseYaml(await readFile(join(DEPLOY, 'gatekeeper', 'template.yaml'), 'utf8')) as Obj;
+}
+
+/** A temporary overlay of a copy of deploy/ (kustomize refuses overlays inside their base, and absolute paths). */
+async function overlay(t: ExecutionContext, components: readonly string[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-schemas-overlay-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await cp(DEPLOY, join(dir, 'deploy'), { recursive: true });
+  await mkdir(join(dir, 'overlay'));
+  await writeFile(
+    join(dir, 'overlay', 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources: [../deploy]',
+      `components: [${components.map((c) => `../deploy/components/${c}`).join(', ')}]`,
+      '',
+    ].join('\n'),
+  );
+  return join(dir, 'overlay');
+}
+
+test('schemas: the kustomize base deploy/ is valid Kubernetes 1.30 and Gatekeeper Provider objects', async (t) => {
+  const objects = await kustomize(DEPLOY);
+  t.true(
+    objects.some((o) => o['kind'] === 'Provider'),
+    'the Provider is among the objects checked',
+  );
+  assertValid(t, objects, await validateObjects(objects, { origin: 'deploy/' }), 'deploy/');
+});
+
+test('schemas: deploy/gatekeeper/ (template, Constraints against the generated Constraint CRD, SyncSet)', async (t) => {
+  const objects = await kustomize(join(DEPLOY, 'gatekeeper'));
+  t.true(objects.filter((o) => o['apiVersion'] === 'constraints.gatekeeper.sh/v1beta1').length > 0, 'Constraints checked');
+  // The generated Constraint CRD is itself a valid CRD (kubectl-validate checks CRDs with the API server's own rules).
+  const crd = constraintCrd(
+    objects.find((o) => o['kind'] === 'ConstraintTemplate')!,
+    await matchSchema(),
+  );
+  t.is(crd['spec']['names']['kind'], 'VouchSignedImages');
+  objects.push(crd);
+  assertValid(t, objects, await validateObjects(objects, { origin: 'deploy/gatekeeper/' }), 'deploy/gatekeeper/');
+});
+
+test('schemas: deploy/gatekeeper/mutation/ and the Gatekeeper Config of sync/config.yaml', async (t) => {
+  const objects = await kustomize(join(DEPLOY, 'gatekeeper', 'mutation'));
+  t.true(objects.some((o) => o['kind'] === 'Assign'));
+  assertValid(t, objects, await validateObjects(objects, { origin: 'deploy/gatekeeper/mutation/' }), 'mutation');
+  // sync/config.yaml is the alternative to the SyncSet (Gatekeeper's Config), applied by hand: not in a kustomization.
+  const configFile = join(DEPLOY, 'gatekeeper', 'sync', 'config.yaml');
+  const config = parseManifests(await readFile(configFile, 'utf8'), 'deploy/gatekeeper/sync/config.yaml');
+  t.true(config.some((o) => o['kind'] === 'Config'));
+  assertValid(t, config, await validateObjects(config, { origin: 'sync/config.yaml' }), 'sync/config.yaml');
+});
+
+for (const component of [...COMPONENTS.map((c) => [c]), COMPONENTS]) {
+  test(`schemas: an overlay of deploy/ with components ${component.join(' + ')}`, async (t) => {
+    const objects = await kustomize(await overlay(t, component));
+    if (component.includes('cert-manager')) t.true(objects.some((o) => o['kind'] === 'Certificate'));
+    if (component.includes('autoscaling')) t.true(objects.some((o) => o['kind'] === 'HorizontalPodAutoscaler'));
+    const results = await validateObjects(objects, { origin: `overlay(${component.join('+')})` });
+    assertValid(t, objects, results, `overlay with ${component.join(' + ')}`);
+  });
+}
+
+/** Directories under deploy/overlays/ holding a kustomization that builds (not a Component). */
+async function overlayDirs(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const sub = join(dir, entry.name);
+    const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].map((f) => join(sub, f)).find(existsSync);
+    if (file && (parseYaml(await readFile(file, 'utf8')) as Obj)?.['kind'] !== 'Component') found.push(sub);
+    found.push(...(await overlayDirs(sub)));
+  }
+  return found;
+}
+
+test('schemas: every overlay under deploy/overlays/', async (t) => {
+  const root = join(DEPLOY, 'overlays');
+  if (!existsSync(root)) {
+    t.log('deploy/overlays/ is absent in this checkout: no example overlays to validate');
+    t.pass();
+    return;
+  }
+  const dirs = await overlayDirs(root);
+  t.true(dirs.length > 0, 'deploy/overlays/ holds at least one overlay');
+  const template = await vouchTemplate();
+  for (const dir of dirs) {
+    const objects = await kustomize(dir);
+    const what = relative(REPO_ROOT, dir);
+    assertValid(t, objects, await validateObjects(objects, { origin: what, templates: [template] }), what);
+  }
+});
+
+test('schemas: helm template deploy/helm/vouch with its defaults and every values file in examples/', async (t) => {
+  if (!existsSync(join(CHART, 'Chart.yaml'))) {
+    t.log('deploy/helm/vouch is absent in this checkout: the chart is not validated here (it is once merged)');
+    t.pass();
+    return;
+  }
+  const helm = toolsBin('helm');
+  const examples = join(CHART, 'examples');
+  const valuesFiles = existsSync(examples)
+    ? (await readdir(examples))
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort()
+        .map((f) => join(examples, f))
+    : [];
+  t.true(valuesFiles.length > 0, 'deploy/helm/vouch/examples/ holds values files');
+  const template = await vouchTemplate();
+  for (const values of [undefined, ...valuesFiles]) {
+    const what = values ? `helm template -f ${relative(REPO_ROOT, values)}` : 'helm template (default values)';
+    // The CRD groups are announced as installed, so templates that check .Capabilities render those objects too.
+    const args = ['template', 'vouch', CHART, '--namespace', 'vouch-system'];
+    for (const api of [
+      'cert-manager.io/v1',
+      'monitoring.coreos.com/v1',
+      'externaldata.gatekeeper.sh/v1beta1',
+      'templates.gatekeeper.sh/v1',
+      'mutations.gatekeeper.sh/v1',
+      'syncset.gatekeeper.sh/v1alpha1',
+      'constraints.gatekeeper.sh/v1beta1',
+      'autoscaling/v2',
+    ]) {
+      args.push('--api-versions', api);
+    }
+    if (values) args.push('--values', values);
+    const { stdout } = await run(helm, args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, HOME: tmpdir() } });
+    const objects = parseManifests(stdout, what);
+    assertValid(t, objects, await validateObjects(objects, { origin: what, templates: [template] }), what);
+  }
+});
+
+test('schemas: the Kubernetes manifests in deploy/monitoring/ (PrometheusRule)', async (t) => {
+  if (!existsSync(MONITORING)) {
+    t.log('deploy/monitoring/ is absent in this checkout: no PrometheusRule to validate');
+    t.pass();
+    return;
+  }
+  const objects: Obj[] = [];
+  for (const file of (await readdir(MONITORING)).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+    const docs = parseManifests(await readFile(join(MONITORING, file), 'utf8'), `deploy/monitoring/${file}`);
+    // Plain Prometheus rule files (for promtool) are not Kubernetes objects; those are checked by promtool.
+    const k8s = docs.filter((o) => typeof o['apiVersion'] === 'string' && typeof o['kind'] === 'string');
+    if (k8s.length < docs.length) t.log(`deploy/monitoring/${file}: ${docs.length - k8s.length} non-Kubernetes document(s) skipped`);
+    objects.push(...k8s);
+  }
+  t.true(
+    objects.some((o) => o['kind'] === 'PrometheusRule'),
+    'deploy/monitoring/ holds a PrometheusRule',
+  );
+  assertValid(t, objects, await validateObjects(objects, { origin: 'deploy/monitoring/' }), 'deploy/monitoring/');
+});
+
+test('schemas: the validator rejects broken objects and names the offending field', async (t) => {
+  const base = await kustomize(DEPLOY);
+  const template = await vouchTemplate();
+  const deployment = structuredClone(base.find((o) => o['kind'] === 'Deployment')!);
+  const provider = structuredClone(base.find((o) => o['kind'] === 'Provider')!);
+  const gatekeeper = await kustomize(join(DEPLOY, 'gatekeeper'));
+  const constraint = structuredClone(gatekeeper.find((o) => o['apiVersion'] === 'constraints.gatekeeper.sh/v1beta1')!);
+
+  const broken: { object: Obj; field: RegExp }[] = [];
+  // native kind: a string where an integer belongs, and a misspelt field (strict field validation)
+  const d1 = structuredClone(deployment);
+  d1['spec']['replicas'] = 'two';
+  broken.push({ object: d1, field: /spec\.replicas/ });
+  const d2 = structuredClone(deployment);
+  d2['spec']['template']['spec']['containers'][0]['imagePullPolicyy'] = 'Always';
+  broken.push({ object: d2, field: /imagePullPolicyy/ });
+  // Gatekeeper's Provider CRD: timeout is an integer (seconds)
+  const p1 = structuredClone(provider);
+  p1['spec']['timeout'] = '3s';
+  broken.push({ object: p1, field: /spec\.timeout/ });
+  // the Constraint CRD generated from the template: exemptImages is an array of strings; match.kinds a list
+  const c1 = structuredClone(constraint);
+  c1['spec']['parameters']['exemptImages'] = 'registry.k8s.io/pause:*';
+  broken.push({ object: c1, field: /spec\.parameters\.exemptImages/ });
+  const c2 = structuredClone(constraint);
+  c2['spec']['match']['kinds'] = 'Pod';
+  broken.push({ object: c2, field: /spec\.match\.kinds/ });
+  // cert-manager's Certificate CRD
+  broken.push({
+    object: {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'broken', namespace: 'vouch-system' },
+      spec: { secretName: 'x', issuerRef: { name: 'ca' }, duration: 5, dnsNames: ['vouch'] },
+    },
+    field: /spec\.duration/,
+  });
+  // prometheus-operator's PrometheusRule CRD: groups[].rules[] need `expr`
+  broken.push({
+    object: {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: { name: 'broken', namespace: 'vouch-system' },
+      spec: { groups: [{ name: 'vouch', rules: [{ alert: 'X', for: '5m', exprr: 'up == 0' }] }] },
+    },
+    field: /spec\.groups\[0\]\.rules\[0\]/,
+  });
+  // YAML 1.1, as kubectl reads it: an unquoted `yes` is a boolean, not a label value
+  const [yes] = parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    on: yes\n', 'yaml 1.1');
+  broken.push({ object: yes!, field: /labels/ });
+  // a kind no schema describes is an error, not a pass
+  broken.push({ object: { apiVersion: 'example.com/v1', kind: 'Nope', metadata: { name: 'x' } }, field: /./ });
+
+  // Controls in the same run: the unmodified objects pass.
+  const controls = [deployment, provider, constraint];
+  const results = await validateObjects([...controls, ...broken.map((b) => b.object)], { origin: 'negative', templates: [template] });
+  for (const [i, control] of controls.entries()) t.deepEqual(results[i]!.errors, [], `control ${control['kind']} is valid`);
+  for (const [i, b] of broken.entries()) {
+    const r = results[controls.length + i]!;
+    t.true(r.errors.length > 0, `${r.object} is rejected`);
+    t.true(
+      r.errors.some((e) => b.field.test(e)),
+      `${r.object}: an error names ${b.field}: ${r.errors.join(' | ')}`,
+    );
+  }
+  t.log(
+    results
+      .slice(controls.length)
+      .map((r) => `${r.object}: ${r.errors.join(' | ')}`)
+      .join('\n'),
+  );
+});
