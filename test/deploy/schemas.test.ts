@@ -94,15 +94,29 @@ test('schemas: deploy/gatekeeper/mutation/ and the Gatekeeper Config of sync/con
   assertValid(t, config, await validateObjects(config, { origin: 'sync/config.yaml' }), 'sync/config.yaml');
 });
 
-for (const component of [...COMPONENTS.map((c) => [c]), COMPONENTS]) {
-  test(`schemas: an overlay of deploy/ with components ${component.join(' + ')}`, async (t) => {
-    const objects = await kustomize(await overlay(t, component));
-    if (component.includes('cert-manager')) t.true(objects.some((o) => o['kind'] === 'Certificate'));
-    if (component.includes('autoscaling')) t.true(objects.some((o) => o['kind'] === 'HorizontalPodAutoscaler'));
-    const results = await validateObjects(objects, { origin: `overlay(${component.join('+')})` });
-    assertValid(t, objects, results, `overlay with ${component.join(' + ')}`);
-  });
+/** The kustomize Components under deploy/components/ (those named in the brief and any added since). */
+async function components(): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(join(DEPLOY, 'components'), { withFileTypes: true })) {
+    const file = join(DEPLOY, 'components', entry.name, 'kustomization.yaml');
+    if (entry.isDirectory() && existsSync(file) && (parseYaml(await readFile(file, 'utf8')) as Obj)?.['kind'] === 'Component') {
+      found.push(entry.name);
+    }
+  }
+  return found.sort();
 }
+
+test('schemas: an overlay of deploy/ with each component, and with all of them', async (t) => {
+  const all = await components();
+  for (const c of COMPONENTS) t.true(all.includes(c), `deploy/components/${c} exists`);
+  for (const set of [...all.map((c) => [c]), all]) {
+    const objects = await kustomize(await overlay(t, set));
+    if (set.includes('cert-manager')) t.true(objects.some((o) => o['kind'] === 'Certificate'));
+    if (set.includes('autoscaling')) t.true(objects.some((o) => o['kind'] === 'HorizontalPodAutoscaler'));
+    const what = `overlay with ${set.join(' + ')}`;
+    assertValid(t, objects, await validateObjects(objects, { origin: what }), what);
+  }
+});
 
 /** Directories under deploy/overlays/ holding a kustomization that builds (not a Component). */
 async function overlayDirs(dir: string): Promise<string[]> {
@@ -180,12 +194,12 @@ test('schemas: the Kubernetes manifests in deploy/monitoring/ (PrometheusRule)',
     return;
   }
   const objects: Obj[] = [];
-  for (const file of (await readdir(MONITORING)).filter((f) => /\.ya?ml$/.test(f)).sort()) {
-    const docs = parseManifests(await readFile(join(MONITORING, file), 'utf8'), `deploy/monitoring/${file}`);
-    // Plain Prometheus rule files (for promtool) are not Kubernetes objects; those are checked by promtool.
-    const k8s = docs.filter((o) => typeof o['apiVersion'] === 'string' && typeof o['kind'] === 'string');
-    if (k8s.length < docs.length) t.log(`deploy/monitoring/${file}: ${docs.length - k8s.length} non-Kubernetes document(s) skipped`);
-    objects.push(...k8s);
+  if (existsSync(join(MONITORING, 'kustomization.yaml'))) {
+    objects.push(...(await kustomize(MONITORING)));
+  } else {
+    for (const file of (await readdir(MONITORING)).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+      objects.push(...parseManifests(await readFile(join(MONITORING, file), 'utf8'), `deploy/monitoring/${file}`));
+    }
   }
   t.true(
     objects.some((o) => o['kind'] === 'PrometheusRule'),
