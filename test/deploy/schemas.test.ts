@@ -13,7 +13,15 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
-import { constraintCrd, matchSchema, parseManifests, toolsBin, validateObjects, type SchemaResult } from '../helpers/schema-validation.js';
+import {
+  KUBERNETES_VERSION,
+  constraintCrd,
+  matchSchema,
+  parseManifests,
+  toolsBin,
+  validateObjects,
+  type SchemaResult,
+} from '../helpers/schema-validation.js';
 
 type Obj = Record<string, any>;
 
@@ -167,7 +175,7 @@ test('schemas: helm template deploy/helm/vouch with its defaults and every value
   for (const values of [undefined, ...valuesFiles]) {
     const what = values ? `helm template -f ${relative(REPO_ROOT, values)}` : 'helm template (default values)';
     // The CRD groups are announced as installed, so templates that check .Capabilities render those objects too.
-    const args = ['template', 'vouch', CHART, '--namespace', 'vouch-system'];
+    const args = ['template', 'vouch', CHART, '--namespace', 'vouch-system', '--kube-version', `${KUBERNETES_VERSION}.0`];
     for (const api of [
       'cert-manager.io/v1',
       'monitoring.coreos.com/v1',
