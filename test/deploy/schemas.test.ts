@@ -5,7 +5,7 @@
 // with every example values file, and the monitoring manifests. A final test proves the check can fail.
 
 import test, { type ExecutionContext } from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -287,4 +287,71 @@ test('schemas: the validator rejects broken objects and names the offending fiel
       .map((r) => `${r.object}: ${r.errors.join(' | ')}`)
       .join('\n'),
   );
+});
+
+/**
+ * Runs requests through tools/gatekeeper-harness (Gatekeeper v3.20.1's own constraint client) and returns each
+ * request's error ('' when accepted), in order. The harness answers one JSON line per request and exits on EOF.
+ */
+function harness(requests: Record<string, unknown>[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(toolPath('gatekeeper-harness'), ['-no-client-auth'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const answers = stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { id: number; error?: string });
+      if (code !== 0 || answers.length !== requests.length) {
+        reject(new Error(`gatekeeper-harness exited ${code} after ${answers.length}/${requests.length} answers: ${stderr}`));
+        return;
+      }
+      resolve(requests.map((_, i) => answers.find((a) => a.id === i + 1)?.error ?? ''));
+    });
+    child.stdin.end(requests.map((r, i) => JSON.stringify({ id: i + 1, ...r })).join('\n') + '\n');
+  });
+}
+
+test('schemas: the generated Constraint CRD accepts and rejects what Gatekeeper v3.20.1 itself does', async (t) => {
+  const gatekeeper = await kustomize(join(DEPLOY, 'gatekeeper'));
+  const template = gatekeeper.find((o) => o['kind'] === 'ConstraintTemplate')!;
+  const shipped = gatekeeper.filter((o) => o['apiVersion'] === 'constraints.gatekeeper.sh/v1beta1');
+  const variant = (name: string, edit: (c: Obj) => void): Obj => {
+    const c = structuredClone(shipped[0]!);
+    c['metadata']['name'] = name;
+    edit(c);
+    return c;
+  };
+  // Type and enum errors: both must reject. (Unknown fields are not compared: the API server rejects them under
+  // kubectl's strict field validation, while Gatekeeper's client validates types only.)
+  const broken = [
+    variant('exempt-not-array', (c) => (c['spec']['parameters']['exemptImages'] = 'registry.k8s.io/pause:*')),
+    variant('kinds-not-array', (c) => (c['spec']['match']['kinds'] = 'Pod')),
+    variant('undecided-not-in-enum', (c) => (c['spec']['parameters']['undecided'] = 'maybe')),
+    variant('action-not-string', (c) => (c['spec']['enforcementAction'] = 5)),
+    variant('excluded-not-array', (c) => (c['spec']['match']['excludedNamespaces'] = 'kube-system')),
+  ];
+  const constraints = [...shipped, ...broken];
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-schemas-gk-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'template.json'), JSON.stringify(template));
+  const requests: Record<string, unknown>[] = [{ op: 'template', path: join(dir, 'template.json') }];
+  for (const [i, c] of constraints.entries()) {
+    await writeFile(join(dir, `c${i}.json`), JSON.stringify(c));
+    requests.push({ op: 'constraint', path: join(dir, `c${i}.json`) });
+  }
+  const [templateError, ...gatekeeperErrors] = await harness(requests);
+  t.is(templateError, '', 'Gatekeeper accepts the template');
+  const results = await validateObjects(constraints, { origin: 'cross-check', templates: [template] });
+  for (const [i, c] of constraints.entries()) {
+    const name = c['metadata']['name'] as string;
+    const expectValid = i < shipped.length;
+    t.is(gatekeeperErrors[i] === '', expectValid, `Gatekeeper on ${name}: ${gatekeeperErrors[i]}`);
+    t.is(results[i]!.errors.length === 0, expectValid, `kubectl-validate on ${name}: ${results[i]!.errors.join(' | ')}`);
+  }
+  t.log(broken.map((c, i) => `${c['metadata']['name']}: ${gatekeeperErrors[shipped.length + i]}`).join('\n'));
 });
