@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { readmeBlocks, runScript } from '../helpers/readme.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
 import {
   KUBERNETES_VERSION,
@@ -354,4 +355,25 @@ test('schemas: the generated Constraint CRD accepts and rejects what Gatekeeper 
     t.is(results[i]!.errors.length === 0, expectValid, `kubectl-validate on ${name}: ${results[i]!.errors.join(' | ')}`);
   }
   t.log(broken.map((c, i) => `${c['metadata']['name']}: ${gatekeeperErrors[shipped.length + i]}`).join('\n'));
+});
+
+test('schemas: the README block that checks the manifests by hand passes, and fails on a broken manifest', async (t) => {
+  const [block] = await readmeBlocks('schema-check');
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-schemas-readme-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const script = join(dir, 'check.sh');
+  await writeFile(script, `set -euo pipefail\n${block!.body}`);
+  const env = { ...process.env, TMPDIR: dir, HTTPS_PROXY: 'http://127.0.0.1:9', HTTP_PROXY: 'http://127.0.0.1:9' };
+  const ok = await runScript(script, REPO_ROOT, env, 60_000);
+  t.is(ok.code, 0, ok.stdout + ok.stderr);
+  t.regex(ok.stdout, /vouch\.yaml.*OK/);
+  // The same command on a manifest with a broken Deployment fails and names the field.
+  const broken = join(dir, 'broken.sh');
+  await writeFile(
+    broken,
+    `set -euo pipefail\n${block!.body.replace(/^(\.tools\/bin\/kustomize build deploy\/) > (.*)$/m, "$1 | sed 's/^  replicas: [0-9]*$/  replicas: two/' > $2")}`,
+  );
+  const bad = await runScript(broken, REPO_ROOT, env, 60_000);
+  t.not(bad.code, 0, 'the broken manifest is rejected');
+  t.regex(bad.stdout + bad.stderr, /spec\.replicas/);
 });
