@@ -173,6 +173,9 @@ test('schemas: helm template deploy/helm/vouch with its defaults and every value
     : [];
   t.true(valuesFiles.length > 0, 'deploy/helm/vouch/examples/ holds values files');
   const template = await vouchTemplate();
+  // helm keeps its cache and config under HOME: a private one, so nothing of the user's is read or written.
+  const home = await mkdtemp(join(tmpdir(), 'vouch-schemas-helm-'));
+  t.teardown(() => rm(home, { recursive: true, force: true }));
   for (const values of [undefined, ...valuesFiles]) {
     const what = values ? `helm template -f ${relative(REPO_ROOT, values)}` : 'helm template (default values)';
     // The CRD groups are announced as installed, so templates that check .Capabilities render those objects too.
@@ -190,7 +193,16 @@ test('schemas: helm template deploy/helm/vouch with its defaults and every value
       args.push('--api-versions', api);
     }
     if (values) args.push('--values', values);
-    const { stdout } = await run(helm, args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, HOME: tmpdir() } });
+    const { stdout } = await run(helm, args, {
+      maxBuffer: 16 * 1024 * 1024,
+      env: {
+        ...process.env,
+        HOME: home,
+        XDG_CACHE_HOME: join(home, 'cache'),
+        XDG_CONFIG_HOME: join(home, 'config'),
+        XDG_DATA_HOME: join(home, 'data'),
+      },
+    });
     const objects = parseManifests(stdout, what);
     assertValid(t, objects, await validateObjects(objects, { origin: what, templates: [template] }), what);
   }
