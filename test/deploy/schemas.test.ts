@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { generateRoot } from '../helpers/pki.js';
 import { readmeBlocks, runScript } from '../helpers/readme.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
 import {
@@ -157,7 +158,7 @@ test('schemas: every overlay under deploy/overlays/', async (t) => {
   }
 });
 
-test('schemas: helm template deploy/helm/vouch with its defaults and every values file in examples/', async (t) => {
+test('schemas: helm template deploy/helm/vouch with every values file in examples/, every optional part on', async (t) => {
   if (!existsSync(join(CHART, 'Chart.yaml'))) {
     t.log('deploy/helm/vouch is absent in this checkout: the chart is not validated here (it is once merged)');
     t.pass();
@@ -173,11 +174,18 @@ test('schemas: helm template deploy/helm/vouch with its defaults and every value
     : [];
   t.true(valuesFiles.length > 0, 'deploy/helm/vouch/examples/ holds values files');
   const template = await vouchTemplate();
+  // The defaults render nothing on purpose (no environment, no trust): each example gets example roots for
+  // its inline trust stores and a CA for the Providers' caBundle (else the chart leaves the Providers out).
+  const root = await generateRoot({ subject: 'CN=schema check root,O=vouch' });
+  const pemDir = await mkdtemp(join(tmpdir(), 'vouch-schemas-pem-'));
+  t.teardown(() => rm(pemDir, { recursive: true, force: true }));
+  const pemFile = join(pemDir, 'root.pem');
+  await writeFile(pemFile, `${root.certificate.toPem().trimEnd()}\n`);
   // helm keeps its cache and config under HOME: a private one, so nothing of the user's is read or written.
   const home = await mkdtemp(join(tmpdir(), 'vouch-schemas-helm-'));
   t.teardown(() => rm(home, { recursive: true, force: true }));
-  for (const values of [undefined, ...valuesFiles]) {
-    const what = values ? `helm template -f ${relative(REPO_ROOT, values)}` : 'helm template (default values)';
+  for (const values of valuesFiles) {
+    const what = `helm template -f ${relative(REPO_ROOT, values)}`;
     // The CRD groups are announced as installed, so templates that check .Capabilities render those objects too.
     const args = ['template', 'vouch', CHART, '--namespace', 'vouch-system', '--kube-version', `${KUBERNETES_VERSION}.0`];
     for (const api of [
@@ -192,7 +200,13 @@ test('schemas: helm template deploy/helm/vouch with its defaults and every value
     ]) {
       args.push('--api-versions', api);
     }
-    if (values) args.push('--values', values);
+    args.push('--values', values, '--set-file', `tls.caBundle=${pemFile}`);
+    const stores = (parseYaml(await readFile(values, 'utf8')) as { trustStores?: Record<string, { pem?: string }> }).trustStores ?? {};
+    for (const [name, store] of Object.entries(stores))
+      if (store.pem !== undefined) args.push('--set-file', `trustStores.${name}.pem=${pemFile}`);
+    for (const part of ['monitoring.prometheusRule.enabled', 'monitoring.serviceMonitor.enabled', 'monitoring.dashboard.enabled']) {
+      args.push('--set', `${part}=true`);
+    }
     const { stdout } = await run(helm, args, {
       maxBuffer: 16 * 1024 * 1024,
       env: {
