@@ -6,8 +6,7 @@
 import test from 'ava';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +14,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../src/config/index.js';
 import { renderHelmSchema, HELM_SCHEMA_FILE } from '../../scripts/build-helm-schema.js';
 import { generateRoot } from '../helpers/pki.js';
+import { writeDeployOverlay } from '../helpers/kustomize-overlay.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
 
 type Obj = Record<string, any>;
@@ -318,29 +318,14 @@ function normalise(o: Obj): Obj {
 /** `kustomize build` of an overlay of deploy/ with `components`, the trust stores holding the test certificates. */
 async function kustomizeOverlay(t: import('ava').ExecutionContext, components: string[]): Promise<Obj[]> {
   const { files } = await pems;
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-helm-kustomize-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await cp(join(REPO_ROOT, 'deploy'), join(dir, 'deploy'), {
-    recursive: true,
-    filter: (src) => !src.includes(join('deploy', 'helm')),
+  const overlay = await writeDeployOverlay(t, components, {
+    withoutChart: true,
+    // The base's trust store files, holding the test certificates the chart gets too.
+    prepare: async (deploy) => {
+      for (const store of ['prod', 'staging']) await cp(files[store]!, join(deploy, 'base', 'truststores', store, 'root-ca.pem'));
+    },
   });
-  // The base's trust store files: deploy/truststores/, or deploy/base/truststores/ once the base has its own folder.
-  const stores = existsSync(join(REPO_ROOT, 'deploy', 'base', 'truststores'))
-    ? join(dir, 'deploy', 'base', 'truststores')
-    : join(dir, 'deploy', 'truststores');
-  for (const store of ['prod', 'staging']) await cp(files[store]!, join(stores, store, 'root-ca.pem'));
-  await mkdir(join(dir, 'overlay'));
-  await writeFile(
-    join(dir, 'overlay', 'kustomization.yaml'),
-    [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources: [../deploy]',
-      `components: [${components.map((c) => `../deploy/components/${c}`).join(', ')}]`,
-      '',
-    ].join('\n'),
-  );
-  const { stdout } = await run(toolPath('kustomize'), ['build', join(dir, 'overlay')], { maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(toolPath('kustomize'), ['build', overlay], { maxBuffer: 16 * 1024 * 1024 });
   return parseAllDocuments(stdout, { uniqueKeys: true }).map((d) => d.toJS() as Obj);
 }
 

@@ -7,11 +7,12 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { writeDeployOverlay } from '../helpers/kustomize-overlay.js';
 import { generateRoot } from '../helpers/pki.js';
 import { readmeBlocks, runScript } from '../helpers/readme.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
@@ -53,22 +54,8 @@ async function vouchTemplate(): Promise<Obj> {
 }
 
 /** A temporary overlay of a copy of deploy/ (kustomize refuses overlays inside their base, and absolute paths). */
-async function overlay(t: ExecutionContext, components: readonly string[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-schemas-overlay-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await cp(DEPLOY, join(dir, 'deploy'), { recursive: true });
-  await mkdir(join(dir, 'overlay'));
-  await writeFile(
-    join(dir, 'overlay', 'kustomization.yaml'),
-    [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources: [../deploy]',
-      `components: [${components.map((c) => `../deploy/components/${c}`).join(', ')}]`,
-      '',
-    ].join('\n'),
-  );
-  return join(dir, 'overlay');
+function overlay(t: ExecutionContext, components: readonly string[]): Promise<string> {
+  return writeDeployOverlay(t, components);
 }
 
 test('schemas: the kustomize base deploy/ is valid Kubernetes 1.30 and Gatekeeper Provider objects', async (t) => {

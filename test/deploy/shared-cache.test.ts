@@ -5,11 +5,11 @@
 import test from 'ava';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { writeDeployOverlay } from '../helpers/kustomize-overlay.js';
 import { REPO_ROOT, toolPath } from '../helpers/registries.js';
 
 type Obj = Record<string, any>;
@@ -18,21 +18,8 @@ const run = promisify(execFile);
 const DEPLOY = join(REPO_ROOT, 'deploy');
 
 async function buildOverlay(t: import('ava').ExecutionContext, components: string[]): Promise<Obj[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-kustomize-shared-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await cp(DEPLOY, join(dir, 'deploy'), { recursive: true });
-  await mkdir(join(dir, 'overlay'));
-  await writeFile(
-    join(dir, 'overlay', 'kustomization.yaml'),
-    [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources: [../deploy]',
-      `components: [${components.map((c) => `../deploy/components/${c}`).join(', ')}]`,
-      '',
-    ].join('\n'),
-  );
-  const { stdout } = await run(toolPath('kustomize'), ['build', join(dir, 'overlay')], { maxBuffer: 16 * 1024 * 1024 });
+  const overlay = await writeDeployOverlay(t, components);
+  const { stdout } = await run(toolPath('kustomize'), ['build', overlay], { maxBuffer: 16 * 1024 * 1024 });
   return parseAllDocuments(stdout, { uniqueKeys: true }).map((doc) => doc.toJS() as Obj);
 }
 
