@@ -335,9 +335,6 @@ async function sameObjects(t: import('ava').ExecutionContext, kustomized: Obj[],
     const h = rendered.find((o) => o['kind'] === k['kind'] && o['metadata']['name'] === k['metadata']['name']);
     if (h === undefined) continue;
     const hn = normalise(h);
-    // Objects a component adds in an overlay do not get the base's `labels:` (kustomize applies them to
-    // the base's own resources only); the chart labels every object alike.
-    if (k['metadata']['labels'] === undefined) delete hn['metadata']['labels'];
     // The chart labels the Providers app.kubernetes.io/component=external-data-provider, as the base does
     // from issue 16 on (gen-tls.sh selects them by it); an older base has no such label.
     if (k['kind'] === 'Provider' && k['metadata']['labels']?.['app.kubernetes.io/component'] === undefined) {
