@@ -108,6 +108,12 @@ export interface RegistryClientOptions {
   logger?: Logger;
 }
 
+/**
+ * One request to a registry, before its URL and authorization are settled: HttpRequest's own fields
+ * (`bodyStream` for blob uploads, `streamResponse` for blob downloads), without the signal (FetchOptions).
+ */
+type RegistryRequest = Pick<HttpRequest, 'method' | 'headers' | 'body' | 'bodyStream' | 'streamResponse' | 'maxBytes' | 'what'>;
+
 /** Registry hosts whose learnt state is remembered; hosts come from request keys when every registry is allowed. */
 export const DEFAULT_MAX_HOSTS = 1000;
 
@@ -222,18 +228,7 @@ export class RegistryClient {
   async send(
     host: string,
     repository: string,
-    request: {
-      method: HttpMethod;
-      path: string;
-      headers?: Record<string, string>;
-      body?: Uint8Array;
-      /** A streamed request body (blob uploads), opened again for each attempt; see HttpRequest. */
-      bodyStream?: () => Readable;
-      /** The 2xx body as a bounded stream in `response.stream` (blob downloads); see HttpRequest. */
-      streamResponse?: boolean;
-      maxBytes: number;
-      what: string;
-    },
+    request: RegistryRequest & { path: string },
     options: FetchOptions & { push?: boolean; scope?: string } = {},
   ): Promise<HttpResponse> {
     if (!this.#isHostAllowed(host)) {
@@ -302,17 +297,7 @@ export class RegistryClient {
 
   async #exchange(
     host: string,
-    request: {
-      method: HttpMethod;
-      url: URL;
-      headers?: Record<string, string>;
-      body?: Uint8Array;
-      bodyStream?: () => Readable;
-      streamResponse?: boolean;
-      maxBytes: number;
-      what: string;
-      authorization: string | undefined;
-    },
+    request: RegistryRequest & { url: URL; authorization: string | undefined },
     options: FetchOptions,
     // A token request is paced per realm host (it is the realm that throttles), reported under the registry's host.
     kind: 'registry' | 'token' = 'registry',
