@@ -27,6 +27,8 @@ export const UNDECIDED_CODES = [
   'DEADLINE_EXCEEDED',
   // a policy could not be loaded or evaluated (undecided: never cached long, Gatekeeper denies)
   'POLICY_ERROR',
+  // a Notary Project plugin a signature needs could not give an answer (missing, too old, crashed, …)
+  'PLUGIN_ERROR',
 ] as const;
 
 /**
@@ -90,6 +92,15 @@ export type ErrorReason =
   | 'TRAP'
   | 'BAD_INPUT'
   | 'BAD_OUTPUT'
+  // notation plugins (PLUGIN_ERROR; docs/plugins.md): the plugin is not installed, fails the
+  // executable checks, is older than the signature's minimum, lacks the capability needed, exited
+  // without an answer, or answered with a protocol error of its own
+  | 'PLUGIN_NOT_FOUND'
+  | 'PLUGIN_UNSAFE'
+  | 'PLUGIN_VERSION'
+  | 'PLUGIN_CAPABILITY'
+  | 'PLUGIN_CRASHED'
+  | 'PLUGIN_REFUSED'
   // everything else
   | 'UNSUPPORTED'
   | 'OTHER';
