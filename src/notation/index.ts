@@ -53,7 +53,9 @@ export {
   type SignatureVerification,
   type EnvelopeInput,
   type NotationReason,
+  type UndecidedSignature,
 } from './verifier.js';
+export { isSemVer, type VerificationPlugins, type PluginDecision } from './plugin-verification.js';
 export {
   verifyNotationArtifact,
   mostRelevantFailure,

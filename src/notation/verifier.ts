@@ -6,7 +6,16 @@
 // only logged. The outcome is data (notation-go's VerificationOutcome), never an exception: only
 // "could not decide" (deadline, registry trouble) throws.
 
-import { isCriticalFailure, throwIfAborted, VouchError, type AnswerCode, type CheckResult, type CheckType } from '../core/index.js';
+import {
+  isCriticalFailure,
+  throwIfAborted,
+  VouchError,
+  type AnswerCode,
+  type CheckResult,
+  type CheckType,
+  type ErrorReason,
+  type UndecidedCode,
+} from '../core/index.js';
 import type { Descriptor } from '../oci/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import {
@@ -21,6 +30,19 @@ import { signatureAlgorithmForKey, verifySignatureBytes } from './algorithms.js'
 import { validateSigningChain, type SigningChainCaches } from './chain.js';
 import { NOTARY_HEADER, PAYLOAD_CONTENT_TYPE, type SignatureEnvelope } from './envelope.js';
 import { parseEnvelope } from './parse-envelope.js';
+import { PLUGIN_CAPABILITY, type VerificationCapability } from './plugin-protocol.js';
+import {
+  extendedCriticalAttributes,
+  pluginHeaderProblem,
+  pluginReason,
+  resolveVerificationPlugin,
+  runVerifySignature,
+  unprocessedByPlugin,
+  verifySignatureRequest,
+  type PluginDecision,
+  type ResolvedPlugin,
+  type VerificationPlugins,
+} from './plugin-verification.js';
 import { RevocationChecker, type CertificateRevocation } from './revocation.js';
 import { verifyTimestampToken, type VerifiedTimestamp } from './timestamp.js';
 
@@ -48,6 +70,11 @@ export interface NotationVerifierOptions {
   logger?: Logger;
   /** Parsed certificates and chain verdicts, owned by the caller (the engine); default none. */
   caches?: SigningChainCaches;
+  /**
+   * Verification plugins (plugin-verification.ts): the host that runs them and the environment's
+   * plugin configuration. Without it a signature naming a plugin is undecided (PLUGIN_NOT_FOUND).
+   */
+  plugins?: VerificationPlugins;
 }
 
 export interface SignatureVerification {
@@ -65,6 +92,20 @@ export interface SignatureVerification {
   reasons: NotationReason[];
   /** Failures the level only logs (permissive/audit); reported, never decisive. */
   warnings: NotationReason[];
+  /** The verification plugin the signature named, once found and checked, and the checks it decided. */
+  plugin?: PluginDecision;
+  /**
+   * Set when the signature could not be decided (its plugin gave no usable answer): `verified` is
+   * false, but this is no verdict. The artifact is then undecided too unless another signature verifies.
+   */
+  undecided?: UndecidedSignature;
+}
+
+/** Why a signature is undecided: a PLUGIN_ERROR with its reason (docs/api.md "Codes"). */
+export interface UndecidedSignature {
+  code: UndecidedCode;
+  reason: ErrorReason;
+  message: string;
 }
 
 /**
@@ -108,6 +149,8 @@ interface CheckRun {
   /** Set by the integrity check. */
   envelope: SignatureEnvelope | undefined;
   chain: Certificate[] | undefined;
+  /** The verification plugin the envelope names, once resolved. */
+  plugin: ResolvedPlugin | undefined;
 }
 
 /**
@@ -136,6 +179,42 @@ function record(run: CheckRun, type: CheckType, failure?: CheckFailure): boolean
   return !isCriticalFailure(check);
 }
 
+/**
+ * A failure found after a check was recorded as passed (the plugin's answer comes last, as in
+ * notation-go processPluginResponse, which sets the error of the authenticity result it made earlier):
+ * the check's entry becomes the failure under its recorded action, and the reason is added. A check
+ * the level skipped stays skipped; one that already failed keeps its entry and gains the reason.
+ * False when it is a critical failure.
+ */
+function overturn(run: CheckRun, type: CheckType, failure: CheckFailure): boolean {
+  const { result } = run;
+  const index = result.checks.findIndex((c) => c.type === type);
+  const existing = result.checks[index];
+  if (existing === undefined) return record(run, type, failure);
+  if (existing.outcome === 'skipped') return true;
+  const check: CheckResult =
+    existing.outcome === 'fail'
+      ? existing
+      : { type, outcome: 'fail', action: existing.action, code: failure.code, message: failure.message };
+  result.checks[index] = check;
+  (existing.action === 'enforce' ? result.reasons : result.warnings).push({
+    code: failure.code,
+    message: `${type}: ${failure.message}`,
+    check: type,
+    detail: failure.message,
+  });
+  return !(existing.action === 'enforce');
+}
+
+/** A PLUGIN_ERROR as the signature's undecided outcome; anything else (the deadline) is rethrown. */
+function undecidedBy(result: SignatureVerification, error: unknown): void {
+  if (error instanceof VouchError && error.code === 'PLUGIN_ERROR') {
+    result.undecided = { code: error.code, reason: error.reason, message: error.message };
+    return;
+  }
+  throw error;
+}
+
 export class NotationVerifier {
   readonly #trustStore: TrustStore;
   readonly #revocation: RevocationChecker;
@@ -143,8 +222,10 @@ export class NotationVerifier {
   readonly #timestampRevocation: 'check' | 'skip';
   readonly #log: Logger;
   readonly #caches: SigningChainCaches;
+  readonly #plugins: VerificationPlugins | undefined;
 
   constructor(options: NotationVerifierOptions) {
+    this.#plugins = options.plugins;
     this.#caches = options.caches ?? {};
     this.#trustStore = options.trustStore;
     this.#revocation = options.revocation ?? new RevocationChecker();
@@ -171,7 +252,7 @@ export class NotationVerifier {
       warnings: [],
     };
     // No closures per verification: each check is a method reached through #check.
-    const run: CheckRun = { input, statement, signal: options.signal, result, envelope: undefined, chain: undefined };
+    const run: CheckRun = { input, statement, signal: options.signal, result, envelope: undefined, chain: undefined, plugin: undefined };
 
     // 1. Integrity (always enforced): envelope, chain structure, algorithm, signature, payload.
     if (!(await this.#check(run, 'integrity')) || run.envelope === undefined || run.chain === undefined) return result;
@@ -181,7 +262,20 @@ export class NotationVerifier {
     const signingTime = envelope.authenticSigningTime ?? envelope.signingTime;
     if (signingTime !== undefined) result.signingTime = signingTime;
 
-    // 2. Authenticity: a chain certificate is a trusted one, and the leaf is a trusted identity.
+    // A signature naming a verification plugin: find it and check it can verify (notation-go
+    // processSignature does this before authenticity). No usable plugin: undecided, not a verdict.
+    if (envelope.verificationPlugin !== undefined) {
+      try {
+        run.plugin = await resolveVerificationPlugin(this.#plugins, envelope, run.signal);
+      } catch (error) {
+        undecidedBy(result, error);
+        return result;
+      }
+      result.plugin = { name: run.plugin.name, version: run.plugin.version, checks: [] };
+    }
+
+    // 2. Authenticity: a chain certificate is a trusted one, and the leaf is a trusted identity
+    //    (the identity by the plugin instead, when it has the TRUSTED_IDENTITY capability).
     if (!(await this.#check(run, 'authenticity'))) return result;
 
     // 3. Expiry: the signer's "best by" time.
@@ -190,11 +284,107 @@ export class NotationVerifier {
     // 4. Authentic timestamp: certificates valid at a time we can trust.
     if (!(await this.#check(run, 'authenticTimestamp'))) return result;
 
-    // 5. Revocation of the signing chain.
-    if (!(await this.#check(run, 'revocation'))) return result;
+    // 5. Revocation of the signing chain: by the plugin instead, when it has the REVOCATION_CHECK
+    //    capability and the level does not skip revocation.
+    if (!(pluginDecides(run, PLUGIN_CAPABILITY.revocationCheckVerifier) && statement.level.enforcement.revocation !== 'skip')) {
+      if (!(await this.#check(run, 'revocation'))) return result;
+    }
+
+    // 6. The plugin's own verification (verify-signature), last, as notation does.
+    if (run.plugin !== undefined && !(await this.#pluginCheck(run, run.plugin, envelope))) return result;
 
     result.verified = true;
     return result;
+  }
+
+  /**
+   * verify-signature with the capabilities the level leaves to the plugin (notation-go executePlugin
+   * and processPluginResponse), recorded into the checks: every extended critical attribute must be
+   * processed (else INVALID_SIGNATURE under integrity: the signature carries a critical header
+   * nobody understood, as without a plugin), a missing result for a capability sent is undecided
+   * (BAD_OUTPUT), a trusted identity refused is UNTRUSTED_SIGNER under authenticity, a revoked
+   * signer REVOKED under revocation. The answer is part of the verification, so it is cached with
+   * it (the engine's result cache), never on its own. False when verification must stop.
+   */
+  async #pluginCheck(run: CheckRun, plugin: ResolvedPlugin, envelope: SignatureEnvelope): Promise<boolean> {
+    const { result, statement } = run;
+    const enforcement = statement.level.enforcement;
+    // A skipped revocation check is not sent (notation-go: "skip the revocation capability if the
+    // trust policy is configured to skip it").
+    const capabilities = plugin.capabilities.filter(
+      (c) => !(c === PLUGIN_CAPABILITY.revocationCheckVerifier && enforcement.revocation === 'skip'),
+    );
+    const unprocessed = extendedCriticalAttributes(envelope, KNOWN_CRITICAL);
+    if (capabilities.length === 0) {
+      // notation-go does not call the plugin then, and so never has the extended critical attributes
+      // processed; vouch will not accept them unprocessed (the plugin contract forbids an empty
+      // signatureVerification, so there is no way to ask).
+      if (unprocessed.length === 0) return true;
+      undecidedBy(
+        result,
+        new VouchError(
+          'PLUGIN_ERROR',
+          `plugin "${plugin.name}" must process the critical attribute(s) ${unprocessed.map((a) => JSON.stringify(a)).join(', ')}, but its only capability (${PLUGIN_CAPABILITY.revocationCheckVerifier}) is skipped by the verification level`,
+          { reason: 'PLUGIN_CAPABILITY' },
+        ),
+      );
+      return false;
+    }
+    let response;
+    try {
+      const request = verifySignatureRequest(envelope, statement, plugin, capabilities, unprocessed);
+      response = await runVerifySignature(this.#plugins!.host, plugin, request, run.signal);
+    } catch (error) {
+      undecidedBy(result, error);
+      return false;
+    }
+    const missing = unprocessedByPlugin(response, unprocessed);
+    if (missing.length > 0) {
+      return overturn(
+        run,
+        'integrity',
+        new CheckFailure(
+          'INVALID_SIGNATURE',
+          `extended critical attribute(s) ${missing.map((a) => JSON.stringify(a)).join(', ')} were not processed by verification plugin "${plugin.name}" (all of them must be)`,
+        ),
+      );
+    }
+    const decided = result.plugin!.checks;
+    for (const capability of capabilities) {
+      const answer = response.verificationResults[capability];
+      if (answer === undefined || answer === null) {
+        undecidedBy(
+          result,
+          new VouchError('PLUGIN_ERROR', `verification plugin "${plugin.name}" gave no result for ${capability}`, {
+            reason: 'BAD_OUTPUT',
+          }),
+        );
+        return false;
+      }
+      if (capability === PLUGIN_CAPABILITY.trustedIdentityVerifier) {
+        decided.push('authenticity');
+        if (
+          !answer.success &&
+          !overturn(
+            run,
+            'authenticity',
+            new CheckFailure(
+              'UNTRUSTED_SIGNER',
+              `trusted identity verification by plugin "${plugin.name}" failed: ${pluginReason(answer.reason)}`,
+            ),
+          )
+        ) {
+          return false;
+        }
+      } else {
+        decided.push('revocation');
+        const failure = answer.success
+          ? undefined
+          : new CheckFailure('REVOKED', `revocation check by plugin "${plugin.name}" failed: ${pluginReason(answer.reason)}`);
+        if (!record(run, 'revocation', failure)) return false;
+      }
+    }
+    return true;
   }
 
   /** Runs one check unless the level skips it, and records its outcome; false when verification must stop. */
@@ -209,7 +399,13 @@ export class NotationVerifier {
           break;
         }
         case 'authenticity':
-          await this.#authenticity(run.envelope!, run.chain!, run.statement, run.signal);
+          await this.#authenticity(
+            run.envelope!,
+            run.chain!,
+            run.statement,
+            run.signal,
+            pluginDecides(run, PLUGIN_CAPABILITY.trustedIdentityVerifier),
+          );
           break;
         case 'expiry':
           this.#expiry(run.envelope!);
@@ -255,16 +451,16 @@ export class NotationVerifier {
     if (!verifySignatureBytes(envelope.algorithm, leaf.publicKey, envelope.signedBytes, envelope.signature, envelope.format)) {
       throw new CheckFailure('INVALID_SIGNATURE', 'the signature does not verify with the signing certificate key');
     }
-    // Plugins are not supported: a signature that requires one cannot be verified here (spec §"Verification plugin").
+    // A signature naming a verification plugin may carry extended critical attributes: the plugin
+    // must process them (checked with its answer). Without a plugin, vouch understands none.
     if (envelope.verificationPlugin !== undefined) {
-      throw new CheckFailure(
-        'INVALID_SIGNATURE',
-        `signature requires verification plugin "${envelope.verificationPlugin}", which vouch does not support`,
-      );
-    }
-    const unknownCritical = envelope.critical.filter((name) => !KNOWN_CRITICAL.has(name));
-    if (unknownCritical.length > 0) {
-      throw new CheckFailure('INVALID_SIGNATURE', `unsupported critical header(s): ${unknownCritical.join(', ')}`);
+      const problem = pluginHeaderProblem(envelope);
+      if (problem !== undefined) throw new CheckFailure('INVALID_SIGNATURE', problem);
+    } else {
+      const unknownCritical = envelope.critical.filter((name) => !KNOWN_CRITICAL.has(name));
+      if (unknownCritical.length > 0) {
+        throw new CheckFailure('INVALID_SIGNATURE', `unsupported critical header(s): ${unknownCritical.join(', ')}`);
+      }
     }
     if (envelope.contentType !== PAYLOAD_CONTENT_TYPE) {
       throw new CheckFailure('INVALID_SIGNATURE', `payload content type "${envelope.contentType}" is not ${PAYLOAD_CONTENT_TYPE}`);
@@ -277,7 +473,8 @@ export class NotationVerifier {
     envelope: SignatureEnvelope,
     chain: Certificate[],
     statement: TrustPolicyStatement,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    identityByPlugin: boolean,
   ): Promise<void> {
     // A store whose trust the operator withdrew (files removed or emptied after loading) fails every
     // statement naming it, whatever its type and whether this signature would need it: the
@@ -307,6 +504,9 @@ export class NotationVerifier {
     if (!chain.some((cert) => trusted.some((t) => t.equals(cert)))) {
       throw new CheckFailure('UNTRUSTED_SIGNER', "the signature's certificate chain does not contain any trusted certificate");
     }
+    // The plugin's trusted-identity verdict replaces the x509.subject match (notation-go: "only if
+    // notation needs to perform this verification rather than a plugin").
+    if (identityByPlugin) return;
     if (!matchesTrustedIdentities(statement, chain[0]!)) {
       throw new CheckFailure(
         'UNTRUSTED_SIGNER',
@@ -418,6 +618,11 @@ export class NotationVerifier {
     if (problem !== undefined)
       throw new CheckFailure('REVOKED', `signing certificate "${problem.certificate.subject}" ${describe(problem)}`);
   }
+}
+
+/** True when the signature's plugin has `capability` (and so decides that part instead of vouch). */
+function pluginDecides(run: CheckRun, capability: VerificationCapability): boolean {
+  return run.plugin?.capabilities.includes(capability) === true;
 }
 
 /**

@@ -2,6 +2,8 @@
 // (signing-and-verification-workflow.md "Verification workflow"; notation-go notation.Verify):
 // pick the trust policy statement for the repository, honour `skip`, list the signatures, verify
 // them in listing order up to a cap, and stop at the first one that satisfies the policy.
+// A signature its verification plugin could not decide (PLUGIN_ERROR) does not stop the others: it is
+// reported as undecided, and only when no signature verifies is the artifact undecided (thrown).
 
 import { CHECK_TYPES, VouchError, type AnswerCode, type Digest } from '../core/index.js';
 import { findSignatures, type ContentSource, type Descriptor, type DiscoveredArtifact } from '../oci/index.js';
@@ -110,6 +112,13 @@ export async function verifyNotationArtifact(
   }
   if (signatures.some((s) => s.verified))
     return { verified: true, trustPolicy: statement.name, skippedByPolicy: false, signatures, reasons: [] };
+  // Not verified, but a signature that might have been was not decided: no verdict either (the
+  // engine caches it only for undecidedTtlMs and Gatekeeper retries).
+  const undecided = signatures.find((s) => s.undecided !== undefined);
+  if (undecided?.undecided !== undefined) {
+    const { code, reason, message } = undecided.undecided;
+    throw new VouchError(code, `signature ${undecided.digest}: ${message}`, { reason });
+  }
   const reasons = [mostRelevantFailure(signatures)];
   if (candidates.length > max) {
     reasons.push({ code: 'NO_SIGNATURE', message: `only the first ${max} of ${candidates.length} signatures were evaluated` });

@@ -36,6 +36,8 @@ import {
   createChainVerdictCache,
   verifyNotationArtifact,
   type ChainVerdictCache,
+  type PluginConfig,
+  type PluginHost,
   type RevocationOptions,
 } from '../notation/index.js';
 import { verifyCosignCandidate, type CosignSignatureReport, type CosignTrust } from '../cosign/index.js';
@@ -194,6 +196,12 @@ export interface VerificationEngineOptions {
   revocation?: RevocationChecker | RevocationOptions;
   /** Revocation of TSA chains (default 'check', as notation). */
   timestampRevocation?: 'check' | 'skip';
+  /**
+   * Notary Project verification plugins (docs/plugins.md): the one host that runs them for every
+   * environment, and each environment's plugin configuration by plugin name (`plugins.config`).
+   * Without it a signature that names a plugin is undecided (PLUGIN_ERROR, PLUGIN_NOT_FOUND).
+   */
+  plugins?: EnginePlugins;
   /** Signatures evaluated per image at most (notation's --max-signatures, default 100). */
   maxSignatures?: number;
   cache?: VerificationCacheOptions;
@@ -230,6 +238,13 @@ export interface VerificationEngineOptions {
   now?: () => number;
   observer?: VerificationObserver;
   logger?: Logger;
+}
+
+/** The verification plugins of an engine. */
+export interface EnginePlugins {
+  host: PluginHost;
+  /** The plugin configuration of `environment`, by plugin name (the plugin gets none when absent). */
+  configFor?: (environment: string) => ReadonlyMap<string, PluginConfig> | undefined;
 }
 
 export interface RequestOptions {
@@ -329,6 +344,7 @@ export class VerificationEngine {
   readonly #observer: VerificationObserver;
   readonly #log: Logger;
   readonly #shared: SharedResultCache | undefined;
+  readonly #plugins: EnginePlugins | undefined;
 
   /** Answers (VerificationResult, the common case, unwrapped) and undecided outcomes ({error}). */
   readonly #results: BoundedCache<VerificationResult | { error: KeyError }>;
@@ -372,6 +388,7 @@ export class VerificationEngine {
     this.#observer = options.observer ?? {};
     this.#log = options.logger ?? moduleLogger('verify.engine');
     this.#shared = options.sharedCache;
+    this.#plugins = options.plugins;
     this.#timestampRevocation = options.timestampRevocation ?? DEFAULT_TIMESTAMP_REVOCATION;
     this.#maxSignatures = nonNegative('maxSignatures', options.maxSignatures ?? DEFAULTS.maxSignatures);
     this.#backgroundTimeoutMs = nonNegative('backgroundTimeoutMs', options.backgroundTimeoutMs ?? DEFAULTS.backgroundTimeoutMs);
@@ -908,10 +925,20 @@ export class VerificationEngine {
       timestampRevocation: this.#timestampRevocation,
       logger: this.#log,
       caches: { certificates: this.#certificates, verdicts: this.#chainVerdicts },
+      // A plugin's answers are part of the verification and cached with it (per environment, trust
+      // generation, repository and digest, for resultTtlMs; a PLUGIN_ERROR for undecidedTtlMs), never
+      // apart: a plugin is asked again only when the verification runs again.
+      ...(this.#plugins !== undefined ? { plugins: this.#pluginsFor(env.name) } : {}),
     });
     this.#verifiers.set(env.name, { generation: env.generation, trustStore, verifier });
     this.#seedCertificates(env.policy, trustStore);
     return verifier;
+  }
+
+  /** The plugin host with `environment`'s plugin configuration (by plugin name; an empty map when it has none). */
+  #pluginsFor(environment: string): { host: PluginHost; config: ReadonlyMap<string, PluginConfig> } {
+    const plugins = this.#plugins!;
+    return { host: plugins.host, config: plugins.configFor?.(environment) ?? new Map() };
   }
 
   /**

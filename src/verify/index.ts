@@ -6,6 +6,7 @@ export {
   DEFAULT_VERIFICATION_CACHE,
   DEFAULT_BACKGROUND_LIMITS,
   type VerificationEngineOptions,
+  type EnginePlugins,
   type VerificationCacheOptions,
   type VerificationObserver,
   type EnvironmentTrust,

@@ -9,7 +9,9 @@ import {
   type AnswerCode,
   type CheckType,
   type Digest,
+  type ErrorReason,
   type ImageReference,
+  type UndecidedCode,
 } from '../core/index.js';
 import type { CosignSignatureReport } from '../cosign/index.js';
 import type { NotationArtifactResult, NotationSignatureReport } from '../notation/index.js';
@@ -51,6 +53,18 @@ export interface NotationSignatureResult {
   reasons: Reason[];
   /** Failures the level only logs (permissive, audit). */
   warnings: Reason[];
+  /**
+   * The Notary Project verification plugin the signature names (`io.cncf.notary.verificationPlugin`),
+   * once found and checked: its name, version, and the checks it decided — `authenticity` (its
+   * trusted-identity verdict; the trust store check stays vouch's) and `revocation`.
+   */
+  plugin?: { name: string; version: string; checks: CheckType[] };
+  /**
+   * Present when the signature could not be decided (its verification plugin gave no usable answer):
+   * `verified` is false but it is no verdict. An image none of whose signatures verified, with one
+   * undecided, is answered with this error instead of a VerificationResult.
+   */
+  undecided?: { code: UndecidedCode; reason: ErrorReason; message: string };
 }
 
 /** A cosign signature (legacy `.sig` layer or Sigstore bundle referrer), as checked under the environment's cosign trust. */
@@ -130,6 +144,12 @@ export function toSignatureResult(report: NotationSignatureReport): NotationSign
     ...(report.signingTime !== undefined ? { signingTime: formatTime(report.signingTime) } : {}),
     reasons: report.reasons.map(copyReason),
     warnings: report.warnings.map(copyReason),
+    ...(report.plugin !== undefined
+      ? { plugin: { name: report.plugin.name, version: report.plugin.version, checks: [...report.plugin.checks] } }
+      : {}),
+    ...(report.undecided !== undefined
+      ? { undecided: { code: report.undecided.code, reason: report.undecided.reason, message: report.undecided.message } }
+      : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import test from 'ava';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { AnswerCode } from '../../../src/core/index.js';
+import type { AnswerCode, ErrorReason } from '../../../src/core/index.js';
 import { findSignatures, MEDIA_TYPE, OciLayoutSource, type Descriptor } from '../../../src/oci/index.js';
 import { NotationVerifier } from '../../../src/notation/verifier.js';
 import { verifyNotationArtifact } from '../../../src/notation/verify-artifact.js';
@@ -344,7 +344,8 @@ interface EnvelopeCase {
   stores?: Record<string, string[]>;
   now?: string;
   timestampRevocation?: 'check' | 'skip';
-  expect: { verified: true } | { verified: false; code: AnswerCode };
+  /** `undecided`: no verdict (PLUGIN_ERROR with this reason), e.g. a plugin is required and none is configured. */
+  expect: { verified: true } | { verified: false; code: AnswerCode } | { verified: false; undecided: ErrorReason };
 }
 
 const envelopeCases: EnvelopeCase[] = [
@@ -425,22 +426,23 @@ const envelopeCases: EnvelopeCase[] = [
     policy: { ...mockPolicy, trustStores: ['ca:valid-trust-store-2'] },
     expect: { verified: false, code: 'UNTRUSTED_SIGNER' },
   },
+  // Signatures that name a verification plugin: without a plugins directory, undecided (never a verdict).
   {
-    title: 'verification plugin required (unsupported)',
+    title: 'verification plugin required, no plugins configured',
     file: 'mock-envelopes/ca_plugin_sig_env.json',
     subject: netMonitor,
     policy: mockPolicy,
-    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+    expect: { verified: false, undecided: 'PLUGIN_NOT_FOUND' },
   },
   {
-    title: 'signingAuthority plugin envelope',
+    title: 'signingAuthority plugin envelope, no plugins configured',
     file: 'mock-envelopes/sa_plugin_sig_env.json',
     subject: netMonitor,
     policy: mockPolicy,
-    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+    expect: { verified: false, undecided: 'PLUGIN_NOT_FOUND' },
   },
   ...['0.0.9', '1.0.0-alpha', '1.0.0-alpha.beta', '1.0.0'].map((v): EnvelopeCase => ({
-    title: `plugin min version ${v} (plugins unsupported)`,
+    title: `plugin min version ${v}, no plugins configured`,
     file: `mock-envelopes/ca_compatible_pluginver_sig_env_${v}.json`,
     subject: 'payload',
     policy: {
@@ -448,7 +450,7 @@ const envelopeCases: EnvelopeCase[] = [
       trustStores: ['ca:valid-trust-store'],
       trustedIdentities: ['x509.subject: CN=wabbit-networks.io,O=Notary,L=Seattle,ST=WA,C=US'],
     },
-    expect: { verified: false, code: 'INVALID_SIGNATURE' },
+    expect: { verified: false, undecided: 'PLUGIN_NOT_FOUND' },
   })),
   {
     title: 'expired, untrusted certificate with user metadata under audit: only logged',
@@ -648,7 +650,13 @@ for (const c of envelopeCases) {
     const statement = policyDoc(c.policy).statements[0]!;
     const result = await verifier.verify({ mediaType, bytes, subject }, statement);
     t.is(result.verified, c.expect.verified, JSON.stringify(result.reasons));
-    if (!c.expect.verified) t.is(result.reasons[0]?.code, c.expect.code, JSON.stringify(result.reasons));
+    if ('undecided' in c.expect) {
+      t.is(result.undecided?.code, 'PLUGIN_ERROR', JSON.stringify(result));
+      t.is(result.undecided?.reason, c.expect.undecided);
+    } else if (!c.expect.verified) {
+      t.is(result.undecided, undefined);
+      t.is(result.reasons[0]?.code, c.expect.code, JSON.stringify(result.reasons));
+    }
   });
 }
 
