@@ -238,6 +238,9 @@ test.serial('signing faults reach notation: plugin error, wrong key id, bad sign
   const badEnvelope = await sign('good', { ...ENVELOPE_SIGNING, 'test.fail.generate-envelope': 'badsig' });
   t.not(badEnvelope.code, 0);
   t.regex(badEnvelope.stderr, /generated signature failed verification/);
+  const badRaw = await sign('good', { 'test.capabilities': 'raw', 'test.fail.generate-signature': 'badsig' });
+  t.not(badRaw.code, 0);
+  t.regex(badRaw.stderr, /generated signature failed verification/);
   const unknown = await sign('nobody', ENVELOPE_SIGNING);
   t.not(unknown.code, 0);
   t.regex(unknown.stderr, /key "nobody" not found/);
