@@ -754,7 +754,7 @@ const pluginsSchema = mapping({
     ),
   config: pluginConfigSchema.optional(),
 }).describe(
-  'Extension. Notary Project plugins (notation-<name> executables) that signatures naming a verification plugin need (docs/configuration.md "plugins"); absent: such signatures are answered PLUGIN_ERROR.',
+  'Extension. Notary Project plugins (notation-<name> executables) that signatures naming a verification plugin need (docs/configuration.md "plugins"); absent: no plugin is ever run, and such signatures cannot be verified.',
 );
 
 /** The plugins section after the schema (paths as written, secrets not yet read; parse.ts completes it). */
