@@ -663,8 +663,8 @@ export const DEFAULT_PLUGINS = Object.freeze({
 });
 const MAX_PLUGIN_TIMEOUT_MS = 60_000;
 const MAX_PASS_ENVIRONMENT = 256;
-/** Plugin configuration keys: notation passes them as `--plugin-config key=value`, so no '='; no control characters. */
-const PLUGIN_CONFIG_KEY = /^[^=\u0000-\u001f\u007f]{1,256}$/;
+/** Plugin configuration keys: notation passes them as `--plugin-config key=value`, so no "="; no control characters (\x escapes: Helm checks the generated pattern with Go's RE2, which has no \u). */
+const PLUGIN_CONFIG_KEY = /^[^=\x00-\x1f\x7f]{1,256}$/;
 
 /** The default plugins.timeoutMs: 2000 ms, but at most half of server.requestTimeoutMs, so a command fits a request. */
 export function defaultPluginTimeoutMs(requestTimeoutMs: number): number {
