@@ -4,12 +4,14 @@
 // `vouch verify`, the demo and the benchmarks all build it here; the servers only receive it.
 // Layers and the path of one request: docs/architecture.md.
 
+import { createHash } from 'node:crypto';
 import type { ImageReference } from '../core/index.js';
 import { EnvironmentSet, hostAllowedPredicate, registryMetricLabel, revocationEgressRules, type VouchConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
+import { PluginHost, pluginEnvironment } from '../notation/index.js';
 import { HttpTransport, LayoutRepository, OciLayoutSource, type ContentSource, type RegistryClient } from '../oci/index.js';
 import { outcomeLabel, registryStatusLabel, type ProviderMetrics } from '../server/index.js';
-import { VerificationEngine, type ContentSourceFactory, type SharedCacheObserver } from '../verify/index.js';
+import { VerificationEngine, type ContentSourceFactory, type EnginePlugins, type SharedCacheObserver } from '../verify/index.js';
 import { createRegistryClient } from './registry-client.js';
 import { createRedisSharedCache, type RedisSharedCache } from './shared-cache-redis.js';
 
@@ -105,6 +107,7 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     await Promise.allSettled([environments.close(), client.close(), revocationTransport.close()]);
     throw error;
   }
+  const plugins = verificationPlugins(config, logger, now);
   let shared: RedisSharedCache | undefined;
   const sharedConfig = config.cache.shared;
   if (sharedConfig !== undefined) {
@@ -115,6 +118,8 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
         // Settings outside the environments that change verdicts: replicas differing in them share nothing.
         context: JSON.stringify({
           revocation: { offline: config.revocation.offline, crlDirectory: config.revocation.crlDirectory ?? null },
+          // Plugins decide verdicts too: replicas with other plugins or plugin configuration share nothing.
+          ...(config.plugins !== undefined ? { plugins: pluginsFingerprint(config.plugins) } : {}),
         }),
         ...(metrics ? { observer: sharedCacheObserver(metrics) } : {}),
       });
@@ -143,6 +148,7 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
       logger: logger.child({ module: 'notation.revocation' }),
     },
     timestampRevocation: config.revocation.timestampRevocation,
+    ...(plugins !== undefined ? { plugins } : {}),
     concurrencyPerRegistry: config.limits.concurrencyPerRegistry,
     maxConcurrent: config.limits.maxConcurrent,
     maxPendingPerRegistry: config.limits.maxPendingPerRegistry,
@@ -197,6 +203,42 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
       await Promise.allSettled([client.close(), revocationTransport.close(), shared?.close()]);
     },
   };
+}
+
+/**
+ * The one plugin host of the runtime (docs/configuration.md "plugins"), shared by every environment,
+ * each of which sends its own plugin configuration. Plugins get a scrubbed environment: only the
+ * variables `passEnvironment` names. Their answers are cached with the verifications (the engine's
+ * result cache), their metadata by the host for metadataTtlMs.
+ */
+function verificationPlugins(config: VouchConfig, logger: Logger, now: () => number): EnginePlugins | undefined {
+  const section = config.plugins;
+  if (section === undefined) return undefined;
+  const host = new PluginHost({
+    directory: section.directory,
+    timeoutMs: section.timeoutMs,
+    maxConcurrent: section.maxConcurrent,
+    maxOutputBytes: section.maxOutputBytes,
+    metadataTtlMs: section.metadataTtlMs,
+    environment: pluginEnvironment(section.passEnvironment),
+    logger: logger.child({ module: 'notation.plugins' }),
+    now,
+  });
+  return { host, configFor: (environment) => section.config.get(environment) };
+}
+
+/**
+ * What of the plugins section decides verdicts, as a digest (plugin configuration may hold secrets:
+ * never in a key as such): the directory and every environment's plugin configuration.
+ */
+function pluginsFingerprint(plugins: NonNullable<VouchConfig['plugins']>): string {
+  const config = [...plugins.config].map(([environment, byPlugin]) => [
+    environment,
+    [...byPlugin].map(([plugin, values]) => [plugin, Object.entries(values).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]),
+  ]);
+  return createHash('sha256')
+    .update(JSON.stringify({ directory: plugins.directory, config }))
+    .digest('hex');
 }
 
 function sharedCacheObserver(metrics: ProviderMetrics): SharedCacheObserver {
