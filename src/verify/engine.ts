@@ -197,7 +197,7 @@ export interface VerificationEngineOptions {
   /** Revocation of TSA chains (default 'check', as notation). */
   timestampRevocation?: 'check' | 'skip';
   /**
-   * Notary Project verification plugins (docs/plugins.md): the one host that runs them for every
+   * Notary Project verification plugins (docs/api.md "Verification plugins"): the one host that runs them for every
    * environment, and each environment's plugin configuration by plugin name (`plugins.config`).
    * Without it a signature that names a plugin is undecided (PLUGIN_ERROR, PLUGIN_NOT_FOUND).
    */
