@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { createRuntime, type Runtime } from '../../src/app/index.js';
+import { createRuntime, startProvider, type Runtime } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { RegistryClient } from '../../src/oci/index.js';
@@ -41,6 +41,7 @@ interface Setup {
   notation: NotationCli;
   runtime: Runtime;
   dir: string;
+  configFile: string;
 }
 
 let setup: Setup | undefined;
@@ -94,7 +95,7 @@ test.before(async () => {
     file,
     stringify({
       // Gatekeeper's budget is short; a test on a loaded machine gets more for the plugin commands.
-      server: { requestTimeoutMs: 2_900 },
+      server: { address: '127.0.0.1:0', requestTimeoutMs: 2_900 },
       defaultEnvironment: 'prod',
       environments: { prod: environment, faulty: environment },
       registries: { [registry.host]: { plainHttp: true } },
@@ -108,7 +109,7 @@ test.before(async () => {
     }),
   );
   const runtime = await createRuntime(await loadConfig(file), { logger: createLogger({ level: 'silent' }), watch: false });
-  setup = { registry, client, notation, runtime, dir };
+  setup = { registry, client, notation, runtime, dir, configFile: file };
 });
 
 test.after.always(async () => {
@@ -174,5 +175,60 @@ test.serial(
     const cached = await vouchVerify(`[prod]${reference}`);
     t.true(cached.value?.cached === true);
     t.is(outcome(await vouchVerify(`[faulty]${reference}`)), 'error:PLUGIN_ERROR/PLUGIN_CRASHED');
+  },
+);
+
+test.serial(
+  'vouch serve: /v1/verify answers the same, with the plugin in the signature report; PLUGIN_ERROR is undecided (systemError)',
+  async (t) => {
+    const s = setup!;
+    const provider = await startProvider(await loadConfig(s.configFile), {
+      logger: createLogger({ level: 'silent' }),
+      watch: false,
+      defaultMetrics: false,
+    });
+    t.teardown(() => provider.close());
+    const trusted = await signedImage('trusted', 'good', 'cose');
+    const faulty = `[faulty]${trusted}`;
+    const keys = [trusted, await signedImage('untrusted', 'good', 'cose'), await signedImage('revoked', 'revoked', 'cose'), faulty];
+    const response = await fetch(`${provider.url}/v1/verify`, {
+      method: 'POST',
+      body: JSON.stringify({ apiVersion: 'externaldata.gatekeeper.sh/v1beta1', kind: 'ProviderRequest', request: { keys } }),
+    });
+    t.is(response.status, 200);
+    const body = (await response.json()) as {
+      response: {
+        items: Array<{
+          key: string;
+          value?: {
+            verified: boolean;
+            reasons: Array<{ code: string }>;
+            signatures: Array<{ plugin?: { name: string; version: string; checks: string[] } }>;
+          };
+          error?: string;
+        }>;
+        systemError?: string;
+      };
+    };
+    const { items, systemError } = body.response;
+    t.deepEqual(
+      items.map((item) => [item.key, item.error ?? (item.value!.verified ? 'verified' : item.value!.reasons[0]!.code)]),
+      [
+        [keys[0], 'verified'],
+        [keys[1], 'UNTRUSTED_SIGNER'],
+        [keys[2], 'REVOKED'],
+      ],
+    );
+    t.deepEqual(items[0]!.value!.signatures[0]!.plugin, {
+      name: TEST_PLUGIN_NAME,
+      version: '1.2.0',
+      checks: ['authenticity', 'revocation'],
+    });
+    // Undecided keys are left out of the items (Gatekeeper caches items) and named in systemError.
+    const undecided = (JSON.parse(systemError ?? '{}') as { undecided?: Array<{ key: string; error: string }> }).undecided ?? [];
+    t.deepEqual(
+      undecided.map((u) => [u.key, u.error.split(':')[0]]),
+      [[faulty, 'PLUGIN_ERROR']],
+    );
   },
 );
