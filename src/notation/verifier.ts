@@ -4,7 +4,9 @@
 //   integrity → authenticity → expiry → authenticTimestamp → revocation
 // Each check yields a CheckResult; the statement's level says whether a failure is enforced or
 // only logged. The outcome is data (notation-go's VerificationOutcome), never an exception: only
-// "could not decide" (deadline, registry trouble) throws.
+// "could not decide" (deadline, registry trouble) throws. A signature that names a verification
+// plugin is checked with it (plugin-verification.ts); a plugin that gives no usable answer leaves
+// the signature `undecided` (data too, so that the caller can go on with the other signatures).
 
 import {
   isCriticalFailure,

@@ -45,6 +45,8 @@ export interface VerifyArtifactOptions {
 }
 
 /**
+ * Throws what could not be decided: registry trouble, the deadline, and PLUGIN_ERROR when no
+ * signature verified and one was undecided (its verification plugin gave no usable answer).
  * @param repository `host[:port]/repo`, matched against registryScopes.
  * @param subject the resolved descriptor of the artifact (digest computed from its bytes).
  */
