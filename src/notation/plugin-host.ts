@@ -93,7 +93,6 @@ function pluginError(reason: ErrorReason, message: string, cause?: unknown): Vou
 
 /** Printable, single-line, bounded text from a plugin (its messages are untrusted). */
 export function sanitizePluginText(text: string, max = STDERR_QUOTE_CHARS): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
