@@ -33,7 +33,7 @@ import {
   type PluginResponses,
 } from './plugin-protocol.js';
 
-export const DEFAULT_PLUGIN_TIMEOUT_MS = 2000;
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 1000;
 export const DEFAULT_PLUGIN_MAX_OUTPUT_BYTES = 1024 * 1024;
 export const DEFAULT_PLUGIN_MAX_CONCURRENT = 4;
 export const DEFAULT_PLUGIN_METADATA_TTL_MS = 60_000;
@@ -47,7 +47,7 @@ export const PLUGIN_PATH = '/usr/local/bin:/usr/bin:/bin';
 export interface PluginHostOptions {
   /** Absolute; notation's layout `<directory>/<name>/notation-<name>`. */
   directory: string;
-  /** One command, including the wait for a free slot (default 2000 ms). */
+  /** One command, including the wait for a free slot (default 1000 ms). */
   timeoutMs?: number;
   /** Bytes of stdout, and of stderr, one command may write (default 1 MiB). */
   maxOutputBytes?: number;
