@@ -81,3 +81,18 @@ export {
   type TimestampOptions,
   type ObtainedTimestamp,
 } from './timestamp-request.js';
+export * from './plugin-protocol.js';
+export {
+  PluginHost,
+  pluginEnvironment,
+  pluginVersionAtLeast,
+  sanitizePluginText,
+  DEFAULT_PLUGIN_TIMEOUT_MS,
+  DEFAULT_PLUGIN_MAX_OUTPUT_BYTES,
+  DEFAULT_PLUGIN_MAX_CONCURRENT,
+  DEFAULT_PLUGIN_METADATA_TTL_MS,
+  PLUGIN_PATH,
+  type PluginHostOptions,
+  type PluginRunOptions,
+  type PluginObserver,
+} from './plugin-host.js';

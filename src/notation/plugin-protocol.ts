@@ -54,12 +54,7 @@ export interface DescribeKeyRequest {
 export type KeySpec = 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'EC-256' | 'EC-384' | 'EC-521';
 export type PluginHashAlgorithm = 'SHA-256' | 'SHA-384' | 'SHA-512';
 export type PluginSignatureAlgorithm =
-  | 'ECDSA-SHA-256'
-  | 'ECDSA-SHA-384'
-  | 'ECDSA-SHA-512'
-  | 'RSASSA-PSS-SHA-256'
-  | 'RSASSA-PSS-SHA-384'
-  | 'RSASSA-PSS-SHA-512';
+  'ECDSA-SHA-256' | 'ECDSA-SHA-384' | 'ECDSA-SHA-512' | 'RSASSA-PSS-SHA-256' | 'RSASSA-PSS-SHA-384' | 'RSASSA-PSS-SHA-512';
 
 export interface GenerateSignatureRequest {
   contractVersion: string;
