@@ -7,7 +7,16 @@
 // https://zod.dev/api, https://zod.dev/json-schema
 
 import { z } from 'zod';
-import { DEFAULT_REVOCATION_OFFLINE, DEFAULT_TIMESTAMP_REVOCATION } from '../notation/index.js';
+import {
+  DEFAULT_PLUGIN_MAX_CONCURRENT,
+  DEFAULT_PLUGIN_MAX_OUTPUT_BYTES,
+  DEFAULT_PLUGIN_METADATA_TTL_MS,
+  DEFAULT_PLUGIN_TIMEOUT_MS,
+  DEFAULT_REVOCATION_OFFLINE,
+  DEFAULT_TIMESTAMP_REVOCATION,
+  PLUGIN_NAME,
+  PLUGIN_PATH,
+} from '../notation/index.js';
 import {
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -648,27 +657,24 @@ const revocationSchema = mapping({
 // where they are installed, the bounds a plugin process runs under, and the plugin configuration
 // sent with each request per environment (what `notation verify --plugin-config` passes).
 
-/**
- * Plugin names, as src/notation/plugin-protocol.ts's PLUGIN_NAME (which src/notation/index.ts does not
- * export): they become the directory <directory>/<name> and the executable notation-<name>
- * (plugin-extensibility.md "Plugin installation"), so no separators and no leading dot.
- */
-const PLUGIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-/** Defaults of the plugin host (src/notation, PluginHostOptions), except timeoutMs (derived, below). */
+/** Defaults of the plugin host (src/notation, PluginHostOptions); timeoutMs is also bounded by the request budget (below). */
 export const DEFAULT_PLUGINS = Object.freeze({
-  timeoutMs: 2000,
-  maxConcurrent: 4,
-  maxOutputBytes: 1024 * 1024,
-  metadataTtlMs: 60_000,
+  timeoutMs: DEFAULT_PLUGIN_TIMEOUT_MS,
+  maxConcurrent: DEFAULT_PLUGIN_MAX_CONCURRENT,
+  maxOutputBytes: DEFAULT_PLUGIN_MAX_OUTPUT_BYTES,
+  metadataTtlMs: DEFAULT_PLUGIN_METADATA_TTL_MS,
 });
 const MAX_PLUGIN_TIMEOUT_MS = 60_000;
 const MAX_PASS_ENVIRONMENT = 256;
 /** Plugin configuration keys: notation passes them as `--plugin-config key=value`, so no "="; no control characters (\x escapes: Helm checks the generated pattern with Go's RE2, which has no \u). */
 const PLUGIN_CONFIG_KEY = /^[^=\x00-\x1f\x7f]{1,256}$/;
 
-/** The default plugins.timeoutMs: 2000 ms, but at most half of server.requestTimeoutMs, so a command fits a request. */
+/**
+ * The default plugins.timeoutMs: the plugin host's default when it is below server.requestTimeoutMs
+ * (a command runs inside a request's deadline), else half of requestTimeoutMs.
+ */
 export function defaultPluginTimeoutMs(requestTimeoutMs: number): number {
-  return Math.max(1, Math.min(DEFAULT_PLUGINS.timeoutMs, Math.floor(requestTimeoutMs / 2)));
+  return DEFAULT_PLUGINS.timeoutMs < requestTimeoutMs ? DEFAULT_PLUGINS.timeoutMs : Math.max(1, Math.floor(requestTimeoutMs / 2));
 }
 
 const envVarName = () =>
@@ -735,7 +741,7 @@ const pluginsSchema = mapping({
   timeoutMs: integer(1, MAX_PLUGIN_TIMEOUT_MS)
     .optional()
     .describe(
-      'Longest one plugin command may take, in ms (waiting for a slot included); must be less than server.requestTimeoutMs. Default: 2000, at most half of server.requestTimeoutMs.',
+      `Longest one plugin command may take, in ms (waiting for a slot included); must be less than server.requestTimeoutMs. Default: ${DEFAULT_PLUGIN_TIMEOUT_MS}, or half of server.requestTimeoutMs when that is not more.`,
     ),
   maxConcurrent: integer(1, 256).default(DEFAULT_PLUGINS.maxConcurrent).describe('Plugin processes running at once, over all plugins.'),
   maxOutputBytes: integer(4096, 64 * 1024 * 1024)
@@ -750,7 +756,7 @@ const pluginsSchema = mapping({
     .default([])
     .transform((names): readonly string[] => [...new Set(names)])
     .describe(
-      "Environment variables copied into a plugin process's environment, which otherwise holds only PATH=/usr/local/bin:/usr/bin:/bin (e.g. a cloud SDK's region or identity token file).",
+      `Environment variables copied into a plugin process's environment, which otherwise holds only PATH=${PLUGIN_PATH} (e.g. a cloud SDK's region or identity token file).`,
     ),
   config: pluginConfigSchema.optional(),
 }).describe(

@@ -95,13 +95,13 @@ test('plugins: every key, the directory absolute, secrets read, duplicates in pa
   t.deepEqual(redactPluginConfig(plugins, 'prod', 'absent'), {});
 });
 
-test('plugins: defaults; timeoutMs defaults to 2000 ms but at most half of server.requestTimeoutMs', (t) => {
+test("plugins: defaults; timeoutMs is the plugin host's default (1 s) when below server.requestTimeoutMs, else half of it", (t) => {
   const plugins = parseConfig(withPlugins('  directory: /opt/notation/plugins\n'), FILE, { env: {} }).plugins!;
   t.deepEqual(
     { ...plugins, config: [...plugins.config], secretKeys: [...plugins.secretKeys] },
     {
       directory: '/opt/notation/plugins',
-      timeoutMs: 750, // the default requestTimeoutMs is 1500
+      timeoutMs: 1000, // below the default requestTimeoutMs, 1500
       maxConcurrent: DEFAULT_PLUGINS.maxConcurrent,
       maxOutputBytes: DEFAULT_PLUGINS.maxOutputBytes,
       metadataTtlMs: DEFAULT_PLUGINS.metadataTtlMs,
@@ -112,9 +112,13 @@ test('plugins: defaults; timeoutMs defaults to 2000 ms but at most half of serve
   );
   const slow = parseConfig(withPlugins('  directory: p\n', 'server: { requestTimeoutMs: 10000 }\n'), FILE, { env: {} });
   t.is(slow.plugins?.timeoutMs, DEFAULT_PLUGINS.timeoutMs);
+  const tight = parseConfig(withPlugins('  directory: p\n', 'server: { requestTimeoutMs: 800 }\n'), FILE, { env: {} });
+  t.is(tight.plugins?.timeoutMs, 400);
+  t.is(DEFAULT_PLUGINS.timeoutMs, 1000);
   t.is(defaultPluginTimeoutMs(1), 1);
-  t.is(defaultPluginTimeoutMs(3000), 1500);
-  t.is(defaultPluginTimeoutMs(60_000), 2000);
+  t.is(defaultPluginTimeoutMs(1000), 500);
+  t.is(defaultPluginTimeoutMs(1001), 1000);
+  t.is(defaultPluginTimeoutMs(60_000), 1000);
 });
 
 test('plugins: a plugin configuration key "__proto__" is refused, not silently dropped', (t) => {
