@@ -107,7 +107,7 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
     await Promise.allSettled([environments.close(), client.close(), revocationTransport.close()]);
     throw error;
   }
-  const plugins = verificationPlugins(config, logger, now);
+  const plugins = verificationPlugins(config, logger, now, metrics);
   let shared: RedisSharedCache | undefined;
   const sharedConfig = config.cache.shared;
   if (sharedConfig !== undefined) {
@@ -211,7 +211,12 @@ export async function createRuntime(config: VouchConfig, options: RuntimeOptions
  * variables `passEnvironment` names. Their answers are cached with the verifications (the engine's
  * result cache), their metadata by the host for metadataTtlMs.
  */
-function verificationPlugins(config: VouchConfig, logger: Logger, now: () => number): EnginePlugins | undefined {
+function verificationPlugins(
+  config: VouchConfig,
+  logger: Logger,
+  now: () => number,
+  metrics: ProviderMetrics | undefined,
+): EnginePlugins | undefined {
   const section = config.plugins;
   if (section === undefined) return undefined;
   const host = new PluginHost({
@@ -223,6 +228,17 @@ function verificationPlugins(config: VouchConfig, logger: Logger, now: () => num
     environment: pluginEnvironment(section.passEnvironment),
     logger: logger.child({ module: 'notation.plugins' }),
     now,
+    ...(metrics
+      ? {
+          // Labels bounded: installed plugins' names (else ""), the contract's commands, "ok" or a reason.
+          observer: {
+            commandFinished: (e) => {
+              metrics.pluginCommands.inc({ plugin: e.plugin, command: e.command, outcome: e.outcome });
+              metrics.pluginCommandDuration.observe({ plugin: e.plugin, command: e.command }, e.durationMs / 1000);
+            },
+          },
+        }
+      : {}),
   });
   return { host, configFor: (environment) => section.config.get(environment) };
 }

@@ -95,7 +95,7 @@ test.before(async () => {
     file,
     stringify({
       // Gatekeeper's budget is short; a test on a loaded machine gets more for the plugin commands.
-      server: { address: '127.0.0.1:0', requestTimeoutMs: 2_900 },
+      server: { address: '127.0.0.1:0', healthAddress: '127.0.0.1:0', requestTimeoutMs: 2_900 },
       defaultEnvironment: 'prod',
       environments: { prod: environment, faulty: environment },
       registries: { [registry.host]: { plainHttp: true } },
@@ -230,5 +230,10 @@ test.serial(
       undecided.map((u) => [u.key, u.error.split(':')[0]]),
       [[faulty, 'PLUGIN_ERROR']],
     );
+    // Every plugin command is counted, by plugin, command and outcome.
+    const metrics = await (await fetch(`${provider.healthUrl}/metrics`)).text();
+    t.regex(metrics, /vouch_plugin_commands_total\{plugin="vouch-test",command="verify-signature",outcome="ok"\} 3/);
+    t.regex(metrics, /vouch_plugin_commands_total\{plugin="vouch-test",command="verify-signature",outcome="PLUGIN_CRASHED"\} 1/);
+    t.regex(metrics, /vouch_plugin_command_duration_seconds_count\{plugin="vouch-test",command="get-plugin-metadata"\} \d+/);
   },
 );
