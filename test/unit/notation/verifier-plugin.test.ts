@@ -36,10 +36,13 @@ const signer = generateChain({ length: 2, leafKey: 'ec-p256', leaf: { subject: '
 const revokedSigner = generateChain({ length: 2, leafKey: 'ec-p256', leaf: { subject: 'CN=revoked,O=Acme Rockets,C=US' } });
 const stranger = generateChain({ length: 2, leafKey: 'ec-p256' });
 
+/** The roots as trust stores `ca:test` and `signingAuthority:test`. */
 async function trustStoreFor(roots: Certificate[]): Promise<FileTrustStore> {
   const root = await mkdtemp(join(tmpdir(), 'vouch-plugin-store-'));
-  await mkdir(join(root, 'x509', 'ca', 'test'), { recursive: true });
-  for (const [i, cert] of roots.entries()) await writeFile(join(root, 'x509', 'ca', 'test', `${i}.pem`), cert.toPem());
+  for (const type of ['ca', 'signingAuthority']) {
+    await mkdir(join(root, 'x509', type, 'test'), { recursive: true });
+    for (const [i, cert] of roots.entries()) await writeFile(join(root, 'x509', type, 'test', `${i}.pem`), cert.toPem());
+  }
   return new FileTrustStore(root);
 }
 
@@ -69,6 +72,9 @@ interface SignOptions {
   critical?: Record<string, unknown>;
   /** Leave the plugin header out of `crit`. */
   pluginNotCritical?: boolean;
+  signingScheme?: 'notary.x509' | 'notary.x509.signingAuthority';
+  signingTime?: Date;
+  expiry?: Date;
 }
 
 function signedBy(pki: GeneratedChain, options: SignOptions = {}, target: Descriptor = subject): SignedEnvelope {
@@ -94,6 +100,9 @@ function signedBy(pki: GeneratedChain, options: SignOptions = {}, target: Descri
     payload: { targetArtifact: target },
     extraProtectedHeaders: headers,
     extraCritical: critical,
+    ...(options.signingScheme !== undefined ? { signingScheme: options.signingScheme } : {}),
+    ...(options.signingTime !== undefined ? { signingTime: options.signingTime } : {}),
+    ...(options.expiry !== undefined ? { expiry: options.expiry } : {}),
   });
 }
 
@@ -234,6 +243,23 @@ test('script plugin: trusted by the plugin; the request carries what notation se
     request.signature.certificateChain,
     pki.ders.map((der) => Buffer.from(der).toString('base64')),
   );
+});
+
+test('script plugin: signingAuthority: authenticSigningTime and expiry are among the critical attributes sent', async (t) => {
+  const pki = await signer;
+  const plugin = await scriptPlugin('acme-kms');
+  const signingTime = new Date(Date.now() - 60_000);
+  const expiry = new Date(Date.now() + 3_600_000);
+  const envelope = signedBy(pki, { plugin: 'acme-kms', signingScheme: 'notary.x509.signingAuthority', signingTime, expiry });
+  const result = await verify(envelope, {
+    directory: plugin.directory,
+    statement: statementOf({ trustStores: ['signingAuthority:test'] }),
+  });
+  verifiedOk(t, result);
+  const attributes = (await plugin.request()).signature.criticalAttributes;
+  t.is(attributes.signingScheme, 'notary.x509.signingAuthority');
+  t.is(Date.parse(attributes.authenticSigningTime ?? ''), Math.floor(signingTime.getTime() / 1000) * 1000);
+  t.is(Date.parse(attributes.expiry ?? ''), Math.floor(expiry.getTime() / 1000) * 1000);
 });
 
 test('script plugin: its trusted-identity verdict replaces the x509.subject match; without the capability vouch matches', async (t) => {
