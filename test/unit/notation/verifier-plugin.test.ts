@@ -366,6 +366,26 @@ test('script plugin: extended critical attributes are sent and must all be proce
   failedWith(t, await verify(signedBy(pki, { plugin: null, critical: { 'com.acme.policy': 'p1' } })), 'INVALID_SIGNATURE');
 });
 
+test('script plugin: COSE attribute values are sent as JSON (byte strings base64, maps as objects)', async (t) => {
+  const pki = await signer;
+  const plugin = await scriptPlugin('acme-kms', {
+    answer: {
+      verificationResults: { [TI]: { success: true }, [RC]: { success: true } },
+      processedAttributes: ['com.acme.blob', 'com.acme.map'],
+    },
+  });
+  const envelope = signedBy(pki, {
+    format: 'cose',
+    plugin: 'acme-kms',
+    critical: { 'com.acme.blob': new Uint8Array([1, 2, 3]), 'com.acme.map': new Map<unknown, unknown>([[1, 'one']]) },
+  });
+  verifiedOk(t, await verify(envelope, { directory: plugin.directory }));
+  t.deepEqual((await plugin.request()).signature.criticalAttributes.extendedAttributes, {
+    'com.acme.blob': 'AQID',
+    'com.acme.map': { '1': 'one' },
+  });
+});
+
 test('script plugin: a result missing (or null) for a capability sent is undecided (BAD_OUTPUT)', async (t) => {
   const pki = await signer;
   for (const verificationResults of [{ [TI]: { success: true } }, { [TI]: { success: true }, [RC]: null }]) {
