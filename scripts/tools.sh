@@ -7,7 +7,7 @@
 #
 # Before building anything it prints the plan: which tools are up to date, which will be built, and an estimate
 # (cosign, gator and the Gatekeeper harness take minutes each on a cold Go build cache). `npm test` needs every
-# tool (each is used by some test: see test/helpers/registries.ts); `npm run bench` names the three it needs.
+# tool (each is used by some test: see test/helpers/registries.ts); `npm run bench` names the four it needs.
 # VOUCH_TOOLS_BIN overrides the install directory (default .tools/bin; tests use a temporary one).
 #
 # Go tools: each has its own module under tools/<name>/ whose committed go.mod + go.sum pin the version (one module
