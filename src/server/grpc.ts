@@ -48,6 +48,8 @@ export interface VerifyResultMessage {
     signer: string;
     signingTime: string;
     reasons: readonly Reason[];
+    plugin?: { name: string; version: string; checks: readonly string[] };
+    undecided?: { code: string; reason: string; message: string };
   }>;
   reasons: readonly Reason[];
   error?: { code: string; message: string };
@@ -75,6 +77,8 @@ export function toVerifyResult(reference: string, result: KeyResult): VerifyResu
       signer: s.signer ?? '',
       signingTime: (s.type === 'notation' ? s.signingTime : undefined) ?? '',
       reasons: s.reasons,
+      ...(s.type === 'notation' && s.plugin !== undefined ? { plugin: s.plugin } : {}),
+      ...(s.type === 'notation' && s.undecided !== undefined ? { undecided: s.undecided } : {}),
     })),
     reasons: value.reasons,
   };

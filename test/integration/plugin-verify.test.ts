@@ -5,12 +5,15 @@
 // plugin says no), revoked (the plugin says so). Spec: plugin-extensibility.md "Verification extensibility"
 // (https://github.com/notaryproject/specifications/blob/v1.1.0/specs/plugin-extensibility.md).
 
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createRuntime, startProvider, type Runtime } from '../../src/app/index.js';
+import { PROTO_FILE } from '../../src/server/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { RegistryClient } from '../../src/oci/index.js';
@@ -95,7 +98,7 @@ test.before(async () => {
     file,
     stringify({
       // Gatekeeper's budget is short; a test on a loaded machine gets more for the plugin commands.
-      server: { address: '127.0.0.1:0', healthAddress: '127.0.0.1:0', requestTimeoutMs: 2_900 },
+      server: { address: '127.0.0.1:0', grpcAddress: '127.0.0.1:0', healthAddress: '127.0.0.1:0', requestTimeoutMs: 2_900 },
       defaultEnvironment: 'prod',
       environments: { prod: environment, faulty: environment },
       registries: { [registry.host]: { plainHttp: true } },
@@ -230,6 +233,32 @@ test.serial(
       undecided.map((u) => [u.key, u.error.split(':')[0]]),
       [[faulty, 'PLUGIN_ERROR']],
     );
+    // gRPC carries the same: the plugin in the report; the undecided key as its error.
+    const definition = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILE, { defaults: true })) as unknown as {
+      vouch: { v1: { Verifier: grpc.ServiceClientConstructor } };
+    };
+    interface GrpcResult {
+      verified: boolean;
+      signatures: Array<{ plugin?: { name: string; version: string; checks: string[] } | null }>;
+      error?: { code: string } | null;
+    }
+    const client = new definition.vouch.v1.Verifier(provider.grpcAddress!, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      verify: (req: unknown, cb: (err: grpc.ServiceError | null, res: { results: GrpcResult[] }) => void) => void;
+    };
+    t.teardown(() => client.close());
+    const answer = await new Promise<{ results: GrpcResult[] }>((resolve, reject) =>
+      client.verify({ environment: 'faulty', references: [trusted] }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    t.is(answer.results[0]!.error?.code, 'PLUGIN_ERROR');
+    const decided = await new Promise<{ results: GrpcResult[] }>((resolve, reject) =>
+      client.verify({ environment: 'prod', references: [trusted] }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    t.true(decided.results[0]!.verified);
+    t.deepEqual(decided.results[0]!.signatures[0]!.plugin, {
+      name: TEST_PLUGIN_NAME,
+      version: '1.2.0',
+      checks: ['authenticity', 'revocation'],
+    });
     // Every plugin command is counted, by plugin, command and outcome.
     const metrics = await (await fetch(`${provider.healthUrl}/metrics`)).text();
     t.regex(metrics, /vouch_plugin_commands_total\{plugin="vouch-test",command="verify-signature",outcome="ok"\} 3/);
