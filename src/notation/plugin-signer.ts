@@ -172,7 +172,7 @@ function checkPluginChain(name: string, command: string, chain: Certificate[], a
     );
   }
   try {
-    checkSigningChain(chain, 'certificateChain', now);
+    checkSigningChain(chain, 'returned by the plugin', now);
   } catch (error) {
     throw badOutput(name, command, errorMessage(error), error);
   }
