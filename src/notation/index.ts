@@ -78,6 +78,7 @@ export {
   pluginSigningKey,
   isPluginSigningKey,
   signWithPlugin,
+  pluginSigningMode,
   type PluginRunner,
   type PluginSigningKey,
   type PluginSignRequest,

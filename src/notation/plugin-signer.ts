@@ -25,6 +25,7 @@ import {
   type KeySpec,
   type PluginConfig,
   type PluginHashAlgorithm,
+  type PluginMetadata,
   type PluginSignatureAlgorithm,
 } from './plugin-protocol.js';
 import { payloadBytes, signEnvelopeWith, type RawSignature, type SignTarget, type SignedEnvelope } from './sign.js';
@@ -124,19 +125,24 @@ export async function signWithPlugin(key: PluginSigningKey, request: PluginSignR
   const runOptions = signal !== undefined ? { signal } : {};
   const metadata = await host.metadata(name, config, runOptions);
   const plugin = { name, version: metadata.version };
-  if (metadata.capabilities.includes(PLUGIN_CAPABILITY.signatureGenerator)) {
-    return { ...(await signRaw(key, request, plugin)), plugin };
+  if (pluginSigningMode(name, metadata) === 'RAW') return { ...(await signRaw(key, request, plugin)), plugin };
+  if (request.timestamped === true) {
+    throw new VouchError(
+      'PLUGIN_ERROR',
+      `plugin "${name}" makes whole signature envelopes (${PLUGIN_CAPABILITY.envelopeGenerator}), which notation does not timestamp; sign without --timestamp-url, or with a plugin offering ${PLUGIN_CAPABILITY.signatureGenerator}`,
+      { reason: 'PLUGIN_CAPABILITY' },
+    );
   }
-  if (metadata.capabilities.includes(PLUGIN_CAPABILITY.envelopeGenerator)) {
-    if (request.timestamped === true) {
-      throw new VouchError(
-        'PLUGIN_ERROR',
-        `plugin "${name}" makes whole signature envelopes (${PLUGIN_CAPABILITY.envelopeGenerator}), which notation does not timestamp; sign without --timestamp-url, or with a plugin offering ${PLUGIN_CAPABILITY.signatureGenerator}`,
-        { reason: 'PLUGIN_CAPABILITY' },
-      );
-    }
-    return { ...(await signEnvelopeByPlugin(key, request)), plugin };
-  }
+  return { ...(await signEnvelopeByPlugin(key, request)), plugin };
+}
+
+/**
+ * How a plugin signs, from its metadata: RAW when it offers SIGNATURE_GENERATOR.RAW (preferred,
+ * as notation-go), else ENVELOPE; neither is PLUGIN_ERROR (PLUGIN_CAPABILITY).
+ */
+export function pluginSigningMode(name: string, metadata: Pick<PluginMetadata, 'capabilities'>): 'RAW' | 'ENVELOPE' {
+  if (metadata.capabilities.includes(PLUGIN_CAPABILITY.signatureGenerator)) return 'RAW';
+  if (metadata.capabilities.includes(PLUGIN_CAPABILITY.envelopeGenerator)) return 'ENVELOPE';
   throw new VouchError(
     'PLUGIN_ERROR',
     `plugin "${name}" cannot sign: its capabilities (${metadata.capabilities.map((c) => sanitizePluginText(c, 60)).join(', ')}) include neither ${PLUGIN_CAPABILITY.signatureGenerator} nor ${PLUGIN_CAPABILITY.envelopeGenerator}`,
