@@ -54,8 +54,11 @@ GO_TOOLS=(
   "kubectl-validate|kubectl-validate|sigs.k8s.io/kubectl-validate|sigs.k8s.io/kubectl-validate|"
   # generates prometheus-operator's CRDs from its API types for .tools/crds (see install_crds)
   "controller-gen|controller-gen|sigs.k8s.io/controller-tools/cmd/controller-gen|sigs.k8s.io/controller-tools|"
+  # vouch's own: the Notary Project plugin "vouch-test" on the upstream plugin framework, for the plugin tests
+  # (test/helpers/notation-plugin.ts installs it into a plugin directory)
+  "notation-vouch-test|notation-vouch-test|.|github.com/notaryproject/notation-plugin-framework-go|"
 )
-ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness helm promtool kubectl-validate controller-gen crds docker-registry redis-server)
+ALL_NAMES=(olareg-serve notation oras opa regal cosign gator kustomize gatekeeper-harness helm promtool kubectl-validate controller-gen notation-vouch-test crds docker-registry redis-server)
 # Tools installed from Debian packages (command name = package name), not built.
 APT_TOOLS=(docker-registry redis-server)
 is_apt_tool() { [[ " ${APT_TOOLS[*]} " == *" $1 "* ]]; }
@@ -63,7 +66,7 @@ is_apt_tool() { [[ " ${APT_TOOLS[*]} " == *" $1 "* ]]; }
 # cache makes most builds a few seconds. Measured builds are written to .tools/bin/.<name>.seconds and used instead.
 cold_estimate() {
   case "$1" in
-    olareg-serve) echo 30 ;;
+    olareg-serve | notation-vouch-test) echo 30 ;;
     notation | oras | kustomize) echo 90 ;;
     helm) echo 180 ;;
     kubectl-validate) echo 240 ;;

@@ -114,4 +114,5 @@ export {
   PLUGIN_PATH,
   type PluginHostOptions,
   type PluginRunOptions,
+  type PluginObserver,
 } from './plugin-host.js';

@@ -33,7 +33,7 @@ import {
   type PluginResponses,
 } from './plugin-protocol.js';
 
-export const DEFAULT_PLUGIN_TIMEOUT_MS = 2000;
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 1000;
 export const DEFAULT_PLUGIN_MAX_OUTPUT_BYTES = 1024 * 1024;
 export const DEFAULT_PLUGIN_MAX_CONCURRENT = 4;
 export const DEFAULT_PLUGIN_METADATA_TTL_MS = 60_000;
@@ -47,7 +47,7 @@ export const PLUGIN_PATH = '/usr/local/bin:/usr/bin:/bin';
 export interface PluginHostOptions {
   /** Absolute; notation's layout `<directory>/<name>/notation-<name>`. */
   directory: string;
-  /** One command, including the wait for a free slot (default 2000 ms). */
+  /** One command, including the wait for a free slot (default 1000 ms). */
   timeoutMs?: number;
   /** Bytes of stdout, and of stderr, one command may write (default 1 MiB). */
   maxOutputBytes?: number;
@@ -60,6 +60,17 @@ export interface PluginHostOptions {
   logger?: Logger;
   /** Clock in ms (metadata expiry). */
   now?: () => number;
+  /** Told of every command (metrics); an exception thrown by it is ignored. */
+  observer?: PluginObserver;
+}
+
+export interface PluginObserver {
+  /**
+   * A command ended. `plugin` is the plugin's name once its executable was found, else "" (names come
+   * from signatures, which anyone can write: only installed plugins may become metric labels).
+   * `outcome` is "ok", or the PLUGIN_ERROR reason (DEADLINE_EXCEEDED's ABORTED when the caller gave up).
+   */
+  commandFinished?(event: { plugin: string; command: PluginCommand; outcome: 'ok' | ErrorReason; durationMs: number }): void;
 }
 
 export interface PluginRunOptions {
@@ -117,6 +128,7 @@ export class PluginHost {
   readonly #metadataTtlMs: number;
   readonly #metadata: BoundedCache<PluginMetadata>;
   readonly #log: Logger;
+  readonly #observer: PluginObserver;
   #running = 0;
   readonly #waiting: Array<() => void> = [];
 
@@ -132,6 +144,7 @@ export class PluginHost {
       ...(options.now ? { now: options.now } : {}),
     });
     this.#log = options.logger ?? moduleLogger('notation.plugins');
+    this.#observer = options.observer ?? {};
   }
 
   /** Plugin processes running now, and commands waiting for a slot. */
@@ -145,7 +158,7 @@ export class PluginHost {
    * executable (replacing the file invalidates it) for metadataTtlMs.
    */
   async metadata(name: string, config: PluginConfig | undefined, options: PluginRunOptions = {}): Promise<PluginMetadata> {
-    const located = await this.#locate(name);
+    const located = await this.#find(name, PLUGIN_COMMAND.getMetadata);
     const key = JSON.stringify([name, located.identity, sortedEntries(config)]);
     const cached = this.#metadata.get(key);
     if (cached !== undefined) return cached;
@@ -175,8 +188,27 @@ export class PluginHost {
     request: PluginRequests[C],
     options: PluginRunOptions = {},
   ): Promise<PluginResponses[C]> {
-    const located = await this.#locate(name);
+    const located = await this.#find(name, command);
     return this.#execute(name, located, command, request, options);
+  }
+
+  /** #locate, telling the observer of a plugin that cannot be run. */
+  async #find(name: string, command: PluginCommand): Promise<Located> {
+    try {
+      return await this.#locate(name);
+    } catch (error) {
+      this.#observe('', command, error, 0);
+      throw error;
+    }
+  }
+
+  #observe(plugin: string, command: PluginCommand, error: unknown, durationMs: number): void {
+    const outcome = error === undefined ? 'ok' : error instanceof VouchError ? error.reason : 'OTHER';
+    try {
+      this.#observer.commandFinished?.({ plugin, command, outcome, durationMs });
+    } catch {
+      // metrics never change an answer
+    }
   }
 
   /**
@@ -239,6 +271,7 @@ export class PluginHost {
     const onAbort = (): void => deadline.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     const started = Date.now();
+    let failure: unknown;
     try {
       let slot: Slot;
       try {
@@ -260,10 +293,15 @@ export class PluginHost {
       } finally {
         slot.release();
       }
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      this.#log.debug({ plugin: name, command, ms: Date.now() - started }, 'plugin command finished');
+      const durationMs = Date.now() - started;
+      this.#observe(name, command, failure, durationMs);
+      this.#log.debug({ plugin: name, command, ms: durationMs, failed: failure !== undefined }, 'plugin command finished');
     }
   }
 

@@ -46,6 +46,8 @@ export class ProviderMetrics {
   /** Read when /metrics is scraped: background jobs running (holding a slot of limits.maxConcurrent). */
   backgroundJobsRunningSource: () => number = () => 0;
   readonly overloadedKeys: Counter<'limit'>;
+  readonly pluginCommands: Counter<'plugin' | 'command' | 'outcome'>;
+  readonly pluginCommandDuration: Histogram<'plugin' | 'command'>;
   readonly sharedCacheLookups: Counter<'result'>;
   readonly sharedCacheRejected: Counter<'reason'>;
   readonly sharedCacheWrites: Counter<'result'>;
@@ -145,6 +147,21 @@ export class ProviderMetrics {
       name: 'vouch_overloaded_keys_total',
       help: 'Keys answered DEADLINE_EXCEEDED (reason OVERLOADED) without starting work, by the limit reached: registry (limits.maxPendingPerRegistry) or total (limits.maxPending).',
       labelNames: ['limit'],
+      registers: [this.registry],
+    });
+    // Notary Project plugins (docs/plugins.md): `plugin` is an installed plugin's name, or "" when the
+    // one a signature named could not be run (names in signatures are anyone's to choose).
+    this.pluginCommands = new Counter({
+      name: 'vouch_plugin_commands_total',
+      help: 'Notary Project plugin commands run, by plugin, command and outcome: ok, or the PLUGIN_ERROR reason (TIMEOUT, PLUGIN_CRASHED, BAD_OUTPUT, …).',
+      labelNames: ['plugin', 'command', 'outcome'],
+      registers: [this.registry],
+    });
+    this.pluginCommandDuration = new Histogram({
+      name: 'vouch_plugin_command_duration_seconds',
+      help: 'Time of one Notary Project plugin command, including the wait for a free plugin slot.',
+      labelNames: ['plugin', 'command'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
     this.sharedCacheLookups = new Counter({

@@ -96,6 +96,11 @@ export class NotationCli {
     return [...result.stdout.matchAll(/sha256:[a-f0-9]{64}/g)].map((m) => m[0]).filter((d) => !reference.endsWith(d));
   }
 
+  /** Where this notation looks for plugins: `<pluginsDir>/<name>/notation-<name>` (see notation-plugin.ts). */
+  get pluginsDir(): string {
+    return join(this.configDir, 'plugins');
+  }
+
   /** The trust store directory (contains x509/), shared by notation and vouch in interop tests. */
   get trustStoreDir(): string {
     return join(this.configDir, 'truststore');

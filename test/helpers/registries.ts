@@ -32,7 +32,8 @@ export type ToolName =
   | 'gatekeeper-harness'
   | 'docker-registry'
   | 'helm'
-  | 'promtool';
+  | 'promtool'
+  | 'notation-vouch-test';
 
 export interface TokenRequestRecord {
   /** Every `scope` value of the request, split on spaces, in order. */

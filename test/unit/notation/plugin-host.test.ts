@@ -226,3 +226,26 @@ test('pluginVersionAtLeast follows SemVer as notation does', (t) => {
   t.false(pluginVersionAtLeast('v1.2.0', '1.0.0'));
   t.false(pluginVersionAtLeast('latest', '1.0.0'));
 });
+
+test('the observer hears every command; a plugin that is not installed is never a label', async (t) => {
+  const p = await plugins(t);
+  await p.install('demo', answering(METADATA));
+  await p.install('crash', 'exit 3');
+  const events: Array<{ plugin: string; command: string; outcome: string }> = [];
+  const host = p.host({
+    observer: {
+      commandFinished: ({ plugin, command, outcome }) => {
+        events.push({ plugin, command, outcome });
+        throw new Error('an observer that throws changes nothing');
+      },
+    },
+  });
+  await host.metadata('demo', undefined);
+  await t.throwsAsync(host.run('crash', 'describe-key', { contractVersion: '1.0', keyId: 'k' }));
+  await t.throwsAsync(host.metadata('attacker-chosen-name', undefined));
+  t.deepEqual(events, [
+    { plugin: 'demo', command: 'get-plugin-metadata', outcome: 'ok' },
+    { plugin: 'crash', command: 'describe-key', outcome: 'PLUGIN_CRASHED' },
+    { plugin: '', command: 'get-plugin-metadata', outcome: 'PLUGIN_NOT_FOUND' },
+  ]);
+});
