@@ -1,0 +1,234 @@
+// `vouch sign --plugin vouch-test --id KEY` with the real Notary Project plugin (tools/notation-vouch-test, on the
+// upstream plugin framework, keys held by the plugin) against a real registry (olareg), judged by the real
+// `notation verify`: RAW signing (vouch builds the envelope, the plugin signs its bytes) for JWS and COSE with EC and
+// RSA keys, and ENVELOPE signing (the plugin builds the envelope and names itself for verification, so notation runs
+// it to verify). Every failure mode leaves the registry without a referrer.
+// Spec: https://github.com/notaryproject/specifications/blob/main/specs/plugin-extensibility.md#signing-interfaces
+
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { VouchError, type ErrorReason } from '../../src/core/index.js';
+import { PluginHost, parseEnvelope, pluginSigningKey, signImage, type PluginConfig } from '../../src/notation/index.js';
+import { MEDIA_TYPE, RegistryClient, type Descriptor, type RegistryRepository } from '../../src/oci/index.js';
+import { NotationCli } from '../helpers/notation.js';
+import {
+  ENVELOPE_SIGNING,
+  TEST_PLUGIN_DEFAULT_VERSION,
+  TEST_PLUGIN_NAME,
+  installTestPlugin,
+  installTestPluginForNotation,
+  testPluginKey,
+  verifyWithNotationPlugin,
+} from '../helpers/notation-plugin.js';
+import { buildImage, pushManifest } from '../helpers/oci-fixtures.js';
+import { generateLeaf, generateRoot } from '../helpers/pki.js';
+import { startReferrersRegistry, type RunningRegistry } from '../helpers/registries.js';
+
+interface World {
+  registry: RunningRegistry;
+  client: RegistryClient;
+  notation: NotationCli;
+  /** vouch's plugin directory (holds vouch-test/). */
+  plugins: string;
+  dir: string;
+}
+
+let world: World | undefined;
+let counter = 0;
+
+test.before(async () => {
+  delete process.env['VOUCH_CONFIG'];
+  const [registry, notation, root, dir] = await Promise.all([
+    startReferrersRegistry(),
+    NotationCli.create('vouch-plugin-sign-unused'),
+    generateRoot(),
+    mkdtemp(join(tmpdir(), 'vouch-plugin-sign-')),
+  ]);
+  const [ec, rsa] = await Promise.all([
+    generateLeaf({ issuer: root, subject: 'CN=plugin ec signer,O=vouch,ST=WA,C=US' }),
+    // RSA-3072: PS384, so the hash vouch asks for follows the key spec.
+    generateLeaf({ issuer: root, key: 'rsa-3072', subject: 'CN=plugin rsa signer,O=vouch,ST=WA,C=US' }),
+  ]);
+  const keys = [testPluginKey('ec', [ec, root]), testPluginKey('rsa', [rsa, root])];
+  const plugins = join(dir, 'plugins');
+  // The same plugin for vouch (to sign) and for notation (to verify the envelopes that name it).
+  await Promise.all([installTestPlugin(plugins, { keys }), installTestPluginForNotation(notation, { keys })]);
+  await notation.addTrustedCertificates('ca', 'plugin-root', [root.certificate.toPem()]);
+  await notation.setTrustPolicy({
+    version: '1.0',
+    trustPolicies: [
+      {
+        name: 'default',
+        registryScopes: ['*'],
+        signatureVerification: { level: 'strict' },
+        trustStores: ['ca:plugin-root'],
+        trustedIdentities: ['*'],
+      },
+    ],
+  });
+  const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } } });
+  world = { registry, client, notation, plugins, dir };
+});
+
+test.after.always(async () => {
+  if (world === undefined) return;
+  await Promise.allSettled([
+    world.client.close(),
+    world.registry.stop(),
+    world.notation.dispose(),
+    rm(world.dir, { recursive: true, force: true }),
+  ]);
+});
+
+async function freshImage(): Promise<{ repository: RegistryRepository; descriptor: Descriptor; reference: string }> {
+  const w = world!;
+  const repo = `plugin-sign/image-${counter++}`;
+  const repository = w.client.repository(w.registry.host, repo);
+  const descriptor = await pushManifest(repository, buildImage(), 'v1');
+  return { repository, descriptor, reference: `${w.registry.host}/${repo}@${descriptor.digest}` };
+}
+
+async function vouchSign(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['sign', '--plain-http', '--plugin-dir', world!.plugins, ...args], {
+    out: (s) => out.push(s),
+    err: (s) => err.push(s),
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function configArgs(config: PluginConfig): string[] {
+  return Object.entries(config).flatMap(([k, v]) => ['--plugin-config', `${k}=${v}`]);
+}
+
+async function signatureEnvelope(repository: RegistryRepository, signature: Descriptor) {
+  const manifest = (await repository.fetchManifest(signature)).manifest;
+  if (manifest.kind !== 'manifest') throw new Error('not a manifest');
+  const layer = manifest.layers[0]!;
+  const bytes = await repository.fetchBlob(layer);
+  return { manifest, envelope: parseEnvelope(layer.mediaType, bytes) };
+}
+
+// ---- RAW: vouch builds the envelope, the plugin signs its bytes ----------------------------------
+
+for (const [format, keyId, algorithm] of [
+  ['jws', 'ec', 'ES256'],
+  ['cose', 'ec', 'ES256'],
+  ['jws', 'rsa', 'PS384'],
+  ['cose', 'rsa', 'PS384'],
+] as const) {
+  test(`RAW ${format} ${keyId}: vouch sign --plugin makes a signature notation verify accepts`, async (t) => {
+    const { repository, descriptor, reference } = await freshImage();
+    const result = await vouchSign(['--id', keyId, '--plugin', TEST_PLUGIN_NAME, '--envelope', format, '--output', 'json', reference]);
+    t.is(result.code, 0, result.err);
+    const report = JSON.parse(result.out) as { signature: Descriptor & { envelopeMediaType: string } };
+    t.is(report.signature.envelopeMediaType, format === 'jws' ? MEDIA_TYPE.jws : MEDIA_TYPE.cose);
+    const { envelope } = await signatureEnvelope(repository, report.signature);
+    t.is(envelope.algorithm, algorithm);
+    t.is(envelope.signingAgent, `vouch ${TEST_PLUGIN_NAME}/${TEST_PLUGIN_DEFAULT_VERSION}`);
+    t.is(envelope.verificationPlugin, undefined, 'RAW envelopes are vouch’s: they name no verification plugin');
+    const verified = await world!.notation.verify(reference);
+    t.is(verified.code, 0, `notation verify: ${verified.stderr}${verified.stdout}`);
+  });
+}
+
+// ---- ENVELOPE: the plugin builds the envelope --------------------------------------------------
+
+for (const format of ['jws', 'cose'] as const) {
+  test(`ENVELOPE ${format}: the plugin's envelope is pushed with its annotations; notation verify (running the plugin) accepts`, async (t) => {
+    const { repository, reference } = await freshImage();
+    const result = await vouchSign([
+      '--plugin',
+      TEST_PLUGIN_NAME,
+      '--id',
+      'ec',
+      '--envelope',
+      format,
+      '--expiry',
+      '2h',
+      ...configArgs(ENVELOPE_SIGNING),
+      '--output',
+      'json',
+      reference,
+    ]);
+    t.is(result.code, 0, result.err);
+    const report = JSON.parse(result.out) as { signature: Descriptor };
+    const { manifest, envelope } = await signatureEnvelope(repository, report.signature);
+    t.is(envelope.verificationPlugin, TEST_PLUGIN_NAME);
+    t.truthy(envelope.expiry);
+    // generate-envelope's annotations go on the signature manifest (notation-go PluginAnnotations).
+    t.is(manifest.annotations?.['io.vouch.test.plugin'], TEST_PLUGIN_NAME);
+    const verified = await verifyWithNotationPlugin(world!.notation, reference);
+    t.is(verified.code, 0, `notation verify: ${verified.stderr}${verified.stdout}`);
+  });
+}
+
+test('an unsigned image does not verify with notation (the check can fail)', async (t) => {
+  const { reference } = await freshImage();
+  t.not((await world!.notation.verify(reference)).code, 0);
+});
+
+// ---- failures: a clear code and reason, and nothing pushed --------------------------------------
+
+const FAILURES: Array<{
+  name: string;
+  keyId?: string;
+  config?: PluginConfig;
+  directory?: string;
+  format?: 'jws' | 'cose';
+  reason: ErrorReason;
+}> = [
+  { name: 'a plugin that is not installed', directory: 'elsewhere', reason: 'PLUGIN_NOT_FOUND' },
+  { name: 'describe-key answering for another key id', config: { 'test.fail.describe-key': 'wrongkeyid' }, reason: 'BAD_OUTPUT' },
+  {
+    name: 'generate-signature answering for another key id',
+    config: { 'test.fail.generate-signature': 'wrongkeyid' },
+    reason: 'BAD_OUTPUT',
+  },
+  { name: 'a raw signature by another key', config: { 'test.fail.generate-signature': 'badsig' }, reason: 'BAD_OUTPUT' },
+  {
+    name: 'an envelope signed by another key',
+    config: { ...ENVELOPE_SIGNING, 'test.fail.generate-envelope': 'badsig' },
+    format: 'cose',
+    reason: 'BAD_OUTPUT',
+  },
+  { name: 'no signing capability', config: { 'test.capabilities': 'identity,revocation' }, reason: 'PLUGIN_CAPABILITY' },
+  { name: 'a crash in generate-signature', config: { 'test.fail.generate-signature': 'crash' }, reason: 'PLUGIN_CRASHED' },
+  { name: 'garbage from describe-key', config: { 'test.fail.describe-key': 'garbage' }, reason: 'BAD_OUTPUT' },
+  { name: 'the plugin’s own error', config: { 'test.fail.generate-signature': 'error:ACCESS_DENIED' }, reason: 'PLUGIN_REFUSED' },
+  { name: 'a key the plugin does not hold', keyId: 'nope', reason: 'PLUGIN_REFUSED' },
+];
+
+for (const failure of FAILURES) {
+  test(`${failure.name}: PLUGIN_ERROR (${failure.reason}), nothing pushed`, async (t) => {
+    const { repository, descriptor } = await freshImage();
+    const directory = failure.directory === undefined ? world!.plugins : join(world!.dir, failure.directory);
+    const host = new PluginHost({ directory, timeoutMs: 20_000 });
+    const key = pluginSigningKey(host, TEST_PLUGIN_NAME, failure.keyId ?? 'ec', failure.config);
+    const error = await t.throwsAsync(signImage(repository, descriptor, { signer: key, format: failure.format ?? 'jws' }), {
+      instanceOf: VouchError,
+    });
+    t.is(error.code, 'PLUGIN_ERROR', error.message);
+    t.is(error.reason, failure.reason, error.message);
+    t.deepEqual((await repository.listReferrers(descriptor.digest)).descriptors, []);
+  });
+}
+
+test('the CLI: a wrong answer is exit 1 naming the plugin and the command; nothing pushed', async (t) => {
+  const { repository, descriptor, reference } = await freshImage();
+  const result = await vouchSign([
+    '--plugin',
+    TEST_PLUGIN_NAME,
+    '--id',
+    'ec',
+    ...configArgs({ 'test.fail.generate-signature': 'badsig' }),
+    reference,
+  ]);
+  t.is(result.code, 1);
+  t.regex(result.err, /^vouch sign: PLUGIN_ERROR: plugin "vouch-test" generate-signature: the ES256 signature does not verify/);
+  t.deepEqual((await repository.listReferrers(descriptor.digest)).descriptors, []);
+});
