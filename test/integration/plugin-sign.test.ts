@@ -6,7 +6,7 @@
 // Spec: https://github.com/notaryproject/specifications/blob/main/specs/plugin-extensibility.md#signing-interfaces
 
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -28,6 +28,8 @@ import { generateLeaf, generateRoot } from '../helpers/pki.js';
 import { startReferrersRegistry, type RunningRegistry } from '../helpers/registries.js';
 
 interface World {
+  /** Root of the plugin's keys (a promotion environment trusts it). */
+  rootPem: string;
   registry: RunningRegistry;
   client: RegistryClient;
   notation: NotationCli;
@@ -70,7 +72,7 @@ test.before(async () => {
     ],
   });
   const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } } });
-  world = { registry, client, notation, plugins, dir };
+  world = { rootPem: root.certificate.toPem(), registry, client, notation, plugins, dir };
 });
 
 test.after.always(async () => {
@@ -231,4 +233,66 @@ test('the CLI: a wrong answer is exit 1 naming the plugin and the command; nothi
   t.is(result.code, 1);
   t.regex(result.err, /^vouch sign: PLUGIN_ERROR: plugin "vouch-test" generate-signature: the ES256 signature does not verify/);
   t.deepEqual((await repository.listReferrers(descriptor.digest)).descriptors, []);
+});
+
+// ---- promote --sign-for with a plugin key ---------------------------------------------------------
+
+test('promote --sign-for ENV --plugin: the environment admits the plugin-signed image at the destination', async (t) => {
+  const w = world!;
+  const { descriptor, reference } = await freshImage();
+  const envDir = join(w.dir, 'prod');
+  await mkdir(join(envDir, 'store', 'x509', 'ca', 'plugin'), { recursive: true });
+  await writeFile(join(envDir, 'store', 'x509', 'ca', 'plugin', 'root.pem'), w.rootPem);
+  const policy = {
+    version: '1.0',
+    trustPolicies: [
+      {
+        name: 'all',
+        registryScopes: ['*'],
+        signatureVerification: { level: 'strict' },
+        trustStores: ['ca:plugin'],
+        trustedIdentities: ['*'],
+      },
+    ],
+  };
+  await writeFile(join(envDir, 'policy.json'), JSON.stringify(policy));
+  const config = join(envDir, 'vouch.yaml');
+  await writeFile(
+    config,
+    [
+      'environments:',
+      '  prod: { trustPolicy: policy.json, trustStore: store }',
+      'registries:',
+      `  "${w.registry.host}": { plainHttp: true }`,
+      '',
+    ].join('\n'),
+  );
+  const destination = `${w.registry.host}/plugin-sign/promoted-${counter++}`;
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    [
+      'promote',
+      '--config',
+      config,
+      '--output',
+      'json',
+      '--sign-for',
+      'prod',
+      '--plugin',
+      TEST_PLUGIN_NAME,
+      '--id',
+      'rsa',
+      '--plugin-dir',
+      w.plugins,
+      reference,
+      `${destination}:v1`,
+    ],
+    { out: (s) => out.push(s), err: (s) => err.push(s) },
+  );
+  t.is(code, 0, err.join('\n'));
+  const report = JSON.parse(out.join('\n')) as { stamp?: { action: string; verified: boolean; signature?: { digest: string } } };
+  t.like(report.stamp, { action: 'signed', verified: true });
+  const verified = await w.notation.verify(`${destination}@${descriptor.digest}`);
+  t.is(verified.code, 0, `notation verify: ${verified.stderr}${verified.stdout}`);
 });
