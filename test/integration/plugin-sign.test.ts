@@ -26,11 +26,13 @@ import {
 import { buildImage, pushManifest } from '../helpers/oci-fixtures.js';
 import { generateLeaf, generateRoot } from '../helpers/pki.js';
 import { startReferrersRegistry, type RunningRegistry } from '../helpers/registries.js';
+import { startTsaServer, type TsaServer } from '../helpers/tsa-server.js';
 
 interface World {
   /** Root of the plugin's keys (a promotion environment trusts it). */
   rootPem: string;
   registry: RunningRegistry;
+  tsa: TsaServer;
   client: RegistryClient;
   notation: NotationCli;
   /** vouch's plugin directory (holds vouch-test/). */
@@ -43,8 +45,9 @@ let counter = 0;
 
 test.before(async () => {
   delete process.env['VOUCH_CONFIG'];
-  const [registry, notation, root, dir] = await Promise.all([
+  const [registry, tsa, notation, root, dir] = await Promise.all([
     startReferrersRegistry(),
+    startTsaServer(),
     NotationCli.create('vouch-plugin-sign-unused'),
     generateRoot(),
     mkdtemp(join(tmpdir(), 'vouch-plugin-sign-')),
@@ -59,9 +62,17 @@ test.before(async () => {
   // The same plugin for vouch (to sign) and for notation (to verify the envelopes that name it).
   await Promise.all([installTestPlugin(plugins, { keys }), installTestPluginForNotation(notation, { keys })]);
   await notation.addTrustedCertificates('ca', 'plugin-root', [root.certificate.toPem()]);
+  await notation.addTrustedCertificates('tsa', 'plugin-tsa', [tsa.rootPem]);
   await notation.setTrustPolicy({
     version: '1.0',
     trustPolicies: [
+      {
+        name: 'timestamped',
+        registryScopes: [`${registry.host}/plugin-sign/timestamped`],
+        signatureVerification: { level: 'strict', verifyTimestamp: 'always' },
+        trustStores: ['ca:plugin-root', 'tsa:plugin-tsa'],
+        trustedIdentities: ['*'],
+      },
       {
         name: 'default',
         registryScopes: ['*'],
@@ -72,7 +83,7 @@ test.before(async () => {
     ],
   });
   const client = new RegistryClient({ hosts: { [registry.host]: { plainHttp: true } } });
-  world = { rootPem: root.certificate.toPem(), registry, client, notation, plugins, dir };
+  world = { rootPem: root.certificate.toPem(), registry, tsa, client, notation, plugins, dir };
 });
 
 test.after.always(async () => {
@@ -80,14 +91,17 @@ test.after.always(async () => {
   await Promise.allSettled([
     world.client.close(),
     world.registry.stop(),
+    world.tsa.stop(),
     world.notation.dispose(),
     rm(world.dir, { recursive: true, force: true }),
   ]);
 });
 
-async function freshImage(): Promise<{ repository: RegistryRepository; descriptor: Descriptor; reference: string }> {
+async function freshImage(
+  name = `image-${counter++}`,
+): Promise<{ repository: RegistryRepository; descriptor: Descriptor; reference: string }> {
   const w = world!;
-  const repo = `plugin-sign/image-${counter++}`;
+  const repo = `plugin-sign/${name}`;
   const repository = w.client.repository(w.registry.host, repo);
   const descriptor = await pushManifest(repository, buildImage(), 'v1');
   return { repository, descriptor, reference: `${w.registry.host}/${repo}@${descriptor.digest}` };
@@ -168,6 +182,53 @@ for (const format of ['jws', 'cose'] as const) {
     t.is(verified.code, 0, `notation verify: ${verified.stderr}${verified.stdout}`);
   });
 }
+
+// ---- timestamps ---------------------------------------------------------------------------------
+
+test('RAW with --timestamp-url: the primitive signature is countersigned; notation verify (verifyTimestamp always) accepts', async (t) => {
+  const w = world!;
+  const { repository, descriptor, reference } = await freshImage('timestamped');
+  const rootFile = join(w.dir, 'tsa-root.pem');
+  await writeFile(rootFile, w.tsa.rootPem);
+  const before = w.tsa.requests.length;
+  const result = await vouchSign([
+    '--plugin',
+    TEST_PLUGIN_NAME,
+    '--id',
+    'rsa',
+    '--envelope',
+    'cose',
+    '--timestamp-url',
+    w.tsa.url.href,
+    '--timestamp-root',
+    rootFile,
+    reference,
+  ]);
+  t.is(result.code, 0, result.err);
+  t.true(w.tsa.requests.length > before, 'the TSA was asked');
+  t.is((await repository.listReferrers(descriptor.digest)).descriptors.length, 1);
+  const verified = await w.notation.verify(reference);
+  t.is(verified.code, 0, `notation verify: ${verified.stderr}${verified.stdout}`);
+});
+
+test('ENVELOPE with --timestamp-url is refused (PLUGIN_CAPABILITY) before the plugin or the TSA is asked; nothing pushed', async (t) => {
+  const w = world!;
+  const { repository, descriptor } = await freshImage();
+  const before = w.tsa.requests.length;
+  const host = new PluginHost({ directory: w.plugins, timeoutMs: 20_000 });
+  const error = await t.throwsAsync(
+    signImage(repository, descriptor, {
+      signer: pluginSigningKey(host, TEST_PLUGIN_NAME, 'ec', ENVELOPE_SIGNING),
+      format: 'jws',
+      timestamp: { url: w.tsa.url, roots: [w.tsa.root.certificate] },
+    }),
+    { instanceOf: VouchError },
+  );
+  t.is(error.code, 'PLUGIN_ERROR');
+  t.is(error.reason, 'PLUGIN_CAPABILITY');
+  t.is(w.tsa.requests.length, before);
+  t.deepEqual((await repository.listReferrers(descriptor.digest)).descriptors, []);
+});
 
 test('an unsigned image does not verify with notation (the check can fail)', async (t) => {
   const { reference } = await freshImage();
