@@ -56,6 +56,8 @@ test_undecided_deadline_exceeded if {
 	_undecided("DEADLINE_EXCEEDED", "not decided within the request deadline; retry shortly")
 }
 
+test_undecided_plugin_error if _undecided("PLUGIN_ERROR", "plugin com.example.kms: not installed in /opt/vouch/plugins")
+
 test_undecided_error_without_a_code if {
 	response := _response([], [[_prod_api, "upstream connect error"]])
 	_decide(response) == {_expected("PROVIDER_ERROR", "upstream connect error", true)}

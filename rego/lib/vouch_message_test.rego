@@ -261,6 +261,18 @@ test_golden_policy_error if {
 	])
 }
 
+test_golden_plugin_error if {
+	text := "PLUGIN_ERROR: plugin com.example.kms: verify-signature did not answer within 750 ms"
+	_msg(_error(text)) == concat("", [
+		_undecided_in_prod,
+		"a Notary Project plugin its signature needs gave no usable answer: ",
+		"plugin com.example.kms: verify-signature did not answer within 750 ms. ",
+		"This is not a verdict on the image; retry shortly. ",
+		"If it persists, a cluster admin should check the plugin the message names ",
+		"(plugins: in vouch's configuration) and vouch's logs. (PLUGIN_ERROR)",
+	])
+}
+
 test_golden_system_error if {
 	response := {
 		"responses": null, "errors": null, "status_code": 500,

@@ -265,7 +265,7 @@ test_answers_from_items_have_the_same_shape if {
 test_parse_error_knows_every_code if {
 	every code in [
 		"INVALID_REFERENCE", "UNKNOWN_ENVIRONMENT", "REGISTRY_UNAVAILABLE", "REGISTRY_AUTH", "REGISTRY_NOT_ALLOWED",
-		"DEADLINE_EXCEEDED", "NOT_FOUND", "POLICY_ERROR", "POLICY_DENIED", "INTERNAL",
+		"DEADLINE_EXCEEDED", "NOT_FOUND", "POLICY_ERROR", "PLUGIN_ERROR", "POLICY_DENIED", "INTERNAL",
 	] {
 		vouch.parse_error(sprintf("%s: detail: with colons", [code])) == {"code": code, "message": "detail: with colons"}
 	}

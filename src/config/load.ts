@@ -64,8 +64,8 @@ export async function loadConfig(file: string, options: LoadConfigOptions = {}):
 
 /**
  * Checks that every file and directory a configuration names (other than trust policies and trust
- * stores) exists and has the right kind: TLS files are regular files, ociLayout and crlDirectory are
- * directories. `file` names the configuration in messages.
+ * stores) exists and has the right kind: TLS files are regular files, ociLayout, crlDirectory and the
+ * plugin directory are directories (each plugin's executable is checked when it is run). `file` names the configuration in messages.
  */
 export async function checkConfigPaths(config: VouchConfig, file: string = config.file): Promise<void> {
   const checks: Array<{ at: Array<string | number>; target: string; kind: 'file' | 'directory' }> = [];
@@ -88,6 +88,9 @@ export async function checkConfigPaths(config: VouchConfig, file: string = confi
     if (shared.passwordFile !== undefined)
       checks.push({ at: ['cache', 'shared', 'passwordFile'], target: shared.passwordFile, kind: 'file' });
     if (shared.caFile !== undefined) checks.push({ at: ['cache', 'shared', 'caFile'], target: shared.caFile, kind: 'file' });
+  }
+  if (config.plugins !== undefined) {
+    checks.push({ at: ['plugins', 'directory'], target: config.plugins.directory, kind: 'directory' });
   }
   if (config.revocation.crlDirectory !== undefined) {
     checks.push({ at: ['revocation', 'crlDirectory'], target: config.revocation.crlDirectory, kind: 'directory' });

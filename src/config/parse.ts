@@ -11,10 +11,10 @@ import type { z } from 'zod';
 import { lineColumn, VouchError } from '../core/index.js';
 import { canonicalRegistryHost } from './hosts.js';
 import { findJsonSyntaxError } from './json-syntax.js';
-import { vouchConfigSchema, type SharedCacheConfig, type VouchConfig } from './schema.js';
+import { vouchConfigSchema, type PluginsConfig, type SharedCacheConfig, type VouchConfig } from './schema.js';
 
 export interface ParseConfigOptions {
-  /** Where `passwordFromEnv` variables are read (default process.env). */
+  /** Where `passwordFromEnv` and plugin `fromEnv` variables are read (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -82,10 +82,12 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
   }
 
   const result = vouchConfigSchema.safeParse(input, { reportInput: true });
+  const protoKeys = pluginConfigProtoKeys(input).map((at) => issue('invalid_value', at, '"__proto__" cannot be a key here', 'key'));
   if (!result.success) {
     const issues = result.error.issues.flatMap((zodIssue) => fromZodIssue(zodIssue, issue));
-    throw new ConfigError(file, sortIssues(issues), result.error);
+    throw new ConfigError(file, sortIssues([...issues, ...protoKeys]), result.error);
   }
+  if (protoKeys.length > 0) throw new ConfigError(file, protoKeys);
 
   // What depends on where the file is and on the process: absolute paths, passwords from variables.
   const dir = path.dirname(path.resolve(file));
@@ -112,7 +114,8 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
     }
     registries.set(host, { ...registry, password, ociLayout: resolveOptional(registry.ociLayout) });
   }
-  if (issues.length > 0) throw new ConfigError(file, issues);
+  const plugins = parsed.plugins === undefined ? undefined : resolvePlugins(parsed.plugins, resolve, env, issue, issues);
+  if (issues.length > 0) throw new ConfigError(file, sortIssues(issues));
 
   const tls = parsed.server.tls;
   return {
@@ -141,6 +144,7 @@ export function parseConfig(text: string, file: string, options: ParseConfigOpti
       ]),
     ),
     registries,
+    plugins,
     revocation: { ...parsed.revocation, crlDirectory: resolveOptional(parsed.revocation.crlDirectory) },
     cache:
       parsed.cache.shared === undefined
@@ -161,6 +165,57 @@ function resolveSharedCache(
     previousKeyFiles: shared.previousKeyFiles?.map(resolve),
     passwordFile: resolveOptional(shared.passwordFile),
     caFile: resolveOptional(shared.caFile),
+  };
+}
+
+/**
+ * The plugins section with its directory resolved and the `fromEnv` secrets read from `env`; an unset
+ * or empty variable is an issue naming its path (never the value: secrets are not echoed).
+ */
+function resolvePlugins(
+  plugins: NonNullable<z.output<typeof vouchConfigSchema>['plugins']>,
+  resolve: (p: string) => string,
+  env: Readonly<Record<string, string | undefined>>,
+  issue: MakeIssue,
+  issues: ConfigIssue[],
+): PluginsConfig {
+  const config = new Map<string, ReadonlyMap<string, Readonly<Record<string, string>>>>();
+  const secretKeys = new Map<string, ReadonlyMap<string, ReadonlySet<string>>>();
+  for (const [environment, byPlugin] of plugins.config) {
+    const configs = new Map<string, Readonly<Record<string, string>>>();
+    const secrets = new Map<string, ReadonlySet<string>>();
+    for (const [plugin, entries] of byPlugin) {
+      const values: Array<[string, string]> = [];
+      const secret = new Set<string>();
+      for (const [key, source] of entries) {
+        if ('value' in source) {
+          values.push([key, source.value]);
+          continue;
+        }
+        const value = env[source.fromEnv];
+        if (value === undefined || value === '') {
+          const at = ['plugins', 'config', environment, plugin, key, 'fromEnv'];
+          issues.push(issue('invalid_value', at, `environment variable ${source.fromEnv} is not set (or empty)`));
+        }
+        values.push([key, value ?? '']);
+        secret.add(key);
+      }
+      // fromEntries defines own properties: a key such as "__proto__" stays a plain key.
+      configs.set(plugin, Object.freeze(Object.fromEntries(values)));
+      if (secret.size > 0) secrets.set(plugin, secret);
+    }
+    config.set(environment, configs);
+    if (secrets.size > 0) secretKeys.set(environment, secrets);
+  }
+  return {
+    directory: resolve(plugins.directory),
+    timeoutMs: plugins.timeoutMs,
+    maxConcurrent: plugins.maxConcurrent,
+    maxOutputBytes: plugins.maxOutputBytes,
+    metadataTtlMs: plugins.metadataTtlMs,
+    passEnvironment: plugins.passEnvironment,
+    config,
+    secretKeys,
   };
 }
 
@@ -222,6 +277,18 @@ function fromZodIssue(zodIssue: z.core.$ZodIssue, issue: MakeIssue): ConfigIssue
     case 'too_small':
     case 'too_big':
       return [issue(zodIssue.origin === 'array' || zodIssue.origin === 'string' ? 'invalid_value' : 'out_of_range', at, zodIssue.message)];
+    case 'invalid_union': {
+      // No branch accepted the input. When exactly one branch got past the type check (say, the
+      // mapping branch of "a string or { fromEnv }"), its issues are the ones to report.
+      const fitting = zodIssue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+      if (fitting.length === 1) {
+        return fitting[0]!.flatMap((inner) =>
+          fromZodIssue({ ...inner, path: [...zodIssue.path, ...inner.path] } as z.core.$ZodIssue, issue),
+        );
+      }
+      const input = zodIssue.input;
+      return [issue(input === undefined ? 'missing_key' : input === null ? 'no_value' : 'wrong_type', at, zodIssue.message)];
+    }
     case 'custom': {
       const params = zodIssue.params as { at?: 'key'; issue?: ConfigIssueCode } | undefined;
       return [issue(params?.issue ?? 'invalid_value', at, zodIssue.message, params?.at ?? 'value')];
@@ -240,13 +307,19 @@ function knownKeysAt(at: readonly Segment[]): string[] {
     shape?: Record<string, unknown>;
     valueType?: unknown;
     element?: unknown;
+    options?: unknown[];
   };
   const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;
   const unwrap = (schema: unknown): unknown => {
     for (;;) {
       const def = defOf(schema);
       if (def.type === 'pipe') schema = def.in;
-      else if (def.innerType !== undefined)
+      else if (def.type === 'union') {
+        // The mapping branch, if any (e.g. "a string or { fromEnv }").
+        const object = def.options?.find((option) => defOf(unwrap(option)).type === 'object');
+        if (object === undefined) return schema;
+        schema = object;
+      } else if (def.innerType !== undefined)
         schema = def.innerType; // optional, default, prefault, nullable
       else return schema;
     }
@@ -290,6 +363,24 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
+}
+
+/**
+ * Paths of "__proto__" keys in plugin configurations (plugins.config.ENV.PLUGIN), which zod's records
+ * drop without a word: refused, so that no key of the file is silently lost.
+ */
+function pluginConfigProtoKeys(input: unknown): Segment[][] {
+  const out: Segment[][] = [];
+  const own = (value: unknown): Array<[string, unknown]> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.entries(value) : [];
+  const plugins = own(input).find(([key]) => key === 'plugins')?.[1];
+  const config = own(plugins).find(([key]) => key === 'config')?.[1];
+  for (const [environment, byPlugin] of own(config)) {
+    for (const [plugin, values] of own(byPlugin)) {
+      if (own(values).some(([key]) => key === '__proto__')) out.push(['plugins', 'config', environment, plugin, '__proto__']);
+    }
+  }
+  return out;
 }
 
 /** The key under `registries:` as written in the file for a canonical host (for the issue's path). */

@@ -7,7 +7,16 @@
 // https://zod.dev/api, https://zod.dev/json-schema
 
 import { z } from 'zod';
-import { DEFAULT_REVOCATION_OFFLINE, DEFAULT_TIMESTAMP_REVOCATION } from '../notation/index.js';
+import {
+  DEFAULT_PLUGIN_MAX_CONCURRENT,
+  DEFAULT_PLUGIN_MAX_OUTPUT_BYTES,
+  DEFAULT_PLUGIN_METADATA_TTL_MS,
+  DEFAULT_PLUGIN_TIMEOUT_MS,
+  DEFAULT_REVOCATION_OFFLINE,
+  DEFAULT_TIMESTAMP_REVOCATION,
+  PLUGIN_NAME,
+  PLUGIN_PATH,
+} from '../notation/index.js';
 import {
   DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
@@ -643,6 +652,151 @@ const revocationSchema = mapping({
   .prefault({})
   .describe('Extension. How certificate revocation is checked (OCSP, then CRLs).');
 
+// ---- plugins ---------------------------------------------------------------------------------------
+// Notary Project plugins (https://github.com/notaryproject/specifications/blob/v1.1.0/specs/plugin-extensibility.md):
+// where they are installed, the bounds a plugin process runs under, and the plugin configuration
+// sent with each request per environment (what `notation verify --plugin-config` passes).
+
+/** Defaults of the plugin host (src/notation, PluginHostOptions); timeoutMs is also bounded by the request budget (below). */
+export const DEFAULT_PLUGINS = Object.freeze({
+  timeoutMs: DEFAULT_PLUGIN_TIMEOUT_MS,
+  maxConcurrent: DEFAULT_PLUGIN_MAX_CONCURRENT,
+  maxOutputBytes: DEFAULT_PLUGIN_MAX_OUTPUT_BYTES,
+  metadataTtlMs: DEFAULT_PLUGIN_METADATA_TTL_MS,
+});
+const MAX_PLUGIN_TIMEOUT_MS = 60_000;
+const MAX_PASS_ENVIRONMENT = 256;
+/** Plugin configuration keys: notation passes them as `--plugin-config key=value`, so no "="; no control characters (\x escapes: Helm checks the generated pattern with Go's RE2, which has no \u). */
+const PLUGIN_CONFIG_KEY = /^[^=\x00-\x1f\x7f]{1,256}$/;
+
+/**
+ * The default plugins.timeoutMs: the plugin host's default when it is below server.requestTimeoutMs
+ * (a command runs inside a request's deadline), else half of requestTimeoutMs.
+ */
+export function defaultPluginTimeoutMs(requestTimeoutMs: number): number {
+  return DEFAULT_PLUGINS.timeoutMs < requestTimeoutMs ? DEFAULT_PLUGINS.timeoutMs : Math.max(1, Math.floor(requestTimeoutMs / 2));
+}
+
+const envVarName = () =>
+  text().regex(ENV_VAR_NAME, { error: (issue) => `${JSON.stringify(issue.input)} is not an environment variable name` });
+
+/** A secret plugin configuration value: read from an environment variable when the configuration is loaded. */
+const pluginSecretSchema = mapping({
+  fromEnv: envVarName().describe('The environment variable holding the value, read at load; unset or empty is an error. Never echoed.'),
+});
+
+/** A plugin configuration value: a string, or { fromEnv: VARIABLE }. Values are described by type only in messages. */
+const pluginConfigValueSchema = z
+  .union([z.string(), pluginSecretSchema], {
+    // The union's own issue (no branch fits the input's type); wrongType reads only the input.
+    error: (issue) => wrongType('a string or a mapping { fromEnv: VARIABLE }', { secret: true })({ input: issue.input }),
+  })
+  .describe('A string, or { fromEnv: VARIABLE } for a secret read from the environment at load.');
+
+/** One plugin configuration entry after the schema: a literal value, or the variable a secret comes from. */
+export type PluginConfigSource = { value: string } | { fromEnv: string };
+
+const pluginConfigSchema = z
+  .record(
+    z.string().regex(ENVIRONMENT_NAME, { error: ENVIRONMENT_NAME_RULE }).max(MAX_ENVIRONMENT_NAME_LENGTH, { error: ENVIRONMENT_NAME_RULE }),
+    z.record(
+      z.string().regex(PLUGIN_NAME, {
+        error: (issue) =>
+          `${describeValue(issue.input)} is not a plugin name (1 to 128 characters of [A-Za-z0-9._-], starting with a letter or digit)`,
+      }),
+      z.record(
+        z.string().regex(PLUGIN_CONFIG_KEY, {
+          error: 'a plugin configuration key is 1 to 256 characters without "=" or control characters',
+        }),
+        pluginConfigValueSchema,
+        { error: wrongType('a mapping of key to value') },
+      ),
+      { error: wrongType('a mapping of plugin name to its configuration') },
+    ),
+    { error: wrongType('a mapping of environment name to plugins') },
+  )
+  .transform((byEnvironment) => {
+    const out = new Map<string, ReadonlyMap<string, ReadonlyMap<string, PluginConfigSource>>>();
+    for (const [environment, byPlugin] of Object.entries(byEnvironment)) {
+      const plugins = new Map<string, ReadonlyMap<string, PluginConfigSource>>();
+      for (const [plugin, values] of Object.entries(byPlugin)) {
+        const entries = new Map<string, PluginConfigSource>();
+        for (const [key, value] of Object.entries(values)) {
+          entries.set(key, typeof value === 'string' ? { value } : { fromEnv: value.fromEnv });
+        }
+        plugins.set(plugin, entries);
+      }
+      out.set(environment, plugins);
+    }
+    return out as ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, PluginConfigSource>>>;
+  })
+  .describe(
+    'Per environment (a configured one), per plugin name: the plugin configuration sent with its requests (the pluginConfig of the plugin protocol, as notation verify --plugin-config passes it).',
+  );
+
+const pluginsSchema = mapping({
+  directory: filePath({ missing: 'needed when plugins is present: the directory holding <name>/notation-<name>' }).describe(
+    "The plugin directory, in notation's layout: the plugin NAME is the executable <directory>/NAME/notation-NAME. Never a PATH lookup.",
+  ),
+  timeoutMs: integer(1, MAX_PLUGIN_TIMEOUT_MS)
+    .optional()
+    .describe(
+      `Longest one plugin command may take, in ms (waiting for a slot included); must be less than server.requestTimeoutMs. Default: ${DEFAULT_PLUGIN_TIMEOUT_MS}, or half of server.requestTimeoutMs when that is not more.`,
+    ),
+  maxConcurrent: integer(1, 256).default(DEFAULT_PLUGINS.maxConcurrent).describe('Plugin processes running at once, over all plugins.'),
+  maxOutputBytes: integer(4096, 64 * 1024 * 1024)
+    .default(DEFAULT_PLUGINS.maxOutputBytes)
+    .describe('Most bytes one command may write to stdout, and to stderr; more is a failure (PLUGIN_ERROR, reason BAD_OUTPUT).'),
+  metadataTtlMs: integer(0, DAY_MS)
+    .default(DEFAULT_PLUGINS.metadataTtlMs)
+    .describe("How long a plugin's get-plugin-metadata answer is reused, in ms; 0 asks before every command."),
+  passEnvironment: z
+    .array(envVarName(), { error: wrongType('a list of environment variable names') })
+    .max(MAX_PASS_ENVIRONMENT, { error: `must list at most ${MAX_PASS_ENVIRONMENT} variables` })
+    .default([])
+    .transform((names): readonly string[] => [...new Set(names)])
+    .describe(
+      `Environment variables copied into a plugin process's environment, which otherwise holds only PATH=${PLUGIN_PATH} (e.g. a cloud SDK's region or identity token file).`,
+    ),
+  config: pluginConfigSchema.optional(),
+}).describe(
+  'Extension. Notary Project plugins (notation-<name> executables) that signatures naming a verification plugin need (docs/configuration.md "plugins"); absent: no plugin is ever run, and such signatures cannot be verified.',
+);
+
+/** The plugins section after the schema (paths as written, secrets not yet read; parse.ts completes it). */
+interface PluginsEntry {
+  directory: string;
+  timeoutMs: number;
+  maxConcurrent: number;
+  maxOutputBytes: number;
+  metadataTtlMs: number;
+  passEnvironment: readonly string[];
+  config: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, PluginConfigSource>>>;
+}
+
+/**
+ * The plugins section of a loaded configuration: the directory absolute, secrets read. `config` is
+ * environment → plugin name → the plugin configuration for its requests; `secretKeys` names, in the
+ * same shape, the keys whose values came from `fromEnv`, so logs can redact them (redactPluginConfig).
+ */
+export interface PluginsConfig {
+  directory: string;
+  timeoutMs: number;
+  maxConcurrent: number;
+  maxOutputBytes: number;
+  metadataTtlMs: number;
+  passEnvironment: readonly string[];
+  config: ReadonlyMap<string, ReadonlyMap<string, Readonly<Record<string, string>>>>;
+  secretKeys: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<string>>>;
+}
+
+/** What logs may show of a plugin's configuration in an environment: secret values replaced by "(secret)". */
+export function redactPluginConfig(plugins: PluginsConfig, environment: string, plugin: string): Record<string, string> {
+  const config = plugins.config.get(environment)?.get(plugin) ?? {};
+  const secrets = plugins.secretKeys.get(environment)?.get(plugin);
+  return Object.fromEntries(Object.entries(config).map(([key, value]) => [key, secrets?.has(key) === true ? '(secret)' : value]));
+}
+
 // ---- the file ------------------------------------------------------------------------------------
 
 /** The whole file. Its input type is what the file holds; its output, the configuration (paths still as written). */
@@ -670,7 +824,38 @@ export const vouchConfigSchema = mapping({
   cache: cacheSchema,
   limits: limitsSchema,
   revocation: revocationSchema,
+  plugins: pluginsSchema.optional(),
 })
+  .superRefine((config, ctx) => {
+    // Refinements run also when a field failed: compare only values that parsed.
+    const plugins = config.plugins;
+    const requestTimeoutMs = config.server?.requestTimeoutMs;
+    const timeoutMs = plugins?.timeoutMs;
+    const inRange = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_PLUGIN_TIMEOUT_MS;
+    if (inRange(timeoutMs) && inRange(requestTimeoutMs)) {
+      // A plugin command runs inside one request's deadline (server.requestTimeoutMs); one that may
+      // take the whole budget leaves none for the registry, and the key would miss its deadline.
+      if (timeoutMs >= requestTimeoutMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['plugins', 'timeoutMs'],
+          message: `must be less than server.requestTimeoutMs (${requestTimeoutMs}): a plugin command runs inside a request's deadline`,
+        });
+      }
+    }
+    if (plugins?.config instanceof Map && config.environments instanceof Map) {
+      for (const name of plugins.config.keys()) {
+        if (!config.environments.has(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['plugins', 'config', name],
+            message: `${JSON.stringify(name)} is not a configured environment (configured: ${[...config.environments.keys()].join(', ')})`,
+            params: { at: 'key' },
+          });
+        }
+      }
+    }
+  })
   .superRefine((config, ctx) => {
     // Refinements run also when a field failed: without valid environments there is nothing to check.
     if (!(config.environments instanceof Map)) return;
@@ -702,6 +887,18 @@ export const vouchConfigSchema = mapping({
     cache: config.cache,
     limits: config.limits,
     revocation: config.revocation,
+    plugins:
+      config.plugins === undefined
+        ? undefined
+        : ({
+            directory: config.plugins.directory,
+            timeoutMs: config.plugins.timeoutMs ?? defaultPluginTimeoutMs(config.server.requestTimeoutMs),
+            maxConcurrent: config.plugins.maxConcurrent,
+            maxOutputBytes: config.plugins.maxOutputBytes,
+            metadataTtlMs: config.plugins.metadataTtlMs,
+            passEnvironment: config.plugins.passEnvironment,
+            config: config.plugins.config ?? new Map(),
+          } satisfies PluginsEntry),
   }))
   .describe('The vouch configuration file (docs/configuration.md).');
 
@@ -712,7 +909,13 @@ export type VouchConfigFile = z.input<typeof vouchConfigSchema>;
  * A validated configuration: defaults applied, registry hosts and patterns canonical, paths absolute
  * (resolved against the file's directory), passwords from `passwordFromEnv` read.
  */
-export type VouchConfig = { /** Absolute path of the configuration file. */ file: string } & z.output<typeof vouchConfigSchema>;
+export type VouchConfig = { /** Absolute path of the configuration file. */ file: string } & Omit<
+  z.output<typeof vouchConfigSchema>,
+  'plugins'
+> & {
+    /** Notary Project plugins; undefined when the file has no plugins section. */
+    plugins: PluginsConfig | undefined;
+  };
 export type ServerConfig = VouchConfig['server'];
 export type ServerTlsConfig = NonNullable<ServerConfig['tls']>;
 export type EnvironmentConfig = VouchConfig['environments'] extends ReadonlyMap<string, infer E> ? E : never;

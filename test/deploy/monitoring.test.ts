@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { startProvider } from '../../src/app/index.js';
+import { INTERNAL_CODES, UNDECIDED_CODES } from '../../src/core/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log.js';
 import { RegistryClient } from '../../src/oci/index.js';
@@ -280,6 +281,31 @@ test('PrometheusRule: the alerts that matter, each with severity, summary, descr
     t.truthy(m, `${at}: runbook_url ${url} points into docs/operations.md`);
     t.true(anchors.has(m?.[1] ?? ''), `${at}: docs/operations.md has a section #${m?.[1]}`);
     t.is(m?.[1], rule.alert!.toLowerCase(), `${at}: the runbook section is named after the alert`);
+  }
+});
+
+test('undecided codes: the alert and the dashboard count every one (src/core/errors.ts), so a new code is not missed', async (t) => {
+  // The alert leaves out what the caller's input causes (docs/operations.md "VouchUndecidedAnswersRising").
+  const callerInput = new Set(['INVALID_REFERENCE', 'UNKNOWN_ENVIRONMENT', 'REGISTRY_NOT_ALLOWED', 'INVALID_INPUT']);
+  const outcomes = (expr: string): Set<string> => new Set([...expr.matchAll(/outcome=~"([^"]+)"/g)].flatMap((m) => m[1]!.split('|')));
+  const undecided = [...UNDECIDED_CODES, ...INTERNAL_CODES.filter((code) => code !== 'INVALID_CONFIG')];
+  const alert = (await alerts()).find((r) => r.alert === 'VouchUndecidedAnswersRising')!;
+  const alerted = outcomes(alert.expr);
+  t.deepEqual(
+    undecided.filter((code) => !callerInput.has(code) && !alerted.has(code)),
+    [],
+    'codes the alert does not count',
+  );
+  for (const code of alerted) t.true(alert.annotations?.['description']?.includes(code), `the description names ${code}`);
+  const panels = dashboardQueries(await dashboard()).filter(({ target }) => outcomes(target.expr).has('DEADLINE_EXCEEDED'));
+  t.true(panels.length > 0);
+  for (const { panel, target } of panels) {
+    const shown = outcomes(target.expr);
+    t.deepEqual(
+      undecided.filter((code) => !shown.has(code)),
+      [],
+      `${panel} ${target.refId}: codes the panel does not count`,
+    );
   }
 });
 

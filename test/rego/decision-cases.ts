@@ -110,6 +110,19 @@ export const decisionCases: DecisionCase[] = [
     expect: [`${API} DEADLINE_EXCEEDED`],
   },
   {
+    name: 'systemError: a plugin gave no usable answer (PLUGIN_ERROR is a known, undecided code)',
+    input: {
+      object: pod({ containers: [{ name: 'app', image: API }] }),
+      parameters: params,
+      responses: {},
+      systemError: JSON.stringify({
+        message: 'vouch could not decide 1 key',
+        undecided: [{ key: `[prod]${API}`, error: 'PLUGIN_ERROR: plugin com.example.kms: verify-signature timed out' }],
+      }),
+    },
+    expect: [`${API} PLUGIN_ERROR`],
+  },
+  {
     name: 'exempt, mixed, init and ephemeral containers',
     input: {
       object: pod({

@@ -71,7 +71,10 @@ test('json schema: every example configuration of the repository validates, and 
   t.true(examples.length >= 3, `found: ${examples.map(([name]) => name).join(', ')}`);
   for (const [name, text] of examples) {
     t.true(validate(parseYaml(text)), `${name}: ${JSON.stringify(validate.errors)}`);
-    t.notThrows(() => parseConfig(text, path.join(ROOT, 'deploy', 'config.yaml'), { env: { REGISTRY_PASSWORD: 'x' } }), name);
+    t.notThrows(
+      () => parseConfig(text, path.join(ROOT, 'deploy', 'config.yaml'), { env: { REGISTRY_PASSWORD: 'x', KMS_TOKEN: 'x' } }),
+      name,
+    );
   }
 });
 
@@ -109,6 +112,12 @@ const bad: Array<[string, string]> = [
     'cosign identity with subject and subjectRegExp',
     'environments:\n  prod: { cosign: { trustedRoot: r.json, identities: [{ subject: a, subjectRegExp: a, issuer: b }] } }\n',
   ],
+  ['plugins without directory', `${MINIMAL}plugins: { timeoutMs: 100 }\n`],
+  ['an unknown plugins key', `${MINIMAL}plugins: { directory: p, timeout: 100 }\n`],
+  ['plugins.maxOutputBytes out of range', `${MINIMAL}plugins: { directory: p, maxOutputBytes: 1024 }\n`],
+  ['a plugin name that is a path', `${MINIMAL}plugins: { directory: p, config: { prod: { ../x: { a: b } } } }\n`],
+  ['a plugin configuration value that is a number', `${MINIMAL}plugins: { directory: p, config: { prod: { x: { port: 443 } } } }\n`],
+  ['a plugin secret with an unknown key', `${MINIMAL}plugins: { directory: p, config: { prod: { x: { t: { fromEnv: T, x: 1 } } } } }\n`],
 ];
 
 for (const [what, text] of bad) {

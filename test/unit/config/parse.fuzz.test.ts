@@ -33,6 +33,12 @@ const BASE = {
   registries: { '127.0.0.1:5000': { plainHttp: true, username: 'alice', password: 'secret' } },
   allowedRegistries: ['*.example.com', '127.0.0.1:5000'],
   cache: { ttlMs: 1000 },
+  plugins: {
+    directory: 'plugins',
+    timeoutMs: 1000,
+    passEnvironment: ['AWS_REGION'],
+    config: { prod: { 'vouch-test': { region: 'eu-west-1', token: { fromEnv: 'PASS' } } } },
+  },
 };
 
 const parse = (text: string, file: string) => typedOutcome(() => parseConfig(text, file, { env: { PASS: 'x' } }), ['INVALID_CONFIG']);
