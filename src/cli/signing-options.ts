@@ -13,7 +13,6 @@ import {
   loadSigningIdentity,
   pluginSigningKey,
   pluginSigningMode,
-  type PluginConfig,
   type PluginSigningKey,
   type SignImageOptions,
   type SigningIdentity,
@@ -168,23 +167,13 @@ export interface PluginSigningContext {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** What the config holds for plugins (the `plugins` section; read loosely so this file does not fix its shape). */
-interface ConfigPlugins {
-  directory?: string;
-  config?: ReadonlyMap<string, ReadonlyMap<string, PluginConfig>>;
-}
-
-function configPlugins(config: VouchConfig | undefined): ConfigPlugins | undefined {
-  return (config as { plugins?: ConfigPlugins } | undefined)?.plugins;
-}
-
 /**
  * The plugin directory: --plugin-dir, else the config's plugins.directory, else notation's default
  * (notation-go dir.PluginFS: the user config directory, os.UserConfigDir: $XDG_CONFIG_HOME or ~/.config).
  */
 export function pluginDirectory(values: SigningFlagValues, context: PluginSigningContext = {}): string {
   if (values['plugin-dir'] !== undefined) return resolve(values['plugin-dir']);
-  const configured = configPlugins(context.config)?.directory;
+  const configured = context.config?.plugins?.directory;
   if (configured !== undefined) return configured;
   const env = context.env ?? process.env;
   const xdg = env['XDG_CONFIG_HOME'];
@@ -203,8 +192,7 @@ async function pluginChoice(values: SigningFlagValues, usage: string, context: P
   const environment: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) environment[k] = v;
   const host = new PluginHost({ directory: pluginDirectory(values, context), environment, timeoutMs: CLI_PLUGIN_TIMEOUT_MS });
-  const fromConfig =
-    context.environment === undefined ? undefined : configPlugins(context.config)?.config?.get(context.environment)?.get(name);
+  const fromConfig = context.environment === undefined ? undefined : context.config?.plugins?.config.get(context.environment)?.get(name);
   const given = keyValues(values['plugin-config'], '--plugin-config', usage);
   const merged = fromConfig === undefined && given === undefined ? undefined : { ...fromConfig, ...given };
   const key = pluginSigningKey(host, name, values.id!, merged);

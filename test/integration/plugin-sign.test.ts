@@ -298,7 +298,7 @@ test('the CLI: a wrong answer is exit 1 naming the plugin and the command; nothi
 
 // ---- promote --sign-for with a plugin key ---------------------------------------------------------
 
-test('promote --sign-for ENV --plugin: the environment admits the plugin-signed image at the destination', async (t) => {
+test('promote --sign-for ENV --plugin: the config’s plugins section (directory, ENV’s plugin configuration) is used; ENV admits the stamp', async (t) => {
   const w = world!;
   const { descriptor, reference } = await freshImage();
   const envDir = join(w.dir, 'prod');
@@ -325,6 +325,11 @@ test('promote --sign-for ENV --plugin: the environment admits the plugin-signed 
       '  prod: { trustPolicy: policy.json, trustStore: store }',
       'registries:',
       `  "${w.registry.host}": { plainHttp: true }`,
+      'plugins:',
+      `  directory: ${JSON.stringify(w.plugins)}`,
+      '  config:',
+      '    prod:',
+      '      vouch-test: { test.version: "3.1.0" }',
       '',
     ].join('\n'),
   );
@@ -344,8 +349,9 @@ test('promote --sign-for ENV --plugin: the environment admits the plugin-signed 
       TEST_PLUGIN_NAME,
       '--id',
       'rsa',
-      '--plugin-dir',
-      w.plugins,
+      // --plugin-config overrides the config's value for the same key (notation-go mergeConfig).
+      '--plugin-config',
+      'test.version=3.2.0',
       reference,
       `${destination}:v1`,
     ],
@@ -354,6 +360,13 @@ test('promote --sign-for ENV --plugin: the environment admits the plugin-signed 
   t.is(code, 0, err.join('\n'));
   const report = JSON.parse(out.join('\n')) as { stamp?: { action: string; verified: boolean; signature?: { digest: string } } };
   t.like(report.stamp, { action: 'signed', verified: true });
+  const repository = w.client.repository(w.registry.host, destination.slice(w.registry.host.length + 1));
+  const signature = (await repository.listReferrers(descriptor.digest)).descriptors.find(
+    (d) => d.digest === report.stamp?.signature?.digest,
+  );
+  const { envelope } = await signatureEnvelope(repository, signature!);
+  // The version the plugin reported with the merged configuration is in the signing agent.
+  t.is(envelope.signingAgent, `vouch ${TEST_PLUGIN_NAME}/3.2.0`);
   const verified = await w.notation.verify(`${destination}@${descriptor.digest}`);
   t.is(verified.code, 0, `notation verify: ${verified.stderr}${verified.stdout}`);
 });
