@@ -25,6 +25,7 @@ import {
   type PreparedSignature,
   type SignImageOptions,
   type SignedImage,
+  type PluginSigningKey,
   type SigningIdentity,
 } from '../notation/index.js';
 import {
@@ -66,7 +67,8 @@ export interface PromoteOptions extends Omit<CopyOptions, 'tag'> {
 /** `--sign-for ENV --key … --cert …`: what to sign with, and for which environment. */
 export interface PromoteStamp extends Pick<SignImageOptions, 'format' | 'expiry' | 'timestamp' | 'userMetadata' | 'manifestAnnotations'> {
   environment: string;
-  signer: SigningIdentity;
+  /** A key and chain, or a key held by a notation plugin (pluginSigningKey). */
+  signer: SigningIdentity | PluginSigningKey;
 }
 
 export interface PromoteStampResult {
@@ -200,7 +202,7 @@ async function stampDestination(
   const verify = () => verifyAtDestination(config, key, options);
   // Signatures already there by the same leaf certificate (notation's thumbprint annotation, signature
   // specification "Storage": SHA-256 of each chain certificate, leaf first).
-  const leaf = createHash('sha256').update(stamp.signer.certificateChain[0]!.der).digest('hex');
+  const leaf = prepared.leafThumbprint;
   const found = await findSignatures(destination, subject.digest, options.signal ? { signal: options.signal } : {});
   const mine = new Set(
     found.artifacts

@@ -3,8 +3,21 @@
 // flags): a bad key, chain or timestamp root fails before any registry is contacted.
 
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { VouchConfig } from '../config/index.js';
 import { VouchError } from '../core/index.js';
-import { loadSigningIdentity, type SignImageOptions, type SigningIdentity, type TimestampOptions } from '../notation/index.js';
+import {
+  PLUGIN_NAME,
+  PluginHost,
+  loadSigningIdentity,
+  pluginSigningKey,
+  pluginSigningMode,
+  type PluginSigningKey,
+  type SignImageOptions,
+  type SigningIdentity,
+  type TimestampOptions,
+} from '../notation/index.js';
 import { parseCertificates } from '../trust/index.js';
 import { UsageError } from './io.js';
 
@@ -18,7 +31,20 @@ export const SIGNING_FLAGS = {
   'timestamp-root': { type: 'string' },
   annotation: { type: 'string', multiple: true },
   'user-metadata': { type: 'string', multiple: true },
+  plugin: { type: 'string' },
+  id: { type: 'string' },
+  'plugin-config': { type: 'string', multiple: true },
+  'plugin-dir': { type: 'string' },
 } as const;
+
+/** The flags that choose a key held by a notation plugin (instead of --key/--cert). */
+export const PLUGIN_SIGNING_FLAGS = ['plugin', 'id', 'plugin-config', 'plugin-dir'] as const;
+
+/**
+ * One plugin command while signing from the CLI. Far above the server's verification budget: a
+ * signing service may be remote, slow, or wait for an approval.
+ */
+export const CLI_PLUGIN_TIMEOUT_MS = 60_000;
 
 /** Help lines of the signing flags (both commands' usage texts). */
 export const SIGNING_FLAGS_HELP = `  --key KEY            PEM private key (PKCS#8, EC or RSA; not encrypted): EC P-256/384/521 or
@@ -29,7 +55,14 @@ export const SIGNING_FLAGS_HELP = `  --key KEY            PEM private key (PKCS#
   --timestamp-url URL  RFC 3161 timestamp authority to countersign the signature
   --timestamp-root PEM root certificate(s) the TSA's token must chain to (with --timestamp-url)
   --annotation k=v     annotation on the signature manifest (repeatable)
-  --user-metadata k=v  signed user metadata in the payload, as notation's (repeatable)`;
+  --user-metadata k=v  signed user metadata in the payload, as notation's (repeatable)
+  --plugin NAME        sign with a key held by the notation plugin NAME (a KMS, HSM or signing
+                       service: the key never leaves it); instead of --key/--cert
+  --id KEY_ID          the key's id in the plugin (with --plugin)
+  --plugin-config k=v  configuration for the plugin (repeatable), as notation's --plugin-config
+  --plugin-dir DIR     plugin directory (<DIR>/NAME/notation-NAME); default: the config's
+                       plugins.directory, else notation's \$XDG_CONFIG_HOME/notation/plugins
+                       (~/.config/notation/plugins). The plugin runs with your environment.`;
 
 export interface SigningFlagValues {
   key?: string | undefined;
@@ -40,11 +73,16 @@ export interface SigningFlagValues {
   'timestamp-root'?: string | undefined;
   annotation?: string[] | undefined;
   'user-metadata'?: string[] | undefined;
+  plugin?: string | undefined;
+  id?: string | undefined;
+  'plugin-config'?: string[] | undefined;
+  'plugin-dir'?: string | undefined;
 }
 
 /** What to sign with: the identity and the options signImage/prepareSignature take (expiry relative to signing). */
 export interface SigningChoice {
-  signer: SigningIdentity;
+  /** Key files, or a key held by a notation plugin. */
+  signer: SigningIdentity | PluginSigningKey;
   options: Pick<SignImageOptions, 'format' | 'userMetadata' | 'manifestAnnotations' | 'timestamp'>;
   /** Expiry as a duration from the signing time. */
   expiryMs: number | undefined;
@@ -79,8 +117,22 @@ function keyValues(values: string[] | undefined, flag: string, usage: string): R
 
 /** Checks the flags (UsageError, exit 2) without reading any file. */
 export function checkSigningFlags(values: SigningFlagValues, usage: string, context = ''): void {
-  if (values.key === undefined || values.key === '') throw new UsageError(`--key is required${context}`, usage);
-  if (values.cert === undefined || values.cert === '') throw new UsageError(`--cert is required${context}`, usage);
+  if (values.plugin !== undefined) {
+    if (values.key !== undefined || values.cert !== undefined) {
+      throw new UsageError("--plugin signs with the plugin's key: it excludes --key and --cert", usage);
+    }
+    if (!PLUGIN_NAME.test(values.plugin) || values.plugin.includes('..')) {
+      throw new UsageError(`--plugin must be a plugin name (letters, digits, ".", "_", "-"), got "${values.plugin}"`, usage);
+    }
+    if (values.id === undefined || values.id === '') throw new UsageError(`--plugin needs --id KEY_ID${context}`, usage);
+    if (values['plugin-dir'] === '') throw new UsageError('--plugin-dir is empty', usage);
+    keyValues(values['plugin-config'], '--plugin-config', usage);
+  } else {
+    const stray = (['id', 'plugin-config', 'plugin-dir'] as const).find((name) => values[name] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray} goes with --plugin NAME`, usage);
+    if (values.key === undefined || values.key === '') throw new UsageError(`--key is required${context}`, usage);
+    if (values.cert === undefined || values.cert === '') throw new UsageError(`--cert is required${context}`, usage);
+  }
   const format = values.envelope ?? 'jws';
   if (format !== 'jws' && format !== 'cose') throw new UsageError(`--envelope must be jws or cose, got "${format}"`, usage);
   if (values.expiry !== undefined) parseDuration(values.expiry, usage);
@@ -105,10 +157,60 @@ function timestampUrl(text: string, usage: string): URL {
   return url;
 }
 
+/** Where `vouch sign --plugin` finds plugins, and with what. */
+export interface PluginSigningContext {
+  /** The loaded --config, for plugins.directory and, with `environment`, its plugin configuration. */
+  config?: VouchConfig | undefined;
+  /** The environment whose plugin configuration applies (`promote --sign-for ENV`). */
+  environment?: string | undefined;
+  /** The caller's environment: the plugin runs with it, and it locates notation's default directory. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The plugin directory: --plugin-dir, else the config's plugins.directory, else notation's default
+ * (notation-go dir.PluginFS: the user config directory, os.UserConfigDir: $XDG_CONFIG_HOME or ~/.config).
+ */
+export function pluginDirectory(values: SigningFlagValues, context: PluginSigningContext = {}): string {
+  if (values['plugin-dir'] !== undefined) return resolve(values['plugin-dir']);
+  const configured = context.config?.plugins?.directory;
+  if (configured !== undefined) return configured;
+  const env = context.env ?? process.env;
+  const xdg = env['XDG_CONFIG_HOME'];
+  const base = xdg !== undefined && xdg !== '' ? xdg : join(env['HOME'] || homedir(), '.config');
+  return join(resolve(base), 'notation', 'plugins');
+}
+
+/**
+ * A key held by a plugin. The plugin runs with the caller's environment, like notation's: the CLI acts
+ * with the user's own authority (the server scrubs). Its configuration is the config's for
+ * `context.environment` and that plugin, overridden key by key by --plugin-config (notation-go mergeConfig).
+ */
+async function pluginChoice(values: SigningFlagValues, usage: string, context: PluginSigningContext): Promise<PluginSigningKey> {
+  const name = values.plugin!;
+  const env = context.env ?? process.env;
+  const environment: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) environment[k] = v;
+  const host = new PluginHost({ directory: pluginDirectory(values, context), environment, timeoutMs: CLI_PLUGIN_TIMEOUT_MS });
+  const fromConfig = context.environment === undefined ? undefined : context.config?.plugins?.config.get(context.environment)?.get(name);
+  const given = keyValues(values['plugin-config'], '--plugin-config', usage);
+  const merged = fromConfig === undefined && given === undefined ? undefined : { ...fromConfig, ...given };
+  const key = pluginSigningKey(host, name, values.id!, merged);
+  // A missing, unsafe or non-signing plugin fails here, before any registry is contacted (the
+  // answer is cached by the host for the signing that follows).
+  pluginSigningMode(name, await host.metadata(name, merged));
+  return key;
+}
+
 /** Reads the key, the chain and the timestamp root named by the flags (checked with checkSigningFlags first). */
-export async function loadSigningChoice(values: SigningFlagValues, usage: string): Promise<SigningChoice> {
+export async function loadSigningChoice(
+  values: SigningFlagValues,
+  usage: string,
+  context: PluginSigningContext = {},
+): Promise<SigningChoice> {
   checkSigningFlags(values, usage);
-  const signer = await loadSigningIdentity(values.key!, values.cert!);
+  const signer =
+    values.plugin !== undefined ? await pluginChoice(values, usage, context) : await loadSigningIdentity(values.key!, values.cert!);
   let timestamp: TimestampOptions | undefined;
   if (values['timestamp-url'] !== undefined) {
     const rootFile = values['timestamp-root']!;

@@ -26,9 +26,13 @@ export {
 } from './chain.js';
 export {
   signEnvelope,
+  signEnvelopeWith,
   attachTimestampToken,
   buildSignatureManifest,
   type SignEnvelopeOptions,
+  type EnvelopeContentOptions,
+  type RawSigner,
+  type RawSignature,
   type SignTarget,
   type SignedEnvelope,
   type SignatureManifestOptions,
@@ -65,7 +69,23 @@ export {
   type PendingSubject,
 } from './verify-artifact.js';
 export { generateSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './identity-generation.js';
-export { loadSigningIdentity, checkSigningIdentity, parsePrivateKeyPem, type LoadSigningIdentityOptions } from './signing-key.js';
+export {
+  loadSigningIdentity,
+  checkSigningIdentity,
+  checkSigningChain,
+  parsePrivateKeyPem,
+  type LoadSigningIdentityOptions,
+} from './signing-key.js';
+export {
+  pluginSigningKey,
+  isPluginSigningKey,
+  signWithPlugin,
+  pluginSigningMode,
+  type PluginRunner,
+  type PluginSigningKey,
+  type PluginSignRequest,
+  type PluginSignature,
+} from './plugin-signer.js';
 export {
   signImage,
   prepareSignature,

@@ -9,19 +9,25 @@
 // Subject", https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md#pushing-manifests-with-subject).
 // Everything that can fail on the signer's side is checked before the first byte is pushed.
 
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { VouchError, throwIfAborted } from '../core/index.js';
 import { ANNOTATION, MEDIA_TYPE, attachReferrer, type Descriptor, type ReferrerSourceKind, type RegistryRepository } from '../oci/index.js';
 import { hashForAlgorithm, signatureAlgorithmForKey } from './algorithms.js';
 import type { SigningIdentity } from './identity-generation.js';
 import { parseEnvelope } from './parse-envelope.js';
-import { attachTimestampToken, buildSignatureManifest, signEnvelope, type SignatureManifest } from './sign.js';
+import type { SignatureAlgorithm } from './envelope.js';
+import { isPluginSigningKey, signWithPlugin, type PluginSigningKey } from './plugin-signer.js';
+import { attachTimestampToken, buildSignatureManifest, signEnvelope, type SignatureManifest, type SignedEnvelope } from './sign.js';
 import { checkSigningIdentity } from './signing-key.js';
 import { requestTimestamp, type TimestampOptions } from './timestamp-request.js';
 
 export interface SignImageOptions {
-  /** Private key and chain (leaf first, ending in its root): loadSigningIdentity or generateSigningIdentity. */
-  signer: SigningIdentity;
+  /**
+   * Private key and chain (leaf first, ending in its root): loadSigningIdentity or
+   * generateSigningIdentity; or a key held by a notation plugin (pluginSigningKey), which signs
+   * without the key ever leaving its provider.
+   */
+  signer: SigningIdentity | PluginSigningKey;
   format: 'jws' | 'cose';
   /** Absolute expiry (`io.cncf.notary.expiry`); must be after the signing time. */
   expiry?: Date;
@@ -74,6 +80,11 @@ export async function signImage(repository: RegistryRepository, subject: Descrip
 export interface PreparedSignature {
   manifest: SignatureManifest;
   envelopeMediaType: string;
+  /**
+   * SHA-256 hex of the leaf certificate's DER (the first entry of the thumbprint annotation): for a
+   * plugin's key, the chain is only known once it has signed.
+   */
+  leafThumbprint: string;
 }
 
 /**
@@ -84,13 +95,17 @@ export async function prepareSignature(subject: Descriptor, options: SignImageOp
   const now = options.now ?? Date.now;
   const signingTime = new Date(now());
   const signal = options.signal;
+  const signer = options.signer;
   // The signer: notation's rules, checked here too for identities that did not come from files.
-  checkSigningIdentity(
-    options.signer.privateKey,
-    options.signer.certificateChain,
-    { key: 'signer.privateKey', cert: 'signer.certificateChain' },
-    signingTime,
-  );
+  // A plugin's chain is only known from its answer, and checked there (signWithPlugin).
+  if (!isPluginSigningKey(signer)) {
+    checkSigningIdentity(
+      signer.privateKey,
+      signer.certificateChain,
+      { key: 'signer.privateKey', cert: 'signer.certificateChain' },
+      signingTime,
+    );
+  }
   checkMetadata(options.userMetadata, 'user metadata');
   checkMetadata(options.manifestAnnotations, 'annotation');
   for (const name of Object.keys(options.userMetadata ?? {})) {
@@ -106,22 +121,45 @@ export async function prepareSignature(subject: Descriptor, options: SignImageOp
 
   const target: Descriptor = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
   const userMetadata = options.userMetadata ?? {};
-  let envelope = signEnvelope({
-    format: options.format,
-    privateKey: options.signer.privateKey,
-    certificateChain: options.signer.certificateChain,
-    payload: {
-      targetArtifact: { ...target, ...(Object.keys(userMetadata).length > 0 ? { annotations: userMetadata } : {}) },
-    },
-    signingTime,
-    ...(options.expiry !== undefined ? { expiry: options.expiry } : {}),
-    ...(options.signingAgent !== undefined ? { signingAgent: options.signingAgent } : {}),
-  });
+  const targetArtifact = { ...target, ...(Object.keys(userMetadata).length > 0 ? { annotations: userMetadata } : {}) };
+  let envelope: SignedEnvelope;
+  let alg: SignatureAlgorithm;
+  let annotations = options.manifestAnnotations;
+  if (isPluginSigningKey(signer)) {
+    const signed = await signWithPlugin(signer, {
+      format: options.format,
+      target: targetArtifact,
+      signingTime,
+      ...(options.expiry !== undefined ? { expiry: options.expiry } : {}),
+      timestamped: options.timestamp !== undefined,
+      ...(options.signingAgent !== undefined ? { signingAgent: options.signingAgent } : {}),
+      ...(signal !== undefined ? { signal } : {}),
+    });
+    envelope = signed.envelope;
+    alg = signed.algorithm;
+    // notation-go puts a plugin's annotations (PluginAnnotations) on the signature manifest.
+    for (const name of Object.keys(signed.annotations)) {
+      if (annotations?.[name] !== undefined) {
+        throw inputError(`annotation ${name} is given with --annotation and by plugin "${signer.plugin.name}"`);
+      }
+    }
+    if (Object.keys(signed.annotations).length > 0) annotations = { ...signed.annotations, ...annotations };
+  } else {
+    envelope = signEnvelope({
+      format: options.format,
+      privateKey: signer.privateKey,
+      certificateChain: signer.certificateChain,
+      payload: { targetArtifact },
+      signingTime,
+      ...(options.expiry !== undefined ? { expiry: options.expiry } : {}),
+      ...(options.signingAgent !== undefined ? { signingAgent: options.signingAgent } : {}),
+    });
+    alg = signatureAlgorithmForKey(createPublicKey(signer.privateKey));
+  }
 
   if (options.timestamp !== undefined) {
     // The countersignature covers the primitive signature with the hash of its algorithm (spec "Timestamp").
     const primitive = parseEnvelope(envelope.mediaType, envelope.bytes).signature;
-    const alg = signatureAlgorithmForKey(createPublicKey(options.signer.privateKey));
     const { token } = await requestTimestamp(primitive, hashForAlgorithm(alg), options.timestamp, signal);
     envelope = attachTimestampToken(envelope, token);
   }
@@ -129,9 +167,10 @@ export async function prepareSignature(subject: Descriptor, options: SignImageOp
   const manifest = buildSignatureManifest(envelope, target, {
     form: 'artifactType',
     created: signingTime,
-    ...(options.manifestAnnotations !== undefined ? { annotations: options.manifestAnnotations } : {}),
+    ...(annotations !== undefined ? { annotations } : {}),
   });
-  return { manifest, envelopeMediaType: envelope.mediaType };
+  const leaf = parseEnvelope(envelope.mediaType, envelope.bytes).certificateChain[0]!;
+  return { manifest, envelopeMediaType: envelope.mediaType, leafThumbprint: createHash('sha256').update(leaf).digest('hex') };
 }
 
 /** Pushes a prepared signature: its blobs, then the manifest as a referrer (tag index kept where needed). */

@@ -17,7 +17,7 @@ import {
   type Descriptor,
 } from '../oci/index.js';
 import { Certificate } from '../trust/index.js';
-import { COSE_ALGORITHM, hashForAlgorithm, signatureAlgorithmForKey } from './algorithms.js';
+import { COSE_ALGORITHM, hashForAlgorithm, signatureAlgorithmForKey, verifySignatureBytes } from './algorithms.js';
 import { COSE_LABEL, COSE_SIGN1_TAG, coseSign1ToBeSigned } from './envelope-cose.js';
 import { NOTARY_HEADER, PAYLOAD_CONTENT_TYPE, type SignatureAlgorithm, type SigningScheme } from './envelope.js';
 import { parseEnvelope } from './parse-envelope.js';
@@ -31,12 +31,9 @@ export interface SignTarget {
   artifactType?: string;
 }
 
-export interface SignEnvelopeOptions {
+/** What an envelope says, apart from the key that signs it (signEnvelope and signEnvelopeWith). */
+export interface EnvelopeContentOptions {
   format: 'jws' | 'cose';
-  /** The leaf certificate's private key. */
-  privateKey: KeyObject;
-  /** Leaf first, root last (the root must be included). */
-  certificateChain: Certificate[] | Uint8Array[];
   payload: { targetArtifact: SignTarget };
   /** Default: now. Truncated to whole seconds, as notation does. */
   signingTime?: Date;
@@ -57,6 +54,32 @@ export interface SignEnvelopeOptions {
   extraCritical?: Array<string | number>;
   /** For negative tests: claim this algorithm instead of the key's own (signing uses its hash). */
   algorithm?: SignatureAlgorithm;
+}
+
+export interface SignEnvelopeOptions extends EnvelopeContentOptions {
+  /** The leaf certificate's private key. */
+  privateKey: KeyObject;
+  /** Leaf first, root last (the root must be included). */
+  certificateChain: Certificate[] | Uint8Array[];
+}
+
+/** A primitive signature and the chain that certifies its key, from a signer that keeps the key. */
+export interface RawSignature {
+  /** RSASSA-PSS bytes, or ECDSA as raw r||s (RFC 7518 §3.4; RFC 9053 §2.1). */
+  signature: Uint8Array;
+  /** Leaf first, root last. */
+  certificateChain: Certificate[];
+}
+
+/**
+ * A signing key that never leaves its provider (a KMS or HSM behind a notation plugin): it signs
+ * the exact bytes (JWS signing input, COSE Sig_structure) with `algorithm`, as notation-core-go's
+ * remote signer (signature.Signer, "ProxySigner") does, and hands back the chain with the signature.
+ */
+export interface RawSigner {
+  /** The algorithm of the key (the envelope's `alg`), known before signing (describe-key). */
+  algorithm: SignatureAlgorithm;
+  sign(bytes: Uint8Array): Promise<RawSignature>;
 }
 
 export interface SignedEnvelope {
@@ -107,7 +130,7 @@ function sortedObject(value: Record<string, string>): Record<string, string> {
  * The payload JSON as notation writes it: keys sorted for JWS (the observed notation output), and
  * Go struct order (mediaType, digest, size, annotations, artifactType) for COSE.
  */
-function payloadBytes(target: SignTarget, format: 'jws' | 'cose'): Uint8Array {
+export function payloadBytes(target: SignTarget, format: 'jws' | 'cose'): Uint8Array {
   const fields: Record<string, unknown> = {};
   if (format === 'cose') {
     fields['mediaType'] = target.mediaType;
@@ -133,8 +156,7 @@ interface Attributes {
   critical: Array<string | number>;
 }
 
-function attributes(options: SignEnvelopeOptions, leaf: Certificate): Attributes {
-  const keyAlg = signatureAlgorithmForKey(leaf.publicKey);
+function attributes(options: EnvelopeContentOptions, keyAlg: SignatureAlgorithm): Attributes {
   const alg = options.algorithm ?? keyAlg;
   const scheme = options.signingScheme ?? 'notary.x509';
   const signingTime = truncateToSeconds(options.signingTime ?? new Date());
@@ -152,7 +174,13 @@ function extraEntries(extra: SignEnvelopeOptions['extraProtectedHeaders']): Arra
   return extra instanceof Map ? [...extra.entries()] : Object.entries(extra);
 }
 
-function signJws(options: SignEnvelopeOptions, ders: Uint8Array[], attrs: Attributes): Uint8Array {
+/** An envelope up to its signature: the bytes to sign, and how to finish it once signed. */
+interface UnsignedEnvelope {
+  signingInput: Uint8Array;
+  finish(signature: Uint8Array, ders: Uint8Array[]): Uint8Array;
+}
+
+function unsignedJws(options: EnvelopeContentOptions, attrs: Attributes): UnsignedEnvelope {
   const header: Record<string, unknown> = {
     alg: attrs.alg,
     crit: attrs.critical,
@@ -175,19 +203,22 @@ function signJws(options: SignEnvelopeOptions, ders: Uint8Array[], attrs: Attrib
   );
   const protectedB64 = Buffer.from(JSON.stringify(sorted)).toString('base64url');
   const payloadB64 = Buffer.from(payloadBytes(options.payload.targetArtifact, 'jws')).toString('base64url');
-  const signature = signBytes(attrs.alg, options.privateKey, new TextEncoder().encode(`${protectedB64}.${payloadB64}`));
-  const unprotected: Record<string, unknown> = {};
-  if (options.timestampToken !== undefined)
-    unprotected[NOTARY_HEADER.timestampSignature] = Buffer.from(options.timestampToken).toString('base64');
-  unprotected['x5c'] = ders.map((der) => Buffer.from(der).toString('base64'));
-  unprotected[NOTARY_HEADER.signingAgent] = options.signingAgent ?? 'vouch';
-  const envelope = {
-    payload: payloadB64,
-    protected: protectedB64,
-    header: unprotected,
-    signature: Buffer.from(signature).toString('base64url'),
+  const signingInput = new TextEncoder().encode(`${protectedB64}.${payloadB64}`);
+  const finish = (signature: Uint8Array, ders: Uint8Array[]): Uint8Array => {
+    const unprotected: Record<string, unknown> = {};
+    if (options.timestampToken !== undefined)
+      unprotected[NOTARY_HEADER.timestampSignature] = Buffer.from(options.timestampToken).toString('base64');
+    unprotected['x5c'] = ders.map((der) => Buffer.from(der).toString('base64'));
+    unprotected[NOTARY_HEADER.signingAgent] = options.signingAgent ?? 'vouch';
+    const envelope = {
+      payload: payloadB64,
+      protected: protectedB64,
+      header: unprotected,
+      signature: Buffer.from(signature).toString('base64url'),
+    };
+    return new TextEncoder().encode(JSON.stringify(envelope));
   };
-  return new TextEncoder().encode(JSON.stringify(envelope));
+  return { signingInput, finish };
 }
 
 /** Encoded CBOR of a label, for deterministic length-first ordering (RFC 7049 §3.9 canonical CBOR). */
@@ -207,7 +238,7 @@ function epochTag(date: Date): Tag {
   return new Tag(Math.floor(date.getTime() / 1000), 1);
 }
 
-function signCose(options: SignEnvelopeOptions, ders: Uint8Array[], attrs: Attributes): Uint8Array {
+function unsignedCose(options: EnvelopeContentOptions, attrs: Attributes): UnsignedEnvelope {
   const protectedEntries = new Map<string | number, unknown>([
     [COSE_LABEL.alg, COSE_ALGORITHM[attrs.alg]],
     [COSE_LABEL.crit, attrs.critical],
@@ -223,18 +254,26 @@ function signCose(options: SignEnvelopeOptions, ders: Uint8Array[], attrs: Attri
   }
   const protectedBytes = new Uint8Array(coseEncoder.encode(canonicalMap([...protectedEntries.entries()])));
   const payload = payloadBytes(options.payload.targetArtifact, 'cose');
-  const signature = signBytes(attrs.alg, options.privateKey, coseSign1ToBeSigned(protectedBytes, payload));
-  const unprotectedEntries: Array<[string | number, unknown]> = [
-    [COSE_LABEL.x5chain, ders.map((der) => Buffer.from(der))],
-    [NOTARY_HEADER.signingAgent, options.signingAgent ?? 'vouch'],
-  ];
-  if (options.timestampToken !== undefined)
-    unprotectedEntries.push([NOTARY_HEADER.timestampSignature, Buffer.from(options.timestampToken)]);
-  const message = new Tag(
-    [Buffer.from(protectedBytes), canonicalMap(unprotectedEntries), Buffer.from(payload), Buffer.from(signature)],
-    COSE_SIGN1_TAG,
-  );
-  return new Uint8Array(coseEncoder.encode(message));
+  const signingInput = coseSign1ToBeSigned(protectedBytes, payload);
+  const finish = (signature: Uint8Array, ders: Uint8Array[]): Uint8Array => {
+    const unprotectedEntries: Array<[string | number, unknown]> = [
+      [COSE_LABEL.x5chain, ders.map((der) => Buffer.from(der))],
+      [NOTARY_HEADER.signingAgent, options.signingAgent ?? 'vouch'],
+    ];
+    if (options.timestampToken !== undefined)
+      unprotectedEntries.push([NOTARY_HEADER.timestampSignature, Buffer.from(options.timestampToken)]);
+    const message = new Tag(
+      [Buffer.from(protectedBytes), canonicalMap(unprotectedEntries), Buffer.from(payload), Buffer.from(signature)],
+      COSE_SIGN1_TAG,
+    );
+    return new Uint8Array(coseEncoder.encode(message));
+  };
+  return { signingInput, finish };
+}
+
+function unsignedEnvelope(options: EnvelopeContentOptions, attrs: Attributes): { mediaType: string; unsigned: UnsignedEnvelope } {
+  if (options.format === 'jws') return { mediaType: MEDIA_TYPE.jws, unsigned: unsignedJws(options, attrs) };
+  return { mediaType: MEDIA_TYPE.cose, unsigned: unsignedCose(options, attrs) };
 }
 
 /**
@@ -250,10 +289,45 @@ export function signEnvelope(options: SignEnvelopeOptions): SignedEnvelope {
   if (!spki(createPublicKey(options.privateKey)).equals(spki(leaf.publicKey))) {
     throw signError('the private key does not belong to the leaf certificate');
   }
-  const attrs = attributes(options, leaf);
-  const ders = certs.map((cert) => cert.der);
-  if (options.format === 'jws') return { mediaType: MEDIA_TYPE.jws, bytes: signJws(options, ders, attrs) };
-  return { mediaType: MEDIA_TYPE.cose, bytes: signCose(options, ders, attrs) };
+  const attrs = attributes(options, signatureAlgorithmForKey(leaf.publicKey));
+  const { mediaType, unsigned } = unsignedEnvelope(options, attrs);
+  const signature = signBytes(attrs.alg, options.privateKey, unsigned.signingInput);
+  return {
+    mediaType,
+    bytes: unsigned.finish(
+      signature,
+      certs.map((cert) => cert.der),
+    ),
+  };
+}
+
+/**
+ * signEnvelope with a key that stays with its provider: `signer` signs the JWS signing input or
+ * the COSE Sig_structure. Like notation-go's GenericSigner (which verifies what its remote signer
+ * made before returning it), the answer is held to the envelope: the leaf must be a key of
+ * `signer.algorithm` and the signature must verify with it, else INVALID_INPUT (BAD_CONTENT).
+ * Callers that know more about the provider check its answer first, with better errors.
+ */
+export async function signEnvelopeWith(options: EnvelopeContentOptions, signer: RawSigner): Promise<SignedEnvelope> {
+  const attrs = attributes(options, signer.algorithm);
+  const { mediaType, unsigned } = unsignedEnvelope(options, attrs);
+  const { signature, certificateChain } = await signer.sign(unsigned.signingInput);
+  const leaf = certificateChain[0];
+  if (leaf === undefined) throw signError('the signer returned no certificate chain');
+  if (options.algorithm === undefined) {
+    if (signatureAlgorithmForKey(leaf.publicKey) !== signer.algorithm)
+      throw signError(`the leaf certificate's key is not a ${signer.algorithm} key`);
+    if (!verifySignatureBytes(signer.algorithm, leaf.publicKey, unsigned.signingInput, signature, options.format)) {
+      throw signError(`the signer's ${signer.algorithm} signature does not verify with the leaf certificate's key`);
+    }
+  }
+  return {
+    mediaType,
+    bytes: unsigned.finish(
+      signature,
+      certificateChain.map((cert) => cert.der),
+    ),
+  };
 }
 
 /**

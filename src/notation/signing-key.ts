@@ -96,23 +96,34 @@ export function checkSigningIdentity(
   if (!spki(publicKey).equals(spki(leaf.publicKey))) {
     throw keyError(files.key, `the key does not belong to the leaf certificate (the first in ${files.cert}, subject "${leaf.subject}")`);
   }
+  checkSigningChain(chain, files.cert, now);
+}
+
+/**
+ * The certificate half of checkSigningIdentity, for signers whose key is elsewhere (a notation
+ * plugin's chain): a code-signing leaf, a chain that satisfies the Notary code-signing rules up to
+ * a self-signed root, every certificate valid at `now`. Throws INVALID_INPUT (BAD_CONTENT) naming `file`.
+ */
+export function checkSigningChain(chain: readonly Certificate[], file: string, now: Date = new Date()): void {
+  const leaf = chain[0];
+  if (leaf === undefined) throw certificateError(file, 'no certificate');
   // notation-core-go validateCodeSigningExtKeyUsage: an EKU extension must include codeSigning.
   const ekus = (leaf.extendedKeyUsage?.usages ?? []).map(String);
   if (leaf.extendedKeyUsage !== undefined && !ekus.includes(OID.codeSigning)) {
     throw certificateError(
-      files.cert,
+      file,
       `the leaf certificate "${leaf.subject}" has an extended key usage without Code Signing (${ekus.join(', ') || 'none'}); notation would refuse to sign with it`,
     );
   }
   try {
     validateSigningChain(chain.map((c) => c.der));
   } catch (error) {
-    throw certificateError(files.cert, `${errorMessage(error)} (notation would refuse to sign with it)`, error);
+    throw certificateError(file, `${errorMessage(error)} (notation would refuse to sign with it)`, error);
   }
   for (const cert of chain) {
     if (now.getTime() < cert.notBefore.getTime() || now.getTime() > cert.notAfter.getTime()) {
       throw certificateError(
-        files.cert,
+        file,
         `certificate "${cert.subject}" is not valid at ${now.toISOString()} (valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()})`,
       );
     }

@@ -13,11 +13,12 @@ import { dockerHubNotes } from '../hints.js';
 import { UsageError, type CommandIo } from '../io.js';
 import { formatBytes, progressLine, type ProgressStream } from '../progress.js';
 import { table } from '../render.js';
-import { checkSigningFlags, loadSigningChoice, SIGNING_FLAGS, SIGNING_FLAGS_HELP } from '../signing-options.js';
+import { checkSigningFlags, loadSigningChoice, PLUGIN_SIGNING_FLAGS, SIGNING_FLAGS, SIGNING_FLAGS_HELP } from '../signing-options.js';
 
 export const promoteUsage = `usage: vouch promote [--dry-run] [--config FILE] [--plain-http] [--output text|json]
                      [--max-depth N] [--max-objects N]
-                     [--sign-for ENV --key KEY --cert CHAIN [signing options]] SRC DST
+                     [--sign-for ENV (--key KEY --cert CHAIN | --plugin NAME --id KEY_ID)
+                      [signing options]] SRC DST
 
 Copies the image SRC (a single manifest, or a multi-platform index with all its children) and its
 whole referrer graph (signatures, SBOMs, scan results, signatures on those) to DST, digests
@@ -92,9 +93,9 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
   const signFor = values['sign-for'];
   let stamp: PromoteStamp | undefined;
   if (signFor === undefined) {
-    const given = (['key', 'cert', 'expiry', 'timestamp-url', 'timestamp-root', 'annotation', 'user-metadata'] as const).filter(
-      (name) => values[name] !== undefined,
-    );
+    const given = (
+      ['key', 'cert', 'expiry', 'timestamp-url', 'timestamp-root', 'annotation', 'user-metadata', ...PLUGIN_SIGNING_FLAGS] as const
+    ).filter((name) => values[name] !== undefined);
     if (given.length > 0) throw new UsageError(`--${given[0]} signs: it needs --sign-for ENV`, promoteUsage);
   } else {
     checkSigningFlags(values, promoteUsage, ' with --sign-for');
@@ -107,7 +108,7 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
       );
     }
     // Local files first: a bad key, chain or timestamp root fails before any registry is contacted.
-    const choice = await loadSigningChoice(values, promoteUsage);
+    const choice = await loadSigningChoice(values, promoteUsage, { config, environment: signFor, env });
     stamp = {
       environment: signFor,
       signer: choice.signer,

@@ -1,4 +1,5 @@
-// `vouch sign --key KEY --cert CHAIN [...] REF`: signs an image as `notation sign` does and
+// `vouch sign --key KEY --cert CHAIN [...] REF` (or `--plugin NAME --id KEY_ID`, a key held by a
+// notation plugin): signs an image as `notation sign` does and
 // attaches the signature as a referrer (OCI 1.1 artifact manifest; the referrers tag index is kept
 // current on registries without the Referrers API). docs/api.md "vouch sign". Exit 0 signed,
 // 1 the registry or the TSA failed, 2 bad usage or bad input (key, certificate, reference).
@@ -13,7 +14,8 @@ import { RegistryClient, referrersTag } from '../../oci/index.js';
 import { UsageError, type CommandIo } from '../io.js';
 import { checkSigningFlags, loadSigningChoice, SIGNING_FLAGS, SIGNING_FLAGS_HELP } from '../signing-options.js';
 
-export const signUsage = `usage: vouch sign --key KEY --cert CHAIN [--envelope jws|cose] [--expiry DURATION]
+export const signUsage = `usage: vouch sign (--key KEY --cert CHAIN | --plugin NAME --id KEY_ID [--plugin-config k=v]...
+                   [--plugin-dir DIR]) [--envelope jws|cose] [--expiry DURATION]
                   [--timestamp-url URL --timestamp-root PEM] [--annotation k=v]... [--user-metadata k=v]...
                   [--config FILE] [--plain-http] [--output text|json] REF
 
@@ -29,7 +31,8 @@ ${SIGNING_FLAGS_HELP}
   --output FMT         text (default) or json
 
 Without a config, registry credentials come from VOUCH_REGISTRY_USERNAME and VOUCH_REGISTRY_PASSWORD.
-Exit status: 0 signed, 1 the registry or the timestamp authority failed, 2 bad usage or bad input.`;
+Exit status: 0 signed, 1 the registry, the timestamp authority or the plugin failed, 2 bad usage or
+bad input.`;
 
 export async function signCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -59,12 +62,13 @@ export async function signCommand(argv: string[], io: CommandIo): Promise<number
   const ref = parseReference(input);
 
   // Everything local first: a bad key, chain or root fails before any registry is contacted.
-  const { signer, options: signing, expiryMs } = await loadSigningChoice(values, signUsage);
+  const config = configPath !== undefined ? await loadConfig(configPath) : undefined;
+  const { signer, options: signing, expiryMs } = await loadSigningChoice(values, signUsage, { config });
   const timestamp = signing.timestamp;
 
   let client: RegistryClient;
-  if (configPath !== undefined) {
-    client = createRegistryClient(await loadConfig(configPath), { logger: moduleLogger('cli') });
+  if (config !== undefined) {
+    client = createRegistryClient(config, { logger: moduleLogger('cli') });
   } else {
     const username = process.env['VOUCH_REGISTRY_USERNAME'];
     client = new RegistryClient({

@@ -41,6 +41,8 @@ test.serial('promote: usage errors exit 2', async (t) => {
   t.is(await main(['promote', 'a/b:1'], c.io), 2);
   t.is(await main(['promote', '--output', 'yaml', 'a/b:1', 'c/d'], c.io), 2);
   t.is(await main(['promote', '--max-depth', '0', 'a/b:1', 'c/d'], c.io), 2);
+  t.is(await main(['promote', '--plugin', 'kms', '--id', 'k', 'a/b:1', 'c/d'], c.io), 2);
+  t.true(c.err.some((l) => l.includes('--plugin signs: it needs --sign-for ENV')));
   t.is(await promoteCommand([`${src.host}/a/b:1`, `${dst.host}/c/d@sha256:${'0'.repeat(64)}`], c.io, noConfig).catch(() => 2), 2);
   t.true(c.err.some((l) => l.includes('expected SRC and DST')));
 });

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main.js';
-import { parseDuration } from '../../../src/cli/signing-options.js';
+import { parseDuration, pluginDirectory } from '../../../src/cli/signing-options.js';
 import { generateChain } from '../../helpers/pki.js';
 
 let dir: string;
@@ -44,6 +44,14 @@ const USAGE_ERRORS: Array<[string, string[], RegExp]> = [
   ['--plain-http with --config', [...KEY, '--config', 'vouch.yaml', '--plain-http', REF], /--plain-http is for use without a config/],
   ['a bad --output', [...KEY, '--output', 'yaml', REF], /--output must be text or json/],
   ['an unknown option', [...KEY, '--force', REF], /Unknown option/],
+  ['--plugin with --key', ['--plugin', 'kms', '--id', 'k', '--key', 'k.pem', REF], /excludes --key and --cert/],
+  ['--plugin with --cert', ['--plugin', 'kms', '--id', 'k', '--cert', 'c.pem', REF], /excludes --key and --cert/],
+  ['--plugin without --id', ['--plugin', 'kms', REF], /--plugin needs --id KEY_ID/],
+  ['--plugin with an empty --id', ['--plugin', 'kms', '--id', '', REF], /--plugin needs --id KEY_ID/],
+  ['--plugin that is no plugin name', ['--plugin', '../kms', '--id', 'k', REF], /--plugin must be a plugin name/],
+  ['--id without --plugin', [...KEY, '--id', 'k', REF], /--id goes with --plugin/],
+  ['--plugin-dir without --plugin', [...KEY, '--plugin-dir', '/tmp', REF], /--plugin-dir goes with --plugin/],
+  ['a --plugin-config without =', ['--plugin', 'kms', '--id', 'k', '--plugin-config', 'x', REF], /--plugin-config must be key=value/],
 ];
 
 for (const [name, args, message] of USAGE_ERRORS) {
@@ -51,7 +59,7 @@ for (const [name, args, message] of USAGE_ERRORS) {
     const result = await run(args);
     t.is(result.code, 2);
     t.regex(result.err, message);
-    t.regex(result.err, /usage: vouch sign --key KEY --cert CHAIN/);
+    t.regex(result.err, /usage: vouch sign \(--key KEY --cert CHAIN \| --plugin NAME --id KEY_ID/);
   });
 }
 
@@ -94,4 +102,18 @@ test('golden: a key that does not belong to the certificate (exit 2, before any 
     'vouch sign: INVALID_INPUT: signing key <DIR>/key.pem: the key does not belong to the leaf certificate ' +
       '(the first in <DIR>/chain.pem, subject "CN=release signer, O=Example, ST=WA, C=US")',
   );
+});
+
+test('a plugin that is not installed is exit 1 (PLUGIN_ERROR), before any registry is contacted', async (t) => {
+  // 127.0.0.1:1 refuses connections: a registry error would name the registry, not the plugin.
+  const result = await run(['--plugin', 'absent', '--id', 'k', '--plugin-dir', dir, '--plain-http', REF]);
+  t.is(result.code, 1);
+  t.regex(result.err, /^vouch sign: PLUGIN_ERROR: plugin "absent" is not installed: /);
+});
+
+test("the plugin directory: --plugin-dir, else notation's default under XDG_CONFIG_HOME or ~/.config", (t) => {
+  t.is(pluginDirectory({ 'plugin-dir': '/opt/plugins' }, { env: { XDG_CONFIG_HOME: '/x' } }), '/opt/plugins');
+  t.is(pluginDirectory({ 'plugin-dir': 'rel' }), join(process.cwd(), 'rel'));
+  t.is(pluginDirectory({}, { env: { XDG_CONFIG_HOME: '/x', HOME: '/home/u' } }), '/x/notation/plugins');
+  t.is(pluginDirectory({}, { env: { XDG_CONFIG_HOME: '', HOME: '/home/u' } }), '/home/u/.config/notation/plugins');
 });
