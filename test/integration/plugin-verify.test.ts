@@ -233,6 +233,11 @@ test.serial(
       undecided.map((u) => [u.key, u.error.split(':')[0]]),
       [[faulty, 'PLUGIN_ERROR']],
     );
+    // Every plugin command is counted, by plugin, command and outcome.
+    const metrics = await (await fetch(`${provider.healthUrl}/metrics`)).text();
+    t.regex(metrics, /vouch_plugin_commands_total\{plugin="vouch-test",command="verify-signature",outcome="ok"\} 3/);
+    t.regex(metrics, /vouch_plugin_commands_total\{plugin="vouch-test",command="verify-signature",outcome="PLUGIN_CRASHED"\} 1/);
+    t.regex(metrics, /vouch_plugin_command_duration_seconds_count\{plugin="vouch-test",command="get-plugin-metadata"\} \d+/);
     // gRPC carries the same: the plugin in the report; the undecided key as its error.
     const definition = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_FILE, { defaults: true })) as unknown as {
       vouch: { v1: { Verifier: grpc.ServiceClientConstructor } };
@@ -259,10 +264,5 @@ test.serial(
       version: '1.2.0',
       checks: ['authenticity', 'revocation'],
     });
-    // Every plugin command is counted, by plugin, command and outcome.
-    const metrics = await (await fetch(`${provider.healthUrl}/metrics`)).text();
-    t.regex(metrics, /vouch_plugin_commands_total\{plugin="vouch-test",command="verify-signature",outcome="ok"\} 3/);
-    t.regex(metrics, /vouch_plugin_commands_total\{plugin="vouch-test",command="verify-signature",outcome="PLUGIN_CRASHED"\} 1/);
-    t.regex(metrics, /vouch_plugin_command_duration_seconds_count\{plugin="vouch-test",command="get-plugin-metadata"\} \d+/);
   },
 );
