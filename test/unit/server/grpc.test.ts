@@ -95,7 +95,8 @@ test('grpc: Verify answers one result per reference in order, with the environme
   t.deepEqual((response.results[0]?.['signatures'] as Array<{ reasons: unknown[] }>)[0]?.reasons, [
     { code: 'EXPIRED', message: 'expiry: the signature expired at …', check: 'expiry', detail: 'the signature expired at …' },
   ]);
-  // A cosign report: its type and key signer; no trust policy or signing time (proto3 defaults).
+  // A cosign report: its type and key signer; no trust policy or signing time (proto3 defaults), no
+  // plugin decision nor undecided reason (unset message fields).
   t.deepEqual((response.results[0]?.['signatures'] as Array<Record<string, unknown>>)[1], {
     type: 'cosign',
     digest: `sha256:${'d'.repeat(64)}`,
@@ -104,6 +105,8 @@ test('grpc: Verify answers one result per reference in order, with the environme
     signer: `sha256:${'e'.repeat(64)}`,
     signingTime: '',
     reasons: [],
+    plugin: null,
+    undecided: null,
   });
   t.false(response.results[1]?.['verified']);
   // error is a Reason too; check and detail are empty (proto3 defaults) for an error.
