@@ -104,6 +104,14 @@ export {
   type NotationSignatureReport,
   type VerifyArtifactOptions,
   type VerifiedTimestamp,
+  // Notary Project plugins (docs/plugins.md): the process host, for verification and for signing
+  PluginHost,
+  pluginEnvironment,
+  type PluginHostOptions,
+  type PluginObserver,
+  type PluginConfig,
+  type PluginMetadata,
+  type VerificationPlugins,
 } from './notation/index.js';
 
 // ---- policy: OPA WebAssembly policies in a worker thread (the shared decision, environment policies)
@@ -171,12 +179,14 @@ export {
   type SignatureCheckOptions,
 } from './app/index.js';
 
-// ---- signing with key files (vouch sign), and the copy engine under promotion --------------------
+// ---- signing with key files or a plugin (vouch sign), and the copy engine under promotion ---------
 export {
   signImage,
   prepareSignature,
   pushSignature,
   loadSigningIdentity,
+  pluginSigningKey,
+  type PluginSigningKey,
   type SignImageOptions,
   type SignedImage,
   type PreparedSignature,
