@@ -764,14 +764,18 @@ const pluginsSchema = mapping({
 );
 
 /** The plugins section after the schema (paths as written, secrets not yet read; parse.ts completes it). */
-interface PluginsEntry {
+interface PluginsEntry extends PluginsSettings {
+  config: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, PluginConfigSource>>>;
+}
+
+/** Where plugins are and the bounds they run under: the same before and after loading. */
+interface PluginsSettings {
   directory: string;
   timeoutMs: number;
   maxConcurrent: number;
   maxOutputBytes: number;
   metadataTtlMs: number;
   passEnvironment: readonly string[];
-  config: ReadonlyMap<string, ReadonlyMap<string, ReadonlyMap<string, PluginConfigSource>>>;
 }
 
 /**
@@ -779,13 +783,7 @@ interface PluginsEntry {
  * environment → plugin name → the plugin configuration for its requests; `secretKeys` names, in the
  * same shape, the keys whose values came from `fromEnv`, so logs can redact them (redactPluginConfig).
  */
-export interface PluginsConfig {
-  directory: string;
-  timeoutMs: number;
-  maxConcurrent: number;
-  maxOutputBytes: number;
-  metadataTtlMs: number;
-  passEnvironment: readonly string[];
+export interface PluginsConfig extends PluginsSettings {
   config: ReadonlyMap<string, ReadonlyMap<string, Readonly<Record<string, string>>>>;
   secretKeys: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<string>>>;
 }
