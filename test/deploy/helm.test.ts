@@ -97,6 +97,10 @@ async function renderedConfig(t: import('ava').ExecutionContext, objects: Obj[])
   // And vouch's own parser accepts it (cross-field rules the JSON Schema cannot say), with the
   // registry passwords' environment variables set as the pod's Secret references would.
   const env = Object.fromEntries(Object.values(config['registries'] ?? {}).map((r: any) => [r['passwordFromEnv'], 'secret']));
+  // …and the plugin configuration's `{ fromEnv }` secrets, as the pod's extraEnv would.
+  for (const plugins of Object.values(config['plugins']?.['config'] ?? {}) as Obj[])
+    for (const settings of Object.values(plugins) as Obj[])
+      for (const value of Object.values(settings)) if (typeof value === 'object' && value !== null) env[value['fromEnv']] = 'secret';
   t.notThrows(() => parseConfig(text, 'config.yaml', { env }));
   return config;
 }
@@ -116,6 +120,7 @@ test('helm: lint passes for the default values and every example', async (t) => 
     [...example('two-environments'), ...(await pemArgs(['prod', 'staging']))],
     example('existing-secrets'),
     [...example('cert-manager'), ...(await pemArgs(['prod']))],
+    [...example('plugins'), ...(await pemArgs(['prod']))],
   ];
   for (const args of cases) {
     const { stdout } = await helm(['lint', CHART, '--strict', ...args]);
@@ -250,6 +255,21 @@ test('helm: existing secrets, shared cache and autoscaling', async (t) => {
     objects.some((o) => o['kind'] === 'ConfigMap' && o['metadata']['name'].startsWith('vouch-truststore-')),
     'existing stores are not created',
   );
+});
+
+test('helm: plugins: the image, the plugins section and its secret from the environment', async (t) => {
+  const { objects } = await template([...example('plugins'), ...(await pemArgs(['prod']))]);
+  const config = await renderedConfig(t, objects);
+  t.is(config['plugins']['directory'], '/opt/vouch/plugins');
+  t.deepEqual(config['plugins']['config']['prod']['com.example.kms']['token'], { fromEnv: 'KMS_API_TOKEN' });
+  const container = find(objects, 'Deployment', 'vouch')['spec']['template']['spec']['containers'][0];
+  t.is(container['image'], 'registry.example.com/platform/vouch-with-kms-plugin:1.0.0-kms.1');
+  const secret = (container['env'] as Obj[]).find((e) => e['name'] === 'KMS_API_TOKEN')!;
+  t.deepEqual(secret['valueFrom'], { secretKeyRef: { name: 'kms-plugin', key: 'token' } });
+  t.false(JSON.stringify(find(objects, 'ConfigMap', 'vouch-config')).includes('secretKeyRef'), 'no secret value in the ConfigMap');
+  // A plugin timeout at or over the request budget is refused by the chart's schema or by vouch.
+  const error = await templateError([...example('plugins'), ...(await pemArgs(['prod'])), '--set', 'config.plugins.timeoutMs=70000']);
+  t.regex(error, /timeoutMs/);
 });
 
 test('helm: cert-manager, constraints per environment and mutators', async (t) => {
