@@ -82,7 +82,10 @@ export function renderTable(results: KeyResult[], defaultEnvironment?: string): 
       return ['UNDECIDED', environment, reference, '-', `${r.error.code}: ${r.error.message}`];
     }
     const v = r.value!;
-    const signer = v.signatures.find((s) => s.verified)?.signer ?? v.signatures[0]?.signer ?? '-';
+    const shown = v.signatures.find((s) => s.verified) ?? v.signatures[0];
+    // A signature a verification plugin decided says so: its verdict is partly the plugin's.
+    const plugin = shown?.type === 'notation' && shown.plugin !== undefined ? ` (plugin ${shown.plugin.name} ${shown.plugin.version})` : '';
+    const signer = shown?.signer !== undefined ? `${shown.signer}${plugin}` : '-';
     const reason = v.verified
       ? v.skipped
         ? 'trust policy level skip: not checked'
