@@ -41,7 +41,7 @@ export type PolicySignature = PolicyNotationSignature | PolicyCosignSignature;
  */
 export type PolicyNotationSignature = Pick<
   NotationSignatureResult,
-  'type' | 'digest' | 'verified' | 'trustPolicy' | 'level' | 'signer' | 'signingTime'
+  'type' | 'digest' | 'verified' | 'trustPolicy' | 'level' | 'signer' | 'signingTime' | 'plugin'
 > & {
   /** signingTime in Unix seconds (time.parse_rfc3339_ns(signingTime) gives it in nanoseconds). */
   signingTimeUnix?: number;
@@ -175,6 +175,10 @@ function policySignature(report: NotationSignatureReport): PolicyNotationSignatu
     trustPolicy: report.trustPolicy,
     level: report.level,
     ...(report.signer !== undefined ? { signer: report.signer } : {}),
+    // A policy may demand that a managed signing service's plugin vouched for the signer (docs/plugins.md).
+    ...(report.plugin !== undefined
+      ? { plugin: { name: report.plugin.name, version: report.plugin.version, checks: [...report.plugin.checks] } }
+      : {}),
     ...(report.signingTime !== undefined
       ? { signingTime: formatTime(report.signingTime), signingTimeUnix: unixSeconds(report.signingTime) }
       : {}),

@@ -5,7 +5,8 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VouchError } from '../../../src/core/index.js';
+import { VouchError, parseDigest } from '../../../src/core/index.js';
+import type { NotationSignatureReport } from '../../../src/notation/index.js';
 import { loadPolicyFile } from '../../../src/policy/index.js';
 import {
   DECISION_ENTRYPOINT,
@@ -16,6 +17,7 @@ import {
   parseDecision,
   type VerificationResult,
 } from '../../../src/verify/index.js';
+import { policyInput } from '../../../src/verify/decision-policy.js';
 import { toolPath } from '../../helpers/registries.js';
 
 const AT = { file: '/etc/vouch/p.rego', entrypoint: DECISION_ENTRYPOINT };
@@ -205,4 +207,36 @@ decision := {"allow": false, "reasons": [{"message": sprintf("%v", [input.kind])
       }
     },
   );
+});
+
+test('policyInput: a signature a verification plugin decided carries the plugin, so a policy can demand one', (t) => {
+  const digest = `sha256:${'a'.repeat(64)}`;
+  const report = (plugin?: { name: string; version: string; checks: Array<'authenticity' | 'revocation'> }): NotationSignatureReport => ({
+    digest: parseDigest(`sha256:${(plugin ? 'b' : 'c').repeat(64)}`),
+    verified: true,
+    trustPolicy: 'prod',
+    level: 'strict',
+    signer: 'CN=release',
+    checks: [],
+    reasons: [],
+    warnings: [],
+    ...(plugin ? { plugin } : {}),
+  });
+  const input = policyInput(
+    { verified: true, environment: 'prod', reference: `r.example/app@${digest}`, digest, signatures: [], reasons: [], warnings: [] },
+    {
+      verified: true,
+      trustPolicy: 'prod',
+      skippedByPolicy: false,
+      signatures: [report({ name: 'com.example.kms', version: '1.4.0', checks: ['authenticity'] }), report()],
+      reasons: [],
+    },
+  );
+  const [viaPlugin, plain] = input.signatures;
+  t.deepEqual(viaPlugin?.type === 'notation' ? viaPlugin.plugin : 'missing', {
+    name: 'com.example.kms',
+    version: '1.4.0',
+    checks: ['authenticity'],
+  });
+  t.false(plain !== undefined && 'plugin' in plain);
 });
