@@ -3,7 +3,7 @@
 // repository to another on the same registry (blobs mounted), an OCI layout as the source,
 // interruptions and resumption, and a destination that refuses pushes.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,21 @@ function clientFor(registries: RunningRegistry[], config: RegistryHostConfig = {
 
 const repoName = (prefix: string) => `${prefix}/r${++repoCounter}`;
 
+/**
+ * A client for both registries, closed when the test ends, with a fresh source repository on `from` and a
+ * destination repository on `to`.
+ */
+function repositories(
+  t: ExecutionContext,
+  from: RunningRegistry = olareg,
+  to: RunningRegistry = distribution,
+  limits = {},
+): { source: RegistryRepository; destination: RegistryRepository } {
+  const client = clientFor([olareg, distribution], {}, limits);
+  t.teardown(() => client.close());
+  return { source: client.repository(from.host, repoName('src')), destination: client.repository(to.host, repoName('dst')) };
+}
+
 /** An image with an SBOM, a notation signature (the real CLI) on the image, and a signature on the SBOM. */
 async function seedGraph(registry: RunningRegistry, repo: RegistryRepository, image: BuiltManifest = buildImage()) {
   const subject = await pushManifest(repo, image, 'v1');
@@ -87,74 +102,62 @@ for (const [from, to] of [
   test.serial(`${from} → ${to}: an image with an SBOM and signatures arrives whole; a second run copies nothing`, async (t) => {
     const src = from === 'olareg' ? olareg : distribution;
     const dst = to === 'olareg' ? olareg : distribution;
-    const client = clientFor([olareg, distribution]);
-    try {
-      const source = client.repository(src.host, repoName('src'));
-      const destination = client.repository(dst.host, repoName('dst'));
-      const seeded = await seedGraph(src, source);
+    const { source, destination } = repositories(t, src, dst);
+    const seeded = await seedGraph(src, source);
 
-      const report = await copyImage(source, destination, 'v1');
-      t.is(report.subject.digest, seeded.subject.digest);
-      t.is(report.tag, 'v1');
-      t.true(report.tagUpdated);
-      t.deepEqual(actions(report), { copied: report.objects.length });
-      const referrers = report.objects.filter((o) => o.kind === 'referrer').map((o) => o.descriptor.digest);
-      t.deepEqual(referrers.sort(), [seeded.sbom.digest, seeded.sbomSignature.digest, seeded.notationSignature].sort());
-      // Every referrer is after its subject in the report (the write order).
-      const position = new Map(report.objects.map((o, i) => [o.descriptor.digest, i]));
-      for (const o of report.objects.filter((x) => x.kind === 'referrer'))
-        t.true(position.get(o.parent!)! < position.get(o.descriptor.digest)!);
+    const report = await copyImage(source, destination, 'v1');
+    t.is(report.subject.digest, seeded.subject.digest);
+    t.is(report.tag, 'v1');
+    t.true(report.tagUpdated);
+    t.deepEqual(actions(report), { copied: report.objects.length });
+    const referrers = report.objects.filter((o) => o.kind === 'referrer').map((o) => o.descriptor.digest);
+    t.deepEqual(referrers.sort(), [seeded.sbom.digest, seeded.sbomSignature.digest, seeded.notationSignature].sort());
+    // Every referrer is after its subject in the report (the write order).
+    const position = new Map(report.objects.map((o, i) => [o.descriptor.digest, i]));
+    for (const o of report.objects.filter((x) => x.kind === 'referrer'))
+      t.true(position.get(o.parent!)! < position.get(o.descriptor.digest)!);
 
-      // Same digests at the destination, found by vouch's discovery and by the real notation.
-      t.is((await destination.resolve('v1')).digest, seeded.subject.digest);
-      const [srcTree, dstTree] = await Promise.all([
-        walkReferrers(source, seeded.subject.digest, { maxDepth: 3 }),
-        walkReferrers(destination, seeded.subject.digest, { maxDepth: 3 }),
-      ]);
-      t.deepEqual(graphDigests(dstTree), graphDigests(srcTree));
-      t.is(graphDigests(dstTree).length, 3);
-      const listed = await notation.list(`${dst.host}/${destination.name}@${seeded.subject.digest}`);
-      t.deepEqual(listed, [seeded.notationSignature]);
+    // Same digests at the destination, found by vouch's discovery and by the real notation.
+    t.is((await destination.resolve('v1')).digest, seeded.subject.digest);
+    const [srcTree, dstTree] = await Promise.all([
+      walkReferrers(source, seeded.subject.digest, { maxDepth: 3 }),
+      walkReferrers(destination, seeded.subject.digest, { maxDepth: 3 }),
+    ]);
+    t.deepEqual(graphDigests(dstTree), graphDigests(srcTree));
+    t.is(graphDigests(dstTree).length, 3);
+    const listed = await notation.list(`${dst.host}/${destination.name}@${seeded.subject.digest}`);
+    t.deepEqual(listed, [seeded.notationSignature]);
 
-      const again = await copyImage(source, destination, 'v1');
-      t.deepEqual(actions(again), { exists: again.objects.length });
-      t.is(again.totals.bytesCopied, 0);
-      t.is(again.totals.copied, 0);
-      t.false(again.tagUpdated);
-    } finally {
-      await client.close();
-    }
+    const again = await copyImage(source, destination, 'v1');
+    t.deepEqual(actions(again), { exists: again.objects.length });
+    t.is(again.totals.bytesCopied, 0);
+    t.is(again.totals.copied, 0);
+    t.false(again.tagUpdated);
   });
 }
 
 test.serial('a multi-platform index arrives with every platform (and a signature on the index)', async (t) => {
-  const client = clientFor([olareg, distribution]);
-  try {
-    const source = client.repository(olareg.host, repoName('src'));
-    const destination = client.repository(distribution.host, repoName('dst'));
-    const platforms = [buildImage(), buildImage(), buildImage()];
-    for (const p of platforms) await pushManifest(source, p);
-    const index = buildIndex(platforms);
-    const subject = await pushManifest(source, index, 'multi');
-    await pushReferrer(source, buildNotationSignature(subject));
-    const child = await pushReferrer(source, buildSbomReferrer(platforms[1]!.descriptor));
+  const { source, destination } = repositories(t);
+  const platforms = [buildImage(), buildImage(), buildImage()];
+  for (const p of platforms) await pushManifest(source, p);
+  const index = buildIndex(platforms);
+  const subject = await pushManifest(source, index, 'multi');
+  await pushReferrer(source, buildNotationSignature(subject));
+  const child = await pushReferrer(source, buildSbomReferrer(platforms[1]!.descriptor));
 
-    const report = await copyImage(source, destination, 'multi', { tag: 'promoted' });
-    t.is(report.objects.filter((o) => o.kind === 'image').length, 3);
-    t.is(report.objects.filter((o) => o.kind === 'referrer').length, 2);
-    t.is(report.objects.filter((o) => o.kind === 'blob').length, 6 + 2 + 2 - 1); // the empty config is shared
-    const position = new Map(report.objects.map((o, i) => [o.descriptor.digest, i]));
-    for (const p of platforms) t.true(position.get(p.descriptor.digest)! < position.get(subject.digest)!);
-    t.is((await destination.resolve('promoted')).digest, subject.digest);
-    for (const p of platforms) t.true(await destination.hasManifest(p.descriptor.digest));
-    const childReferrers = await destination.listReferrers(platforms[1]!.descriptor.digest);
-    t.deepEqual(
-      childReferrers.descriptors.map((d) => d.digest),
-      [child.digest],
-    );
-  } finally {
-    await client.close();
-  }
+  const report = await copyImage(source, destination, 'multi', { tag: 'promoted' });
+  t.is(report.objects.filter((o) => o.kind === 'image').length, 3);
+  t.is(report.objects.filter((o) => o.kind === 'referrer').length, 2);
+  t.is(report.objects.filter((o) => o.kind === 'blob').length, 6 + 2 + 2 - 1); // the empty config is shared
+  const position = new Map(report.objects.map((o, i) => [o.descriptor.digest, i]));
+  for (const p of platforms) t.true(position.get(p.descriptor.digest)! < position.get(subject.digest)!);
+  t.is((await destination.resolve('promoted')).digest, subject.digest);
+  for (const p of platforms) t.true(await destination.hasManifest(p.descriptor.digest));
+  const childReferrers = await destination.listReferrers(platforms[1]!.descriptor.digest);
+  t.deepEqual(
+    childReferrers.descriptors.map((d) => d.digest),
+    [child.digest],
+  );
 });
 
 test.serial('same registry, another repository: blobs are mounted, not copied', async (t) => {
@@ -182,126 +185,96 @@ test.serial('same registry, another repository: blobs are mounted, not copied', 
 });
 
 test.serial('--dry-run writes nothing and reports what it would copy', async (t) => {
-  const client = clientFor([olareg, distribution]);
-  try {
-    const source = client.repository(olareg.host, repoName('src'));
-    const destination = client.repository(distribution.host, repoName('dst'));
-    const image = buildImage();
-    const subject = await pushManifest(source, image, 'v1');
-    await pushReferrer(source, buildSbomReferrer(subject));
-    const report = await copyImage(source, destination, 'v1', { dryRun: true });
-    t.true(report.dryRun);
-    t.deepEqual(actions(report), { 'would-copy': report.objects.length });
-    t.true(report.totals.bytesCopied > 0);
-    t.false(await destination.hasManifest(subject.digest));
-    for (const b of image.blobs) t.false(await destination.hasBlob(b.descriptor.digest));
-    await t.throwsAsync(destination.resolve('v1'), { instanceOf: VouchError, message: /not found/ });
-  } finally {
-    await client.close();
-  }
+  const { source, destination } = repositories(t);
+  const image = buildImage();
+  const subject = await pushManifest(source, image, 'v1');
+  await pushReferrer(source, buildSbomReferrer(subject));
+  const report = await copyImage(source, destination, 'v1', { dryRun: true });
+  t.true(report.dryRun);
+  t.deepEqual(actions(report), { 'would-copy': report.objects.length });
+  t.true(report.totals.bytesCopied > 0);
+  t.false(await destination.hasManifest(subject.digest));
+  for (const b of image.blobs) t.false(await destination.hasBlob(b.descriptor.digest));
+  await t.throwsAsync(destination.resolve('v1'), { instanceOf: VouchError, message: /not found/ });
 });
 
 test.serial('an interrupted copy pushes no manifest, and a re-run resumes', async (t) => {
-  const client = clientFor([olareg, distribution]);
-  try {
-    const source = client.repository(olareg.host, repoName('src'));
-    const destination = client.repository(distribution.host, repoName('dst'));
-    const image = buildImage({ layerBytes: 2 * 1024 * 1024 });
-    const subject = await pushManifest(source, image, 'v1');
-    const sbom = await pushReferrer(source, buildSbomReferrer(subject));
-    const controller = new AbortController();
-    const error = await t.throwsAsync(
-      copyImage(source, destination, 'v1', {
-        signal: controller.signal,
-        concurrency: 1,
-        onProgress: (p) => {
-          if (p.objectsDone >= 1) controller.abort();
-        },
-      }),
-    );
-    t.true(error instanceof VouchError);
-    t.is((error as VouchError).code, 'DEADLINE_EXCEEDED');
-    t.false(await destination.hasManifest(subject.digest));
-    t.false(await destination.hasManifest(sbom.digest));
+  const { source, destination } = repositories(t);
+  const image = buildImage({ layerBytes: 2 * 1024 * 1024 });
+  const subject = await pushManifest(source, image, 'v1');
+  const sbom = await pushReferrer(source, buildSbomReferrer(subject));
+  const controller = new AbortController();
+  const error = await t.throwsAsync(
+    copyImage(source, destination, 'v1', {
+      signal: controller.signal,
+      concurrency: 1,
+      onProgress: (p) => {
+        if (p.objectsDone >= 1) controller.abort();
+      },
+    }),
+  );
+  t.true(error instanceof VouchError);
+  t.is((error as VouchError).code, 'DEADLINE_EXCEEDED');
+  t.false(await destination.hasManifest(subject.digest));
+  t.false(await destination.hasManifest(sbom.digest));
 
-    const resumed = await copyImage(source, destination, 'v1');
-    t.true(resumed.objects.some((o) => o.action === 'exists'));
-    t.true(resumed.objects.some((o) => o.action === 'copied'));
-    t.is((await destination.resolve('v1')).digest, subject.digest);
-    t.deepEqual(
-      (await destination.listReferrers(subject.digest)).descriptors.map((d) => d.digest),
-      [sbom.digest],
-    );
-  } finally {
-    await client.close();
-  }
+  const resumed = await copyImage(source, destination, 'v1');
+  t.true(resumed.objects.some((o) => o.action === 'exists'));
+  t.true(resumed.objects.some((o) => o.action === 'copied'));
+  t.is((await destination.resolve('v1')).digest, subject.digest);
+  t.deepEqual(
+    (await destination.listReferrers(subject.digest)).descriptors.map((d) => d.digest),
+    [sbom.digest],
+  );
 });
 
 test.serial('a re-run repairs a referrers tag index that lacks an already pushed referrer', async (t) => {
-  const client = clientFor([olareg, distribution]);
-  try {
-    const source = client.repository(olareg.host, repoName('src'));
-    const destination = client.repository(distribution.host, repoName('dst'));
-    const image = buildImage();
-    const subject = await pushManifest(source, image, 'v1');
-    const sbomManifest = buildSbomReferrer(subject);
-    const sbom = await pushReferrer(source, sbomManifest);
-    // What an interruption between the referrer's push and the index update leaves behind.
-    await pushManifest(destination, image);
-    await pushManifest(destination, sbomManifest);
-    t.deepEqual((await destination.listReferrers(subject.digest)).descriptors, []);
+  const { source, destination } = repositories(t);
+  const image = buildImage();
+  const subject = await pushManifest(source, image, 'v1');
+  const sbomManifest = buildSbomReferrer(subject);
+  const sbom = await pushReferrer(source, sbomManifest);
+  // What an interruption between the referrer's push and the index update leaves behind.
+  await pushManifest(destination, image);
+  await pushManifest(destination, sbomManifest);
+  t.deepEqual((await destination.listReferrers(subject.digest)).descriptors, []);
 
-    const report = await copyImage(source, destination, 'v1');
-    const referrer = report.objects.find((o) => o.descriptor.digest === sbom.digest)!;
-    t.is(referrer.action, 'exists');
-    t.true(referrer.indexRepaired);
-    t.deepEqual(
-      (await destination.listReferrers(subject.digest)).descriptors.map((d) => d.digest),
-      [sbom.digest],
-    );
-  } finally {
-    await client.close();
-  }
+  const report = await copyImage(source, destination, 'v1');
+  const referrer = report.objects.find((o) => o.descriptor.digest === sbom.digest)!;
+  t.is(referrer.action, 'exists');
+  t.true(referrer.indexRepaired);
+  t.deepEqual(
+    (await destination.listReferrers(subject.digest)).descriptors.map((d) => d.digest),
+    [sbom.digest],
+  );
 });
 
 test.serial('a missing source is NOT_FOUND and nothing is written', async (t) => {
-  const client = clientFor([olareg, distribution]);
-  try {
-    const source = client.repository(olareg.host, repoName('src'));
-    const destination = client.repository(distribution.host, repoName('dst'));
-    const error = await t.throwsAsync(copyImage(source, destination, 'nope'), { instanceOf: VouchError });
-    t.is(error?.code, 'NOT_FOUND');
-  } finally {
-    await client.close();
-  }
+  const { source, destination } = repositories(t);
+  const error = await t.throwsAsync(copyImage(source, destination, 'nope'), { instanceOf: VouchError });
+  t.is(error?.code, 'NOT_FOUND');
 });
 
 test.serial('a large layer is streamed, never buffered (blob limit far below its size)', async (t) => {
   // 1 MiB buffered-blob limit: fetchBlob refuses the 20 MiB layer, the copy streams it.
-  const client = clientFor([olareg, distribution], {}, { maxBlobBytes: 1024 * 1024 });
-  try {
-    const source = client.repository(olareg.host, repoName('src'));
-    const destination = client.repository(distribution.host, repoName('dst'));
-    const image = buildImage({ layerBytes: 20 * 1024 * 1024 });
-    const uploader = clientFor([olareg]);
-    await pushManifest(uploader.repository(olareg.host, source.name), image, 'big');
-    await uploader.close();
-    const layer = image.blobs[1]!.descriptor;
-    await t.throwsAsync(source.fetchBlob(layer), { instanceOf: VouchError, message: /limit/ });
+  const { source, destination } = repositories(t, olareg, distribution, { maxBlobBytes: 1024 * 1024 });
+  const image = buildImage({ layerBytes: 20 * 1024 * 1024 });
+  const uploader = clientFor([olareg]);
+  await pushManifest(uploader.repository(olareg.host, source.name), image, 'big');
+  await uploader.close();
+  const layer = image.blobs[1]!.descriptor;
+  await t.throwsAsync(source.fetchBlob(layer), { instanceOf: VouchError, message: /limit/ });
 
-    const heapBefore = process.memoryUsage().arrayBuffers;
-    let peak = 0;
-    const report = await copyImage(source, destination, 'big', {
-      onProgress: () => {
-        peak = Math.max(peak, process.memoryUsage().arrayBuffers - heapBefore);
-      },
-    });
-    t.is(report.totals.bytesCopied, image.blobs.reduce((s, b) => s + b.descriptor.size, 0) + image.bytes.length);
-    t.true(await destination.hasBlob(layer.digest));
-    t.true(peak < 16 * 1024 * 1024, `peak external memory ${peak}`);
-  } finally {
-    await client.close();
-  }
+  const heapBefore = process.memoryUsage().arrayBuffers;
+  let peak = 0;
+  const report = await copyImage(source, destination, 'big', {
+    onProgress: () => {
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - heapBefore);
+    },
+  });
+  t.is(report.totals.bytesCopied, image.blobs.reduce((s, b) => s + b.descriptor.size, 0) + image.bytes.length);
+  t.true(await destination.hasBlob(layer.digest));
+  t.true(peak < 16 * 1024 * 1024, `peak external memory ${peak}`);
 });
 
 test.serial('an OCI layout as the source', async (t) => {
