@@ -211,8 +211,12 @@ async function cli(args: string[]): Promise<CliResult> {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-async function pemFiles(spec: KeySpec, options: { key?: string; cert?: string } = {}): Promise<{ key: string; cert: string }> {
-  const chain = world.chains.get(spec)!;
+/** Key and chain files for one of the world's chains, or for a chain a test generated; either file may be replaced. */
+async function pemFiles(
+  source: KeySpec | GeneratedChain,
+  options: { key?: string; cert?: string } = {},
+): Promise<{ key: string; cert: string }> {
+  const chain = typeof source === 'string' ? world.chains.get(source)! : source;
   const id = counter++;
   const key = join(world.dir, `key-${id}.pem`);
   const cert = join(world.dir, `chain-${id}.pem`);
@@ -288,35 +292,17 @@ const BAD_INPUTS: Array<{ name: string; files: () => Promise<{ key: string; cert
   },
   {
     name: 'an RSA 1024 key',
-    files: async () => {
-      const chain = await generateChain({ length: 2, leafKey: 'rsa-1024' });
-      return pemFiles('ec-p256', {
-        key: chain.leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-        cert: chain.chain.map((c) => c.certificate.toPem()).join(''),
-      });
-    },
+    files: async () => pemFiles(await generateChain({ length: 2, leafKey: 'rsa-1024' })),
     reason: 'BAD_KEY',
   },
   {
     name: 'an Ed25519 key',
-    files: async () => {
-      const chain = await generateChain({ length: 2, leafKey: 'ed25519' });
-      return pemFiles('ec-p256', {
-        key: chain.leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-        cert: chain.chain.map((c) => c.certificate.toPem()).join(''),
-      });
-    },
+    files: async () => pemFiles(await generateChain({ length: 2, leafKey: 'ed25519' })),
     reason: 'BAD_KEY',
   },
   {
     name: 'a certificate without the codeSigning EKU',
-    files: async () => {
-      const chain = await generateChain({ length: 2, leaf: { extendedKeyUsage: { usages: ['1.3.6.1.5.5.7.3.1'] } } });
-      return pemFiles('ec-p256', {
-        key: chain.leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-        cert: chain.chain.map((c) => c.certificate.toPem()).join(''),
-      });
-    },
+    files: async () => pemFiles(await generateChain({ length: 2, leaf: { extendedKeyUsage: { usages: ['1.3.6.1.5.5.7.3.1'] } } })),
     reason: 'BAD_CONTENT',
   },
   {
