@@ -2,7 +2,6 @@
 // text, and turning them into a signer and SignImageOptions. Everything here is local (files,
 // flags): a bad key, chain or timestamp root fails before any registry is contacted.
 
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { VouchConfig } from '../config/index.js';
@@ -12,6 +11,7 @@ import {
   PluginHost,
   loadSigningIdentity,
   pluginSigningKey,
+  readPemFile,
   pluginSigningMode,
   type PluginSigningKey,
   type SignImageOptions,
@@ -208,21 +208,12 @@ export async function loadSigningChoice(
   usage: string,
   context: PluginSigningContext = {},
 ): Promise<SigningChoice> {
-  checkSigningFlags(values, usage);
   const signer =
     values.plugin !== undefined ? await pluginChoice(values, usage, context) : await loadSigningIdentity(values.key!, values.cert!);
   let timestamp: TimestampOptions | undefined;
   if (values['timestamp-url'] !== undefined) {
     const rootFile = values['timestamp-root']!;
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await readFile(rootFile));
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new VouchError('INVALID_INPUT', `timestamp root ${rootFile}: cannot be read (${code ?? String(error)})`, {
-        reason: code === 'ENOENT' ? 'NOT_FOUND' : 'OTHER',
-      });
-    }
+    const bytes = await readPemFile(rootFile, 'timestamp root');
     timestamp = { url: timestampUrl(values['timestamp-url'], usage), roots: parseCertificates(bytes, `timestamp root ${rootFile}`) };
   }
   const manifestAnnotations = keyValues(values.annotation, '--annotation', usage);

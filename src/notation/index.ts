@@ -69,16 +69,9 @@ export {
   type PendingSubject,
 } from './verify-artifact.js';
 export { generateSigningIdentity, type SigningIdentity, type SigningIdentityOptions } from './identity-generation.js';
-export {
-  loadSigningIdentity,
-  checkSigningIdentity,
-  checkSigningChain,
-  parsePrivateKeyPem,
-  type LoadSigningIdentityOptions,
-} from './signing-key.js';
+export { loadSigningIdentity, checkSigningIdentity, readPemFile, type LoadSigningIdentityOptions } from './signing-key.js';
 export {
   pluginSigningKey,
-  isPluginSigningKey,
   signWithPlugin,
   pluginSigningMode,
   type PluginRunner,
@@ -94,15 +87,7 @@ export {
   type SignImageOptions,
   type SignedImage,
 } from './sign-image.js';
-export {
-  requestTimestamp,
-  buildTimestampRequest,
-  parseTimestampResponse,
-  DEFAULT_TIMESTAMP_RESPONSE_BYTES,
-  DEFAULT_TIMESTAMP_TIMEOUT_MS,
-  type TimestampOptions,
-  type ObtainedTimestamp,
-} from './timestamp-request.js';
+export { requestTimestamp, buildTimestampRequest, type TimestampOptions, type ObtainedTimestamp } from './timestamp-request.js';
 export * from './plugin-protocol.js';
 export {
   PluginHost,

@@ -8,7 +8,7 @@
 // (https://github.com/notaryproject/specifications/blob/v1.1.0/specs/signature-specification.md#algorithm-selection).
 
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { VouchError, errorMessage } from '../core/index.js';
 import { OID, parseCertificates, type Certificate } from '../trust/index.js';
 import { signatureAlgorithmForKey } from './algorithms.js';
@@ -36,27 +36,50 @@ function certificateError(file: string, message: string, cause?: unknown): Vouch
   });
 }
 
-async function readSmallFile(path: string, what: string): Promise<Uint8Array> {
-  let bytes: Buffer;
+/**
+ * Reads a PEM file named on the command line (a key, a chain, a timestamp root), at most MAX_FILE_BYTES:
+ * a regular file, checked on the open handle before reading, and read no further than the limit, so a
+ * FIFO, a device or a huge file is refused instead of filling memory or blocking.
+ */
+export async function readPemFile(path: string, what: string): Promise<Uint8Array> {
+  let handle: FileHandle | undefined;
   try {
-    bytes = await readFile(path);
+    handle = await open(path, 'r');
+    const info = await handle.stat();
+    if (!info.isFile()) throw new VouchError('INVALID_INPUT', `${what} ${path}: not a regular file`, { reason: 'BAD_CONTENT' });
+    // One byte past the limit tells a file at the limit from a longer one (the size may change after stat).
+    const buffer = Buffer.alloc(Math.min(info.size, MAX_FILE_BYTES) + 1);
+    let bytesRead = 0;
+    for (;;) {
+      if (bytesRead === buffer.length) break;
+      const { bytesRead: n } = await handle.read(buffer, bytesRead, buffer.length - bytesRead, bytesRead);
+      if (n === 0) break;
+      bytesRead += n;
+    }
+    if (bytesRead > info.size || bytesRead > MAX_FILE_BYTES) {
+      throw new VouchError(
+        'INVALID_INPUT',
+        bytesRead > MAX_FILE_BYTES
+          ? `${what} ${path}: more than the ${MAX_FILE_BYTES} bytes a PEM file may have`
+          : `${what} ${path}: changed while it was read`,
+        { reason: bytesRead > MAX_FILE_BYTES ? 'SIZE_LIMIT' : 'BAD_CONTENT' },
+      );
+    }
+    return new Uint8Array(buffer.subarray(0, bytesRead));
   } catch (error) {
+    if (error instanceof VouchError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new VouchError('INVALID_INPUT', `${what} ${path}: cannot be read (${code ?? errorMessage(error)})`, {
       reason: code === 'ENOENT' ? 'NOT_FOUND' : 'OTHER',
       cause: error,
     });
+  } finally {
+    await handle?.close();
   }
-  if (bytes.length > MAX_FILE_BYTES) {
-    throw new VouchError('INVALID_INPUT', `${what} ${path}: ${bytes.length} bytes, more than the ${MAX_FILE_BYTES} a PEM file may have`, {
-      reason: 'SIZE_LIMIT',
-    });
-  }
-  return new Uint8Array(bytes);
 }
 
 /** Parses a PEM private key; `file` names it in errors. */
-export function parsePrivateKeyPem(pem: string, file: string): KeyObject {
+function parsePrivateKeyPem(pem: string, file: string): KeyObject {
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(pem) || /Proc-Type:\s*4,\s*ENCRYPTED/.test(pem)) {
     throw keyError(file, 'the key is encrypted; notation and vouch need an unencrypted PEM key (e.g. `openssl pkey -in KEY -out PLAIN`)');
   }
@@ -140,8 +163,8 @@ export async function loadSigningIdentity(
   options: LoadSigningIdentityOptions = {},
 ): Promise<SigningIdentity> {
   const [keyBytes, certBytes] = await Promise.all([
-    readSmallFile(keyPath, 'signing key'),
-    readSmallFile(certPath, 'signing certificate chain'),
+    readPemFile(keyPath, 'signing key'),
+    readPemFile(certPath, 'signing certificate chain'),
   ]);
   const privateKey = parsePrivateKeyPem(Buffer.from(keyBytes).toString('latin1'), keyPath);
   if (!Buffer.from(certBytes).toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {

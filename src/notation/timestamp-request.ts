@@ -18,9 +18,9 @@ import type { HashAlgorithm } from './algorithms.js';
 import { HASH_OID, TST_INFO_CONTENT_TYPE, verifyTimestampToken, type VerifiedTimestamp } from './timestamp.js';
 
 /** tspclient-go's cap on a TSA answer; a real one with certificates is a few KiB. */
-export const DEFAULT_TIMESTAMP_RESPONSE_BYTES = 1024 * 1024;
+const DEFAULT_TIMESTAMP_RESPONSE_BYTES = 1024 * 1024;
 /** The whole exchange with the TSA (connect, send, read). */
-export const DEFAULT_TIMESTAMP_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMESTAMP_TIMEOUT_MS = 15_000;
 
 export interface TimestampOptions {
   /** The TSA endpoint (`--timestamp-url`). */
@@ -96,7 +96,7 @@ export function buildTimestampRequest(
  * Takes a TimeStampResp apart: the status must be granted (or grantedWithMods) and the token is
  * returned as the exact bytes the TSA sent (tspclient-go keeps TimeStampToken.FullBytes).
  */
-export function parseTimestampResponse(body: Uint8Array, url: URL): Uint8Array {
+function parseTimestampResponse(body: Uint8Array, url: URL): Uint8Array {
   let decoded: ReturnType<typeof asn1js.fromBER>;
   try {
     decoded = asn1js.fromBER(new Uint8Array(body).buffer);

@@ -2,12 +2,13 @@
 // complete chain, code-signing leaf, validity), each refusal with its code, reason and file.
 
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { VouchError } from '../../../src/core/index.js';
-import { loadSigningIdentity } from '../../../src/notation/index.js';
+import { VouchError, type ErrorReason } from '../../../src/core/index.js';
+import { loadSigningIdentity, readPemFile } from '../../../src/notation/index.js';
 import { generateChain, generateLeaf, generateRoot, NOTARY_KEY_SPECS, type GeneratedChain, type KeySpec } from '../../helpers/pki.js';
 
 let dir: string;
@@ -128,4 +129,27 @@ test('an expired leaf is refused', async (t) => {
     leaf: { notBefore: new Date(Date.now() - 10 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) },
   });
   await refusal(t, await files(chain.leaf.privateKey, chain), 'BAD_CONTENT', 'cert');
+});
+
+test('readPemFile: a FIFO, a directory or a file past 1 MiB is refused without reading it all (or hanging)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-pem-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const fifo = join(dir, 'key.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const big = join(dir, 'big.pem');
+  await writeFile(big, Buffer.alloc(1024 * 1024 + 1, 0x41));
+  const cases: Array<[string, ErrorReason]> = [
+    [fifo, 'BAD_CONTENT'],
+    [dir, 'BAD_CONTENT'],
+    [big, 'SIZE_LIMIT'],
+    [join(dir, 'absent.pem'), 'NOT_FOUND'],
+  ];
+  for (const [path, reason] of cases) {
+    const error = await t.throwsAsync(readPemFile(path, 'signing key'), { instanceOf: VouchError });
+    t.is(error?.code, 'INVALID_INPUT', path);
+    t.is(error?.reason, reason, path);
+  }
+  const ok = join(dir, 'ok.pem');
+  await writeFile(ok, 'x'.repeat(1024 * 1024));
+  t.is((await readPemFile(ok, 'signing key')).length, 1024 * 1024, 'exactly the limit is fine');
 });
