@@ -7,3 +7,4 @@ export * from './reference.js';
 export * from './verification.js';
 export * from './bounded-cache.js';
 export * from './text-position.js';
+export { KeyedSemaphore, type KeyedSemaphoreOptions } from './semaphore.js';

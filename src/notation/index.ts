@@ -59,7 +59,7 @@ export {
   type NotationReason,
   type UndecidedSignature,
 } from './verifier.js';
-export { isSemVer, type VerificationPlugins, type PluginDecision } from './plugin-verification.js';
+export { type VerificationPlugins, type PluginDecision } from './plugin-verification.js';
 export {
   verifyNotationArtifact,
   mostRelevantFailure,

@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import semver from 'semver';
-import { BoundedCache, VouchError, errorMessage, type ErrorReason } from '../core/index.js';
+import { BoundedCache, KeyedSemaphore, VouchError, errorMessage, throwIfAborted, type ErrorReason } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import {
   PLUGIN_BINARY_PREFIX,
@@ -41,6 +41,8 @@ export const DEFAULT_PLUGIN_METADATA_TTL_MS = 60_000;
 const METADATA_CACHE_ENTRIES = 256;
 /** How much of a crashing plugin's stderr a message quotes. */
 const STDERR_QUOTE_CHARS = 300;
+/** The one key of the process slots (KeyedSemaphore): the limit is over all plugins. */
+const SLOT_KEY = 'plugins';
 /** The PATH a plugin gets: system directories only, never the caller's. */
 export const PLUGIN_PATH = '/usr/local/bin:/usr/bin:/bin';
 
@@ -87,15 +89,20 @@ export function pluginEnvironment(pass: readonly string[], from: NodeJS.ProcessE
   return environment;
 }
 
+/** SemVer 2.0.0 without a leading "v" (the regular expression of https://semver.org, as notation-go internal/semver). */
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+export function isSemVer(version: string): boolean {
+  return version.length <= 256 && SEMVER.test(version);
+}
+
 /**
- * True when SemVer `version` >= `minimum`, as notation-go's isRequiredVerificationPluginVer (both without
- * a leading "v"; pre-releases order below their release). An invalid `version` is never enough.
+ * True when SemVer `version` >= `minimum`, as notation-go's isRequiredVerificationPluginVer (both strict
+ * SemVer without a leading "v"; pre-releases order below their release). An invalid `version` is never enough.
  */
 export function pluginVersionAtLeast(version: string, minimum: string): boolean {
-  const have = semver.valid(version, { loose: false });
-  const need = semver.valid(minimum, { loose: false });
-  if (have === null || need === null || version.startsWith('v') || minimum.startsWith('v')) return false;
-  return semver.gte(have, need);
+  return isSemVer(version) && isSemVer(minimum) && semver.gte(version, minimum);
 }
 
 function pluginError(reason: ErrorReason, message: string, cause?: unknown): VouchError {
@@ -115,10 +122,6 @@ interface Located {
   identity: string;
 }
 
-interface Slot {
-  release(): void;
-}
-
 export class PluginHost {
   readonly directory: string;
   readonly timeoutMs: number;
@@ -129,14 +132,15 @@ export class PluginHost {
   readonly #metadata: BoundedCache<PluginMetadata>;
   readonly #log: Logger;
   readonly #observer: PluginObserver;
-  #running = 0;
-  readonly #waiting: Array<() => void> = [];
+  /** One key: maxConcurrent plugin processes over all plugins. */
+  readonly #slots: KeyedSemaphore;
 
   constructor(options: PluginHostOptions) {
     this.directory = options.directory;
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS);
     this.maxOutputBytes = positive('maxOutputBytes', options.maxOutputBytes ?? DEFAULT_PLUGIN_MAX_OUTPUT_BYTES);
     this.maxConcurrent = positive('maxConcurrent', options.maxConcurrent ?? DEFAULT_PLUGIN_MAX_CONCURRENT);
+    this.#slots = new KeyedSemaphore(this.maxConcurrent);
     this.#environment = Object.freeze({ ...(options.environment ?? pluginEnvironment([])) });
     this.#metadataTtlMs = Math.max(0, options.metadataTtlMs ?? DEFAULT_PLUGIN_METADATA_TTL_MS);
     this.#metadata = new BoundedCache<PluginMetadata>({
@@ -149,7 +153,8 @@ export class PluginHost {
 
   /** Plugin processes running now, and commands waiting for a slot. */
   get load(): { running: number; waiting: number } {
-    return { running: this.#running, waiting: this.#waiting.length };
+    const { active, waiting } = this.#slots.usage(SLOT_KEY);
+    return { running: active, waiting };
   }
 
   /**
@@ -160,10 +165,18 @@ export class PluginHost {
   async metadata(name: string, config: PluginConfig | undefined, options: PluginRunOptions = {}): Promise<PluginMetadata> {
     const located = await this.#find(name, PLUGIN_COMMAND.getMetadata);
     const key = JSON.stringify([name, located.identity, sortedEntries(config)]);
-    const cached = this.#metadata.get(key);
-    if (cached !== undefined) return cached;
+    // One get-plugin-metadata per plugin, configuration and executable at a time: a burst of signatures
+    // on a cold cache shares it instead of starting a process each. It runs under the host's own time
+    // limit, not one caller's signal, so a caller giving up does not fail the others.
+    const shared = this.#metadata.getOrCompute(key, () => this.#fetchMetadata(name, located, config), {
+      ttlMs: this.#metadataTtlMs,
+    });
+    return options.signal === undefined ? shared : raceSignal(shared, options.signal, `plugin "${name}" get-plugin-metadata`);
+  }
+
+  async #fetchMetadata(name: string, located: Located, config: PluginConfig | undefined): Promise<PluginMetadata> {
     const request = config === undefined ? {} : { pluginConfig: config };
-    const metadata = await this.#execute(name, located, PLUGIN_COMMAND.getMetadata, request, options);
+    const metadata = await this.#execute(name, located, PLUGIN_COMMAND.getMetadata, request, {});
     if (metadata.name !== name) {
       throw pluginError(
         'BAD_OUTPUT',
@@ -176,9 +189,7 @@ export class PluginHost {
         `plugin "${name}" does not support plugin contract version ${PLUGIN_CONTRACT_VERSION} (it supports ${metadata.supportedContractVersions.map((v) => sanitizePluginText(v, 20)).join(', ')})`,
       );
     }
-    const frozen = Object.freeze({ ...metadata, capabilities: Object.freeze([...metadata.capabilities]) }) as PluginMetadata;
-    if (this.#metadataTtlMs > 0) this.#metadata.set(key, frozen, { ttlMs: this.#metadataTtlMs });
-    return frozen;
+    return Object.freeze({ ...metadata, capabilities: Object.freeze([...metadata.capabilities]) }) as PluginMetadata;
   }
 
   /** Runs one command and returns its answer, validated against the contract. */
@@ -265,7 +276,8 @@ export class PluginHost {
     options: PluginRunOptions,
   ): Promise<PluginResponses[C]> {
     const signal = options.signal;
-    if (signal?.aborted) throw aborted(name, command, signal);
+    const what = `plugin "${name}" ${command}`;
+    throwIfAborted(signal, what);
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), this.timeoutMs);
     timer.unref();
@@ -274,25 +286,26 @@ export class PluginHost {
     const started = Date.now();
     let failure: unknown;
     try {
-      let slot: Slot;
+      let release: () => void;
       try {
-        slot = await this.#acquire(deadline.signal);
+        release = await this.#slots.acquire(SLOT_KEY, deadline.signal);
       } catch {
-        if (signal?.aborted) throw aborted(name, command, signal);
+        throwIfAborted(signal, what);
         throw pluginError(
           'TIMEOUT',
           `plugin "${name}" ${command}: no plugin slot became free within ${this.timeoutMs} ms (${this.maxConcurrent} plugin processes at once)`,
         );
       }
       try {
+        // The deadline may have passed between the grant and here: #spawn then starts nothing.
         const output = await this.#spawn(name, located, command, JSON.stringify(request), deadline.signal);
         if (output.kind === 'aborted') {
-          if (signal?.aborted) throw aborted(name, command, signal);
+          throwIfAborted(signal, what);
           throw pluginError('TIMEOUT', `plugin "${name}" ${command} did not answer within ${this.timeoutMs} ms; it was killed`);
         }
         return this.#answer(name, command, output);
       } finally {
-        slot.release();
+        release();
       }
     } catch (error) {
       failure = error;
@@ -348,6 +361,8 @@ export class PluginHost {
   }
 
   #spawn(name: string, located: Located, command: string, input: string, signal: AbortSignal): Promise<ProcessOutput> {
+    // A listener added to an already aborted signal never fires: check first.
+    if (signal.aborted) return Promise.resolve({ kind: 'aborted' });
     return new Promise((resolve) => {
       let settled = false;
       const finish = (output: ProcessOutput): void => {
@@ -391,39 +406,14 @@ export class PluginHost {
         finish({ kind: 'spawn-failed', message: errorMessage(error) });
       });
       child.on('close', (code, exitSignal) => {
+        // Whatever the plugin started and left behind goes with it, also after a clean exit.
+        kill();
         finish({ kind: 'exited', code: code ?? -1, signal: exitSignal, stdout: stdout.bytes(), stderr: stderr.bytes() });
       });
       // A plugin that exits without reading its request must not crash vouch with EPIPE.
       child.stdin.on('error', () => {});
       child.stdin.end(input);
       this.#log.debug({ plugin: name, command, pid: child.pid }, 'plugin command started');
-    });
-  }
-
-  #acquire(signal: AbortSignal): Promise<Slot> {
-    const slot: Slot = {
-      release: () => {
-        const next = this.#waiting.shift();
-        if (next !== undefined) next();
-        else this.#running--;
-      },
-    };
-    if (this.#running < this.maxConcurrent) {
-      this.#running++;
-      return Promise.resolve(slot);
-    }
-    return new Promise((resolve, reject) => {
-      const grant = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(slot);
-      };
-      const onAbort = (): void => {
-        const at = this.#waiting.indexOf(grant);
-        if (at >= 0) this.#waiting.splice(at, 1);
-        reject(new Error('aborted'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#waiting.push(grant);
     });
   }
 }
@@ -463,11 +453,28 @@ function unsafeOwnership(name: string, path: string, uid: number, mode: number):
   }
 }
 
-function aborted(name: string, command: string, signal: AbortSignal): VouchError {
-  if (signal.reason instanceof VouchError) return signal.reason;
-  return new VouchError('DEADLINE_EXCEEDED', `plugin "${name}" ${command}: the request's deadline passed first`, {
-    reason: 'ABORTED',
-    cause: signal.reason,
+/** `promise`, or DEADLINE_EXCEEDED as soon as `signal` aborts (the work itself goes on for other callers). */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  throwIfAborted(signal, what);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      try {
+        throwIfAborted(signal, what);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }
 

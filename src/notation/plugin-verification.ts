@@ -14,7 +14,7 @@
 import { VouchError, type CheckType } from '../core/index.js';
 import type { TrustPolicyStatement } from '../trust/index.js';
 import { NOTARY_HEADER, type SignatureEnvelope } from './envelope.js';
-import { pluginVersionAtLeast, sanitizePluginText, type PluginHost } from './plugin-host.js';
+import { isSemVer, pluginVersionAtLeast, sanitizePluginText, type PluginHost } from './plugin-host.js';
 import {
   PLUGIN_CAPABILITY,
   PLUGIN_COMMAND,
@@ -61,14 +61,6 @@ export const VERIFICATION_PLUGIN_HEADERS: readonly string[] = [
   NOTARY_HEADER.verificationPlugin,
   NOTARY_HEADER.verificationPluginMinVersion,
 ];
-
-/** SemVer 2.0.0 without a leading "v" (the regular expression of https://semver.org, as notation-go internal/semver). */
-const SEMVER =
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
-
-export function isSemVer(version: string): boolean {
-  return version.length <= 256 && SEMVER.test(version);
-}
 
 /** How much of a plugin's `reason` a report quotes. */
 const PLUGIN_REASON_CHARS = 300;

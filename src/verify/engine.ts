@@ -74,7 +74,7 @@ import {
   type CosignVerification,
   type VerificationResult,
 } from './result.js';
-import { KeyedSemaphore } from './semaphore.js';
+import { KeyedSemaphore } from '../core/index.js';
 
 /** Cosign signatures evaluated per image at most (the rest are named in a NO_SIGNATURE reason). */
 export const MAX_COSIGN_SIGNATURES = 32;

@@ -58,7 +58,7 @@ export {
   type PolicyReferrer,
   type OptionalInput,
 } from './decision-policy.js';
-export { KeyedSemaphore } from './semaphore.js';
+export { KeyedSemaphore } from '../core/index.js';
 export {
   SharedResultCache,
   DEFAULT_SHARED_CACHE,

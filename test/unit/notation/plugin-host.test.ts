@@ -249,3 +249,36 @@ test('the observer hears every command; a plugin that is not installed is never 
     { plugin: '', command: 'get-plugin-metadata', outcome: 'PLUGIN_NOT_FOUND' },
   ]);
 });
+
+test('a burst of metadata requests on a cold cache starts one process; a caller giving up does not fail the others', async (t) => {
+  const p = await plugins(t);
+  const folder = await p.install('demo', `sleep 0.3\n${answering(METADATA)}`);
+  const host = p.host();
+  const impatient = new AbortController();
+  const calls = [
+    host.metadata('demo', undefined, { signal: impatient.signal }),
+    ...Array.from({ length: 5 }, () => host.metadata('demo', undefined)),
+  ];
+  setTimeout(() => impatient.abort(), 50);
+  const [first, ...rest] = (await Promise.allSettled(calls)) as [
+    PromiseSettledResult<unknown>,
+    ...Array<PromiseSettledResult<{ version: string }>>,
+  ];
+  t.is(first.status, 'rejected');
+  t.is(((first as PromiseRejectedResult).reason as VouchError).code, 'DEADLINE_EXCEEDED');
+  t.true(rest.every((r) => r.status === 'fulfilled' && r.value.version === '1.2.3'));
+  t.is((await readFile(join(folder, 'runs'), 'utf8')).trim().split('\n').length, 1);
+});
+
+test('what a plugin leaves running when it exits normally is killed with its process group', async (t) => {
+  const p = await plugins(t);
+  const folder = await p.install('leaver', `sleep 30 >/dev/null 2>&1 &\necho $! > child\n${answering({ ...METADATA, name: 'leaver' })}`);
+  t.is((await p.host().metadata('leaver', undefined)).name, 'leaver');
+  const child = Number((await readFile(join(folder, 'child'), 'utf8')).trim());
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const state = await readFile(`/proc/${child}/stat`, 'utf8').then(
+    (stat) => stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0],
+    () => 'gone',
+  );
+  t.true(state === 'gone' || state === 'Z', `the plugin's leftover child was killed (state ${state})`);
+});

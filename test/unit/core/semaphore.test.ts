@@ -4,7 +4,7 @@
 import test from 'ava';
 import { setMaxListeners } from 'node:events';
 import { VouchError } from '../../../src/core/index.js';
-import { KeyedSemaphore } from '../../../src/verify/index.js';
+import { KeyedSemaphore } from '../../../src/core/index.js';
 
 test('semaphore: at most `permits` holders per key; waiters are served in order; release is idempotent', async (t) => {
   const semaphore = new KeyedSemaphore(2);

@@ -1,4 +1,4 @@
-// Counting semaphores keyed by registry host, so that one slow registry can hold at most `permits`
+// Counting semaphores keyed by name: the engine keys its background work by registry host, so that one slow registry can hold at most `permits`
 // verifications at a time and never starve the others, under an optional cap on the permits held
 // over all keys (`total`), which bounds the connections and bodies the running jobs hold whatever
 // number of hosts untrusted keys name (docs/security.md, Ceilings).
@@ -15,7 +15,7 @@
 // (insertion-ordered): a waiter or a key leaves them in O(1), so many waiters aborting at once (a
 // background budget running out for a whole burst) cost linear, not quadratic, time.
 
-import { VouchError } from '../core/index.js';
+import { VouchError } from './errors.js';
 
 interface Waiter {
   grant: () => void;
