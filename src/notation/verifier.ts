@@ -267,6 +267,18 @@ export class NotationVerifier {
     // A signature naming a verification plugin: find it and check it can verify (notation-go
     // processSignature does this before authenticity). No usable plugin: undecided, not a verdict.
     if (envelope.verificationPlugin !== undefined) {
+      // The trust store first: a chain no trusted certificate anchors is a verdict whatever plugin it
+      // names, so naming a missing or broken plugin cannot turn such a denial into "undecided" (which
+      // anyone able to push a referrer could otherwise do). Authenticity runs in full below.
+      if (statement.level.enforcement.authenticity === 'enforce') {
+        try {
+          await this.#anchoredInTrustStore(envelope, chain, statement, run.signal);
+        } catch (error) {
+          if (!(error instanceof CheckFailure)) throw error;
+          record(run, 'authenticity', error);
+          return result;
+        }
+      }
       try {
         run.plugin = await resolveVerificationPlugin(this.#plugins, envelope, run.signal);
       } catch (error) {
@@ -471,12 +483,12 @@ export class NotationVerifier {
     return { envelope, chain };
   }
 
-  async #authenticity(
+  /** The trust store half of authenticity: a certificate of the chain is one the statement's stores trust. */
+  async #anchoredInTrustStore(
     envelope: SignatureEnvelope,
     chain: Certificate[],
     statement: TrustPolicyStatement,
     signal: AbortSignal | undefined,
-    identityByPlugin: boolean,
   ): Promise<void> {
     // A store whose trust the operator withdrew (files removed or emptied after loading) fails every
     // statement naming it, whatever its type and whether this signature would need it: the
@@ -506,6 +518,16 @@ export class NotationVerifier {
     if (!chain.some((cert) => trusted.some((t) => t.equals(cert)))) {
       throw new CheckFailure('UNTRUSTED_SIGNER', "the signature's certificate chain does not contain any trusted certificate");
     }
+  }
+
+  async #authenticity(
+    envelope: SignatureEnvelope,
+    chain: Certificate[],
+    statement: TrustPolicyStatement,
+    signal: AbortSignal | undefined,
+    identityByPlugin: boolean,
+  ): Promise<void> {
+    await this.#anchoredInTrustStore(envelope, chain, statement, signal);
     // The plugin's trusted-identity verdict replaces the x509.subject match (notation-go: "only if
     // notation needs to perform this verification rather than a plugin").
     if (identityByPlugin) return;

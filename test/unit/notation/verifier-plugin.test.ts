@@ -485,6 +485,16 @@ test('vouch-test: a signer outside the trust store is UNTRUSTED_SIGNER before th
   failedWith(t, result, 'UNTRUSTED_SIGNER');
 });
 
+test('naming a missing or broken plugin does not turn an untrusted signer into undecided (no plugins, or one that crashes)', async (t) => {
+  const untrusted = signedBy(await stranger, {});
+  // No plugins configured: the chain is checked against the trust store first, a verdict.
+  failedWith(t, await verify(untrusted), 'UNTRUSTED_SIGNER');
+  // A plugin that would crash is never started for it.
+  failedWith(t, await withGoPlugin(await stranger, { 'test.fail.get-plugin-metadata': 'crash' }), 'UNTRUSTED_SIGNER');
+  // The same plugin for a trusted signer: undecided, as before.
+  undecidedWith(t, await withGoPlugin(await signer, { 'test.fail.get-plugin-metadata': 'crash' }), 'PLUGIN_CRASHED');
+});
+
 test('vouch-test: revoked (the plugin says so) is REVOKED', async (t) => {
   const result = await withGoPlugin(await revokedSigner);
   failedWith(t, result, 'REVOKED');
