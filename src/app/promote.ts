@@ -138,8 +138,12 @@ export async function promoteImage(src: string, dst: string, options: PromoteOpt
     // Before any write: sign (no push) and judge the signature for the destination, so a promotion
     // the environment would refuse fails here, with admission's reason, and leaves nothing behind.
     let prepared: PreparedSignature | undefined;
+    // What is copied: the tag as resolved here, once. With a stamp, the digest just signed and judged,
+    // so a tag moved in between cannot make the copy carry another image than the one signed.
+    let what = manifestReference(from);
     if (stamp !== undefined) {
-      const subject = await source.fetchManifest(manifestReference(from), signal ? { signal } : {});
+      const subject = await source.fetchManifest(what, signal ? { signal } : {});
+      what = subject.descriptor.digest;
       prepared = await prepareSignature(subject.descriptor, { ...stamp, now, ...(signal ? { signal } : {}) });
       const check = await checkSignatureForEnvironment({
         config: config!,
@@ -153,7 +157,7 @@ export async function promoteImage(src: string, dst: string, options: PromoteOpt
       });
       if (!check.trusted) throw notAdmissible(stamp.environment, `${to.registry}/${to.repository}`, check.result, 'before copying');
     }
-    const copy = await copyImage(source, destination, manifestReference(from), { ...copyOptions, ...(tag !== undefined ? { tag } : {}) });
+    const copy = await copyImage(source, destination, what, { ...copyOptions, ...(tag !== undefined ? { tag } : {}) });
     const result: PromoteResult = { source: formatReference(from), destination: formatReference({ ...to, tag }), copy };
     if (stamp !== undefined && prepared !== undefined) {
       result.stamp = copy.dryRun

@@ -13,7 +13,7 @@
 // missing, and a re-run resumes: what exists is skipped.
 
 import { setMaxListeners } from 'node:events';
-import { RegistryError, VouchError, isTag, type Digest } from '../core/index.js';
+import { KeyedSemaphore, RegistryError, VouchError, isTag, throwIfAborted, type Digest } from '../core/index.js';
 import type { ContentSource, FetchOptions } from './content-source.js';
 import { transferBlob } from './copy-blob.js';
 import { artifactTypeOf, referrerDescriptor, type Descriptor, type FetchedManifest } from './manifest.js';
@@ -125,20 +125,22 @@ export async function copyImage(
   reference: string,
   options: CopyOptions = {},
 ): Promise<CopyReport> {
+  // The copy's own signal: it follows the caller's, and is aborted when the copy settles, so that
+  // workers and fetches still running after a failure (the blob phase's other workers, planned
+  // prefetches) stop with it instead of writing on after copyImage returned. Every request of the
+  // copy listens on it: with `concurrency` objects in flight, each with a few requests, more than
+  // Node's default of 10 listeners at once is normal (bounded, not a leak).
   const outer = options.signal;
-  if (outer === undefined) return copyWithSignal(source, destination, reference, options);
-  // Every request of the copy listens on the signal: with `concurrency` objects in flight, each with a
-  // few requests, more than Node's default of 10 listeners at once is normal (bounded, not a leak). An
-  // own signal that follows the caller's keeps the MaxListenersExceededWarning off the caller's.
   const controller = new AbortController();
   setMaxListeners(256, controller.signal);
-  const forward = () => controller.abort(outer.reason);
-  if (outer.aborted) forward();
-  else outer.addEventListener('abort', forward, { once: true });
+  const forward = () => controller.abort(outer?.reason);
+  if (outer?.aborted === true) forward();
+  else outer?.addEventListener('abort', forward, { once: true });
   try {
     return await copyWithSignal(source, destination, reference, { ...options, signal: controller.signal });
   } finally {
-    outer.removeEventListener('abort', forward);
+    outer?.removeEventListener('abort', forward);
+    controller.abort(new VouchError('DEADLINE_EXCEEDED', 'the copy has ended', { reason: 'ABORTED' }));
   }
 }
 
@@ -212,7 +214,7 @@ async function copyWithSignal(
         ? source.name
         : undefined;
     await mapBounded(blobsToCopy, concurrency, async (b) => {
-      throwIfAborted(signal, destination.location);
+      throwIfAborted(signal, `copy to ${destination.location}`);
       const current = { kind: 'blob' as const, digest: b.descriptor.digest };
       report(current);
       b.action = await transferBlob(source, destination, b.descriptor, {
@@ -241,7 +243,7 @@ async function copyWithSignal(
     };
     const inPlan = new Set(plan.manifests.map((m) => m.fetched.descriptor.digest));
     const pushOne = async (m: PlannedManifest): Promise<void> => {
-      throwIfAborted(signal, destination.location);
+      throwIfAborted(signal, `copy to ${destination.location}`);
       const { descriptor, bytes, manifest } = m.fetched;
       const subject = manifest.subject?.digest;
       if (m.exists && m.tag !== undefined && m.tagged !== true) {
@@ -293,7 +295,7 @@ async function copyWithSignal(
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     if (tagUpdated) {
-      throwIfAborted(signal, destination.location);
+      throwIfAborted(signal, `copy to ${destination.location}`);
       await destination.pushManifest(root.fetched.bytes, root.fetched.descriptor.mediaType, { ...fetchOptions, tag: tag! });
     }
   }
@@ -383,6 +385,28 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
     });
     return pending;
   };
+  /**
+   * The manifests of `list` as they are used, in order, fetched at most `window` ahead of the one in
+   * use: the round trips overlap, and a listing of thousands holds a few manifests, not all of them,
+   * before the byte and object caps (checked as each is visited) can see them.
+   */
+  const window = Math.max(1, options.concurrency ?? COPY_DEFAULTS.concurrency);
+  const prefetch = (list: Descriptor[]): ((d: Descriptor) => Promise<FetchedManifest>) => {
+    const position = new Map(list.map((d, i) => [d.digest, i] as const));
+    const started = new Map<Digest, Promise<FetchedManifest>>();
+    let next = 0;
+    return (d) => {
+      const at = position.get(d.digest);
+      if (at === undefined) return source.fetchManifest(d, fetchOptions);
+      for (; next < list.length && next <= at + window; next++) {
+        const upcoming = list[next]!;
+        if (!started.has(upcoming.digest)) started.set(upcoming.digest, ahead(upcoming));
+      }
+      const pending = started.get(d.digest) ?? ahead(d);
+      started.delete(d.digest);
+      return pending;
+    };
+  };
 
   /**
    * Plans one manifest: an index's children first (with their own referrers), then the manifest,
@@ -409,13 +433,11 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
     const manifest = fetched.manifest;
     const ownBlobs: Descriptor[] = [];
     if (manifest.kind === 'index') {
-      const children = new Map(
-        manifest.manifests.filter((c) => !inner.has(c.digest) && !planned.has(c.digest)).map((c) => [c.digest, ahead(c)] as const),
-      );
+      const children = prefetch(manifest.manifests.filter((c) => !inner.has(c.digest) && !planned.has(c.digest)));
       for (const child of manifest.manifests) {
         if (inner.has(child.digest)) throw cycleError(where, digest, child.digest);
         if (planned.has(child.digest)) continue;
-        const childFetched = await (children.get(child.digest) ?? source.fetchManifest(child, fetchOptions));
+        const childFetched = await children(child);
         const childKind = childFetched.manifest.kind === 'index' ? 'index' : 'image';
         await visit(childFetched, kind === 'referrer' ? 'referrer' : childKind, digest, inner, level);
       }
@@ -472,7 +494,7 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
   };
 
   const visitReferrers = async (subject: Digest, ancestors: ReadonlySet<Digest>, level: number): Promise<void> => {
-    throwIfAborted(signal, source.location);
+    throwIfAborted(signal, `copy from ${source.location}`);
     const listing = await source.listReferrers(subject, fetchOptions);
     const seen = new Set<Digest>();
     const listed = listing.descriptors.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
@@ -484,15 +506,13 @@ async function planCopy(source: ContentSource, reference: string, options: CopyO
         { reason: 'TOO_MANY_REFERRERS' },
       );
     }
-    const fetching = new Map(
-      listed.filter((d) => !ancestors.has(d.digest) && !planned.has(d.digest)).map((d) => [d.digest, ahead(d)] as const),
-    );
+    const fetching = prefetch(listed.filter((d) => !ancestors.has(d.digest) && !planned.has(d.digest)));
     for (const d of listed) {
       if (ancestors.has(d.digest)) throw cycleError(where, subject, d.digest);
       if (planned.has(d.digest)) continue; // a diamond: copied once
       let fetched: FetchedManifest;
       try {
-        fetched = await (fetching.get(d.digest) ?? source.fetchManifest(d, fetchOptions));
+        fetched = await fetching(d);
         const claimed = fetched.manifest.subject?.digest;
         if (claimed !== subject) {
           // The listing (above all the client-written tag schema index) is a hint; the manifest decides.
@@ -530,26 +550,15 @@ function cycleError(where: string, from: Digest, to: Digest): RegistryError {
   });
 }
 
-function throwIfAborted(signal: AbortSignal | undefined, location: string): void {
-  if (signal?.aborted) {
-    throw new RegistryError('DEADLINE_EXCEEDED', `copy to or from ${location} was cancelled`, { reason: 'ABORTED', cause: signal.reason });
-  }
-}
-
 /** Runs at most `max` of the given functions at once (each is one request; none waits on another). */
 function limiter(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
+  const slots = new KeyedSemaphore(max);
   return async (fn) => {
-    // A finishing call hands its slot to the next waiting one, so no newcomer slips in between.
-    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
+    const release = await slots.acquire('requests');
     try {
       return await fn();
     } finally {
-      const next = waiting.shift();
-      if (next !== undefined) next();
-      else active--;
+      release();
     }
   };
 }

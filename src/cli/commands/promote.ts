@@ -3,7 +3,6 @@
 // "vouch promote"). Idempotent: a re-run copies nothing; an interrupted run (Ctrl-C included)
 // resumes where it stopped.
 
-import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { promoteImage, type PromoteResult, type PromoteStamp } from '../../app/index.js';
 import { CONFIG_ENV_VAR, configPathFrom, loadConfig, type VouchConfig } from '../../config/index.js';
@@ -125,10 +124,6 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
   const controller = new AbortController();
   const stop = () => controller.abort(new VouchError('DEADLINE_EXCEEDED', 'promote interrupted', { reason: 'ABORTED' }));
   const signal = deps.signal ? AbortSignal.any([deps.signal, controller.signal]) : controller.signal;
-  // Every request of the copy listens on this one signal: with `concurrency` objects in flight, each
-  // with a few requests (HEAD, GET stream, upload), more than Node's default 10 listeners is normal,
-  // and its MaxListenersExceededWarning would land on the user's stderr. Bounded, not a leak.
-  setMaxListeners(100, signal);
   if (deps.signal === undefined) {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

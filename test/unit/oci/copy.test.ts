@@ -102,6 +102,37 @@ test('past maxNodes or maxDepth: TOO_MANY_REFERRERS before anything is written',
   }
 });
 
+test('a listing of 200 referrers is fetched a window ahead, not all at once, before the byte cap can see them', async (t) => {
+  const s = await setup();
+  try {
+    const image = buildImage();
+    seed(s.src, 'team/app', image, 'v1');
+    const sboms = Array.from({ length: 200 }, () => buildSbomReferrer(image.descriptor));
+    for (const sbom of sboms) seed(s.src, 'team/app', sbom);
+    listReferrersAs(
+      s.src,
+      image.descriptor.digest,
+      sboms.map((m) => m.descriptor),
+    );
+    const error = await t.throwsAsync(
+      copyImage(s.source, s.destination, 'v1', { maxManifestBytes: 8 * sboms[0]!.bytes.length, concurrency: 4 }),
+      {
+        instanceOf: VouchError,
+      },
+    );
+    t.is(error?.reason, 'SIZE_LIMIT');
+    // The subject, the referrers visited before the byte cap, and at most a
+    // window of 4 (+1 for the one in use) beyond: far from the 200 listed. Nothing goes on fetching
+    // after copyImage failed either (its own signal is aborted when it settles).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const fetched = s.src.requests.filter((r) => r.method === 'GET' && decodeURIComponent(r.path).includes('/manifests/sha256:')).length;
+    t.true(fetched <= 20, `${fetched} manifests fetched`);
+    t.deepEqual(writes(s.dst), []);
+  } finally {
+    await teardown(s);
+  }
+});
+
 test('a listed referrer whose manifest names another subject is skipped with the reason; a diamond is copied once', async (t) => {
   const s = await setup();
   try {
