@@ -4,6 +4,11 @@
 
 export { createRuntime, createVerificationStack, type Runtime, type RuntimeOptions, type VerificationStack } from './runtime.js';
 export { startProvider, type RunningProvider, type StartProviderOptions } from './provider.js';
-export { createRegistryClient, type CreateRegistryClientOptions } from './registry-client.js';
+export {
+  createRegistryClient,
+  createHostsRegistryClient,
+  registryCredentialsFromEnv,
+  type CreateRegistryClientOptions,
+} from './registry-client.js';
 export { promoteImage, type PromoteOptions, type PromoteResult, type PromoteStamp, type PromoteStampResult } from './promote.js';
 export { checkSignatureForEnvironment, type SignatureCheck, type SignatureCheckOptions } from './signature-check.js';

@@ -38,11 +38,10 @@ import {
   type ContentSource,
   type CopyOptions,
   type CopyReport,
-  type RegistryHostConfig,
   type RegistryRepository,
 } from '../oci/index.js';
 import type { KeyResult } from '../verify/index.js';
-import { createRegistryClient } from './registry-client.js';
+import { createHostsRegistryClient, createRegistryClient } from './registry-client.js';
 import { createRuntime } from './runtime.js';
 import { checkSignatureForEnvironment } from './signature-check.js';
 
@@ -292,10 +291,5 @@ function buildClient(
 ): RegistryClient {
   // Uploads of large layers take longer than a verification's requests.
   if (config !== undefined) return createRegistryClient(config, { requestTimeoutMs: 60_000, ...(logger ? { logger } : {}) });
-  const hostConfig: RegistryHostConfig = { plainHttp, ...(credentials ?? {}) };
-  return new RegistryClient({
-    hosts: Object.fromEntries(hosts.map((h) => [h, hostConfig])),
-    requestTimeoutMs: 60_000,
-    ...(logger ? { logger } : {}),
-  });
+  return createHostsRegistryClient(hosts, { plainHttp, credentials, requestTimeoutMs: 60_000, ...(logger ? { logger } : {}) });
 }

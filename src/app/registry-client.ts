@@ -22,3 +22,22 @@ export function createRegistryClient(config: VouchConfig, options: CreateRegistr
     ...options,
   });
 }
+
+/** Registry credentials of the CLI without a configuration file: VOUCH_REGISTRY_USERNAME and VOUCH_REGISTRY_PASSWORD. */
+export function registryCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env): { username: string; password: string } | undefined {
+  const username = env['VOUCH_REGISTRY_USERNAME'];
+  return username ? { username, password: env['VOUCH_REGISTRY_PASSWORD'] ?? '' } : undefined;
+}
+
+/**
+ * A RegistryClient without a configuration file (`vouch sign`, `promote`, `referrers` given no
+ * --config): the named hosts, plain HTTP or not, with the same credentials for each.
+ */
+export function createHostsRegistryClient(
+  hosts: readonly string[],
+  options: { plainHttp: boolean; credentials?: { username: string; password: string } | undefined } & CreateRegistryClientOptions,
+): RegistryClient {
+  const { plainHttp, credentials, ...rest } = options;
+  const hostConfig = { plainHttp, ...(credentials ?? {}) };
+  return new RegistryClient({ hosts: Object.fromEntries(hosts.map((h) => [h, hostConfig])), ...rest });
+}

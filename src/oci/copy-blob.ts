@@ -82,7 +82,9 @@ export async function transferBlob(
 async function openSource(source: ContentSource, descriptor: Descriptor, options: FetchOptions): Promise<Readable> {
   if (canStreamBlobs(source)) return source.openBlob(descriptor, options);
   // A source without streaming: bounded by the client's blob limit, like every buffered read.
-  return Readable.from([Buffer.from(await source.fetchBlob(descriptor, options))]);
+  const bytes = await source.fetchBlob(descriptor, options);
+  // A view of the bytes, not a copy (Buffer.from(Uint8Array) copies).
+  return Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
 }
 
 /**

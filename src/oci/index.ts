@@ -85,7 +85,6 @@ export {
 } from './auth.js';
 export {
   copyImage,
-  COPY_DEFAULTS,
   type CopyOptions,
   type CopyReport,
   type CopyObject,
@@ -93,4 +92,3 @@ export {
   type CopyAction,
   type CopyProgress,
 } from './copy.js';
-export { transferBlob, canStreamBlobs, verifyingStream, type BlobStreamSource, type TransferOptions } from './copy-blob.js';

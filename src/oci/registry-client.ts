@@ -633,6 +633,9 @@ class ReferrersApiUnsupported extends Error {
  * One repository on a registry, as a ContentSource. Stateless apart from the shared client, so
  * creating one per request is cheap.
  */
+/** How long the DELETE of an abandoned upload session may take. */
+const CANCEL_UPLOAD_TIMEOUT_MS = 5_000;
+
 export class RegistryRepository implements ContentSource {
   readonly client: RegistryClient;
   readonly host: string;
@@ -1013,7 +1016,8 @@ export class RegistryRepository implements ContentSource {
         this.host,
         this.name,
         { method: 'DELETE', path: upload.pathname + upload.search, maxBytes: 64 * 1024, what: 'cancel of an upload session' },
-        { push: true },
+        // Best effort, after a failure or an interruption: a destination that hangs must not hold the exit.
+        { push: true, signal: AbortSignal.timeout(CANCEL_UPLOAD_TIMEOUT_MS) },
       );
     } catch (error) {
       this.client.log.debug({ repository: this.location, err: (error as Error).message }, 'upload session not cancelled');

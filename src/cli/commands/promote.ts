@@ -4,7 +4,7 @@
 // resumes where it stopped.
 
 import { parseArgs } from 'node:util';
-import { promoteImage, type PromoteResult, type PromoteStamp } from '../../app/index.js';
+import { promoteImage, registryCredentialsFromEnv, type PromoteResult, type PromoteStamp } from '../../app/index.js';
 import { CONFIG_ENV_VAR, configPathFrom, loadConfig, type VouchConfig } from '../../config/index.js';
 import { VouchError } from '../../core/index.js';
 import { moduleLogger } from '../../log.js';
@@ -115,8 +115,7 @@ export async function promoteCommand(argv: string[], io: CommandIo, deps: Promot
       ...(choice.expiryMs !== undefined ? { expiry: new Date(Date.now() + choice.expiryMs) } : {}),
     };
   }
-  const username = env['VOUCH_REGISTRY_USERNAME'];
-  const credentials = config === undefined && username ? { username, password: env['VOUCH_REGISTRY_PASSWORD'] ?? '' } : undefined;
+  const credentials = config === undefined ? registryCredentialsFromEnv(env) : undefined;
   for (const note of dockerHubNotes('promote', [src, dst])) io.err(note);
 
   const stream = deps.progress ?? process.stderr;
@@ -172,7 +171,7 @@ function integerOption(value: string | undefined, name: string, min: number, max
 
 const ACTION_TEXT = { copied: 'copied', mounted: 'mounted', exists: 'exists', 'would-copy': 'would copy' } as const;
 
-export function renderPromote(result: PromoteResult): string {
+function renderPromote(result: PromoteResult): string {
   const { copy } = result;
   const rows = copy.objects.map((o) => [
     ACTION_TEXT[o.action] + (o.indexRepaired ? ' (index repaired)' : ''),
@@ -193,7 +192,7 @@ export function renderPromote(result: PromoteResult): string {
   return lines.join('\n');
 }
 
-export function summaryLine(result: PromoteResult): string {
+function summaryLine(result: PromoteResult): string {
   const { copy } = result;
   const t = copy.totals;
   const verb = copy.dryRun ? 'would copy' : 'copied';
@@ -208,7 +207,7 @@ export function summaryLine(result: PromoteResult): string {
 }
 
 /** What --sign-for did: signed (and verified), already signed, or would sign (dry run). */
-export function stampLine(result: PromoteResult): string {
+function stampLine(result: PromoteResult): string {
   const stamp = result.stamp!;
   const env = stamp.environment;
   if (stamp.action === 'would-sign') return `${env}: would sign (the key is trusted for ${env} at ${result.destination})`;
@@ -221,7 +220,7 @@ export function stampLine(result: PromoteResult): string {
   return `${env}: ${what}; verified for ${env} at ${result.destination}`;
 }
 
-export function promoteJson(result: PromoteResult): unknown {
+function promoteJson(result: PromoteResult): unknown {
   const { copy } = result;
   return {
     source: result.source,

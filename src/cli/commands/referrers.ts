@@ -2,11 +2,11 @@
 // from a registry or an OCI layout, the way the verifier will find them.
 
 import { parseArgs } from 'node:util';
-import { createRuntime, type Runtime } from '../../app/index.js';
+import { createHostsRegistryClient, createRuntime, registryCredentialsFromEnv, type Runtime } from '../../app/index.js';
 import { CONFIG_ENV_VAR, configPathFrom, loadConfig, type VouchConfig } from '../../config/index.js';
 import { parseReference, formatReference, manifestReference, VouchError } from '../../core/index.js';
 import { moduleLogger } from '../../log.js';
-import { OciLayoutSource, RegistryClient, walkReferrers, type ContentSource } from '../../oci/index.js';
+import { OciLayoutSource, walkReferrers, type ContentSource } from '../../oci/index.js';
 import { referrersJson, renderReferrersTable, renderReferrersTree, type ReferrersReport } from '../render.js';
 import { referrerVerdicts, type ReferrerVerdicts } from '../referrer-verdicts.js';
 import { dockerHubNotes } from '../hints.js';
@@ -114,14 +114,9 @@ export async function referrersCommand(argv: string[], io: CommandIo): Promise<n
       source = built.sourceOf(ref);
       close = () => built.close();
     } else {
-      const username = process.env['VOUCH_REGISTRY_USERNAME'];
-      const client = new RegistryClient({
-        hosts: {
-          [ref.registry]: {
-            plainHttp: values['plain-http'],
-            ...(username ? { username, password: process.env['VOUCH_REGISTRY_PASSWORD'] ?? '' } : {}),
-          },
-        },
+      const client = createHostsRegistryClient([ref.registry], {
+        plainHttp: values['plain-http'],
+        credentials: registryCredentialsFromEnv(),
       });
       source = client.repositoryFor(ref);
       close = () => client.close();

@@ -5,12 +5,12 @@
 // 1 the registry or the TSA failed, 2 bad usage or bad input (key, certificate, reference).
 
 import { parseArgs } from 'node:util';
-import { createRegistryClient } from '../../app/index.js';
+import { createHostsRegistryClient, createRegistryClient, registryCredentialsFromEnv } from '../../app/index.js';
 import { CONFIG_ENV_VAR, loadConfig } from '../../config/index.js';
 import { VouchError, formatReference, manifestReference, parseReference, withDigest } from '../../core/index.js';
 import { moduleLogger } from '../../log.js';
 import { signImage } from '../../notation/index.js';
-import { RegistryClient, referrersTag } from '../../oci/index.js';
+import { referrersTag, type RegistryClient } from '../../oci/index.js';
 import { UsageError, type CommandIo } from '../io.js';
 import { checkSigningFlags, loadSigningChoice, SIGNING_FLAGS, SIGNING_FLAGS_HELP } from '../signing-options.js';
 
@@ -70,15 +70,7 @@ export async function signCommand(argv: string[], io: CommandIo): Promise<number
   if (config !== undefined) {
     client = createRegistryClient(config, { logger: moduleLogger('cli') });
   } else {
-    const username = process.env['VOUCH_REGISTRY_USERNAME'];
-    client = new RegistryClient({
-      hosts: {
-        [ref.registry]: {
-          plainHttp: values['plain-http'],
-          ...(username ? { username, password: process.env['VOUCH_REGISTRY_PASSWORD'] ?? '' } : {}),
-        },
-      },
-    });
+    client = createHostsRegistryClient([ref.registry], { plainHttp: values['plain-http'], credentials: registryCredentialsFromEnv() });
   }
   try {
     const repository = client.repositoryFor(ref);
