@@ -13,7 +13,7 @@
 
 import { VouchError, type CheckType } from '../core/index.js';
 import type { TrustPolicyStatement } from '../trust/index.js';
-import { NOTARY_HEADER, type SignatureEnvelope } from './envelope.js';
+import { NOTARY_HEADER, setAttribute, type SignatureEnvelope } from './envelope.js';
 import { isSemVer, pluginVersionAtLeast, sanitizePluginText, type PluginHost } from './plugin-host.js';
 import {
   PLUGIN_CAPABILITY,
@@ -29,11 +29,11 @@ import {
 export interface VerificationPlugins {
   host: PluginHost;
   /**
-   * The environment's plugin configuration, sent as `pluginConfig` with every command (notation's
-   * `notation verify --plugin-config`): one map for any plugin, or a map per plugin name (vouch's
-   * `plugins.config.<environment>.<plugin>`), where a plugin without an entry gets none.
+   * The environment's plugin configuration per plugin name (vouch's `plugins.config.<environment>.<plugin>`),
+   * sent as `pluginConfig` with every command (notation's `notation verify --plugin-config`); a plugin
+   * without an entry gets none.
    */
-  config?: PluginConfig | ReadonlyMap<string, PluginConfig>;
+  config?: ReadonlyMap<string, PluginConfig>;
 }
 
 /** A verification plugin as found for one signature: what it is, and what it may decide. */
@@ -90,14 +90,6 @@ export function pluginHeaderProblem(envelope: SignatureEnvelope): string | undef
   return undefined;
 }
 
-/** The plugin configuration for plugin `name` out of {@link VerificationPlugins.config}. */
-export function pluginConfigFor(plugins: VerificationPlugins, name: string): PluginConfig | undefined {
-  const config = plugins.config;
-  if (config === undefined) return undefined;
-  if (config instanceof Map) return (config as ReadonlyMap<string, PluginConfig>).get(name);
-  return config as PluginConfig;
-}
-
 /**
  * Finds the plugin a signature names and checks it may verify it (processSignature, before the
  * authenticity check): installed (no plugins directory at all is "not found" too), a valid SemVer at
@@ -118,7 +110,7 @@ export async function resolveVerificationPlugin(
       { reason: 'PLUGIN_NOT_FOUND' },
     );
   }
-  const config = pluginConfigFor(plugins, name);
+  const config = plugins.config?.get(name);
   const metadata = await plugins.host.metadata(name, config, signal ? { signal } : {});
   const version = metadata.version;
   if (!isSemVer(version)) {
@@ -175,12 +167,7 @@ export function verifySignatureRequest(
 ): VerifySignatureRequest {
   const extendedAttributes: Record<string, unknown> = {};
   for (const name of unprocessed) {
-    Object.defineProperty(extendedAttributes, name, {
-      value: toJsonValue(envelope.extendedAttributes[name], 0),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    setAttribute(extendedAttributes, name, toJsonValue(envelope.extendedAttributes[name], 0));
   }
   const criticalAttributes: VerifySignatureRequest['signature']['criticalAttributes'] = {
     contentType: envelope.contentType,
@@ -243,12 +230,7 @@ function toJsonValue(value: unknown, depth: number): unknown {
   if (value instanceof Map) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of value as Map<unknown, unknown>) {
-      Object.defineProperty(out, String(key), {
-        value: toJsonValue(item, depth + 1),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      setAttribute(out, String(key), toJsonValue(item, depth + 1));
     }
     return out;
   }
@@ -258,7 +240,7 @@ function toJsonValue(value: unknown, depth: number): unknown {
     if (typeof tagged.tag === 'number' && 'value' in tagged && Object.keys(value).length <= 2) return toJsonValue(tagged.value, depth + 1);
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      Object.defineProperty(out, key, { value: toJsonValue(item, depth + 1), enumerable: true, writable: true, configurable: true });
+      setAttribute(out, key, toJsonValue(item, depth + 1));
     }
     return out;
   }

@@ -10,7 +10,14 @@ import type { CosignSignatureReport } from '../cosign/index.js';
 import type { NotationArtifactResult, NotationSignatureReport } from '../notation/index.js';
 import type { Descriptor } from '../oci/index.js';
 import type { WasmPolicy } from '../policy/index.js';
-import { formatTime, type CosignSignatureResult, type NotationSignatureResult, type Reason, type VerificationResult } from './result.js';
+import {
+  copyPluginDecision,
+  formatTime,
+  type CosignSignatureResult,
+  type NotationSignatureResult,
+  type Reason,
+  type VerificationResult,
+} from './result.js';
 
 /** The entrypoint asked when a policy has several: `decision` in package `vouch.environment`. */
 export const DECISION_ENTRYPOINT = 'vouch/environment/decision';
@@ -176,9 +183,7 @@ function policySignature(report: NotationSignatureReport): PolicyNotationSignatu
     level: report.level,
     ...(report.signer !== undefined ? { signer: report.signer } : {}),
     // A policy may demand that a managed signing service's plugin vouched for the signer (docs/plugins.md).
-    ...(report.plugin !== undefined
-      ? { plugin: { name: report.plugin.name, version: report.plugin.version, checks: [...report.plugin.checks] } }
-      : {}),
+    ...(report.plugin !== undefined ? { plugin: copyPluginDecision(report.plugin) } : {}),
     ...(report.signingTime !== undefined
       ? { signingTime: formatTime(report.signingTime), signingTimeUnix: unixSeconds(report.signingTime) }
       : {}),

@@ -9,12 +9,10 @@ import {
   type AnswerCode,
   type CheckType,
   type Digest,
-  type ErrorReason,
   type ImageReference,
-  type UndecidedCode,
 } from '../core/index.js';
 import type { CosignSignatureReport } from '../cosign/index.js';
-import type { NotationArtifactResult, NotationSignatureReport } from '../notation/index.js';
+import type { NotationArtifactResult, NotationSignatureReport, PluginDecision, UndecidedSignature } from '../notation/index.js';
 
 export interface Reason {
   code: AnswerCode;
@@ -58,13 +56,13 @@ export interface NotationSignatureResult {
    * once found and checked: its name, version, and the checks it decided — `authenticity` (its
    * trusted-identity verdict; the trust store check stays vouch's) and `revocation`.
    */
-  plugin?: { name: string; version: string; checks: CheckType[] };
+  plugin?: PluginDecision;
   /**
    * Present when the signature could not be decided (its verification plugin gave no usable answer):
    * `verified` is false but it is no verdict. An image none of whose signatures verified, with one
    * undecided, is answered with this error instead of a VerificationResult.
    */
-  undecided?: { code: UndecidedCode; reason: ErrorReason; message: string };
+  undecided?: UndecidedSignature;
 }
 
 /** A cosign signature (legacy `.sig` layer or Sigstore bundle referrer), as checked under the environment's cosign trust. */
@@ -144,9 +142,7 @@ export function toSignatureResult(report: NotationSignatureReport): NotationSign
     ...(report.signingTime !== undefined ? { signingTime: formatTime(report.signingTime) } : {}),
     reasons: report.reasons.map(copyReason),
     warnings: report.warnings.map(copyReason),
-    ...(report.plugin !== undefined
-      ? { plugin: { name: report.plugin.name, version: report.plugin.version, checks: [...report.plugin.checks] } }
-      : {}),
+    ...(report.plugin !== undefined ? { plugin: copyPluginDecision(report.plugin) } : {}),
     ...(report.undecided !== undefined
       ? { undecided: { code: report.undecided.code, reason: report.undecided.reason, message: report.undecided.message } }
       : {}),
@@ -316,4 +312,9 @@ export function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/** A plugin decision as a result carries it: a copy, so that no report's array is shared. */
+export function copyPluginDecision(plugin: PluginDecision): PluginDecision {
+  return { name: plugin.name, version: plugin.version, checks: [...plugin.checks] };
 }

@@ -109,7 +109,7 @@ function signedBy(pki: GeneratedChain, options: SignOptions = {}, target: Descri
 interface VerifyOptions {
   /** Plugins directory (a host is made for it); undefined: no plugins configured. */
   directory?: string;
-  config?: PluginConfig | ReadonlyMap<string, PluginConfig>;
+  config?: ReadonlyMap<string, PluginConfig>;
   statement?: TrustPolicyStatement;
   timeoutMs?: number;
   maxOutputBytes?: number;
