@@ -12,7 +12,7 @@
 // with reason BAD_OUTPUT; the plugin's own failures come from the PluginHost with theirs.
 
 import { VouchError, errorMessage } from '../core/index.js';
-import { ANNOTATION, MEDIA_TYPE } from '../oci/index.js';
+import { MEDIA_TYPE } from '../oci/index.js';
 import { Certificate } from '../trust/index.js';
 import { signatureAlgorithmForKey, verifySignatureBytes } from './algorithms.js';
 import { PAYLOAD_CONTENT_TYPE, type SignatureAlgorithm, type SignatureEnvelope } from './envelope.js';
@@ -28,7 +28,7 @@ import {
   type PluginMetadata,
   type PluginSignatureAlgorithm,
 } from './plugin-protocol.js';
-import { payloadBytes, signEnvelopeWith, type RawSignature, type SignTarget, type SignedEnvelope } from './sign.js';
+import { payloadBytes, reservedAnnotation, signEnvelopeWith, type RawSignature, type SignTarget, type SignedEnvelope } from './sign.js';
 import { checkSigningChain } from './signing-key.js';
 
 /** What signing needs of a PluginHost (the host itself, or a test double of it). */
@@ -309,9 +309,8 @@ async function signEnvelopeByPlugin(key: PluginSigningKey, request: PluginSignRe
     throw badOutput(name, command, 'the envelope has no expiry, though one was asked for');
   }
   const annotations = { ...(answer.annotations ?? {}) };
-  for (const reserved of [ANNOTATION.notaryThumbprint, ANNOTATION.created]) {
-    if (annotations[reserved] !== undefined) throw badOutput(name, command, `annotation ${reserved} is reserved (vouch writes it)`);
-  }
+  const reserved = reservedAnnotation(annotations);
+  if (reserved !== undefined) throw badOutput(name, command, `annotation ${reserved} is reserved (vouch writes it)`);
   return { envelope: { mediaType, bytes }, mode: 'ENVELOPE', algorithm: parsed.algorithm, certificateChain: chain, annotations };
 }
 

@@ -11,13 +11,20 @@
 
 import { createHash, createPublicKey } from 'node:crypto';
 import { VouchError, throwIfAborted } from '../core/index.js';
-import { ANNOTATION, MEDIA_TYPE, attachReferrer, type Descriptor, type ReferrerSourceKind, type RegistryRepository } from '../oci/index.js';
+import { MEDIA_TYPE, attachReferrer, type Descriptor, type ReferrerSourceKind, type RegistryRepository } from '../oci/index.js';
 import { hashForAlgorithm, signatureAlgorithmForKey } from './algorithms.js';
 import type { SigningIdentity } from './identity-generation.js';
 import { parseEnvelope } from './parse-envelope.js';
 import type { SignatureAlgorithm } from './envelope.js';
 import { isPluginSigningKey, signWithPlugin, type PluginSigningKey } from './plugin-signer.js';
-import { attachTimestampToken, buildSignatureManifest, signEnvelope, type SignatureManifest, type SignedEnvelope } from './sign.js';
+import {
+  attachTimestampToken,
+  buildSignatureManifest,
+  reservedAnnotation,
+  signEnvelope,
+  type SignatureManifest,
+  type SignedEnvelope,
+} from './sign.js';
 import { checkSigningIdentity } from './signing-key.js';
 import { requestTimestamp, type TimestampOptions } from './timestamp-request.js';
 
@@ -112,9 +119,8 @@ export async function prepareSignature(subject: Descriptor, options: SignImageOp
     if (name.startsWith(RESERVED_METADATA_PREFIX))
       throw inputError(`user metadata key ${name} is reserved (${RESERVED_METADATA_PREFIX}.*)`);
   }
-  for (const name of [ANNOTATION.notaryThumbprint, ANNOTATION.created]) {
-    if (options.manifestAnnotations?.[name] !== undefined) throw inputError(`annotation ${name} is reserved (vouch writes it)`);
-  }
+  const reserved = reservedAnnotation(options.manifestAnnotations);
+  if (reserved !== undefined) throw inputError(`annotation ${reserved} is reserved (vouch writes it)`);
   if (options.expiry !== undefined && options.expiry.getTime() <= signingTime.getTime()) {
     throw inputError(`expiry ${options.expiry.toISOString()} is not after the signing time ${signingTime.toISOString()}`);
   }

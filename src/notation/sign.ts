@@ -393,6 +393,14 @@ export interface SignatureManifest extends BuiltManifestBytes {
   blobs: BlobBytes[];
 }
 
+/** The signature manifest annotations vouch writes itself (thumbprints, created): never taken from a caller or plugin. */
+export const RESERVED_SIGNATURE_ANNOTATIONS: readonly string[] = [ANNOTATION.notaryThumbprint, ANNOTATION.created];
+
+/** The first of RESERVED_SIGNATURE_ANNOTATIONS that `annotations` sets, if any. */
+export function reservedAnnotation(annotations: Readonly<Record<string, string>> | undefined): string | undefined {
+  return RESERVED_SIGNATURE_ANNOTATIONS.find((name) => annotations?.[name] !== undefined);
+}
+
 /** The OCI signature manifest (signature-specification.md "Storage") for an envelope of `subject`. */
 export function buildSignatureManifest(
   envelope: SignedEnvelope,
@@ -403,9 +411,8 @@ export function buildSignatureManifest(
     options.thumbprints ??
     parseEnvelope(envelope.mediaType, envelope.bytes).certificateChain.map((der) => createHash('sha256').update(der).digest('hex'));
   const layer = blobDescriptor(envelope.bytes, envelope.mediaType);
-  for (const name of Object.keys(options.annotations ?? {})) {
-    if (name === ANNOTATION.notaryThumbprint || name === ANNOTATION.created) throw signError(`annotation ${name} is reserved`);
-  }
+  const reserved = reservedAnnotation(options.annotations);
+  if (reserved !== undefined) throw signError(`annotation ${reserved} is reserved`);
   const annotations: Record<string, string> = {
     ...options.annotations,
     [ANNOTATION.notaryThumbprint]: JSON.stringify(thumbprints),
