@@ -12,10 +12,10 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { createHash, randomBytes } from 'node:crypto';
 import { RegistryError, VouchError, errorMessage } from '../core/index.js';
-import { HttpTransport } from '../oci/index.js';
+import { HttpTransport, baseMediaType } from '../oci/index.js';
 import type { Certificate } from '../trust/index.js';
 import type { HashAlgorithm } from './algorithms.js';
-import { HASH_OID, TST_INFO_CONTENT_TYPE, verifyTimestampToken, type VerifiedTimestamp } from './timestamp.js';
+import { HASH_OID, parseTimestampToken, verifyTimestampToken, type TimestampTokenInfo, type VerifiedTimestamp } from './timestamp.js';
 
 /** tspclient-go's cap on a TSA answer; a real one with certificates is a few KiB. */
 const DEFAULT_TIMESTAMP_RESPONSE_BYTES = 1024 * 1024;
@@ -137,24 +137,6 @@ function failureNames(failInfo: asn1js.BitString | undefined): string {
   return names.join(', ');
 }
 
-/** The TSTInfo nonce and imprint algorithm of a token (structure only; verifyTimestampToken does the rest). */
-function tokenEcho(token: Uint8Array, url: URL): { nonce: Uint8Array | undefined; imprintAlgorithm: string } {
-  try {
-    const contentInfo = pkijs.ContentInfo.fromBER(token);
-    const signedData = new pkijs.SignedData({ schema: contentInfo.content });
-    if (signedData.encapContentInfo.eContentType !== TST_INFO_CONTENT_TYPE) throw new Error('the token does not hold a TSTInfo');
-    const eContent = signedData.encapContentInfo.eContent;
-    if (!(eContent instanceof asn1js.OctetString)) throw new Error('the token has no TSTInfo content');
-    const info = pkijs.TSTInfo.fromBER(eContent.getValue());
-    return {
-      nonce: info.nonce === undefined ? undefined : new Uint8Array(info.nonce.valueBlock.valueHexView),
-      imprintAlgorithm: info.messageImprint.hashAlgorithm.algorithmId,
-    };
-  } catch (error) {
-    throw badAnswer(url, `the timestamp token does not parse (${errorMessage(error)})`, 'BAD_CONTENT', error);
-  }
-}
-
 /**
  * Asks the TSA at `options.url` to countersign `signature` (the primitive signature bytes of an
  * envelope) with `hash` (the signature algorithm's), and verifies the answer as notation would at
@@ -202,7 +184,7 @@ export async function requestTimestamp(
       });
     }
     const header = response.headers['content-type'];
-    const contentType = (Array.isArray(header) ? (header[0] ?? '') : (header ?? '')).split(';')[0]!.trim().toLowerCase();
+    const contentType = baseMediaType(Array.isArray(header) ? header[0] : header);
     if (contentType !== REPLY_MEDIA_TYPE) {
       throw new VouchError('REGISTRY_UNAVAILABLE', `${where(url)} answered with content type "${contentType}", not ${REPLY_MEDIA_TYPE}`, {
         reason: 'MEDIA_TYPE',
@@ -214,12 +196,21 @@ export async function requestTimestamp(
   }
 
   const token = parseTimestampResponse(body, url);
-  const echo = tokenEcho(token, url);
+  let echo: TimestampTokenInfo;
+  try {
+    echo = parseTimestampToken(token);
+  } catch (error) {
+    throw badAnswer(url, `the timestamp token does not parse (${errorMessage(error)})`, 'BAD_CONTENT', error);
+  }
   if (echo.nonce === undefined || !Buffer.from(stripZeros(echo.nonce)).equals(Buffer.from(request.nonce))) {
     throw badAnswer(url, 'the timestamp token does not carry the nonce of the request (a replayed or foreign answer)');
   }
-  if (echo.imprintAlgorithm !== HASH_OID[hash]) {
-    throw badAnswer(url, `the timestamp token hashes with ${echo.imprintAlgorithm}, not the requested ${hash}`, 'DIGEST_MISMATCH');
+  if (echo.imprintAlgorithm !== hash) {
+    throw badAnswer(
+      url,
+      `the timestamp token hashes with ${echo.imprintAlgorithm ?? 'an unknown algorithm'}, not the requested ${hash}`,
+      'DIGEST_MISMATCH',
+    );
   }
   let timestamp: VerifiedTimestamp;
   try {

@@ -66,6 +66,8 @@ export interface TimestampTokenInfo {
   imprintAlgorithm: HashName | undefined;
   /** The certificates the token carries, in token order. */
   certificates: Certificate[];
+  /** TSTInfo.nonce as encoded (a requester checks it echoes its request's), when present. */
+  nonce: Uint8Array | undefined;
 }
 
 export interface VerifyTimestampOptions {
@@ -154,6 +156,7 @@ function inspectToken(token: Uint8Array): TimestampTokenInfo {
     serialNumber: info.serialNumber,
     imprintAlgorithm: HASH_BY_OID[info.imprintAlgorithm],
     certificates: parsed.certificates.map((c) => c.certificate),
+    nonce: info.nonce,
   };
 }
 
@@ -180,6 +183,7 @@ interface ParsedTstInfo {
   serialNumber: string;
   genTime: Date;
   accuracyMicros: number;
+  nonce: Uint8Array | undefined;
 }
 
 function parseSignedToken(token: Uint8Array, cache?: CertificateCache): ParsedToken {
@@ -265,6 +269,7 @@ function parseTstInfo(signedData: pkijs.SignedData): ParsedTstInfo {
     serialNumber: Buffer.from(tst.serialNumber.valueBlock.valueHexView).toString('hex'),
     genTime,
     accuracyMicros: seconds * 1_000_000 + millis * 1000 + micros,
+    nonce: tst.nonce === undefined ? undefined : new Uint8Array(tst.nonce.valueBlock.valueHexView),
   };
 }
 
