@@ -6,7 +6,14 @@
 
 import { createHash } from 'node:crypto';
 import type { ImageReference } from '../core/index.js';
-import { EnvironmentSet, hostAllowedPredicate, registryMetricLabel, revocationEgressRules, type VouchConfig } from '../config/index.js';
+import {
+  EnvironmentSet,
+  hostAllowedPredicate,
+  redactPluginConfig,
+  registryMetricLabel,
+  revocationEgressRules,
+  type VouchConfig,
+} from '../config/index.js';
 import type { Logger } from '../log.js';
 import { PluginHost, pluginEnvironment } from '../notation/index.js';
 import { HttpTransport, LayoutRepository, OciLayoutSource, type ContentSource, type RegistryClient } from '../oci/index.js';
@@ -240,6 +247,22 @@ function verificationPlugins(
         }
       : {}),
   });
+  // What an operator needs to check the setup, once: secrets (fromEnv values) never reach the log.
+  logger.info(
+    {
+      directory: section.directory,
+      timeoutMs: section.timeoutMs,
+      maxConcurrent: section.maxConcurrent,
+      passEnvironment: section.passEnvironment,
+      config: Object.fromEntries(
+        [...section.config].map(([environment, byPlugin]) => [
+          environment,
+          Object.fromEntries([...byPlugin.keys()].map((plugin) => [plugin, redactPluginConfig(section, environment, plugin)])),
+        ]),
+      ),
+    },
+    'notation plugins configured',
+  );
   return { host, configFor: (environment) => section.config.get(environment) };
 }
 

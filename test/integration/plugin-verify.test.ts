@@ -107,12 +107,29 @@ test.before(async () => {
         directory: pluginsDir,
         timeoutMs: 2_500,
         // Per environment: the same plugin, told to crash in one of them.
-        config: { faulty: { [TEST_PLUGIN_NAME]: { 'test.fail.verify-signature': 'crash' } } },
+        // (and a secret from the environment, which the plugin ignores and the log must not show).
+        config: {
+          prod: { [TEST_PLUGIN_NAME]: { 'test.token': { fromEnv: 'VOUCH_TEST_PLUGIN_TOKEN' } } },
+          faulty: { [TEST_PLUGIN_NAME]: { 'test.fail.verify-signature': 'crash' } },
+        },
       },
     }),
   );
-  const runtime = await createRuntime(await loadConfig(file), { logger: createLogger({ level: 'silent' }), watch: false });
+  const logged: string[] = [];
+  const runtime = await createRuntime(await loadConfig(file, { env: { VOUCH_TEST_PLUGIN_TOKEN: 'plugin-secret-value' } }), {
+    logger: createLogger({ level: 'info' }, { write: (line: string) => logged.push(line) }),
+    watch: false,
+  });
+  startupLog = logged.join('');
   setup = { registry, client, notation, runtime, dir, configFile: file };
+});
+
+let startupLog = '';
+
+test.serial('the plugins section is logged at start, its secrets redacted', (t) => {
+  t.regex(startupLog, /notation plugins configured/);
+  t.regex(startupLog, /"test\.token":"\(secret\)"/);
+  t.false(startupLog.includes('plugin-secret-value'));
 });
 
 test.after.always(async () => {
@@ -185,7 +202,7 @@ test.serial(
   'vouch serve: /v1/verify answers the same, with the plugin in the signature report; PLUGIN_ERROR is undecided (systemError)',
   async (t) => {
     const s = setup!;
-    const provider = await startProvider(await loadConfig(s.configFile), {
+    const provider = await startProvider(await loadConfig(s.configFile, { env: { VOUCH_TEST_PLUGIN_TOKEN: 'plugin-secret-value' } }), {
       logger: createLogger({ level: 'silent' }),
       watch: false,
       defaultMetrics: false,
