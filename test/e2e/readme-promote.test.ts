@@ -10,12 +10,12 @@
 // home; the script runs in its own process group, killed afterwards whatever happened, so no registry outlives it.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, REPO_ROOT, toolPath } from '../helpers/registries.js';
-import { escapeRegExp, readmeBlocks, runScript, showsLines } from '../helpers/readme.js';
+import { escapeRegExp, readmeBlocks, runWalkthrough } from '../helpers/readme.js';
 
 const run = promisify(execFile);
 const BLOCK_MARK = '@@promote-walkthrough-block-end@@';
@@ -39,44 +39,16 @@ test('README "Promote an image" runs as written: the wrong key refused, prod sta
 
   const registry = `127.0.0.1:${await freePort()}`;
   const values: Record<(typeof SETTINGS)[number], string> = { VOUCH_REPO: REPO_ROOT, REGISTRY: registry };
-  let settings = shellBlocks[0]!.body;
-  for (const name of SETTINGS) {
-    const assignment = new RegExp(`^${name}=\\S+`, 'm');
-    t.regex(settings, assignment, `the first walkthrough block no longer sets ${name}`);
-    settings = settings.replace(assignment, `${name}='${values[name]}'`);
-  }
-  // The marker ends each block on both streams, so each block's stderr can be told apart too.
-  const mark = `printf '\\n%s\\n' '${BLOCK_MARK}'; printf '\\n%s\\n' '${BLOCK_MARK}' >&2`;
-  const script = ['set -euo pipefail', ...[settings, ...shellBlocks.slice(1).map((b) => b.body)].map((body) => `${body}\n${mark}`)].join(
-    '\n',
-  );
-  const scriptFile = join(dir, 'walkthrough.sh');
-  await writeFile(scriptFile, script);
-
-  const result = await runScript(scriptFile, work, {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: dir,
-    XDG_CONFIG_HOME: join(dir, 'xdg-config'),
-    XDG_CACHE_HOME: join(dir, 'xdg-cache'),
-    LANG: 'C.UTF-8',
+  const { outputs, errors, context } = await runWalkthrough(t, {
+    blocks,
+    settings: values,
+    dir,
+    work,
+    logFile: join(work, 'registry.log'),
+    readmeRegistry: README_REGISTRY,
+    registry,
+    blockMark: BLOCK_MARK,
   });
-  const registryLog = await readFile(join(work, 'registry.log'), 'utf8').catch(() => '(no registry.log)');
-  const context = `exit ${result.code} ${result.signal ?? ''}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- registry.log\n${registryLog.slice(-4000)}`;
-  t.is(result.code, 0, context);
-
-  const split = (stream: string): string[] => stream.split(`\n${BLOCK_MARK}\n`).map((o) => o.trim());
-  const outputs = split(result.stdout);
-  const errors = split(result.stderr);
-  t.is(outputs.length, shellBlocks.length + 1, context);
-  t.is(errors.length, shellBlocks.length + 1, context);
-  let shellIndex = -1;
-  for (const block of blocks) {
-    if (block.lang === 'sh') shellIndex++;
-    if (block.lang !== 'text') continue;
-    const expected = block.body.replaceAll(README_REGISTRY, registry);
-    const shown = showsLines(`${errors[shellIndex]!}\n${outputs[shellIndex]!}`, expected);
-    t.true(shown.ok, `README output line not shown by block ${shellIndex + 1}: ${shown.ok ? '' : shown.missing}\n${context}`);
-  }
 
   const blockOf = (command: RegExp): number => {
     const index = shellBlocks.findIndex((b) => command.test(b.body));

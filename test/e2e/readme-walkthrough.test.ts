@@ -8,12 +8,12 @@
 // group, which is killed afterwards whatever happened, so no registry or vouch outlives the test.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, REPO_ROOT, toolPath } from '../helpers/registries.js';
-import { escapeRegExp, readmeBlocks, runScript, showsLines } from '../helpers/readme.js';
+import { escapeRegExp, readmeBlocks, runWalkthrough } from '../helpers/readme.js';
 
 const run = promisify(execFile);
 const BLOCK_MARK = '@@walkthrough-block-end@@';
@@ -44,41 +44,16 @@ test('README "Sign and verify your own image" runs as written and answers verifi
     PORT: String(httpPort),
     GRPC_PORT: String(grpcPort),
   };
-  let settings = shellBlocks[0]!.body;
-  for (const name of SETTINGS) {
-    const assignment = new RegExp(`^${name}=\\S+`, 'm');
-    t.regex(settings, assignment, `the first walkthrough block no longer sets ${name}`);
-    settings = settings.replace(assignment, `${name}='${values[name]}'`);
-  }
-  const script = [
-    'set -euo pipefail',
-    ...[settings, ...shellBlocks.slice(1).map((b) => b.body)].map((body) => `${body}\nprintf '\\n%s\\n' '${BLOCK_MARK}'`),
-  ].join('\n');
-  const scriptFile = join(dir, 'walkthrough.sh');
-  await writeFile(scriptFile, script);
-
-  const result = await runScript(scriptFile, work, {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: dir,
-    XDG_CONFIG_HOME: join(dir, 'xdg-config'),
-    XDG_CACHE_HOME: join(dir, 'xdg-cache'),
-    LANG: 'C.UTF-8',
+  const { outputs, context } = await runWalkthrough(t, {
+    blocks,
+    settings: values,
+    dir,
+    work,
+    logFile: join(work, 'vouch.log'),
+    readmeRegistry: README_REGISTRY,
+    registry,
+    blockMark: BLOCK_MARK,
   });
-  const vouchLog = await readFile(join(work, 'vouch.log'), 'utf8').catch(() => '(no vouch.log)');
-  const context = `exit ${result.code} ${result.signal ?? ''}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- vouch.log\n${vouchLog}`;
-  t.is(result.code, 0, context);
-
-  // Output per sh block (the marker follows each one), and each text block checked against its sh block's output.
-  const outputs = result.stdout.split(`\n${BLOCK_MARK}\n`).map((o) => o.trim());
-  t.is(outputs.length, shellBlocks.length + 1, context);
-  let shellIndex = -1;
-  for (const block of blocks) {
-    if (block.lang === 'sh') shellIndex++;
-    if (block.lang !== 'text') continue;
-    const expected = block.body.replaceAll(README_REGISTRY, registry);
-    const shown = showsLines(outputs[shellIndex]!, expected);
-    t.true(shown.ok, `README output line not shown by block ${shellIndex + 1}: ${shown.ok ? '' : shown.missing}\n${context}`);
-  }
 
   const image = outputs.join('\n').match(new RegExp(`^${escapeRegExp(registry)}/hello@sha256:[0-9a-f]{64}$`, 'm'))?.[0];
   t.truthy(image, `the walkthrough printed no image reference\n${context}`);

@@ -1,7 +1,8 @@
 // Reads the fenced code blocks of a marked region of README.md (`<!-- NAME:begin -->` … `<!-- NAME:end -->`), so
 // tests can run what the README shows instead of a copy of it that could drift.
+import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './registries.js';
 
@@ -97,4 +98,79 @@ export function runScript(file: string, cwd: string, env: NodeJS.ProcessEnv, tim
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
+}
+
+export interface WalkthroughOptions {
+  /** The region's blocks (readmeBlocks). */
+  blocks: FencedBlock[];
+  /** Values for the assignments of the first `sh` block (`NAME=value` at a line start), all required. */
+  settings: Readonly<Record<string, string>>;
+  /** A fresh temporary directory: the script, HOME and XDG directories go there. */
+  dir: string;
+  /** The working directory of the script (inside `dir`). */
+  work: string;
+  /** A log the walkthrough writes (a server's), shown when something fails. */
+  logFile: string;
+  /** The registry the README shows in expected output, and the one the test runs. */
+  readmeRegistry: string;
+  registry: string;
+  /** Marks each block's end with this line (any string that no output contains). */
+  blockMark: string;
+}
+
+export interface Walkthrough {
+  /** Per `sh` block, its stdout and its stderr, trimmed (one more, empty, after the last). */
+  outputs: string[];
+  errors: string[];
+  /** Exit status, both streams and the log's end: for assertion messages. */
+  context: string;
+}
+
+/**
+ * Runs a README walkthrough as written: its `sh` blocks, in order, in one bash (set -euo pipefail) in
+ * `work`, with only the first block's settings replaced; HOME and XDG_CONFIG_HOME point into `dir`, so
+ * no tool touches the real home. Then each `text` block must be shown by the output of the `sh` block
+ * before it: that block's stderr followed by its stdout, as a terminal shows them (`…` matches anything).
+ */
+export async function runWalkthrough(t: ExecutionContext, options: WalkthroughOptions): Promise<Walkthrough> {
+  const { blocks, blockMark } = options;
+  const shellBlocks = blocks.filter((b) => b.lang === 'sh');
+  let settings = shellBlocks[0]!.body;
+  for (const [name, value] of Object.entries(options.settings)) {
+    const assignment = new RegExp(`^${name}=\\S+`, 'm');
+    t.regex(settings, assignment, `the first walkthrough block no longer sets ${name}`);
+    settings = settings.replace(assignment, `${name}='${value}'`);
+  }
+  // The marker ends each block on both streams, so each block's stderr can be told apart too.
+  const mark = `printf '\\n%s\\n' '${blockMark}'; printf '\\n%s\\n' '${blockMark}' >&2`;
+  const script = ['set -euo pipefail', ...[settings, ...shellBlocks.slice(1).map((b) => b.body)].map((body) => `${body}\n${mark}`)].join(
+    '\n',
+  );
+  const scriptFile = join(options.dir, 'walkthrough.sh');
+  await writeFile(scriptFile, script);
+  const result = await runScript(scriptFile, options.work, {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: options.dir,
+    XDG_CONFIG_HOME: join(options.dir, 'xdg-config'),
+    XDG_CACHE_HOME: join(options.dir, 'xdg-cache'),
+    LANG: 'C.UTF-8',
+  });
+  const log = await readFile(options.logFile, 'utf8').catch(() => `(no ${options.logFile})`);
+  const context = `exit ${result.code} ${result.signal ?? ''}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- log\n${log.slice(-4000)}`;
+  t.is(result.code, 0, context);
+
+  const split = (stream: string): string[] => stream.split(`\n${blockMark}\n`).map((o) => o.trim());
+  const outputs = split(result.stdout);
+  const errors = split(result.stderr);
+  t.is(outputs.length, shellBlocks.length + 1, context);
+  t.is(errors.length, shellBlocks.length + 1, context);
+  let shellIndex = -1;
+  for (const block of blocks) {
+    if (block.lang === 'sh') shellIndex++;
+    if (block.lang !== 'text') continue;
+    const expected = block.body.replaceAll(options.readmeRegistry, options.registry);
+    const shown = showsLines(`${errors[shellIndex] ?? ''}\n${outputs[shellIndex] ?? ''}`, expected);
+    t.true(shown.ok, `README output line not shown by block ${shellIndex + 1}: ${shown.ok ? '' : shown.missing}\n${context}`);
+  }
+  return { outputs, errors, context };
 }
