@@ -160,9 +160,38 @@ export function isUndecidedCode(code: ErrorCode): boolean {
  * DEADLINE_EXCEEDED (reason ABORTED) naming `what`. Running out of time is never a verdict.
  */
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted !== true) return;
-  if (signal.reason instanceof VouchError) throw signal.reason;
-  throw new VouchError('DEADLINE_EXCEEDED', `${what}: operation aborted`, { reason: 'ABORTED', cause: signal.reason });
+  if (signal?.aborted === true) throw abortReason(signal, what);
+}
+
+function abortReason(signal: AbortSignal, what: string): VouchError {
+  if (signal.reason instanceof VouchError) return signal.reason;
+  return new VouchError('DEADLINE_EXCEEDED', `${what}: operation aborted`, { reason: 'ABORTED', cause: signal.reason });
+}
+
+/**
+ * `promise`, or the abort error of throwIfAborted as soon as `signal` aborts; the work behind
+ * `promise` goes on (for other callers sharing it), and a late rejection of it is not unhandled.
+ */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(abortReason(signal, what));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal, what));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** A message for any thrown value, including non-Errors (as grpc-js's getErrorMessage). */

@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import semver from 'semver';
-import { BoundedCache, KeyedSemaphore, VouchError, errorMessage, throwIfAborted, type ErrorReason } from '../core/index.js';
+import { BoundedCache, KeyedSemaphore, VouchError, errorMessage, raceAbort, throwIfAborted, type ErrorReason } from '../core/index.js';
 import { moduleLogger, type Logger } from '../log.js';
 import {
   PLUGIN_BINARY_PREFIX,
@@ -171,7 +171,7 @@ export class PluginHost {
     const shared = this.#metadata.getOrCompute(key, () => this.#fetchMetadata(name, located, config), {
       ttlMs: this.#metadataTtlMs,
     });
-    return options.signal === undefined ? shared : raceSignal(shared, options.signal, `plugin "${name}" get-plugin-metadata`);
+    return raceAbort(shared, options.signal, `plugin "${name}" get-plugin-metadata`);
   }
 
   async #fetchMetadata(name: string, located: Located, config: PluginConfig | undefined): Promise<PluginMetadata> {
@@ -451,31 +451,6 @@ function unsafeOwnership(name: string, path: string, uid: number, mode: number):
       `plugin "${name}": ${path} is writable by its group or by others (mode ${(mode & 0o777).toString(8)})`,
     );
   }
-}
-
-/** `promise`, or DEADLINE_EXCEEDED as soon as `signal` aborts (the work itself goes on for other callers). */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  throwIfAborted(signal, what);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      try {
-        throwIfAborted(signal, what);
-      } catch (error) {
-        reject(error);
-      }
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function parseJson(bytes: Buffer): unknown {

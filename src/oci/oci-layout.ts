@@ -17,7 +17,9 @@ import {
   isDigest,
   isTag,
   parseDigest,
+  raceAbort,
   parseReference,
+  throwIfAborted,
   tryParseDigest,
   type Digest,
   type ErrorCode,
@@ -800,38 +802,6 @@ function errnoCode(error: unknown): string | undefined {
 function isMissingError(error: unknown): boolean {
   const code = errnoCode(error);
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function abortError(signal: AbortSignal, location: string): VouchError {
-  if (signal.reason instanceof VouchError) return signal.reason;
-  return new RegistryError('DEADLINE_EXCEEDED', `${location}: operation aborted`, { reason: 'ABORTED', cause: signal.reason });
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, location: string): void {
-  if (signal?.aborted) throw abortError(signal, location);
-}
-
-/** Settles with `promise`, or rejects as soon as `signal` aborts (the work itself carries on). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, location: string): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(abortError(signal, location));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortError(signal, location));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** A stream of the first `size` bytes of an open file; the handle closes with the stream. */
