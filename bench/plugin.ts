@@ -11,10 +11,10 @@
 // so only a key's first verification (and one after cache.resultTtlMs) starts a plugin at all.
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateCache, FileTrustStore, findApplicableStatement, parseOciTrustPolicy } from '../src/trust/index.js';
+import { createCertificateCache, FileTrustStore } from '../src/trust/index.js';
 import {
   createChainVerdictCache,
   NotationVerifier,
@@ -28,32 +28,15 @@ import { buildImage } from '../test/helpers/oci-fixtures.js';
 import { installTestPlugin, TEST_PLUGIN_NAME } from '../test/helpers/notation-plugin.js';
 import { generateChain } from '../test/helpers/pki.js';
 import { formatMs, measure, printTable } from './stats.js';
+import { writeBenchTrust } from './trust.js';
 
 const ITERATIONS = Number(process.env['BENCH_PLUGIN_ITERATIONS'] ?? 200);
 
 export async function benchPlugin(): Promise<void> {
   const { certificates, leaf, root } = await generateChain({ length: 2, leafKey: 'ec-p256' });
   const work = await mkdtemp(join(tmpdir(), 'vouch-bench-plugin-'));
-  const store = join(work, 'store');
-  await mkdir(join(store, 'x509', 'ca', 'bench'), { recursive: true });
-  await writeFile(join(store, 'x509', 'ca', 'bench', 'root.pem'), root.certificate.toPem());
+  const { trustStore: store, statement } = await writeBenchTrust(work, root.certificate);
   const plugin = await installTestPlugin(join(work, 'plugins'), {});
-  const policy = parseOciTrustPolicy(
-    JSON.stringify({
-      version: '1.0',
-      trustPolicies: [
-        {
-          name: 'bench',
-          registryScopes: ['*'],
-          signatureVerification: { level: 'strict' },
-          trustStores: ['ca:bench'],
-          trustedIdentities: ['*'],
-        },
-      ],
-    }),
-    'bench policy',
-  );
-  const statement = findApplicableStatement(policy, 'bench.example/app')!;
   const subject = buildImage().descriptor;
   const sign = (plugin: boolean) =>
     signEnvelope({

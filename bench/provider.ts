@@ -12,7 +12,7 @@
 //      per request, next to a minimal node:https server, and the sockets left open (fresh-connections.ts).
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
@@ -54,6 +54,7 @@ import { benchFreshConnections } from './fresh-connections.js';
 import { startLatencyProxy } from './latency-proxy.js';
 import { runLoad, type LoadResult } from './http-load.js';
 import { formatMs, measureTimed, printTable, summarize, type Sample } from './stats.js';
+import { writeBenchTrust } from './trust.js';
 import { targetLine } from './verify.js';
 
 const COLD_ITERATIONS = Number(process.env['BENCH_PROVIDER_COLD_ITERATIONS'] ?? 60);
@@ -95,26 +96,7 @@ export interface Setup {
 
 /** A signing identity, its trust store and a strict trust policy trusting exactly that signer. */
 async function writeTrust(dir: string, identity: SigningIdentity): Promise<{ trustPolicy: string; trustStore: string }> {
-  const store = join(dir, 'truststore');
-  await mkdir(join(store, 'x509', 'ca', 'bench'), { recursive: true });
-  await writeFile(join(store, 'x509', 'ca', 'bench', 'root.pem'), identity.root.toPem());
-  const trustPolicy = join(dir, 'trustpolicy.json');
-  await writeFile(
-    trustPolicy,
-    JSON.stringify({
-      version: '1.0',
-      trustPolicies: [
-        {
-          name: 'bench',
-          registryScopes: ['*'],
-          signatureVerification: { level: 'strict' },
-          trustStores: ['ca:bench'],
-          trustedIdentities: [`x509.subject: ${SIGNER.split(',').reverse().join(', ')}`],
-        },
-      ],
-    }),
-  );
-  return { trustPolicy, trustStore: store };
+  return writeBenchTrust(dir, identity.root, [`x509.subject: ${SIGNER.split(',').reverse().join(', ')}`]);
 }
 
 export async function writeConfig(dir: string, name: string, registries: Record<string, object>): Promise<VouchConfig> {

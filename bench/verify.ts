@@ -6,13 +6,12 @@
 // without them shows what a first sight of a signer chain costs.
 
 import { createPublicKey, verify as cryptoVerify, constants } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseOciTrustPolicy, FileTrustStore, findApplicableStatement } from '../src/trust/index.js';
+import { FileTrustStore, createCertificateCache } from '../src/trust/index.js';
 import { NotationVerifier } from '../src/notation/verifier.js';
 import { createChainVerdictCache } from '../src/notation/chain.js';
-import { createCertificateCache } from '../src/trust/index.js';
 import { RevocationChecker } from '../src/notation/revocation.js';
 import { signEnvelope } from '../src/notation/sign.js';
 import { parseEnvelope } from '../src/notation/parse-envelope.js';
@@ -20,6 +19,7 @@ import { MEDIA_TYPE } from '../src/oci/index.js';
 import { buildImage } from '../test/helpers/oci-fixtures.js';
 import { generateChain, type KeySpec } from '../test/helpers/pki.js';
 import { printTable } from './stats.js';
+import { writeBenchTrust } from './trust.js';
 
 const DURATION_MS = Number(process.env['BENCH_VERIFY_MS'] ?? 2000);
 
@@ -50,25 +50,7 @@ async function throughputs(fns: ReadonlyArray<() => Promise<void> | void>): Prom
 async function benchOne(key: KeySpec, alg: string): Promise<string[]> {
   const { chain, certificates, leaf, root } = await generateChain({ length: 2, leafKey: key });
   void chain;
-  const store = await mkdtemp(join(tmpdir(), 'vouch-bench-store-'));
-  await mkdir(join(store, 'x509', 'ca', 'bench'), { recursive: true });
-  await writeFile(join(store, 'x509', 'ca', 'bench', 'root.pem'), root.certificate.toPem());
-  const policy = parseOciTrustPolicy(
-    JSON.stringify({
-      version: '1.0',
-      trustPolicies: [
-        {
-          name: 'bench',
-          registryScopes: ['*'],
-          signatureVerification: { level: 'strict' },
-          trustStores: ['ca:bench'],
-          trustedIdentities: ['*'],
-        },
-      ],
-    }),
-    'bench policy',
-  );
-  const statement = findApplicableStatement(policy, 'bench.example/app')!;
+  const { trustStore: store, statement } = await writeBenchTrust(await mkdtemp(join(tmpdir(), 'vouch-bench-store-')), root.certificate);
   const subject = buildImage().descriptor;
   const envelope = signEnvelope({
     format: 'jws',
