@@ -9,15 +9,13 @@
 // signing nothing. HOME and XDG_CONFIG_HOME point into the temporary directory, so notation never touches the real
 // home; the script runs in its own process group, killed afterwards whatever happened, so no registry outlives it.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { freePort, REPO_ROOT, toolPath } from '../helpers/registries.js';
+import { buildOnce } from '../helpers/build.js';
 import { escapeRegExp, readmeBlocks, runWalkthrough } from '../helpers/readme.js';
 
-const run = promisify(execFile);
 const BLOCK_MARK = '@@promote-walkthrough-block-end@@';
 /** The settings the README's first block assigns, and the value it shows for the registry (in expected output). */
 const SETTINGS = ['VOUCH_REPO', 'REGISTRY'] as const;
@@ -35,7 +33,7 @@ test('README "Promote an image" runs as written: the wrong key refused, prod sta
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const work = join(dir, 'work');
   await mkdir(work);
-  await run('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, timeout: 120_000 });
+  await buildOnce();
 
   const registry = `127.0.0.1:${await freePort()}`;
   const values: Record<(typeof SETTINGS)[number], string> = { VOUCH_REPO: REPO_ROOT, REGISTRY: registry };

@@ -7,15 +7,13 @@
 // point into the temporary directory, so notation never touches the real home; the script runs in its own process
 // group, which is killed afterwards whatever happened, so no registry or vouch outlives the test.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { freePort, REPO_ROOT, toolPath } from '../helpers/registries.js';
+import { buildOnce } from '../helpers/build.js';
 import { escapeRegExp, readmeBlocks, runWalkthrough } from '../helpers/readme.js';
 
-const run = promisify(execFile);
 const BLOCK_MARK = '@@walkthrough-block-end@@';
 /** The settings the README's first block assigns, and the value it shows for the registry (in expected output). */
 const SETTINGS = ['VOUCH_REPO', 'REGISTRY', 'PORT', 'GRPC_PORT'] as const;
@@ -32,7 +30,7 @@ test('README "Sign and verify your own image" runs as written and answers verifi
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const work = join(dir, 'work');
   await mkdir(work);
-  await run('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, timeout: 120_000 });
+  await buildOnce();
 
   const ports = new Set<number>();
   while (ports.size < 3) ports.add(await freePort());
