@@ -8,6 +8,7 @@
 // (https://github.com/notaryproject/specifications/blob/v1.1.0/specs/signature-specification.md#algorithm-selection).
 
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { VouchError, errorMessage } from '../core/index.js';
 import { OID, parseCertificates, type Certificate } from '../trust/index.js';
@@ -44,7 +45,9 @@ function certificateError(file: string, message: string, cause?: unknown): Vouch
 export async function readPemFile(path: string, what: string): Promise<Uint8Array> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(path, 'r');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever; on a regular
+    // file it changes nothing.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const info = await handle.stat();
     if (!info.isFile()) throw new VouchError('INVALID_INPUT', `${what} ${path}: not a regular file`, { reason: 'BAD_CONTENT' });
     // One byte past the limit tells a file at the limit from a longer one (the size may change after stat).
